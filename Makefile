@@ -1,0 +1,26 @@
+# make run: set everything up, index the default notes, start the assistant.
+# make test: run the whole test suite (what CI runs).
+PY := .venv/bin/python
+NOTES ?= corpus/notes
+INDEX ?= .cache/index
+
+.PHONY: setup run index test test-fast bench lint
+
+setup:
+	@bash scripts/setup.sh
+
+index: setup
+	$(PY) -m assistant index --notes $(NOTES) --index $(INDEX)
+
+run: index
+	$(PY) -m assistant chat --notes $(NOTES) --index $(INDEX)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: setup
+	$(PY) -m eval.bench_retrieval --out docs/results/retrieval.json
+	$(PY) -m eval.bench_scale --out docs/results/scale.json

@@ -1,0 +1,1 @@
+"""Grounded question answering over a student's notes (CLI entry: ``python -m assistant``)."""

@@ -1,0 +1,194 @@
+"""Command line: ``python -m assistant {index,search,eval,chat}``.
+
+Every AssistantError becomes one line on stderr and exit code 2; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from assistant.errors import AssistantError
+
+DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+def _index_dir(args) -> Path:
+    from index.cache import default_index_dir
+
+    return Path(args.index) if args.index else default_index_dir(Path(args.notes))
+
+
+def _build(notes: Path, index: Path, args, quiet: bool = False):
+    from corpus.config import ChunkConfig
+    from index.config import IndexConfig
+    from index.store import build_index
+
+    chunk_config = index_config = None
+    if getattr(args, "chunk_size", None) or getattr(args, "chunk_overlap", None) is not None:
+        defaults = ChunkConfig()
+        chunk_config = ChunkConfig(
+            chunk_size=args.chunk_size or defaults.chunk_size,
+            chunk_overlap=defaults.chunk_overlap if args.chunk_overlap is None else args.chunk_overlap,
+        )
+    if getattr(args, "embedder", None):
+        index_config = IndexConfig(embedder=args.embedder)
+    report = build_index(
+        notes, index, chunk_config, index_config, progress=not quiet and sys.stderr.isatty()
+    )
+    for warning in report.warnings:
+        print(f"aviso: {warning}", file=sys.stderr)
+    return report
+
+
+def cmd_index(args) -> int:
+    report = _build(Path(args.notes), Path(args.index), args, quiet=args.json)
+    if args.json:
+        _print_json(report.__dict__)
+    else:
+        print(
+            f"Índice listo en {report.index_dir}: {report.notes} notas, {report.chunks} fragmentos "
+            f"({report.embedded} calculados, {report.reused} reutilizados) en {report.seconds:.1f} s"
+        )
+        for label, names in (("nuevas", report.added), ("cambiadas", report.changed),
+                             ("eliminadas", report.removed)):
+            if names:
+                print(f"  notas {label}: {', '.join(names)}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from index.store import NotesIndex
+
+    question = _question(args.question)
+    hits = NotesIndex.load(args.index).search(question, k=args.k, retriever=args.retriever)
+    if args.json:
+        _print_json([hit.to_json() for hit in hits])
+        return 0
+    if not hits:
+        print("No encuentro nada relacionado en tus notas.")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"[{rank}] {hit.chunk.source} — {hit.chunk.heading}  (puntuación {hit.score:.3f})")
+        print("    " + hit.chunk.text.strip()[:300].replace("\n", "\n    "))
+    return 0
+
+
+def cmd_eval_retrieval(args) -> int:
+    from dataclasses import asdict
+
+    from eval.questions import load_questions
+    from eval.retrieval import evaluate_retrieval
+    from index.store import NotesIndex
+
+    questions = load_questions(args.questions)
+    index_dir = _index_dir(args)
+    _build(Path(args.notes), index_dir, args, quiet=True)
+    index = NotesIndex.load(index_dir)
+    metrics = evaluate_retrieval(index, questions, retriever=args.retriever)
+    metrics["config"] = {
+        "notes": str(Path(args.notes).resolve()),
+        "questions": str(Path(args.questions).resolve()),
+        "index": str(index_dir),
+        "k": args.k,
+        "retriever": args.retriever or index.config.retriever,
+        "index_config": asdict(index.config),
+        "chunk_config": asdict(index.chunk_config),
+    }
+    if args.json:
+        _print_json(metrics)
+    else:
+        for name in ("n", "recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10"):
+            print(f"{name:>9}: {metrics[name]}")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    """Interactive loop over the notes: shows the passages that answer each question."""
+    from index.store import NotesIndex
+
+    index_dir = _index_dir(args)
+    report = _build(Path(args.notes), index_dir, args)
+    index = NotesIndex.load(index_dir)
+    print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
+    print("Escribe una pregunta (línea vacía o Ctrl-D para salir).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        for rank, hit in enumerate(index.search(question[:2000], k=args.k), start=1):
+            print(f"\n[{rank}] {hit.chunk.source} — {hit.chunk.heading}")
+            print("    " + hit.chunk.text.strip()[:500].replace("\n", "\n    "))
+
+
+def _question(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise AssistantError("La pregunta está vacía")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="indexa una carpeta de notas")
+    index.add_argument("--notes", required=True)
+    index.add_argument("--index", required=True)
+    index.add_argument("--embedder", choices=["e5-small", "minilm"])
+    index.add_argument("--chunk-size", type=int)
+    index.add_argument("--chunk-overlap", type=int)
+    index.add_argument("--json", action="store_true")
+    index.set_defaults(func=cmd_index)
+
+    search = commands.add_parser("search", help="busca pasajes en un índice")
+    search.add_argument("--index", required=True)
+    search.add_argument("--k", type=int, default=5)
+    search.add_argument("--retriever", choices=["fused", "dense", "bm25"])
+    search.add_argument("--json", action="store_true")
+    search.add_argument("question")
+    search.set_defaults(func=cmd_search)
+
+    evaluate = commands.add_parser("eval", help="evalúa sobre un archivo de preguntas")
+    kinds = evaluate.add_subparsers(dest="kind", required=True)
+    retrieval = kinds.add_parser("retrieval")
+    retrieval.add_argument("--notes", required=True)
+    retrieval.add_argument("--questions", required=True)
+    retrieval.add_argument("--index", help="carpeta del índice (por defecto, una en la caché)")
+    retrieval.add_argument("--k", type=int, default=5)
+    retrieval.add_argument("--retriever", choices=["fused", "dense", "bm25"])
+    retrieval.add_argument("--json", action="store_true")
+    retrieval.set_defaults(func=cmd_eval_retrieval)
+
+    chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
+    chat.add_argument("--notes", default=str(DEFAULT_NOTES))
+    chat.add_argument("--index")
+    chat.add_argument("--k", type=int, default=3)
+    chat.set_defaults(func=cmd_chat)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    if getattr(args, "k", 1) < 1:
+        print("error: --k debe ser al menos 1", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except AssistantError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrumpido", file=sys.stderr)
+        return 130

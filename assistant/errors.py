@@ -1,0 +1,31 @@
+"""The exception family the CLI and the app turn into one-line messages.
+
+Messages are in Spanish because they reach the student as they are; each says what went
+wrong, with which input, and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for every error caused by the user's input or environment."""
+
+
+class NotesError(AssistantError):
+    """The notes folder is missing, empty or holds nothing that can be indexed."""
+
+
+class IndexNotBuiltError(AssistantError):
+    """No index exists at the given folder."""
+
+
+class IndexCorruptError(AssistantError):
+    """The index folder exists but cannot be read back."""
+
+
+class ModelNotInstalledError(AssistantError):
+    """A model package that ships the weights is not installed."""
+
+
+class QuestionsFileError(AssistantError):
+    """A question file (JSONL) is missing or malformed."""

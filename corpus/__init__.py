@@ -1,0 +1,1 @@
+"""Notes in, chunks out: loading a notes folder and heading-aware chunking."""

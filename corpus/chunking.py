@@ -1,0 +1,119 @@
+"""Heading-aware chunking: a note is cut at its Markdown headings, then each section is
+split with LangChain's RecursiveCharacterTextSplitter.
+
+Why the sections are found by hand: LangChain's MarkdownHeaderTextSplitter re-joins lines
+and drops character offsets, and every chunk here must map back to an exact span of the
+note (citations highlight it). Finding ATX headings outside code fences is a few lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+from corpus.config import ChunkConfig
+from corpus.records import Chunk, Note, content_hash
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_MARKUP = re.compile(r"[*_`]")
+
+
+@dataclass(frozen=True)
+class Section:
+    start: int
+    end: int
+    path: tuple[str, ...]  # heading texts from the top level down to this section
+
+
+def clean_heading(raw: str) -> str:
+    return _MARKUP.sub("", raw).strip()
+
+
+def find_sections(text: str) -> list[Section]:
+    """Split ``text`` at ATX headings that are not inside code fences.
+
+    Sections are contiguous and cover the whole text; the part before the first heading
+    (if any) is a section with an empty path.
+    """
+    starts: list[tuple[int, int, str]] = []  # (offset, level, heading)
+    offset, in_fence = 0, False
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and (match := _HEADING.match(line.rstrip("\r\n"))):
+            starts.append((offset, len(match.group(1)), clean_heading(match.group(2))))
+        offset += len(line)
+
+    sections: list[Section] = []
+    if not starts or starts[0][0] > 0:
+        first_end = starts[0][0] if starts else len(text)
+        sections.append(Section(0, first_end, ()))
+    stack: list[tuple[int, str]] = []  # (level, heading) of the open headings
+    for i, (start, level, heading) in enumerate(starts):
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading))
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        sections.append(Section(start, end, tuple(h for _, h in stack)))
+    return sections
+
+
+def _splitter(config: ChunkConfig) -> RecursiveCharacterTextSplitter:
+    # strip_whitespace=False keeps every piece an exact substring, so offsets stay true
+    # and the pieces cover every character of the section.
+    return RecursiveCharacterTextSplitter.from_language(
+        Language.MARKDOWN,
+        chunk_size=config.chunk_size,
+        chunk_overlap=config.chunk_overlap,
+        add_start_index=True,
+        strip_whitespace=False,
+    )
+
+
+def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
+    """Cut one note into chunks that never cross a heading and cover all its text."""
+    config = config or ChunkConfig()
+    splitter = _splitter(config)
+    chunks: list[Chunk] = []
+    seen_ids: set[str] = set()
+    for section in find_sections(note.text):
+        body = note.text[section.start : section.end]
+        if not body.strip():
+            continue
+        if len(body) <= config.chunk_size:
+            pieces = [(0, body)]
+        else:
+            pieces = [
+                (doc.metadata["start_index"], doc.page_content)
+                for doc in splitter.create_documents([body])
+            ]
+        heading = " > ".join(section.path)
+        for local_start, piece in pieces:
+            if not piece.strip():
+                continue
+            start = section.start + local_start
+            end = start + len(piece)
+            assert note.text[start:end] == piece, "splitter offsets drifted"
+            chunk_id = content_hash(note.source, heading, piece)
+            if chunk_id in seen_ids:  # the same piece twice under one heading
+                chunk_id = content_hash(note.source, heading, piece, str(start))
+            seen_ids.add(chunk_id)
+            chunks.append(
+                Chunk(
+                    id=chunk_id,
+                    source=note.source,
+                    heading=heading,
+                    text=piece,
+                    start=start,
+                    end=end,
+                    section=section.path[-1] if section.path else "",
+                )
+            )
+    return chunks
+
+
+def chunk_notes(notes: list[Note], config: ChunkConfig | None = None) -> list[Chunk]:
+    return [chunk for note in notes for chunk in chunk_note(note, config)]

@@ -1,0 +1,125 @@
+"""Read a folder of notes (.md, .txt, .pdf) without ever writing to it.
+
+A file that cannot be used is skipped with a warning that names it, so one bad file never
+blocks the rest of the notes; only a folder with nothing usable is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import NotesError
+from corpus.config import ChunkConfig
+from corpus.records import Note
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadResult:
+    notes: list[Note]
+    warnings: list[str] = field(default_factory=list)
+
+
+class SkipNote(Exception):
+    """Raised while reading one file: the message says why it is skipped."""
+
+
+def _read_text_file(path: Path, data: bytes, config: ChunkConfig) -> str:
+    if len(data) > config.max_note_bytes:
+        raise SkipNote(
+            f"demasiado grande ({len(data) / 1e6:.1f} MB; el límite es "
+            f"{config.max_note_bytes / 1e6:.1f} MB)"
+        )
+    if b"\x00" in data[:8192]:
+        raise SkipNote("parece un archivo binario, no texto")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SkipNote(
+            f"no es UTF-8 válido (byte {err.start}); guárdalo con codificación UTF-8"
+        ) from None
+
+
+def _read_pdf(path: Path, data: bytes, config: ChunkConfig) -> str:
+    if len(data) > config.max_pdf_bytes:
+        raise SkipNote(
+            f"PDF demasiado grande ({len(data) / 1e6:.1f} MB; el límite es "
+            f"{config.max_pdf_bytes / 1e6:.1f} MB)"
+        )
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as err:
+        raise SkipNote(f"no se pudo leer el PDF ({type(err).__name__})") from None
+    text = "\n\n".join(page.strip() for page in pages)
+    if len(text.encode("utf-8")) > config.max_note_bytes:
+        raise SkipNote(f"el texto del PDF supera {config.max_note_bytes / 1e6:.1f} MB")
+    return text
+
+
+def iter_note_paths(notes_dir: Path, config: ChunkConfig) -> tuple[list[Path], list[str]]:
+    """Candidate note files in a stable order, and warnings for files of other types."""
+    paths, warnings = [], []
+    for path in sorted(notes_dir.rglob("*")):
+        relative = path.relative_to(notes_dir)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() in config.suffixes:
+            paths.append(path)
+        else:
+            warnings.append(f"{relative.as_posix()}: tipo de archivo no admitido, se omite")
+    return paths, warnings
+
+
+def load_notes(notes_dir: str | Path, config: ChunkConfig | None = None) -> LoadResult:
+    """Read every usable note under ``notes_dir``.
+
+    Raises NotesError when the folder is missing or holds no usable note.
+    """
+    config = config or ChunkConfig()
+    notes_dir = Path(notes_dir)
+    if not notes_dir.exists():
+        raise NotesError(f"No existe la carpeta de notas: {notes_dir}")
+    if not notes_dir.is_dir():
+        raise NotesError(f"No es una carpeta: {notes_dir}")
+
+    paths, warnings = iter_note_paths(notes_dir, config)
+    notes: list[Note] = []
+    seen: dict[str, str] = {}  # sha256 of the bytes -> first source with them
+    for path in paths:
+        source = path.relative_to(notes_dir).as_posix()
+        try:
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in seen:
+                raise SkipNote(f"es un duplicado de {seen[digest]}")
+            if path.suffix.lower() == ".pdf":
+                text = _read_pdf(path, data, config)
+            else:
+                text = _read_text_file(path, data, config)
+            if not text.strip():
+                raise SkipNote("está vacía")
+        except SkipNote as reason:
+            warnings.append(f"{source}: {reason}, se omite")
+            continue
+        except OSError as err:
+            warnings.append(f"{source}: no se pudo leer ({err.strerror}), se omite")
+            continue
+        seen[digest] = source
+        notes.append(Note(source=source, text=text, sha256=digest))
+
+    for warning in warnings:
+        log.warning(warning)
+    if not notes:
+        detail = f" ({len(warnings)} archivos omitidos)" if warnings else ""
+        raise NotesError(f"No hay notas .md, .txt o .pdf utilizables en {notes_dir}{detail}")
+    return LoadResult(notes=notes, warnings=warnings)

@@ -1,0 +1,1 @@
+"""Runs the other stages on question sets and turns the results into numbers."""

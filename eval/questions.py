@@ -1,0 +1,68 @@
+"""Question files (JSONL) and the evidence-based relevance rule shared by every eval.
+
+One object per line: {"id", "question", "answers": [..], "evidence": [..], "answerable"}.
+Extra keys (e.g. "section") are kept but not required.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import QuestionsFileError
+
+_STRIPPED = re.compile(r"[*_`#]")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Lowercase, drop the characters * _ ` #, collapse whitespace to single spaces."""
+    return _SPACE.sub(" ", _STRIPPED.sub("", text.lower())).strip()
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    answerable: bool = True
+    section: str = ""
+
+
+def is_relevant(text: str, evidence: list[str]) -> bool:
+    """A passage is relevant when its normalized text contains any normalized evidence."""
+    haystack = normalize(text)
+    return any(needle and needle in haystack for needle in map(normalize, evidence))
+
+
+def load_questions(path: str | Path) -> list[Question]:
+    path = Path(path)
+    if not path.is_file():
+        raise QuestionsFileError(f"No existe el archivo de preguntas: {path}")
+    questions: list[Question] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                question = Question(
+                    id=str(row["id"]),
+                    question=str(row["question"]),
+                    answers=[str(a) for a in row.get("answers", [])],
+                    evidence=[str(e) for e in row.get("evidence", [])],
+                    answerable=bool(row.get("answerable", True)),
+                    section=str(row.get("section", "")),
+                )
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise QuestionsFileError(
+                    f"{path}, línea {number}: fila no válida ({type(err).__name__}: {err}); "
+                    'se espera {"id", "question", "answers", "evidence", "answerable"}'
+                ) from None
+            questions.append(question)
+    if not questions:
+        raise QuestionsFileError(f"El archivo de preguntas está vacío: {path}")
+    return questions

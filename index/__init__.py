@@ -1,0 +1,1 @@
+"""Chunks in, hits out: embedders, FAISS and BM25 retrieval, the on-disk index."""

@@ -1,0 +1,47 @@
+"""BM25 over chunks with a Spanish-aware analyser (bm25s + Snowball stemming)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_SPANISH
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STEMMER = Stemmer.Stemmer("spanish")
+_STOPWORDS = frozenset(STOPWORDS_SPANISH)
+# bm25s logs "Building index from tokens" on its own handler at every build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def fold_accents(text: str) -> str:
+    """'atención' -> 'atencion': students type without accents as often as with them."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def analyse(text: str) -> list[str]:
+    """Lowercase, drop Spanish stopwords, stem (Snowball needs the accents), then fold."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return [fold_accents(stem) for stem in _STEMMER.stemWords(words)]
+
+
+class BM25Index:
+    """Scores every chunk for a query; the corpus is small enough to rebuild at load time."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self._size = len(texts)
+        self._bm25 = bm25s.BM25()
+        # An empty analysed document still needs a token for bm25s' matrices.
+        self._bm25.index([analyse(t) or ["_"] for t in texts], show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """(n_chunks,) float32 BM25 scores; all zero when no query term is known."""
+        tokens = [t for t in analyse(query) if t in self._bm25.vocab_dict]
+        if not tokens or self._size == 0:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

@@ -1,0 +1,45 @@
+"""Configuration of the index stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+RetrieverName = Literal["fused", "dense", "bm25"]
+RETRIEVERS: tuple[str, ...] = ("fused", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What the index is built with and how it is searched by default."""
+
+    embedder: str = "e5-small"  # measured best on the Spanish dev set (docs/RESULTS.md)
+    retriever: RetrieverName = "fused"
+    fusion: Literal["score", "rrf"] = "score"
+    # Weight of the dense retriever in the fusion, tuned on the dev set (docs/RESULTS.md).
+    dense_weight: float = 0.7
+    rrf_k: int = 60  # the constant of Cormack et al.'s reciprocal-rank fusion
+    candidates: int = 50  # per retriever, before fusion
+    faiss_index: Literal["auto", "flat", "hnsw"] = "auto"
+    # "auto" switches from exact search to HNSW here: flat search of 100k x 384 vectors
+    # still met the 20 ms target, so only far larger note collections need HNSW.
+    hnsw_threshold: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+    def __post_init__(self) -> None:
+        if self.retriever not in RETRIEVERS:
+            raise ValueError(f"retriever must be one of {RETRIEVERS}, got {self.retriever!r}")
+        if self.fusion not in ("score", "rrf"):
+            raise ValueError(f"fusion must be 'score' or 'rrf', got {self.fusion!r}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ValueError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be >= 1, got {self.candidates}")
+        if self.faiss_index not in ("auto", "flat", "hnsw"):
+            raise ValueError(f"faiss_index must be auto, flat or hnsw, got {self.faiss_index!r}")
+        if self.hnsw_m < 4 or self.hnsw_ef_search < 1:
+            raise ValueError(
+                f"hnsw_m must be >= 4 and hnsw_ef_search >= 1, got {self.hnsw_m}, "
+                f"{self.hnsw_ef_search}"
+            )

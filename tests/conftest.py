@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index import embedders  # noqa: E402
+from index.config import IndexConfig  # noqa: E402
+from tests.fakes import HashEmbedder  # noqa: E402
+
+NOTES = ROOT / "corpus" / "notes"
+DEV_SET = ROOT / "eval" / "data" / "notes_dev.jsonl"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Embedding caches and default indexes go to a temp folder, never the user's home."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("STUDY_ASSISTANT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def fake_embedder(monkeypatch) -> HashEmbedder:
+    """Registers a fresh HashEmbedder as 'fake-hash' and returns it (to count calls)."""
+    fake = HashEmbedder()
+    monkeypatch.setitem(embedders.EMBEDDERS, fake.name, lambda: fake)
+    monkeypatch.setitem(embedders._loaded, fake.name, fake)
+    return fake
+
+
+@pytest.fixture
+def fake_config() -> IndexConfig:
+    return IndexConfig(embedder=HashEmbedder.name)
+
+
+@pytest.fixture
+def notes_copy(tmp_path) -> Path:
+    """A writable copy of the default notes."""
+    target = tmp_path / "notes"
+    shutil.copytree(NOTES, target)
+    return target
