@@ -61,42 +61,59 @@ def find_sections(text: str) -> list[Section]:
     return sections
 
 
-def _splitter(config: ChunkConfig) -> RecursiveCharacterTextSplitter:
+def _splitter(chunk_size: int, config: ChunkConfig) -> RecursiveCharacterTextSplitter:
     # strip_whitespace=False keeps every piece an exact substring, so offsets stay true
     # and the pieces cover every character of the section.
     return RecursiveCharacterTextSplitter.from_language(
         Language.MARKDOWN,
-        chunk_size=config.chunk_size,
-        chunk_overlap=config.chunk_overlap,
+        chunk_size=chunk_size,
+        chunk_overlap=min(config.chunk_overlap, chunk_size // 2),
         add_start_index=True,
         strip_whitespace=False,
     )
 
 
+def split_section(text: str, section: Section, config: ChunkConfig) -> list[tuple[int, int]]:
+    """(start, end) offsets in ``text`` of the pieces of one section.
+
+    A long section's body is split on its own and its heading line is glued to the first
+    piece: split together, the heading would often end up as a chunk of its own.
+    """
+    if section.end - section.start <= config.chunk_size:
+        return [(section.start, section.end)]
+    body_start = section.start
+    if section.path:
+        newline = text.find("\n", section.start, section.end)
+        body_start = section.end if newline < 0 else newline + 1
+    heading_length = body_start - section.start
+    if heading_length > config.chunk_size // 2:  # a heading as long as a chunk: no gluing
+        body_start, heading_length = section.start, 0
+    splitter = _splitter(config.chunk_size - heading_length, config)
+    body = text[body_start : section.end]
+    spans = [
+        (body_start + doc.metadata["start_index"],
+         body_start + doc.metadata["start_index"] + len(doc.page_content))
+        for doc in splitter.create_documents([body])
+    ]
+    if not spans:
+        return [(section.start, section.end)]
+    spans[0] = (section.start, spans[0][1])
+    return spans
+
+
 def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
     """Cut one note into chunks that never cross a heading and cover all its text."""
     config = config or ChunkConfig()
-    splitter = _splitter(config)
     chunks: list[Chunk] = []
     seen_ids: set[str] = set()
     for section in find_sections(note.text):
-        body = note.text[section.start : section.end]
-        if not body.strip():
+        if not note.text[section.start : section.end].strip():
             continue
-        if len(body) <= config.chunk_size:
-            pieces = [(0, body)]
-        else:
-            pieces = [
-                (doc.metadata["start_index"], doc.page_content)
-                for doc in splitter.create_documents([body])
-            ]
         heading = " > ".join(section.path)
-        for local_start, piece in pieces:
+        for start, end in split_section(note.text, section, config):
+            piece = note.text[start:end]
             if not piece.strip():
                 continue
-            start = section.start + local_start
-            end = start + len(piece)
-            assert note.text[start:end] == piece, "splitter offsets drifted"
             chunk_id = content_hash(note.source, heading, piece)
             if chunk_id in seen_ids:  # the same piece twice under one heading
                 chunk_id = content_hash(note.source, heading, piece, str(start))

@@ -52,6 +52,9 @@ def test_chunks_respect_size_and_never_cross_a_heading(name, config):
         inside = [s for s in sections if s.start <= chunk.start and chunk.end <= s.end]
         assert len(inside) == 1, "a chunk spans two sections"
         assert chunk.heading == " > ".join(inside[0].path)
+        lines = chunk.text.strip().splitlines()
+        if len(lines) == 1 and lines[0].startswith("#"):  # a lone heading only if nothing follows
+            assert not text[chunk.end : inside[0].end].strip()
 
 
 def test_heading_paths_follow_nesting_and_ignore_code_fences():
@@ -83,8 +86,21 @@ def test_continuation_chunks_carry_their_heading_for_embedding():
     note = Note("a.md", "## Atención\n" + "La atención pondera tokens. " * 40, "x")
     chunks = chunk_note(note, ChunkConfig(300, 0))
     assert len(chunks) > 1
-    assert chunks[0].embed_text() == chunks[0].text  # already starts with its heading
+    # The first chunk already starts with its heading; it is not repeated.
+    assert chunks[0].embed_text().startswith("Atención\nLa atención")
     assert all(c.embed_text().startswith("Atención\n") for c in chunks[1:])
+
+
+@pytest.mark.parametrize(
+    "markdown, plain",
+    [
+        ("## 12. ¿Qué es *Self-Attention*?\ntexto", "¿Qué es Self-Attention?\ntexto"),
+        ("Un **MLM** usa `[MASK]`", "Un MLM usa [MASK]"),
+        ("1. **Encoder:** procesa", "1. Encoder: procesa"),
+    ],
+)
+def test_embedders_see_text_without_markup(markdown, plain):
+    assert Note("a.md", markdown, "x") and chunk_note(Note("a.md", markdown, "x"))[0].embed_text() == plain
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,56 @@
+"""The CLI in-process, with the fake embedder: output formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.cli import main
+from tests.conftest import DEV_SET
+
+
+def _index_with_fake(notes, index_dir, capsys):
+    from index.config import IndexConfig
+    from index.store import build_index
+
+    build_index(notes, index_dir, index_config=IndexConfig(embedder="fake-hash"))
+    capsys.readouterr()
+
+
+def test_search_json_lists_hits_with_the_documented_keys(notes_copy, tmp_path, fake_embedder, capsys):
+    index_dir = tmp_path / "index"
+    _index_with_fake(notes_copy, index_dir, capsys)
+    assert main(["search", "--index", str(index_dir), "--k", "3", "--json", "¿Qué es LoRA?"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3
+    assert all(set(hit) == {"chunk_id", "source", "heading", "text", "score"} for hit in hits)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    assert "LoRA" in hits[0]["text"]
+
+
+def test_index_command_reports_what_it_did(notes_copy, tmp_path, fake_embedder, capsys):
+    index_dir = tmp_path / "index"
+    _index_with_fake(notes_copy, index_dir, capsys)
+    (notes_copy / "teacher_forcing.md").unlink()
+    assert main(["index", "--notes", str(notes_copy), "--index", str(index_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["removed"] == ["teacher_forcing.md"] and report["embedded"] == 0
+
+
+def test_eval_retrieval_prints_the_metrics(notes_copy, tmp_path, fake_embedder, capsys):
+    index_dir = tmp_path / "index"
+    _index_with_fake(notes_copy, index_dir, capsys)
+    argv = ["eval", "retrieval", "--notes", str(notes_copy), "--questions", str(DEV_SET),
+            "--index", str(index_dir), "--k", "5", "--json"]
+    assert main(argv) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"n", "recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10"} <= set(metrics)
+    assert metrics["n"] >= 60
+    assert 0 <= metrics["recall@1"] <= metrics["recall@3"] <= metrics["recall@5"] <= 1
+    assert metrics["config"]["index_config"]["embedder"] == "fake-hash"
+
+
+def test_bad_k_is_rejected(capsys):
+    assert main(["search", "--index", "x", "--k", "0", "hola"]) == 2
+    assert "--k" in capsys.readouterr().err
