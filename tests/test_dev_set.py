@@ -102,7 +102,7 @@ def test_schema(row: dict) -> None:
 def test_answerable_row_shape(row: dict) -> None:
     assert re.fullmatch(r"q\d{3}", row["id"])
     assert 1 <= len(row["answers"]) <= 2
-    assert 1 <= len(row["evidence"]) <= 3
+    assert 1 <= len(row["evidence"]) <= 6
     assert row.get("section", "").strip(), "answerable rows name the section that answers them"
 
 
@@ -136,5 +136,7 @@ def test_evidence_occurs_in_notes(row: dict, notes_text: str) -> None:
 def test_evidence_lies_in_named_section(row: dict, sections: list[tuple[str, str]]) -> None:
     bodies = [body for name, body in sections if name == row["section"]]
     assert bodies, f"no heading named {row['section']!r} in the notes"
-    outside = [e for e in row["evidence"] if not any(normalize(e) in body for body in bodies)]
-    assert not outside, f"evidence not under heading {row['section']!r}: {outside}"
+    # Evidence lists every section that answers the question, so only the primary one
+    # (named in `section`) must hold at least one of the evidence strings.
+    inside = [e for e in row["evidence"] if any(normalize(e) in body for body in bodies)]
+    assert inside, f"no evidence string under heading {row['section']!r}: {row['evidence']}"
