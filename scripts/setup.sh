@@ -11,7 +11,6 @@ fi
 stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/pip install --quiet --upgrade pip
   # torch first, pinned to the CPU build on this machine's disk: anything else may pull CUDA.
   .venv/bin/pip install --quiet "$(grep -E '^torch==' requirements.txt)"
   .venv/bin/pip install --quiet -r requirements.txt

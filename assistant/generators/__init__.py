@@ -1,0 +1,1 @@
+"""Local generators behind one interface (see base.py)."""

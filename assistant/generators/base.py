@@ -1,0 +1,49 @@
+"""The generator contract: a prompt in, streamed text out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding settings shared by every backend."""
+
+    max_new_tokens: int = 160
+    temperature: float = 0.0  # 0 = greedy: answers are reproducible and easiest to check
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1  # 270M models loop without it
+    seed: int = 0
+    stop: tuple[str, ...] = ()  # generation ends before the first of these strings
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_new_tokens <= 2048:
+            raise ValueError(f"max_new_tokens must be in [1, 2048], got {self.max_new_tokens}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty < 1.0:
+            raise ValueError(f"repetition_penalty must be >= 1, got {self.repetition_penalty}")
+
+
+class Generator(Protocol):
+    """A local language model. ``prompt`` is the full text prompt built by a strategy;
+    an instruct model wraps it in its chat template as one user turn, a base model reads
+    it as is."""
+
+    name: str  # registry key, e.g. "gemma-270m"
+    adapter: str | None  # path of the loaded LoRA adapter, None without one
+
+    def stream(self, prompt: str, config: GenerationConfig) -> Iterator[str]:
+        """Yield the new text piece by piece (decoded incrementally), excluding the prompt."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    @property
+    def context_window(self) -> int:
+        """Prompt + new tokens must fit in this many tokens."""
+        ...
