@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import faiss
@@ -9,7 +10,6 @@ import numpy as np
 
 from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index
-from index.embedders import Embedder
 
 Ranking = list[tuple[int, float]]  # (chunk row, score), best first
 
@@ -19,14 +19,14 @@ class Retriever(Protocol):
 
 
 class DenseRetriever:
-    def __init__(self, index: faiss.Index, embedder: Embedder) -> None:
-        self.index, self.embedder = index, embedder
+    def __init__(self, index: faiss.Index, embed_query: Callable[[str], np.ndarray]) -> None:
+        self.index, self.embed_query = index, embed_query
 
     def rank(self, query: str, n: int) -> Ranking:
         n = min(n, self.index.ntotal)
         if n == 0:
             return []
-        query_vector = self.embedder.embed_query(query).reshape(1, -1)  # (1, dim)
+        query_vector = self.embed_query(query).reshape(1, -1)  # (1, dim)
         scores, rows = self.index.search(query_vector, n)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 

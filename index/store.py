@@ -76,6 +76,9 @@ class NotesIndex:
         self.path, self.config, self.chunk_config = path, config, chunk_config
         self.chunks, self.vectors, self.manifest = chunks, vectors, manifest
         self._bm25: BM25Index | None = None
+        self._rows = {chunk.id: row for row, chunk in enumerate(chunks)}
+        self._query_vectors: dict[str, np.ndarray] = {}  # small memo: a question is
+        # embedded once even when retrieval and the abstention check both need it
 
     @property
     def notes_dir(self) -> str | None:
@@ -87,11 +90,24 @@ class NotesIndex:
             self._bm25 = BM25Index([chunk.embed_text() for chunk in self.chunks])
         return self._bm25
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """(dim,) float32 embedding of a query, memoized for the last few queries."""
+        if query not in self._query_vectors:
+            if len(self._query_vectors) >= 64:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = get_embedder(self.config.embedder).embed_query(query)
+        return self._query_vectors[query]
+
+    def similarities(self, query: str, chunks: list[Chunk]) -> np.ndarray:
+        """(len(chunks),) cosine similarity of the query with each chunk's vector."""
+        vectors = np.vstack([self.vectors.reconstruct(self._rows[c.id]) for c in chunks])
+        return vectors @ self.query_vector(query)
+
     def retriever(self, name: str | None = None, dense_weight: float | None = None) -> Retriever:
         name = name or self.config.retriever
         if name == "bm25":
             return BM25Retriever(self.bm25)
-        dense = DenseRetriever(self.vectors, get_embedder(self.config.embedder))
+        dense = DenseRetriever(self.vectors, self.query_vector)
         if name == "dense":
             return dense
         return FusedRetriever(

@@ -38,3 +38,53 @@ class HashEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         self.queries_embedded += 1
         return self._vector(text)
+
+
+class ScriptedGenerator:
+    """A generator that answers from a script and records every prompt it is given.
+
+    ``script`` is a string (always that answer) or a callable prompt -> answer.
+    """
+
+    name = "fake-gen"
+
+    def __init__(self, script="La atención pondera los tokens [1].", adapter=None) -> None:
+        self.script = script
+        self.adapter = adapter
+        self.prompts: list[str] = []
+        self.configs: list = []
+
+    @property
+    def context_window(self) -> int:
+        return 8192
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, prompt, config):
+        self.prompts.append(prompt)
+        self.configs.append(config)
+        text = self.script(prompt) if callable(self.script) else self.script
+        for stop in config.stop:
+            text = text.split(stop)[0]
+        words = text.split(" ")
+        for i, word in enumerate(words[: config.max_new_tokens]):
+            yield word if i == 0 else " " + word
+
+
+class OverlapChecker:
+    """Support = share of the sentence's content words found in the passage (no model)."""
+
+    threshold = 0.5
+
+    def scores(self, sentences, passages):
+        matrix = np.zeros((len(sentences), len(passages)), dtype=np.float32)
+        for i, sentence in enumerate(sentences):
+            words = set(analyse(sentence))
+            for j, passage in enumerate(passages):
+                found = words & set(analyse(passage))
+                matrix[i, j] = len(found) / len(words) if words else 0.0
+        return matrix
+
+    def supported(self, score: float) -> bool:
+        return score >= self.threshold

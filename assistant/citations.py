@@ -1,0 +1,78 @@
+"""Answer text -> sentences with their [n] citations, mapped to the retrieved passages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from corpus.records import Hit
+
+_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*")
+_SPACES = re.compile(r"[ \t]+")
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the passage number shown to the model, 1-based
+    chunk_id: str
+    source: str
+    heading: str
+    text: str
+
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Citation:
+        chunk = hit.chunk
+        return cls(n, chunk.id, chunk.source, chunk.heading, chunk.text)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def cited_numbers(text: str) -> list[int]:
+    """[2], [1, 3] and [1][2] -> [2], [1, 3], [1, 2]; in order, without repeats."""
+    numbers: list[int] = []
+    for group in _MARKER.findall(text):
+        for part in re.split(r"[,;]", group):
+            if int(part) not in numbers:
+                numbers.append(int(part))
+    return numbers
+
+
+def strip_citations(text: str) -> str:
+    return _SPACES.sub(" ", _MARKER.sub("", text)).replace(" .", ".").strip()
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="es", clean=False)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an answer, each keeping the citation markers that close it.
+
+    pysbd does the splitting (Spanish rules: abbreviations, decimals); a marker it puts at
+    the start of the next sentence ("... dato. [2] Además") is moved back to its sentence.
+    List items stay one sentence each.
+    """
+    pieces: list[str] = []
+    for line in text.splitlines():
+        for piece in _segmenter().segment(line):
+            piece = piece.strip()
+            markers = _LEADING_MARKERS.match(piece)
+            if markers and pieces:
+                pieces[-1] = f"{pieces[-1]} {markers.group(1).strip()}"
+                piece = piece[markers.end():].strip()
+            if piece:
+                pieces.append(piece)
+    return [p for p in pieces if strip_citations(p).strip(" -*•")]
+
+
+def map_citations(numbers: list[int], hits: list[Hit]) -> tuple[list[int], list[int]]:
+    """Split cited numbers into those naming a retrieved passage and those that do not."""
+    valid = [n for n in numbers if 1 <= n <= len(hits)]
+    invalid = [n for n in numbers if not 1 <= n <= len(hits)]
+    return valid, invalid

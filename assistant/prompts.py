@@ -1,0 +1,219 @@
+"""Prompt strategies: templates (prompts.yaml) rendered strictly, and few-shot examples.
+
+A strategy name is ``zero-shot``, ``few-shot[:k]`` or ``cot[:k]``; k is the number of
+worked examples (few-shot defaults to 2, cot to 1: a base model needs one example to learn
+the facts-then-answer format).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from jinja2 import Environment, StrictUndefined
+
+from corpus.records import Chunk, Hit, plain_text
+
+ABSTAIN = "No encuentro esto en tus notas."
+TEMPLATES_PATH = Path(__file__).with_name("prompts.yaml")
+STRATEGIES = ("zero-shot", "few-shot", "cot")
+DEFAULT_EXAMPLES = {"zero-shot": 0, "few-shot": 2, "cot": 1}
+# Passages in worked examples are cut short: they show the format, and every character
+# costs prefill time (~1.3 ms per token here).
+EXAMPLE_PASSAGE_CHARS = 280
+
+
+@dataclass(frozen=True)
+class Strategy:
+    kind: str  # one of STRATEGIES
+    examples: int  # worked examples in the prompt
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.kind == "zero-shot" else f"{self.kind}:{self.examples}"
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Where a base model that keeps writing starts a new prompt block."""
+        return ("\nPregunta:", "\nPasajes:", "\n\n\n")
+
+
+def parse_strategy(name: str) -> Strategy:
+    kind, _, count = name.strip().partition(":")
+    if kind not in STRATEGIES:
+        raise ValueError(f"estrategia desconocida {name!r}; usa una de {', '.join(STRATEGIES)}")
+    if kind == "zero-shot" and count:
+        raise ValueError("zero-shot no lleva ejemplos")
+    if count and not (count.isdigit() and 0 <= int(count) <= 8):
+        raise ValueError(f"número de ejemplos no válido en {name!r} (0-8)")
+    return Strategy(kind, int(count) if count else DEFAULT_EXAMPLES[kind])
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example: numbered passages, a question, facts (for cot) and the answer."""
+
+    section: str  # the section the question comes from: never shown beside that section
+    question: str
+    passages: tuple[tuple[str, str], ...]  # (heading, text), numbered from 1 in order
+    answer: str
+    facts: str = ""
+
+
+@lru_cache(maxsize=1)
+def _templates() -> dict[str, str]:
+    return yaml.safe_load(TEMPLATES_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=16)
+def _compiled(name: str):
+    env = Environment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    return env.from_string(_templates()[name])
+
+
+def render(name: str, **variables) -> str:
+    return _compiled(name).render(**variables)
+
+
+# Lines of the notes that address the model rather than the student ("ignora las
+# instrucciones anteriores…"). A 270M model obeys such text, so it is withheld from the
+# prompt; the passage itself is still shown to the student as it is.
+_INJECTION = re.compile(
+    r"\b(ignor\w*|olvid\w*|desobedec\w*|omit\w*|disregard|forget)\b[^.\n]{0,40}"
+    r"\b(instruc\w*|indicaciones|reglas|rules|prompt)\b"
+    r"|\b(system prompt|prompt del sistema|eres ahora|you are now|act[uú]a como)\b",
+    re.IGNORECASE,
+)
+WITHHELD = "[línea omitida: parecía una instrucción para el modelo]"
+
+
+def withhold_instructions(text: str) -> tuple[str, int]:
+    """The text with instruction-like lines replaced, and how many were replaced."""
+    lines = text.splitlines()
+    kept = [WITHHELD if _INJECTION.search(line) else line for line in lines]
+    return "\n".join(kept), sum(line == WITHHELD for line in kept)
+
+
+def passages_block(passages: list[tuple[int, str, str]]) -> str:
+    return render(
+        "passages", passages=[{"n": n, "heading": h, "text": t.strip()} for n, h, t in passages]
+    )
+
+
+def build_prompt(
+    strategy: Strategy, question: str, hits: list[Hit], examples: list[Example] = ()
+) -> str:
+    """The full prompt: instructions, worked examples, numbered passages [1]..[k], question."""
+    instructions = render("instructions", abstain=ABSTAIN)
+    shown = [
+        {
+            "question": ex.question,
+            "answer": ex.answer,
+            "facts": ex.facts,
+            "passages_block": passages_block(
+                [(i, h, t) for i, (h, t) in enumerate(ex.passages, start=1)]
+            ),
+        }
+        for ex in examples
+    ]
+    block = passages_block(
+        [(n, section_title(hit.chunk), withhold_instructions(plain_text(_body(hit.chunk)))[0])
+         for n, hit in enumerate(hits, start=1)]
+    )
+    return render(
+        strategy.kind,
+        instructions=instructions,
+        passages_block=block,
+        question=question,
+        examples=shown,
+    )
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def _first_sentence(text: str) -> str:
+    body = plain_text(text).strip()
+    sentence = _SENTENCE_END.split(body, maxsplit=1)[0].strip()
+    return sentence
+
+
+def _short(text: str) -> str:
+    text = plain_text(text).strip()
+    return text if len(text) <= EXAMPLE_PASSAGE_CHARS else text[:EXAMPLE_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _body(chunk: Chunk) -> str:
+    """The chunk without its heading line."""
+    lines = chunk.text.strip().splitlines()
+    return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines)
+
+
+_QUESTION_NUMBER = re.compile(r"^\d+\.\s*")
+
+
+def section_title(chunk: Chunk) -> str:
+    """The chunk's own heading without its list number: "12. ¿Qué es X?" -> "¿Qué es X?"."""
+    return _QUESTION_NUMBER.sub("", chunk.section or chunk.heading.split(" > ")[-1])
+
+
+@dataclass
+class ExamplePool:
+    """Worked examples made from the notes themselves: a section's question heading, its
+    first sentence as the answer, next to a distractor section; some examples have only
+    distractors and teach the abstention sentence."""
+
+    examples: list[Example] = field(default_factory=list)
+
+    @classmethod
+    def from_chunks(cls, chunks: list[Chunk], seed: int = 0) -> ExamplePool:
+        rng = random.Random(seed)
+        usable = [
+            c for c in chunks
+            if c.section.endswith("?") and c.text.lstrip().startswith("#")
+            and len(_first_sentence(_body(c))) >= 40 and _body(c).lstrip()[:1].isalpha()
+        ]
+        examples = []
+        for i, chunk in enumerate(usable):
+            others = [c for c in usable if c.section != chunk.section]
+            if not others:
+                break
+            question = section_title(chunk)
+            distractor = rng.choice(others)
+            if i % 4 == 3:  # one in four teaches abstention
+                second = rng.choice([c for c in others if c.section != distractor.section] or others)
+                passages = ((section_title(distractor), _short(_body(distractor))),
+                            (section_title(second), _short(_body(second))))
+                examples.append(Example(chunk.section, question, passages, ABSTAIN,
+                                        facts="- Ningún pasaje trata esta pregunta."))
+                continue
+            right_first = rng.random() < 0.5
+            pair = [(section_title(chunk), _short(_body(chunk))),
+                    (section_title(distractor), _short(_body(distractor)))]
+            if not right_first:
+                pair.reverse()
+            n = 1 if right_first else 2
+            answer = f"{_first_sentence(_body(chunk))} [{n}]"
+            facts = f"- {_first_sentence(_body(chunk))} [{n}]"
+            examples.append(Example(chunk.section, question, tuple(pair), answer, facts=facts))
+        return cls(examples)
+
+    def draw(self, k: int, seed: int, exclude_sections: set[str]) -> list[Example]:
+        """k examples, drawn with ``seed``, none from the excluded sections (the question's
+        own source section and every section among its retrieved passages)."""
+        if k == 0:
+            return []
+        allowed = [ex for ex in self.examples if ex.section not in exclude_sections]
+        rng = random.Random(seed)
+        answers = [ex for ex in allowed if ex.answer != ABSTAIN]
+        abstentions = [ex for ex in allowed if ex.answer == ABSTAIN]
+        # One abstention example once there are 3 or more, so the format is learnt too.
+        n_abstain = 1 if k >= 3 and abstentions else 0
+        chosen = rng.sample(answers, min(k - n_abstain, len(answers)))
+        chosen += rng.sample(abstentions, n_abstain)
+        rng.shuffle(chosen)
+        return chosen
