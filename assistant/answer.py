@@ -67,6 +67,7 @@ class SentenceCheck:
     best_support: float  # against the best of all retrieved passages
     supported: bool  # best_support reaches the checker's threshold
     invalid_citations: list[int] = field(default_factory=list)  # [n] with no passage n
+    cited_support: list[float] = field(default_factory=list)  # support of each cited passage
 
 
 @dataclass
@@ -203,8 +204,10 @@ class Assistant:
             valid, invalid = map_citations(cited_numbers(sentence), hits)
             support = max((float(scores[i, n - 1]) for n in valid), default=0.0)
             best = float(scores[i].max()) if len(hits) else 0.0
-            checks.append(SentenceCheck(plain[i], valid, round(support, 4), round(best, 4),
-                                        self.checker.supported(best), invalid))
+            checks.append(SentenceCheck(
+                plain[i], valid, round(support, 4), round(best, 4), self.checker.supported(best),
+                invalid, [round(float(scores[i, n - 1]), 4) for n in valid],
+            ))
         if not any(check.supported for check in checks):
             notes.append("ninguna frase del borrador está respaldada por las notas")
             return self._abstain(question, query, hits, timings, notes, draft)

@@ -131,6 +131,81 @@ def cmd_chat(args) -> int:
             print("    " + hit.chunk.text.strip()[:500].replace("\n", "\n    "))
 
 
+def _print_answer_tail(answer) -> None:
+    """After the streamed text: unsupported sentences, sources, timings."""
+    if answer.abstained:
+        if answer.draft.strip() and answer.draft.strip() != answer.answer:
+            print("\n(borrador descartado: ninguna frase estaba respaldada por tus notas)")
+        print(f"\n{answer.answer}")
+        if answer.closest:
+            print("\nPasajes más cercanos:")
+            for c in answer.closest:
+                print(f"  [{c.n}] {c.source} — {c.heading}")
+    else:
+        unsupported = [s.text for s in answer.sentences if not s.supported]
+        if unsupported:
+            print("\nFrases sin respaldo en tus notas:")
+            for sentence in unsupported:
+                print(f"  ⚠ {sentence}")
+        print("\nFuentes:")
+        for c in answer.citations or []:
+            print(f"  [{c.n}] {c.source} — {c.heading}")
+        if not answer.citations:
+            print("  (la respuesta no cita ningún pasaje)")
+    for note in answer.notes:
+        print(f"nota: {note}")
+    t = answer.timings
+    first = f"{t['first_token_ms'] / 1000:.1f} s" if t["first_token_ms"] is not None else "—"
+    print(f"\n[{answer.model}{' + LoRA' if answer.adapter else ''}, {answer.strategy}; "
+          f"primer token {first}, total {t['total_ms'] / 1000:.1f} s]")
+
+
+def _generation_config(args):
+    from assistant.generators.base import GenerationConfig
+
+    return GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+
+
+def cmd_ask(args) -> int:
+    from assistant.session import load_assistant, open_index
+
+    question = _question(args.question)
+    index = open_index(args.index, args.notes)
+    assistant = load_assistant(
+        index, model=args.model, adapter=args.adapter, strategy=args.strategy,
+        passages=args.passages, generation=_generation_config(args),
+    )
+    if args.json:
+        _print_json(assistant.answer(question).to_json())
+        return 0
+    answer = None
+    for event in assistant.stream(question):
+        if isinstance(event, str):
+            print(event, end="", flush=True)
+        else:
+            answer = event
+    print()
+    _print_answer_tail(answer)
+    return 0
+
+
+def cmd_eval_answers(args) -> int:
+    from eval.answers import run_answer_eval
+
+    result = run_answer_eval(
+        notes=args.notes, questions=args.questions, strategy=args.strategy, model=args.model,
+        adapter=args.adapter, limit=args.limit, index_dir=args.index, log=args.log,
+        progress=not args.json or sys.stderr.isatty(),
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        for name, value in result.items():
+            if name != "config":
+                print(f"{name:>22}: {value}")
+    return 0
+
+
 def _question(text: str) -> str:
     text = text.strip()
     if not text:
@@ -170,6 +245,32 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--json", action="store_true")
     retrieval.set_defaults(func=cmd_eval_retrieval)
 
+    ask = commands.add_parser("ask", help="responde una pregunta con citas de tus notas")
+    ask.add_argument("--index", help="carpeta del índice (por defecto, la de --notes en la caché)")
+    ask.add_argument("--notes", help="carpeta de notas: se reindexa antes de responder")
+    ask.add_argument("--strategy", default="zero-shot",
+                     help="zero-shot, few-shot[:k] o cot[:k] (k = ejemplos resueltos)")
+    ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
+    ask.add_argument("--adapter", default="none", help="carpeta de un adaptador LoRA, o none")
+    ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")
+    ask.add_argument("--max-new-tokens", type=int, default=160)
+    ask.add_argument("--temperature", type=float, default=0.0)
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("question")
+    ask.set_defaults(func=cmd_ask)
+
+    answers = kinds.add_parser("answers")
+    answers.add_argument("--notes", required=True)
+    answers.add_argument("--questions", required=True)
+    answers.add_argument("--index")
+    answers.add_argument("--strategy", default="zero-shot")
+    answers.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
+    answers.add_argument("--adapter", default="none")
+    answers.add_argument("--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)")
+    answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
+    answers.add_argument("--json", action="store_true")
+    answers.set_defaults(func=cmd_eval_answers)
+
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
     chat.add_argument("--notes", default=str(DEFAULT_NOTES))
     chat.add_argument("--index")
@@ -184,9 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "k", 1) < 1:
         print("error: --k debe ser al menos 1", file=sys.stderr)
         return 2
+    if getattr(args, "index", "") is None and getattr(args, "notes", "") is None:
+        print("error: indica --index o --notes", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except AssistantError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # invalid settings (configs validate in __post_init__)
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
