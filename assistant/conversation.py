@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.bm25 import analyse
+from index.bm25 import analyse, fold_accents
 
 # Words that point back to something said before (accents folded, lowercase).
 _ANAPHORA = re.compile(
@@ -27,18 +27,19 @@ class Turn:
     answer: str = ""
 
 
-def fold(text: str) -> str:
-    import unicodedata
-
-    return "".join(
-        ch for ch in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(ch)
-    )
+_NAMED = re.compile(r"\b[A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*\b")  # BERT, LoRA, GPT-3, RLHF
 
 
 def is_follow_up(question: str) -> bool:
-    folded = fold(question)
+    """Anaphora or an opening "y", or a short question that names no topic of its own
+    ("¿Para qué se usa?", "¿Cómo se pueden mitigar?"); "¿Qué es LoRA?" names one."""
+    folded = fold_accents(question.lower())
+    if _OPENERS.search(folded) or _ANAPHORA.search(folded):
+        return True
     content_words = analyse(question)
-    return bool(_OPENERS.search(folded) or _ANAPHORA.search(folded) or not content_words)
+    return len(content_words) <= 2 and not _NAMED.search(question) and not any(
+        len(word) >= 6 for word in content_words  # a long stem names a topic: "tokeniz"
+    )
 
 
 def resolve_query(question: str, history: list[Turn] | tuple[Turn, ...] = ()) -> str:

@@ -4,7 +4,7 @@ Layout::
 
     INDEX_DIR/
       CURRENT            name of the live version folder (replaced atomically)
-      v-<stamp>/         config.json, chunks.jsonl, vectors.faiss
+      v-<stamp>/         config.json, chunks.jsonl, vectors.faiss, embed_keys.json
       .lock              held while a build runs
 
 A build writes a new version folder, then swaps CURRENT with os.replace; a build killed at
@@ -38,7 +38,7 @@ from index.embedders import get_embedder
 from index.faiss_store import all_vectors, build_faiss, choose_index_type
 from index.retrievers import BM25Retriever, DenseRetriever, FusedRetriever, Retriever, to_hits
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: embedding keys stored beside the vectors
 CURRENT = "CURRENT"
 
 
@@ -72,9 +72,13 @@ class NotesIndex:
         chunks: list[Chunk],
         vectors: faiss.Index,
         manifest: dict,
+        embed_keys: list[str] | None = None,
     ) -> None:
         self.path, self.config, self.chunk_config = path, config, chunk_config
         self.chunks, self.vectors, self.manifest = chunks, vectors, manifest
+        # The cache key each vector was computed under. Stored, not recomputed: if the text
+        # given to the embedder changes between versions, old vectors must not be reused.
+        self.embed_keys = embed_keys or []
         self._bm25: BM25Index | None = None
         self._rows = {chunk.id: row for row, chunk in enumerate(chunks)}
         self._query_vectors: dict[str, np.ndarray] = {}  # small memo: a question is
@@ -123,8 +127,7 @@ class NotesIndex:
         return to_hits(self.chunks, self.retriever(retriever).rank(query, k))
 
     def vectors_by_key(self) -> dict[str, np.ndarray]:
-        keys = [embedding_key(self.config.embedder, c.embed_text()) for c in self.chunks]
-        return dict(zip(keys, all_vectors(self.vectors)))
+        return dict(zip(self.embed_keys, all_vectors(self.vectors)))
 
     @classmethod
     def load(cls, index_dir: str | Path) -> NotesIndex:
@@ -154,7 +157,8 @@ class NotesIndex:
             with open(version / "chunks.jsonl", encoding="utf-8") as handle:
                 chunks = [Chunk.from_dict(json.loads(line)) for line in handle]
             vectors = faiss.read_index(str(version / "vectors.faiss"))
-            if vectors.ntotal != len(chunks) or len(chunks) != manifest["n_chunks"]:
+            embed_keys = json.loads((version / "embed_keys.json").read_text(encoding="utf-8"))
+            if not vectors.ntotal == len(chunks) == len(embed_keys) == manifest["n_chunks"]:
                 raise ValueError(f"{vectors.ntotal} vectores para {len(chunks)} fragmentos")
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
             detail = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
@@ -162,7 +166,7 @@ class NotesIndex:
                 f"El índice en {index_dir} está dañado ({detail}): "
                 + reindex_hint(index_dir, notes_dir)
             ) from None
-        return cls(index_dir, config, chunk_config, chunks, vectors, manifest)
+        return cls(index_dir, config, chunk_config, chunks, vectors, manifest, embed_keys)
 
 
 @contextmanager
@@ -234,7 +238,8 @@ def build_index(
 ) -> BuildReport:
     """Index ``notes_dir`` into ``index_dir``, embedding only chunks never embedded before.
 
-    Without explicit configs, the previous index's configs are kept.
+    Without explicit configs, the previous index's chunking and embedder are kept; search
+    settings (retriever, fusion weight) take the current defaults.
     """
     began = time.perf_counter()
     notes_dir, index_dir = Path(notes_dir), Path(index_dir)
@@ -246,7 +251,7 @@ def build_index(
         previous = _previous(index_dir, warnings)
         if previous is not None:
             chunk_config = chunk_config or previous.chunk_config
-            index_config = index_config or previous.config
+            index_config = index_config or IndexConfig(embedder=previous.config.embedder)
         chunk_config = chunk_config or ChunkConfig()
         index_config = index_config or IndexConfig()
         chunks = chunk_notes(loaded.notes, chunk_config)
@@ -284,7 +289,7 @@ def build_index(
             "chunking": asdict(chunk_config),
             "notes": new_notes,
         }
-        _write_version(index_dir, manifest, chunks, build_faiss(vectors, index_config))
+        _write_version(index_dir, manifest, chunks, keys, build_faiss(vectors, index_config))
 
     return BuildReport(
         index_dir=str(index_dir),
@@ -302,13 +307,16 @@ def build_index(
     )
 
 
-def _write_version(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: faiss.Index) -> None:
+def _write_version(
+    index_dir: Path, manifest: dict, chunks: list[Chunk], keys: list[str], vectors: faiss.Index
+) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     staging = index_dir / f".tmp-{stamp}"
     staging.mkdir()
     try:
         lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in chunks)
         (staging / "chunks.jsonl").write_text(lines, encoding="utf-8")
+        (staging / "embed_keys.json").write_text(json.dumps(keys), encoding="utf-8")
         faiss.write_index(vectors, str(staging / "vectors.faiss"))
         # config.json last: a version folder without it is never taken for complete.
         (staging / "config.json").write_text(
@@ -329,5 +337,5 @@ def with_config(index: NotesIndex, **changes) -> NotesIndex:
     """The same loaded index searched with other settings (evaluation, tuning)."""
     return NotesIndex(
         index.path, replace(index.config, **changes), index.chunk_config, index.chunks,
-        index.vectors, index.manifest,
+        index.vectors, index.manifest, index.embed_keys,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
+from corpus.records import Chunk
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
@@ -65,6 +66,23 @@ def test_reindexing_embeds_only_changed_chunks_and_drops_deleted_notes(built, fa
     index = NotesIndex.load(index_dir)
     assert {c.source for c in index.chunks} == {"preguntas_nlp_llm.md", "nueva.md"}
     assert index.search("¿Qué es un token?", k=1)[0].chunk.text.endswith("unidad de texto.\n")
+
+
+def test_a_change_in_the_text_given_to_the_embedder_re_embeds(built, fake_embedder, monkeypatch):
+    notes, index_dir = built
+    original = Chunk.embed_text
+    monkeypatch.setattr(Chunk, "embed_text", lambda chunk: "v2 " + original(chunk))
+    fake_embedder.passages_embedded = 0
+    report = build_index(notes, index_dir)
+    assert report.embedded == report.chunks == fake_embedder.passages_embedded
+
+
+def test_rebuilding_keeps_the_embedder_but_takes_current_search_defaults(notes_copy, tmp_path, fake_embedder):
+    index_dir = tmp_path / "index"
+    build_index(notes_copy, index_dir, index_config=IndexConfig(embedder="fake-hash", dense_weight=0.9))
+    build_index(notes_copy, index_dir)
+    config = NotesIndex.load(index_dir).config
+    assert config.embedder == "fake-hash" and config.dense_weight == IndexConfig().dense_weight
 
 
 def test_embeddings_are_reused_from_the_cache_across_indexes(built, fake_embedder, tmp_path):
@@ -140,9 +158,9 @@ CORRUPTIONS = {
     "no_current_pointer": lambda v: (v.parent / CURRENT).unlink(),
     "pointer_to_missing_version": lambda v: (v.parent / CURRENT).write_text("v-nada"),
     "config_not_json": lambda v: (v / "config.json").write_text("{roto"),
-    "config_missing_key": lambda v: (v / "config.json").write_text(json.dumps({"format_version": 1})),
+    "config_missing_key": lambda v: (v / "config.json").write_text(json.dumps({"format_version": 2})),
     "future_format": lambda v: (v / "config.json").write_text(
-        (v / "config.json").read_text().replace('"format_version": 1', '"format_version": 99')
+        (v / "config.json").read_text().replace('"format_version": 2', '"format_version": 99')
     ),
     "chunks_garbled": lambda v: (v / "chunks.jsonl").write_text("no es json\n"),
     "chunk_missing": lambda v: (v / "chunks.jsonl").write_text(
@@ -150,6 +168,7 @@ CORRUPTIONS = {
     ),
     "vectors_truncated": lambda v: _truncate(v / "vectors.faiss"),
     "vectors_missing": lambda v: (v / "vectors.faiss").unlink(),
+    "embed_keys_missing": lambda v: (v / "embed_keys.json").unlink(),
 }
 
 
