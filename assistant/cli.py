@@ -110,14 +110,20 @@ def cmd_eval_retrieval(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    """Interactive loop over the notes: shows the passages that answer each question."""
-    from index.store import NotesIndex
+    """Interactive loop over the notes: streamed answers with sources; follow-ups work."""
+    from assistant.conversation import Turn
+    from assistant.session import load_assistant
 
     index_dir = _index_dir(args)
     report = _build(Path(args.notes), index_dir, args)
+    from index.store import NotesIndex
+
     index = NotesIndex.load(index_dir)
+    assistant = load_assistant(index, model=args.model, adapter=args.adapter,
+                               strategy=args.strategy, passages=args.passages)
     print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
     print("Escribe una pregunta (línea vacía o Ctrl-D para salir).")
+    history: list[Turn] = []
     while True:
         try:
             question = input("\n> ").strip()
@@ -126,9 +132,15 @@ def cmd_chat(args) -> int:
             return 0
         if not question:
             return 0
-        for rank, hit in enumerate(index.search(question[:2000], k=args.k), start=1):
-            print(f"\n[{rank}] {hit.chunk.source} — {hit.chunk.heading}")
-            print("    " + hit.chunk.text.strip()[:500].replace("\n", "\n    "))
+        answer = None
+        for event in assistant.stream(question, history):
+            if isinstance(event, str):
+                print(event, end="", flush=True)
+            else:
+                answer = event
+        print()
+        _print_answer_tail(answer)
+        history.append(Turn(answer.question, answer.query, answer.answer))
 
 
 def _print_answer_tail(answer) -> None:
@@ -274,7 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
     chat.add_argument("--notes", default=str(DEFAULT_NOTES))
     chat.add_argument("--index")
-    chat.add_argument("--k", type=int, default=3)
+    chat.add_argument("--strategy", default="zero-shot")
+    chat.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
+    chat.add_argument("--adapter", default="none")
+    chat.add_argument("--passages", type=int, default=3)
     chat.set_defaults(func=cmd_chat)
     return parser
 
