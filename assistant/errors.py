@@ -29,3 +29,7 @@ class ModelNotInstalledError(AssistantError):
 
 class QuestionsFileError(AssistantError):
     """A question file (JSONL) is missing or malformed."""
+
+
+class AdapterError(AssistantError):
+    """A LoRA adapter folder is missing, unreadable or made for another base model."""

@@ -1,0 +1,264 @@
+"""The transformers backend: a dequantized GGUF model run on CPU with a hand-written
+decode loop.
+
+Why a manual loop rather than ``generate()`` + ``TextIteratorStreamer``: stop strings are
+checked on the decoded text before a piece is yielded (the stop string never reaches the
+caller), no thread is needed, and the per-token overhead is lower (see
+docs/results/generation.json, ``loop_vs_generate``). A ``DynamicCache`` keeps the keys and
+values, so each step feeds one token.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from assistant.errors import AssistantError
+from assistant.generators.base import GenerationConfig
+from assistant.generators.model_cache import get_spec, prepare_model
+
+Precision = Literal["fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
+# int8 (dynamic quantization of every nn.Linear, lm_head included) measured fastest for
+# both prefill and decode on this 2-core AVX-512 CPU; see docs/results/generation.json.
+DEFAULT_PRECISION: Precision = "int8"
+# Tokens kept back from the model's nominal window for tokenization differences where the
+# prompt meets the chat template (a merge across the boundary can add one token).
+WINDOW_MARGIN = 2
+
+
+@dataclass(frozen=True)
+class HFConfig:
+    """How the model is loaded; decoding settings live in GenerationConfig."""
+
+    precision: Precision = DEFAULT_PRECISION
+    threads: int = 0  # 0 = every core this process may run on
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"  # sdpa: fused attention kernel
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0, got {self.threads}")
+        if self.attn_implementation not in ("sdpa", "eager"):
+            raise ValueError(
+                f"attn_implementation must be 'sdpa' or 'eager', got {self.attn_implementation!r}"
+            )
+
+    @property
+    def thread_count(self) -> int:
+        return self.threads or len(os.sched_getaffinity(0))
+
+
+def quantize_int8(model):
+    """Dynamic int8 quantization of every nn.Linear (weights int8 per tensor, activations
+    quantized on the fly). torch 2.13 flags the API as moving to torchao, which is not
+    installed here; the kernels still work and are the fastest option measured."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # inplace: the default deep-copies the model first (a second fp32 copy in memory).
+        return torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+
+
+class HFGenerator:
+    """One of the registered models (see model_cache.MODEL_SPECS) loaded from its cache."""
+
+    def __init__(
+        self, name: str, adapter: str | None = None, config: HFConfig | None = None
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from assistant.generators.adapters import apply_adapter, resolve_adapter
+
+        self.config = config or HFConfig()
+        self.spec = get_spec(name)
+        self.name = name
+        adapter_folder = resolve_adapter(adapter)  # fails before the slow load
+        self.adapter = str(adapter_folder) if adapter_folder else None
+        folder = prepare_model(name)
+
+        torch.set_num_threads(self.config.thread_count)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder,
+            dtype=torch.bfloat16 if self.config.precision == "bf16" else torch.float32,
+            attn_implementation=self.config.attn_implementation,
+            local_files_only=True,
+        )
+        model.eval()
+        if adapter_folder is not None:
+            # Merged into the base weights before quantizing: int8 Linear layers cannot
+            # carry LoRA branches, and a merged model decodes at base-model speed.
+            model = apply_adapter(model, adapter_folder, name)
+        if self.config.precision == "int8":
+            model = quantize_int8(model)
+        self.model = model
+        self._window = int(model.config.max_position_embeddings)
+        self._stop_ids = self._end_token_ids()
+        self._overhead = len(self.encode(""))
+
+    # -- the Generator contract -----------------------------------------------------------
+
+    @property
+    def precision(self) -> str:
+        return self.config.precision
+
+    @property
+    def context_window(self) -> int:
+        """Tokens available to ``count_tokens(prompt) + max_new_tokens``: the model's
+        window less what the BOS token / chat template add around every prompt."""
+        return self._window - self._overhead - WINDOW_MARGIN
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone (no BOS, no chat template)."""
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def encode(self, prompt: str) -> list[int]:
+        """The token ids the model reads for ``prompt``: chat-wrapped for an instruct model,
+        after BOS for a base one."""
+        if self.spec.chat:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+            return self.tokenizer(text, add_special_tokens=False).input_ids
+        return self.tokenizer(prompt).input_ids
+
+    def stream(self, prompt: str, config: GenerationConfig) -> Iterator[str]:
+        prompt_ids = self.encode(prompt)
+        needed = len(prompt_ids) + config.max_new_tokens
+        if needed > self._window:
+            raise AssistantError(
+                f"El prompt no cabe en {self.name}: {len(prompt_ids)} tokens + "
+                f"{config.max_new_tokens} nuevos = {needed} > ventana de {self._window}; "
+                "usa menos pasajes o menos tokens nuevos"
+            )
+        return self._decode(prompt_ids, config)
+
+    def generate(self, prompt: str, config: GenerationConfig) -> str:
+        """The whole answer at once (the stream joined)."""
+        return "".join(self.stream(prompt, config))
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _end_token_ids(self) -> set[int]:
+        ends = {self.tokenizer.eos_token_id}
+        configured = self.model.generation_config.eos_token_id
+        ends.update(configured if isinstance(configured, list) else [configured])
+        # The turn-end markers: a chat model ends its answer with them, and a base model
+        # that emits one has left the text format anyway.
+        for marker in ("<end_of_turn>", "<|im_end|>", "<|endoftext|>"):
+            token = self.tokenizer.convert_tokens_to_ids(marker)
+            if token is not None and token != self.tokenizer.unk_token_id:
+                ends.add(token)
+        ends.discard(None)
+        return ends
+
+    def token_steps(
+        self, prompt_ids: list[int], config: GenerationConfig, ignore_end: bool = False
+    ) -> Iterator[int]:
+        """The generated token ids one by one (end tokens excluded), KV cache reused.
+
+        Public for the benchmark, which times prefill and decode without text handling
+        and with ``ignore_end`` so that exactly ``max_new_tokens`` are timed.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        rng = torch.Generator().manual_seed(config.seed) if config.temperature > 0 else None
+        generated: list[int] = []
+        step_input = torch.tensor([prompt_ids])  # (1, T): prefill, then (1, 1) per step
+        for _ in range(config.max_new_tokens):
+            with torch.inference_mode():
+                # logits_to_keep=1: only the last position goes through lm_head (for
+                # Gemma 640 x 262,144: the largest matrix by far).
+                output = self.model(
+                    input_ids=step_input, past_key_values=cache, use_cache=True, logits_to_keep=1
+                )
+                logits = output.logits[0, -1].float()  # (vocab,)
+                token = pick_token(logits, generated, config, rng)
+            if token in self._stop_ids and not ignore_end:
+                return
+            generated.append(token)
+            yield token
+            step_input = torch.tensor([[token]])
+
+    def _decode(self, prompt_ids: list[int], config: GenerationConfig) -> Iterator[str]:
+        tokens: list[int] = []
+        text = ""
+        emitted = 0  # characters of ``text`` already yielded
+        for token in self.token_steps(prompt_ids, config):
+            tokens.append(token)
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            if text.endswith("\ufffd"):
+                continue  # a multi-byte character split across tokens: wait for the rest
+            cut = first_stop(text, config.stop, max(0, emitted - longest(config.stop)))
+            if cut is not None:
+                if cut > emitted:
+                    yield text[emitted:cut]
+                return
+            # Hold back a tail that could still grow into a stop string.
+            safe = len(text) - stop_prefix_overlap(text, config.stop)
+            if safe > emitted:
+                yield text[emitted:safe]
+                emitted = safe
+        if len(text) > emitted and not text.endswith("\ufffd"):
+            yield text[emitted:]
+
+
+def pick_token(logits, generated: list[int], config: GenerationConfig, rng) -> int:
+    """Next token from last-position logits (vocab,): greedy at temperature 0, else
+    temperature + top-p sampling from ``rng``.
+
+    The repetition penalty (CTRL-style, as in transformers) covers the generated tokens
+    only, not the prompt: a grounded answer should reuse the passages' words, and a small
+    model's loops are in its own output.
+    """
+    import torch
+
+    if config.repetition_penalty != 1.0 and generated:
+        seen = torch.tensor(sorted(set(generated)))
+        scores = logits[seen]
+        logits[seen] = torch.where(
+            scores > 0, scores / config.repetition_penalty, scores * config.repetition_penalty
+        )
+    if config.temperature == 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits / config.temperature, dim=-1)
+    if config.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (always at least one token).
+        outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= config.top_p
+        sorted_probs[outside] = 0.0
+        choice = torch.multinomial(sorted_probs / sorted_probs.sum(), 1, generator=rng)
+        return int(order[choice])
+    return int(torch.multinomial(probs, 1, generator=rng))
+
+
+def longest(stops: tuple[str, ...]) -> int:
+    return max((len(stop) for stop in stops), default=0)
+
+
+def first_stop(text: str, stops: tuple[str, ...], start: int) -> int | None:
+    """Index in ``text`` where the earliest stop string begins (searching from ``start``)."""
+    found = [index for stop in stops if (index := text.find(stop, start)) != -1]
+    return min(found) if found else None
+
+
+def stop_prefix_overlap(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest tail of ``text`` that is a proper prefix of a stop string."""
+    best = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:size]):
+                best = size
+                break
+    return best

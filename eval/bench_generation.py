@@ -1,0 +1,330 @@
+"""Generation speed on CPU: our transformers backend per precision vs llama.cpp on the
+same GGUF file, side by side in one run.
+
+    bash eval/setup_llama_cpp_bench.sh          # once: llama-cpp-python in .cache/bench-venv
+    python -m eval.bench_generation [--runs 3] [--out docs/results/generation.json]
+
+For each model and precision (fp32, bf16, int8) and for llama.cpp (run through
+eval/llama_cpp_worker.py in the benchmark venv, model loaded once) it reports:
+
+- ``ttft_ms``: a 1,000-token prompt to the first new token (prefill + lm_head + choice);
+- ``decode_tok_s``: new tokens per second after the first, in the 256 + 64 run;
+- ``total_256_64_ms``: a 256-token prompt and 64 new tokens, end to end.
+
+Both sides get the same token ids (from our tokenizer) and decode greedily for exactly the
+same number of tokens (end tokens ignored). The machine is shared with other jobs: every
+figure is a median of ``--runs`` rounds, every round runs all engines one after the other
+(in a rotating order), and the ratios are medians of per-round ratios, so a busy minute
+slows both sides of a pair. Before each measurement the script waits (up to
+``--max-wait`` s) for the CPU pressure (/proc/pressure/cpu, some avg10) to settle, and
+records it. Ratios: llama.cpp time / our time, and our tok/s / llama.cpp tok/s, so >= 1.0
+means we are at least as fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = ROOT / "eval" / "llama_cpp_worker.py"
+DEFAULT_VENV = ROOT / ".cache" / "bench-venv"
+NOTES = ROOT / "corpus" / "notes"
+LONG_PROMPT, SHORT_PROMPT, NEW_TOKENS = 1000, 256, 64
+QUIET_PSI = 20.0  # % of the last 10 s in which some task waited for a CPU
+
+
+def cpu_pressure() -> float | None:
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return None  # no PSI (older kernel, macOS): measure without waiting
+    return float(dict(part.split("=") for part in first.split()[1:])["avg10"])
+
+
+def wait_for_quiet(max_wait: float) -> float | None:
+    """Waits until other jobs leave the CPU alone (or max_wait s pass); the pressure seen."""
+    deadline = time.monotonic() + max_wait
+    pressure = cpu_pressure()
+    while pressure is not None and pressure > QUIET_PSI and time.monotonic() < deadline:
+        time.sleep(2)
+        pressure = cpu_pressure()
+    return pressure
+
+
+def cpu_model() -> str:
+    for line in (
+        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    ):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def notes_text() -> str:
+    """Real Spanish notes, repeated until long enough: the prompts the model will see."""
+    text = "\n\n".join(path.read_text(encoding="utf-8") for path in sorted(NOTES.rglob("*.md")))
+    return text * (1 + 20_000 // max(len(text), 1))
+
+
+def prompt_ids(generator, length: int) -> list[int]:
+    ids = generator.encode(notes_text())
+    if len(ids) < length:
+        raise SystemExit(f"the notes give only {len(ids)} tokens, {length} needed")
+    return ids[:length]
+
+
+class LlamaCpp:
+    """The worker process holding the GGUF loaded in llama.cpp."""
+
+    def __init__(self, python: Path, gguf: Path, threads: int) -> None:
+        self.process = subprocess.Popen(
+            [str(python), str(WORKER), str(gguf), str(threads)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        ready = json.loads(self.process.stdout.readline() or "{}")
+        if not ready.get("ready"):
+            raise SystemExit(f"llama.cpp worker did not start on {gguf}")
+        self.version = subprocess.run(
+            [str(python), "-c", "import llama_cpp; print(llama_cpp.__version__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    def run(self, ids: list[int], new: int) -> dict:
+        self.process.stdin.write(json.dumps({"ids": ids, "new": new}) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def ours_run(generator, ids: list[int], new: int) -> dict:
+    from assistant.generators import GenerationConfig
+
+    # repetition_penalty 1.0: llama.cpp's sample() applies none by default either.
+    config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
+    began = time.perf_counter()
+    tokens, first = [], None
+    for token in generator.token_steps(ids, config, ignore_end=True):
+        if first is None:
+            first = time.perf_counter()
+        tokens.append(token)
+    done = time.perf_counter()
+    return {
+        "ttft_s": first - began,
+        "decode_s": done - first,
+        "total_s": done - began,
+        "tokens": tokens,
+    }
+
+
+def hf_generate_total(generator, ids: list[int], new: int) -> float:
+    """transformers' generate() on the same model and prompt, for loop_vs_generate."""
+    import torch
+
+    prompt = torch.tensor([ids])
+    began = time.perf_counter()
+    with torch.inference_mode():
+        generator.model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=new,
+            min_new_tokens=new,
+            do_sample=False,
+            pad_token_id=generator.tokenizer.pad_token_id,
+        )
+    return time.perf_counter() - began
+
+
+def measure(engine, long_ids, short_ids, max_wait: float) -> dict:
+    pressure_long = wait_for_quiet(max_wait)
+    long = engine(long_ids, 1)
+    pressure_short = wait_for_quiet(max_wait)
+    short = engine(short_ids, NEW_TOKENS)
+    return {
+        "ttft_ms": long["ttft_s"] * 1000,
+        "decode_tok_s": (NEW_TOKENS - 1) / short["decode_s"],
+        "total_256_64_ms": short["total_s"] * 1000,
+        "psi_avg10": [pressure_long, pressure_short],
+        "tokens": short["tokens"],
+    }
+
+
+def summarise(rounds: list[dict]) -> dict:
+    keys = ("ttft_ms", "decode_tok_s", "total_256_64_ms")
+    summary = {key: round(statistics.median(r[key] for r in rounds), 1) for key in keys}
+    summary["runs"] = {key: [round(r[key], 1) for r in rounds] for key in keys}
+    summary["psi_avg10"] = [r["psi_avg10"] for r in rounds]
+    return summary
+
+
+def agreement(ours: list[int], theirs: list[int]) -> int:
+    """How many leading greedy tokens both engines chose alike (same weights, other math)."""
+    same = 0
+    for mine, other in zip(ours, theirs):
+        if mine != other:
+            break
+        same += 1
+    return same
+
+
+def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wait: float) -> dict:
+    from assistant.generators.hf import DEFAULT_PRECISION, HFConfig, HFGenerator
+    from assistant.generators.model_cache import gguf_path
+    from index.cache import default_cache_dir
+
+    generators = {}
+    for precision in precisions:
+        began = time.perf_counter()
+        generators[precision] = HFGenerator(name, config=HFConfig(precision=precision))
+        print(
+            f"[{name}] {precision} loaded in {time.perf_counter() - began:.1f} s", file=sys.stderr
+        )
+    any_generator = next(iter(generators.values()))
+    threads = any_generator.config.thread_count
+    gguf = gguf_path(name, default_cache_dir() / "bench")
+    llama = LlamaCpp(venv / "bin" / "python", gguf, threads)
+    long_ids, short_ids = (
+        prompt_ids(any_generator, LONG_PROMPT),
+        prompt_ids(any_generator, SHORT_PROMPT),
+    )
+
+    engines = {p: (lambda ids, new, g=g: ours_run(g, ids, new)) for p, g in generators.items()}
+    engines["llama.cpp"] = llama.run
+    for engine in engines.values():  # warm-up: first calls pay one-off kernel set-up
+        engine(short_ids[:32], 2)
+
+    order = list(engines)
+    results: dict[str, list[dict]] = {engine: [] for engine in order}
+    generate_rounds = []
+    for round_index in range(runs):
+        shift = round_index % len(order)
+        for engine in order[shift:] + order[:shift]:
+            results[engine].append(measure(engines[engine], long_ids, short_ids, max_wait))
+            print(
+                f"[{name}] round {round_index + 1}/{runs} {engine}: "
+                f"ttft {results[engine][-1]['ttft_ms']:.0f} ms, "
+                f"{results[engine][-1]['decode_tok_s']:.1f} tok/s, "
+                f"256+64 {results[engine][-1]['total_256_64_ms']:.0f} ms",
+                file=sys.stderr,
+            )
+        if DEFAULT_PRECISION in generators:
+            wait_for_quiet(max_wait)
+            loop = ours_run(generators[DEFAULT_PRECISION], short_ids, NEW_TOKENS)["total_s"]
+            generate = hf_generate_total(generators[DEFAULT_PRECISION], short_ids, NEW_TOKENS)
+            generate_rounds.append((loop * 1000, generate * 1000))
+    llama.close()
+
+    reference = results["llama.cpp"]
+    report = {
+        "gguf": gguf.name,
+        "threads": threads,
+        "llama_cpp_version": llama.version,
+        "llama_cpp": summarise(reference),
+        "ours": {p: summarise(results[p]) for p in precisions},
+        "ratios": {},
+        "greedy_tokens_agreeing_with_llama_cpp": {},
+    }
+    for precision in precisions:
+        paired = list(zip(results[precision], reference))
+        report["ratios"][precision] = {
+            "ttft": round(
+                statistics.median(ref["ttft_ms"] / mine["ttft_ms"] for mine, ref in paired), 2
+            ),
+            "decode": round(
+                statistics.median(
+                    mine["decode_tok_s"] / ref["decode_tok_s"] for mine, ref in paired
+                ),
+                2,
+            ),
+            "total_256_64": round(
+                statistics.median(
+                    ref["total_256_64_ms"] / mine["total_256_64_ms"] for mine, ref in paired
+                ),
+                2,
+            ),
+        }
+        report["greedy_tokens_agreeing_with_llama_cpp"][precision] = (
+            f"{agreement(results[precision][0]['tokens'], reference[0]['tokens'])}/{NEW_TOKENS}"
+        )
+    if generate_rounds:
+        report["loop_vs_generate"] = {
+            "precision": DEFAULT_PRECISION,
+            "manual_loop_total_256_64_ms": round(
+                statistics.median(r[0] for r in generate_rounds), 1
+            ),
+            "hf_generate_total_256_64_ms": round(
+                statistics.median(r[1] for r in generate_rounds), 1
+            ),
+        }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["gemma-270m", "smollm2-135m"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--max-wait", type=float, default=90.0, help="s to wait for a quiet CPU")
+    parser.add_argument("--bench-venv", type=Path, default=DEFAULT_VENV)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "generation.json")
+    args = parser.parse_args()
+    if not (args.bench_venv / "bin" / "python").exists():
+        raise SystemExit(
+            f"no benchmark venv at {args.bench_venv}: run bash eval/setup_llama_cpp_bench.sh"
+        )
+    os.environ["HF_HUB_OFFLINE"] = "1"
+
+    import torch
+    import transformers
+
+    from assistant.generators.hf import DEFAULT_PRECISION
+
+    report = {
+        "command": "python -m eval.bench_generation " + " ".join(sys.argv[1:]),
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+        "settings": {
+            "runs": args.runs,
+            "ttft_prompt_tokens": LONG_PROMPT,
+            "short_prompt_tokens": SHORT_PROMPT,
+            "new_tokens": NEW_TOKENS,
+            "decoding": "greedy, end tokens ignored, repetition penalty 1.0 on both sides",
+            "default_precision": DEFAULT_PRECISION,
+            "ratio_meaning": "llama.cpp time / our time; our tok/s / llama.cpp tok/s (>= 1: we are as fast)",
+        },
+        "models": {},
+    }
+    for name in args.models:
+        report["models"][name] = bench_model(
+            name, args.precisions, args.runs, args.bench_venv, args.max_wait
+        )
+    for model in report["models"].values():  # token lists only served the agreement count
+        for summary in [model["llama_cpp"], *model["ours"].values()]:
+            summary.pop("tokens", None)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""llama.cpp side of eval/bench_generation.py; runs in the benchmark venv, not in .venv.
+
+    .cache/bench-venv/bin/python eval/llama_cpp_worker.py GGUF THREADS
+
+Loads GGUF once, then answers JSON lines on stdin, one per line on stdout:
+``{"ids": [...], "new": N}`` -> ``{"ttft_s", "decode_s", "total_s", "tokens"}``. The
+prompt arrives as token ids (from our tokenizer), so both sides process the same tokens;
+generation is greedy and ignores end tokens, so exactly N tokens are timed. Imports
+nothing from the project: the venv has only llama-cpp-python.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from llama_cpp import Llama
+
+
+def run(llm: Llama, ids: list[int], new: int) -> dict:
+    llm.reset()
+    began = time.perf_counter()
+    llm.eval(ids)  # prefill in n_batch chunks
+    token = llm.sample(temp=0.0)  # greedy
+    first = time.perf_counter()
+    tokens = [token]
+    for _ in range(new - 1):
+        llm.eval([token])
+        token = llm.sample(temp=0.0)
+        tokens.append(token)
+    done = time.perf_counter()
+    return {
+        "ttft_s": first - began,
+        "decode_s": done - first,
+        "total_s": done - began,
+        "tokens": tokens,
+    }
+
+
+def main() -> None:
+    gguf, threads = sys.argv[1], int(sys.argv[2])
+    # llama.cpp's defaults otherwise (n_ubatch 512, flash attention auto): it is measured
+    # as a user would run it.
+    llm = Llama(
+        model_path=gguf,
+        n_ctx=2048,
+        n_batch=1024,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
+    print(json.dumps({"ready": True, "n_vocab": llm.n_vocab()}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        print(json.dumps(run(llm, request["ids"], request["new"])), flush=True)
+
+
+if __name__ == "__main__":
+    main()

