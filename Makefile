@@ -4,15 +4,18 @@ PY := .venv/bin/python
 NOTES ?= corpus/notes
 INDEX ?= .cache/index
 
-.PHONY: setup run index test test-fast bench lint
+.PHONY: setup models run index test test-fast bench
 
 setup:
 	@bash scripts/setup.sh
 
+models: setup
+	$(PY) -m assistant prepare-models
+
 index: setup
 	$(PY) -m assistant index --notes $(NOTES) --index $(INDEX)
 
-run: index
+run: models index
 	$(PY) -m assistant chat --notes $(NOTES) --index $(INDEX)
 
 test: setup

@@ -185,7 +185,7 @@ def cmd_ask(args) -> int:
     index = open_index(args.index, args.notes)
     assistant = load_assistant(
         index, model=args.model, adapter=args.adapter, strategy=args.strategy,
-        passages=args.passages, generation=_generation_config(args),
+        passages=args.passages, generation=_generation_config(args), precision=args.precision,
     )
     if args.json:
         _print_json(assistant.answer(question).to_json())
@@ -207,6 +207,7 @@ def cmd_eval_answers(args) -> int:
     result = run_answer_eval(
         notes=args.notes, questions=args.questions, strategy=args.strategy, model=args.model,
         adapter=args.adapter, limit=args.limit, index_dir=args.index, log=args.log,
+        precision=args.precision,
         progress=not args.json or sys.stderr.isatty(),
     )
     if args.json:
@@ -215,6 +216,15 @@ def cmd_eval_answers(args) -> int:
         for name, value in result.items():
             if name != "config":
                 print(f"{name:>22}: {value}")
+    return 0
+
+
+def cmd_prepare_models(args) -> int:
+    """Dequantize the bundled GGUF models once into the cache (part of the setup step)."""
+    from assistant.generators.model_cache import prepare_model
+
+    for name in args.models:
+        print(f"{name}: {prepare_model(name)}")
     return 0
 
 
@@ -265,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
     ask.add_argument("--adapter", default="none", help="carpeta de un adaptador LoRA, o none")
     ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")
+    ask.add_argument("--precision", choices=["fp32", "bf16", "int8"],
+                     help="precisión de los pesos en CPU (por defecto, la más rápida medida)")
     ask.add_argument("--max-new-tokens", type=int, default=160)
     ask.add_argument("--temperature", type=float, default=0.0)
     ask.add_argument("--json", action="store_true")
@@ -280,8 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--adapter", default="none")
     answers.add_argument("--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)")
     answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
+    answers.add_argument("--precision", choices=["fp32", "bf16", "int8"])
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
+
+    prepare = commands.add_parser("prepare-models", help="prepara los modelos (una sola vez)")
+    prepare.add_argument("models", nargs="*", default=["gemma-270m", "smollm2-135m"])
+    prepare.set_defaults(func=cmd_prepare_models)
 
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
     chat.add_argument("--notes", default=str(DEFAULT_NOTES))

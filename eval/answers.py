@@ -154,6 +154,7 @@ def run_answer_eval(
     progress: bool = True,
     assistant=None,
     seed: int = 0,
+    precision: str | None = None,
 ) -> dict:
     """Answer every question of the file and summarize; ``assistant`` overrides the model
     (tests pass one built on a scripted generator)."""
@@ -170,7 +171,7 @@ def run_answer_eval(
     if assistant is None:
         index = open_index(index_dir, notes)
         assistant = load_assistant(index, model=model, adapter=adapter, strategy=strategy,
-                                   seed=seed)
+                                   seed=seed, precision=precision)
     results = []
     log_file = open(log, "w", encoding="utf-8") if log else None
     try:
@@ -191,6 +192,7 @@ def run_answer_eval(
         "strategy": assistant.strategy.name,
         "model": assistant.generator.name,
         "adapter": assistant.generator.adapter,
+        "precision": getattr(getattr(assistant.generator, "config", None), "precision", None),
         "seed": seed,
         "assistant": asdict(assistant.config),
         "index": asdict(assistant.index.config),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.abstain import AbstentionConfig
 from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck
 from eval.answers import (
     Scored,
@@ -88,7 +89,8 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     build_index(notes_copy, tmp_path / "index", index_config=fake_config)
     index = NotesIndex.load(tmp_path / "index")
     generator = ScriptedGenerator("No encuentro esto en tus notas.")
-    assistant = Assistant(index, generator, OverlapChecker(), AssistantConfig())
+    config = AssistantConfig(abstention=AbstentionConfig(0.0, 0.0))
+    assistant = Assistant(index, generator, OverlapChecker(), config)
     log = tmp_path / "log.jsonl"
     summary = run_answer_eval(str(notes_copy), str(DEV_SET), limit=8, assistant=assistant,
                               log=str(log), progress=False)

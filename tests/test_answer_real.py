@@ -1,0 +1,60 @@
+"""The whole answer path with the real models: e5 retrieval, Gemma 3 270M, the checker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.cli import main
+from assistant.prompts import ABSTAIN
+from assistant.session import load_assistant, open_index
+from tests.conftest import NOTES
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "¿Qué es el Teacher Forcing?"
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    return open_index(tmp_path_factory.mktemp("answers") / "index", NOTES)
+
+
+@pytest.mark.parametrize("strategy", ["zero-shot", "few-shot:2", "cot"])
+def test_each_strategy_answers_from_the_retrieved_passages(index, strategy):
+    assistant = load_assistant(index, strategy=strategy)
+    answer = assistant.answer(QUESTION)
+    retrieved = {hit.chunk.id for hit in index.search(QUESTION, k=3)}
+    assert answer.strategy.startswith(strategy.split(":")[0]) and answer.model == "gemma-270m"
+    assert answer.draft.strip(), "the model wrote nothing"
+    assert all(c.chunk_id in retrieved for c in answer.citations)
+    if answer.abstained:
+        assert answer.answer == ABSTAIN and answer.closest
+    else:
+        assert answer.sentences and all(0 <= s.support <= 1 for s in answer.sentences)
+    assert answer.timings["first_token_ms"] is not None
+    assert "Teacher" in answer.prompt
+
+
+def test_an_off_topic_question_is_abstained(index):
+    answer = load_assistant(index).answer("¿En qué año cayó el Imperio romano de Occidente?")
+    assert answer.abstained and answer.answer == ABSTAIN and len(answer.closest) == 3
+
+
+def test_ask_json_prints_the_documented_object(index, capsys):
+    assert main(["ask", "--index", str(index.path), "--json", QUESTION]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {"answer", "abstained", "citations", "sentences", "strategy", "model", "adapter",
+            "timings"} <= set(payload)
+    assert payload["adapter"] is None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--adapter", "/no/existe"], "adaptador"), (["--strategy", "nada"], "estrategia")],
+)
+def test_ask_refuses_bad_settings_in_one_line(index, capsys, argv, message):
+    assert main(["ask", "--index", str(index.path), *argv, QUESTION]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0].lower()
