@@ -219,6 +219,28 @@ def cmd_eval_answers(args) -> int:
     return 0
 
 
+def cmd_train_lora(args) -> int:
+    """Train a LoRA adapter on a dataset built by assistant.lora.data (resumable)."""
+    from dataclasses import fields
+
+    from assistant.lora.config import LoraTrainConfig
+    from assistant.lora.train import train_lora
+
+    overrides = {}
+    if args.config:
+        stored = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        stored = stored.get("config", stored)
+        known = {f.name for f in fields(LoraTrainConfig)}
+        overrides = {key: value for key, value in stored.items() if key in known}
+        for key in ("target_modules",):
+            if isinstance(overrides.get(key), list):
+                overrides[key] = tuple(overrides[key])
+    summary = train_lora(args.base, Path(args.data), Path(args.out), LoraTrainConfig(**overrides),
+                         resume=not args.no_resume)
+    _print_json(summary)
+    return 0
+
+
 def cmd_prepare_models(args) -> int:
     """Dequantize the bundled GGUF models once into the cache (part of the setup step)."""
     from assistant.generators.model_cache import prepare_model
@@ -295,6 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--precision", choices=["fp32", "bf16", "int8"])
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
+
+    train = commands.add_parser("train-lora", help="entrena un adaptador LoRA")
+    train.add_argument("--base", default="gemma-270m")
+    train.add_argument("--data", default="eval/data/lora_train.jsonl")
+    train.add_argument("--out", required=True)
+    train.add_argument("--config", help="JSON con campos de LoraTrainConfig")
+    train.add_argument("--no-resume", action="store_true")
+    train.set_defaults(func=cmd_train_lora)
 
     prepare = commands.add_parser("prepare-models", help="prepara los modelos (una sola vez)")
     prepare.add_argument("models", nargs="*", default=["gemma-270m", "smollm2-135m"])

@@ -11,6 +11,10 @@ eval/llama_cpp_worker.py in the benchmark venv, model loaded once) it reports:
 - ``decode_tok_s``: new tokens per second after the first, in the 256 + 64 run;
 - ``total_256_64_ms``: a 256-token prompt and 64 new tokens, end to end.
 
+Fidelity, since precision is a speed/quality trade: ``top1_agreement_with_fp32`` (share
+of 50 teacher-forced positions where a precision's top-1 token equals our fp32's) and
+``greedy_tokens_agreeing_with_llama_cpp`` (leading greedy tokens shared with llama.cpp).
+
 Both sides get the same token ids (from our tokenizer) and decode greedily for exactly the
 same number of tokens (end tokens ignored). The machine is shared with other jobs: every
 figure is a median of ``--runs`` rounds, every round runs all engines one after the other
@@ -150,6 +154,29 @@ def hf_generate_total(generator, ids: list[int], new: int) -> float:
     return time.perf_counter() - began
 
 
+def last_logits(generator, ids: list[int], positions: int = 50):
+    """Teacher-forced logits (positions, vocab) of the last ``positions`` prompt tokens."""
+    import torch
+
+    with torch.inference_mode():
+        logits = generator.model(input_ids=torch.tensor([ids])).logits
+    return logits[0, -positions:].float()
+
+
+def fidelity(generators: dict, ids: list[int]) -> dict:
+    """How often each precision's top-1 next token equals fp32's (same prompt, teacher
+    forced, so one early difference does not decide the rest as in greedy decoding)."""
+    if "fp32" not in generators:
+        return {}
+    reference = last_logits(generators["fp32"], ids).argmax(-1)
+    return {
+        precision: round(
+            float((last_logits(generator, ids).argmax(-1) == reference).float().mean()), 2
+        )
+        for precision, generator in generators.items()
+    }
+
+
 def measure(engine, long_ids, short_ids, max_wait: float) -> dict:
     pressure_long = wait_for_quiet(max_wait)
     long = engine(long_ids, 1)
@@ -236,6 +263,7 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
         "llama_cpp_version": llama.version,
         "llama_cpp": summarise(reference),
         "ours": {p: summarise(results[p]) for p in precisions},
+        "top1_agreement_with_fp32": fidelity(generators, short_ids),
         "ratios": {},
         "greedy_tokens_agreeing_with_llama_cpp": {},
     }
@@ -279,7 +307,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["gemma-270m", "smollm2-135m"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--max-wait", type=float, default=90.0, help="s to wait for a quiet CPU")
+    parser.add_argument("--max-wait", type=float, default=30.0, help="s to wait for a quiet CPU")
     parser.add_argument("--bench-venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "generation.json")
     args = parser.parse_args()

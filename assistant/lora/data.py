@@ -37,6 +37,8 @@ from corpus.loader import load_notes
 from corpus.records import Chunk, Hit, plain_text
 from eval.questions import Question, is_relevant, load_questions, normalize
 
+# _body and _first_sentence above are the prompt module's own helpers: passages and
+# first-sentence answers are taken from a chunk exactly as its few-shot examples take them.
 ZERO_SHOT = parse_strategy("zero-shot")
 HEADING_ID = "heading"  # question_id of the question made from a section's own heading
 
