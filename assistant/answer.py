@@ -137,7 +137,10 @@ class Assistant:
 
         confidence = retrieval_confidence(self.index, query, hits)
         if not self.config.abstention.confident(confidence):
-            notes.append("poca confianza en la recuperación")
+            if confidence.unknown_names:
+                notes.append(f"tus notas no mencionan: {', '.join(confidence.unknown_names)}")
+            else:
+                notes.append("poca confianza en la recuperación")
             yield self._finish(self._abstain(question, query, hits, timings, notes), began)
             return
 

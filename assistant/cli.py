@@ -132,15 +132,21 @@ def cmd_chat(args) -> int:
             return 0
         if not question:
             return 0
-        answer = None
-        for event in assistant.stream(question, history):
-            if isinstance(event, str):
-                print(event, end="", flush=True)
-            else:
-                answer = event
-        print()
-        _print_answer_tail(answer)
+        answer = _stream_answer(assistant, question, history)
         history.append(Turn(answer.question, answer.query, answer.answer))
+
+
+def _stream_answer(assistant, question: str, history=()):
+    """Print the answer as it is generated, then its sources; return the Answer."""
+    answer = None
+    for event in assistant.stream(question, history):
+        if isinstance(event, str):
+            print(event, end="", flush=True)
+        else:
+            answer = event
+    print()
+    _print_answer_tail(answer)
+    return answer
 
 
 def _print_answer_tail(answer) -> None:
@@ -190,14 +196,7 @@ def cmd_ask(args) -> int:
     if args.json:
         _print_json(assistant.answer(question).to_json())
         return 0
-    answer = None
-    for event in assistant.stream(question):
-        if isinstance(event, str):
-            print(event, end="", flush=True)
-        else:
-            answer = event
-    print()
-    _print_answer_tail(answer)
+    _stream_answer(assistant, question)
     return 0
 
 
@@ -216,6 +215,23 @@ def cmd_eval_answers(args) -> int:
         for name, value in result.items():
             if name != "config":
                 print(f"{name:>22}: {value}")
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    """The strategy x model x seed grid: results.json, plots and report.md in --out."""
+    from eval.experiment import parse_seeds, progress_bar, run_experiment, split_list
+
+    with progress_bar(enabled=sys.stderr.isatty()) as progress:
+        results = run_experiment(
+            args.questions, split_list(args.strategies), split_list(args.models),
+            parse_seeds(args.seeds), limit=args.limit, out=args.out, notes=args.notes,
+            index_dir=args.index, precision=args.precision, progress=progress,
+        )
+    run = results["run"]
+    print(f"Celdas: {run['cells']} ({run['ran']} ejecutadas, {run['skipped']} ya terminadas)")
+    for name, path in results["files"].items():
+        print(f"{name}: {path}")
     return 0
 
 
@@ -317,6 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--precision", choices=["fp32", "bf16", "int8"])
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
+
+    experiment = commands.add_parser(
+        "experiment", help="compara estrategias y modelos (media ± error estándar)")
+    experiment.add_argument("--questions", required=True)
+    experiment.add_argument("--strategies", default="zero-shot,few-shot:1,few-shot:3,cot",
+                            help="separadas por comas: zero-shot, few-shot[:k], cot[:k]")
+    experiment.add_argument("--models", default="gemma-270m",
+                            help="separados por comas; nombre+lora usa el adaptador entrenado")
+    experiment.add_argument("--seeds", default="0", help="separadas por comas, p. ej. 0,1,2")
+    experiment.add_argument("--limit", type=int, help="solo N preguntas (proporción de cada tipo)")
+    experiment.add_argument("--out", required=True, help="carpeta de resultados (se reanuda)")
+    experiment.add_argument("--notes", default=str(DEFAULT_NOTES))
+    experiment.add_argument("--index")
+    experiment.add_argument("--precision", choices=["fp32", "bf16", "int8"])
+    experiment.set_defaults(func=cmd_experiment)
 
     train = commands.add_parser("train-lora", help="entrena un adaptador LoRA")
     train.add_argument("--base", default="gemma-270m")

@@ -322,19 +322,29 @@ def names(text: str) -> set[str]:
 
     A capital after sentence or label punctuation only starts a sentence: not a name.
     """
-    found = set()
+    return set(named_terms(text))
+
+
+def named_terms(text: str) -> dict[str, str]:
+    """The names of ``names(text)``, each mapped to how the text writes it."""
+    found: dict[str, str] = {}
     for match in _WORD.finditer(text):
         word = match.group()
         before = text[: match.start()].rstrip()
         if _CODE_LIKE.fullmatch(word) or (
             _CAPITALIZED.fullmatch(word) and before and before[-1] not in _STARTS
         ):
-            found.add(_singular(fold_accents(word.lower())))
+            found.setdefault(_singular(fold_accents(word.lower())), word)
     return found
 
 
 def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def passage_words(passage: str) -> frozenset[str]:
+    """Every word of the passage as ``names`` spells it: lowercase, folded, singular."""
+    return _profile(passage).words
 
 
 def foreign_names(sentence: str, passage: str) -> tuple[str, ...]:

@@ -8,8 +8,13 @@
   checker as the judge instead of an NLI model: a sentence's citations are complete when
   the passages it cites support it; a citation is precise when its passage alone supports
   the sentence it is attached to. Averaged per answer, then over non-abstained answers.
-- supported_rate: share of answer sentences the notes support (best retrieved passage).
+- supported_rate: share of answer sentences the notes support (best retrieved passage),
+  pooled over the sentences of all answered rows; supported_share is the per-answer
+  share (the unit the experiment grid averages, one value per question).
 - abstain_unanswerable / abstain_answerable: share of each kind of row abstained.
+
+``score_question`` computes every metric of one row; ``summarize`` and the experiment grid
+(eval/experiment.py) only aggregate its QuestionScores.
 """
 
 from __future__ import annotations
@@ -89,14 +94,51 @@ def citation_scores(answer: Answer, is_supported: Callable[[float], bool]) -> tu
     return recall, precision
 
 
-def _mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return round(statistics.mean(values), 4) if values else 0.0
+@dataclass(frozen=True)
+class QuestionScores:
+    """Every metric of one answered question; None where the row is outside the metric's
+    subset (quality on answerable rows, citations on answered rows)."""
+
+    id: str
+    answerable: bool
+    abstained: bool
+    token_f1: float | None  # answerable rows; an abstention scores 0
+    exact_match: float | None
+    rouge_l: float | None
+    citation_recall: float | None  # answered (non-abstained) rows
+    citation_precision: float | None
+    sentences: int  # sentences of an answered row (0 when abstained)
+    supported_sentences: int
+    first_token_ms: float | None  # None when the model was never called
+    total_ms: float | None
+
+    @property
+    def supported_share(self) -> float | None:
+        """Share of this answer's sentences the notes support (answered rows)."""
+        if self.abstained:
+            return None
+        return self.supported_sentences / self.sentences if self.sentences else 0.0
+
+    def values(self) -> dict[str, float | None]:
+        """One value per metric of METRICS for this row, None outside the metric's subset."""
+        return {
+            "token_f1": self.token_f1,
+            "exact_match": self.exact_match,
+            "rouge_l": self.rouge_l,
+            "citation_precision": self.citation_precision,
+            "citation_recall": self.citation_recall,
+            "supported_share": self.supported_share,
+            "abstain_unanswerable": None if self.answerable else float(self.abstained),
+            "abstain_answerable": float(self.abstained) if self.answerable else None,
+            "first_token_ms": self.first_token_ms,
+            "total_ms": self.total_ms,
+        }
 
 
-def _p50(values: Iterable[float | None]) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 1) if values else None
+# The per-question metrics, in display order (QuestionScores.values() keys).
+METRICS = ("token_f1", "exact_match", "rouge_l", "citation_precision", "citation_recall",
+           "supported_share", "abstain_unanswerable", "abstain_answerable",
+           "first_token_ms", "total_ms")
 
 
 def _score(metric, result: Scored) -> float:
@@ -106,25 +148,60 @@ def _score(metric, result: Scored) -> float:
     return best(metric, result.answer.answer, result.question.answers)
 
 
+def score_question(result: Scored, is_supported: Callable[[float], bool]) -> QuestionScores:
+    """The one place where a question's metrics are computed (summarize and the
+    experiment grid both aggregate these)."""
+    question, answer = result.question, result.answer
+    quality = {name: _score(metric, result) if question.answerable else None
+               for name, metric in (("token_f1", token_f1), ("exact_match", exact_match),
+                                    ("rouge_l", rouge_l))}
+    recall = precision = None
+    if not answer.abstained:
+        recall, precision = citation_scores(answer, is_supported)
+    sentences = [] if answer.abstained else answer.sentences
+    return QuestionScores(
+        id=question.id, answerable=question.answerable, abstained=answer.abstained,
+        **quality, citation_recall=recall, citation_precision=precision,
+        sentences=len(sentences), supported_sentences=sum(s.supported for s in sentences),
+        first_token_ms=answer.timings.get("first_token_ms"),
+        total_ms=answer.timings.get("total_ms"),
+    )
+
+
+def _mean(values: Iterable[float | None]) -> float:
+    values = [v for v in values if v is not None]
+    return round(statistics.mean(values), 4) if values else 0.0
+
+
+def _p50(values: Iterable[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 1) if values else None
+
+
 def summarize(results: list[Scored], is_supported: Callable[[float], bool]) -> dict:
-    answerable = [r for r in results if r.question.answerable]
-    unanswerable = [r for r in results if not r.question.answerable]
-    answered = [r for r in results if not r.answer.abstained]
-    citation = [citation_scores(r.answer, is_supported) for r in answered]
-    sentences = [s for r in answered for s in r.answer.sentences]
+    return summarize_scores([score_question(r, is_supported) for r in results])
+
+
+def summarize_scores(scores: list[QuestionScores]) -> dict:
+    """Means over each metric's subset; supported_rate pools the sentences of all answered
+    rows (a long answer weighs more than in the per-answer supported_share)."""
+    answerable = [s for s in scores if s.answerable]
+    answered = [s for s in scores if not s.abstained]
+    sentences = sum(s.sentences for s in answered)
     return {
         "n": len(answerable),
-        "token_f1": _mean(_score(token_f1, r) for r in answerable),
-        "exact_match": _mean(_score(exact_match, r) for r in answerable),
-        "rouge_l": _mean(_score(rouge_l, r) for r in answerable),
-        "citation_precision": _mean(p for _, p in citation),
-        "citation_recall": _mean(r for r, _ in citation),
-        "supported_rate": _mean(float(s.supported) for s in sentences),
-        "abstain_unanswerable": _mean(float(r.answer.abstained) for r in unanswerable),
-        "abstain_answerable": _mean(float(r.answer.abstained) for r in answerable),
-        "first_token_ms_p50": _p50(r.answer.timings["first_token_ms"] for r in results),
-        "total_ms_p50": _p50(r.answer.timings["total_ms"] for r in results),
-        "n_unanswerable": len(unanswerable),
+        "token_f1": _mean(s.token_f1 for s in answerable),
+        "exact_match": _mean(s.exact_match for s in answerable),
+        "rouge_l": _mean(s.rouge_l for s in answerable),
+        "citation_precision": _mean(s.citation_precision for s in answered),
+        "citation_recall": _mean(s.citation_recall for s in answered),
+        "supported_rate": round(sum(s.supported_sentences for s in answered) / sentences, 4)
+        if sentences else 0.0,
+        "abstain_unanswerable": _mean(float(s.abstained) for s in scores if not s.answerable),
+        "abstain_answerable": _mean(float(s.abstained) for s in answerable),
+        "first_token_ms_p50": _p50(s.first_token_ms for s in scores),
+        "total_ms_p50": _p50(s.total_ms for s in scores),
+        "n_unanswerable": len(scores) - len(answerable),
         "n_answered": len(answered),
     }
 

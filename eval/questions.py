@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from assistant.errors import QuestionsFileError
+
+T = TypeVar("T")
 
 _STRIPPED = re.compile(r"[*_`#]")
 _SPACE = re.compile(r"\s+")
@@ -38,31 +42,43 @@ def is_relevant(text: str, evidence: list[str]) -> bool:
     return any(needle and needle in haystack for needle in map(normalize, evidence))
 
 
-def load_questions(path: str | Path) -> list[Question]:
+def read_jsonl(
+    path: str | Path, parse: Callable[[dict], T], kind: str, expected: str, hint: str = ""
+) -> list[T]:
+    """The parsed rows of a JSONL file; QuestionsFileError naming the file and line when it
+    is missing, empty, or a row does not parse (``parse`` raises KeyError/TypeError)."""
     path = Path(path)
     if not path.is_file():
-        raise QuestionsFileError(f"No existe el archivo de preguntas: {path}")
-    questions: list[Question] = []
+        raise QuestionsFileError(f"No existe el archivo de {kind}: {path}{hint}")
+    rows: list[T] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-                question = Question(
-                    id=str(row["id"]),
-                    question=str(row["question"]),
-                    answers=[str(a) for a in row.get("answers", [])],
-                    evidence=[str(e) for e in row.get("evidence", [])],
-                    answerable=bool(row.get("answerable", True)),
-                    section=str(row.get("section", "")),
-                )
+                rows.append(parse(json.loads(line)))
             except (json.JSONDecodeError, KeyError, TypeError) as err:
                 raise QuestionsFileError(
                     f"{path}, línea {number}: fila no válida ({type(err).__name__}: {err}); "
-                    'se espera {"id", "question", "answers", "evidence", "answerable"}'
+                    f"se espera {expected}"
                 ) from None
-            questions.append(question)
-    if not questions:
-        raise QuestionsFileError(f"El archivo de preguntas está vacío: {path}")
-    return questions
+    if not rows:
+        raise QuestionsFileError(f"El archivo de {kind} está vacío: {path}")
+    return rows
+
+
+def _question(row: dict) -> Question:
+    return Question(
+        id=str(row["id"]),
+        question=str(row["question"]),
+        answers=[str(a) for a in row.get("answers", [])],
+        evidence=[str(e) for e in row.get("evidence", [])],
+        answerable=bool(row.get("answerable", True)),
+        section=str(row.get("section", "")),
+    )
+
+
+def load_questions(path: str | Path) -> list[Question]:
+    return read_jsonl(
+        path, _question, "preguntas", '{"id", "question", "answers", "evidence", "answerable"}'
+    )

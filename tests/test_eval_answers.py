@@ -89,7 +89,8 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     build_index(notes_copy, tmp_path / "index", index_config=fake_config)
     index = NotesIndex.load(tmp_path / "index")
     generator = ScriptedGenerator("No encuentro esto en tus notas.")
-    config = AssistantConfig(abstention=AbstentionConfig(0.0, 0.0))
+    # Every row reaches the model: no retrieval-side abstention at all.
+    config = AssistantConfig(abstention=AbstentionConfig(0.0, 0.0, abstain_on_unknown_names=False))
     assistant = Assistant(index, generator, OverlapChecker(), config)
     log = tmp_path / "log.jsonl"
     summary = run_answer_eval(str(notes_copy), str(DEV_SET), limit=8, assistant=assistant,

@@ -31,11 +31,17 @@ from pathlib import Path
 from assistant.citations import split_sentences
 from assistant.errors import NotesError, QuestionsFileError
 from assistant.lora.config import LoraTrainConfig
-from assistant.prompts import ABSTAIN, _body, _first_sentence, build_prompt, parse_strategy
+from assistant.prompts import (
+    ABSTAIN,
+    _body,
+    _first_sentence,
+    build_prompt,
+    parse_strategy,
+)
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
 from corpus.records import Chunk, Hit, plain_text
-from eval.questions import Question, is_relevant, load_questions, normalize
+from eval.questions import Question, is_relevant, load_questions, normalize, read_jsonl
 
 # _body and _first_sentence above are the prompt module's own helpers: passages and
 # first-sentence answers are taken from a chunk exactly as its few-shot examples take them.
@@ -401,30 +407,16 @@ def build_dataset(
     return asdict(report)
 
 
+def _example(row: dict) -> dict:
+    if not (isinstance(row["prompt"], str) and isinstance(row["completion"], str)):
+        raise TypeError("prompt y completion deben ser texto")
+    return row
+
+
 def read_examples(path: str | Path) -> list[dict]:
     """The rows of a dataset written by build_dataset; QuestionsFileError when the file is
     missing or a row lacks its prompt or completion."""
-    path = Path(path)
-    if not path.is_file():
-        raise QuestionsFileError(
-            f"No existe el archivo de entrenamiento: {path}; créalo con build_dataset "
-            "(assistant.lora.data)"
-        )
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not (isinstance(row["prompt"], str) and isinstance(row["completion"], str)):
-                    raise TypeError("prompt y completion deben ser texto")
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise QuestionsFileError(
-                    f"{path}, línea {number}: fila no válida ({type(error).__name__}: {error}); "
-                    'se espera {"prompt", "completion", ...}'
-                ) from None
-            rows.append(row)
-    if not rows:
-        raise QuestionsFileError(f"El archivo de entrenamiento está vacío: {path}")
-    return rows
+    return read_jsonl(
+        path, _example, "entrenamiento", '{"prompt", "completion", ...}',
+        hint="; créalo con build_dataset (assistant.lora.data)",
+    )

@@ -1,0 +1,126 @@
+"""The experiment's output cache: greedy decoding makes an output a pure function of
+(model, adapter, precision, prompt, generation config), so an output is generated once and
+replayed wherever the same prompt comes back (zero-shot under every seed, a restarted cell).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=8)
+def _adapter_id(adapter: str | None) -> str | None:
+    """The folder and a digest of its weights: a retrained adapter is a new model."""
+    if adapter is None:
+        return None
+    weights = Path(adapter) / "adapter_model.safetensors"
+    if not weights.is_file():
+        return adapter
+    return f"{adapter}@{hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}"
+
+
+class OutputCache:
+    """Model outputs keyed by everything that decides them under greedy decoding: model,
+    adapter, precision, prompt and generation config. The seed changes an output only
+    through the prompt (the few-shot draw), so zero-shot is generated once per model and
+    replayed for the other seeds.
+
+    Append-only JSONL, one output per line; a line cut short by an interruption is skipped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._records: dict[str, dict] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self._records[record["key"]] = record
+
+    @staticmethod
+    def key(generator, prompt: str, config) -> str:
+        identity = {
+            "model": generator.name,
+            "adapter": _adapter_id(generator.adapter),
+            "precision": getattr(generator, "precision", None),
+            "prompt": prompt,
+            "generation": asdict(config),
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        return self._records.get(key)
+
+    def put(self, record: dict) -> None:
+        self._records[record["key"]] = record
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class CachedGenerator:
+    """A generator that replays an output already in the cache instead of generating it.
+
+    After each ``stream()``, ``replayed`` holds the cache record it replayed (None when it
+    generated): its ``first_piece_ms`` and ``generate_ms`` are what the generation took
+    when it was made. Sampling (temperature > 0) is never cached.
+    """
+
+    def __init__(self, generator, cache: OutputCache) -> None:
+        self.generator, self.cache = generator, cache
+        self.name, self.adapter = generator.name, generator.adapter
+        self.replayed: dict | None = None
+        self.generated = self.reused = 0
+
+    @property
+    def precision(self) -> str | None:
+        return getattr(self.generator, "precision", None)
+
+    @property
+    def context_window(self) -> int:
+        return self.generator.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.generator.count_tokens(text)
+
+    def stream(self, prompt: str, config) -> Iterator[str]:
+        self.replayed = None
+        greedy = config.temperature == 0
+        key = OutputCache.key(self.generator, prompt, config)
+        record = self.cache.get(key) if greedy else None
+        if record is not None:
+            self.replayed = record
+            self.reused += 1
+            if record["text"]:
+                yield record["text"]
+            return
+        began, first, pieces = time.perf_counter(), None, []
+        for piece in self.generator.stream(prompt, config):
+            if first is None:
+                first = (time.perf_counter() - began) * 1000
+            pieces.append(piece)
+            yield piece
+        self.generated += 1
+        if greedy:
+            self.cache.put({
+                "key": key, "model": self.name, "adapter": self.adapter, "text": "".join(pieces),
+                "first_piece_ms": None if first is None else round(first, 1),
+                "generate_ms": round((time.perf_counter() - began) * 1000, 1),
+            })
+
+
+def restore_timings(timings: dict, record: dict) -> None:
+    """A replay takes ~0 ms; add the generation time measured when the output was made, so
+    latency describes the model rather than the cache (retrieval and checks are re-timed)."""
+    if timings["first_token_ms"] is not None and record["first_piece_ms"] is not None:
+        timings["first_token_ms"] = round(timings["first_token_ms"] + record["first_piece_ms"], 1)
+    timings["total_ms"] = round(timings["total_ms"] + record["generate_ms"], 1)
+
+
