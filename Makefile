@@ -16,7 +16,7 @@ index: setup
 	$(PY) -m assistant index --notes $(NOTES) --index $(INDEX)
 
 run: models index
-	$(PY) -m assistant chat --notes $(NOTES) --index $(INDEX)
+	$(PY) app.py --notes $(NOTES) --index $(INDEX)
 
 test: setup
 	$(PY) -m pytest -q

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.answer import Assistant, AssistantConfig
+from assistant.generators.adapters import DEFAULT_ADAPTER, adapter_for
 from assistant.generators.base import GenerationConfig
 from index.cache import default_index_dir
 from index.store import NotesIndex, build_index
@@ -26,7 +27,7 @@ def open_index(index_dir: str | Path | None, notes_dir: str | Path | None) -> No
 def load_assistant(
     index: NotesIndex,
     model: str = "gemma-270m",
-    adapter: str | None = None,
+    adapter: str | None = DEFAULT_ADAPTER,
     strategy: str = "zero-shot",
     passages: int = 3,
     generation: GenerationConfig | None = None,
@@ -36,7 +37,7 @@ def load_assistant(
     from assistant.generators import get_generator
     from assistant.support import SupportChecker
 
-    adapter = None if adapter in (None, "", "none") else adapter
+    adapter = adapter_for(model, adapter)
     generator = get_generator(model, adapter=adapter, precision=precision)
     config = AssistantConfig(strategy=strategy, passages=passages, seed=seed)
     if generation is not None:

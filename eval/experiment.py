@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from assistant.errors import AssistantError
+from assistant.generators.adapters import SHIPPED_ADAPTERS  # what "<model>+lora" loads
 from assistant.prompts import parse_strategy
 from eval.answers import (
     METRICS,
@@ -44,11 +45,7 @@ from eval.experiment_stats import STDERR_METHOD, aggregate
 from eval.output_cache import CachedGenerator, OutputCache, restore_timings
 from eval.questions import Question, load_questions
 
-ROOT = Path(__file__).resolve().parents[1]
 LORA_SUFFIX = "+lora"
-# The adapter a "<model>+lora" spec loads: the notes adapter trained in this project
-# (see its train_summary.json).
-SHIPPED_ADAPTERS = {"gemma-270m": ROOT / "assistant" / "lora" / "adapters" / "gemma-270m-notes"}
 
 # (done, total, cell name); done and total count answers over the whole grid.
 Progress = Callable[[int, int, str], None]

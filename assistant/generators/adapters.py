@@ -14,7 +14,24 @@ from pathlib import Path
 from assistant.errors import AdapterError
 
 NO_ADAPTER = ("", "none")
+DEFAULT_ADAPTER = "default"  # the shipped adapter of the chosen model, if it has one
 WEIGHTS_FILE = "adapter_model.safetensors"
+# The adapters trained in this project, by base model (assistant/lora/adapters/; how they
+# were made: train_config.json and train_summary.json beside each).
+SHIPPED_ADAPTERS: dict[str, Path] = {
+    "gemma-270m": Path(__file__).resolve().parents[1] / "lora" / "adapters" / "gemma-270m-notes",
+}
+
+
+def adapter_for(model: str, adapter: str | Path | None) -> str | None:
+    """What ``--adapter`` means for ``model``: "default" is its shipped adapter (None when
+    it has none), "none" or empty is no adapter, anything else a folder path."""
+    if adapter is None or str(adapter).strip().lower() in NO_ADAPTER:
+        return None
+    if str(adapter).strip().lower() == DEFAULT_ADAPTER:
+        shipped = SHIPPED_ADAPTERS.get(model)
+        return str(shipped) if shipped else None
+    return str(adapter)
 
 
 def resolve_adapter(adapter: str | Path | None) -> Path | None:

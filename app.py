@@ -1,0 +1,503 @@
+"""The study assistant in the browser: a thin Gradio shell over the functions the CLI uses.
+
+    .venv/bin/python app.py [--host 127.0.0.1] [--port 7860] [--notes corpus/notes]
+                            [--index .cache/index] [--auth user:password]
+
+STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _AUTH stand in for the flags. The notes
+are (re)indexed on start (only changed notes are embedded); models load on the first
+question. Tabs: Chat (streamed answers, clickable citations, a sources panel), Notes
+(upload, delete, re-index), Experiments (eval/experiment.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
+
+import gradio as gr
+
+from assistant.answer import Answer, Assistant
+from assistant.answer_html import (
+    SourceCard,
+    answer_html,
+    error_html,
+    question_html,
+    source_cards,
+    sources_panel_html,
+    status_html,
+    streaming_html,
+)
+from assistant.conversation import Turn
+from assistant.errors import AssistantError
+from assistant.evidence import answer_evidence
+from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
+from assistant.generators.base import GenerationConfig
+from assistant.notes_admin import delete_note, list_notes, save_note
+from assistant.session import MODELS, load_assistant
+from index.cache import default_cache_dir
+from index.store import NotesIndex, build_index
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_NOTES = ROOT / "corpus" / "notes"
+DEFAULT_INDEX = ROOT / ".cache" / "index"
+ADAPTERS = SHIPPED_ADAPTERS  # model -> its bundled LoRA adapter, on by default as in the CLI
+STRATEGIES = ("zero-shot", "few-shot:2", "cot:1")
+EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
+# eval/experiment.py names a model with its bundled adapter "<model>+lora".
+EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
+EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
+MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    model: str = "gemma-270m"
+    adapter: bool = True  # the bundled LoRA adapter of the model, when it has one
+    strategy: str = "zero-shot"
+    passages: int = 3
+    max_new_tokens: int = 160
+    temperature: float = 0.0
+
+
+@dataclass
+class ChatSession:
+    """One browser session's chat; gr.State gives every session its own copy."""
+
+    turns: list[Turn] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)  # what the Chatbot shows
+    cards: list[SourceCard] = field(default_factory=list)  # what citations open
+
+
+def load_for_settings(index: NotesIndex, settings: ChatSettings) -> Assistant:
+    generation = GenerationConfig(max_new_tokens=settings.max_new_tokens,
+                                  temperature=settings.temperature)
+    adapter = DEFAULT_ADAPTER if settings.adapter else None
+    return load_assistant(index, model=settings.model, adapter=adapter,
+                          strategy=settings.strategy, passages=settings.passages,
+                          generation=generation)
+
+
+def _real_experiment(*args, **kwargs) -> dict:
+    try:
+        from eval.experiment import run_experiment
+    except ImportError as err:
+        raise _error(f"El comando de experimentos no está instalado (eval/experiment.py): {err}")
+    return run_experiment(*args, **kwargs)
+
+
+class StudyApp:
+    """State shared by every session (notes folder, loaded index, assistants) and the
+    callbacks the UI wires to it. Tests build it with a fake assistant factory."""
+
+    def __init__(
+        self,
+        notes_dir: str | Path,
+        index_dir: str | Path,
+        make_assistant: Callable[[NotesIndex, ChatSettings], Assistant] = load_for_settings,
+        run_experiment: Callable[..., dict] = _real_experiment,
+        experiments_dir: Path | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.notes_dir, self.index_dir = Path(notes_dir), Path(index_dir)
+        self.experiments_dir = experiments_dir or default_cache_dir() / "experiments"
+        self._make_assistant, self._run_experiment = make_assistant, run_experiment
+        self._lock = threading.Lock()  # guards the index and the assistants between events
+        self._assistants: dict[ChatSettings, Assistant] = {}
+        self._models_loaded: set[tuple[str, bool]] = set()
+        self.report = build_index(self.notes_dir, self.index_dir, progress=verbose)
+        self.index = NotesIndex.load(self.index_dir)
+
+    def assistant_for(self, settings: ChatSettings) -> Assistant:
+        with self._lock:
+            if settings not in self._assistants:
+                if len(self._assistants) >= 8:  # settings combinations seen; generators stay cached
+                    self._assistants.pop(next(iter(self._assistants)))
+                self._assistants[settings] = self._make_assistant(self.index, settings)
+            self._models_loaded.add((settings.model, settings.adapter))
+            return self._assistants[settings]
+
+    # -- chat --------------------------------------------------------------------------
+
+    def ask(self, question: str, session: ChatSession, model: str, adapter: bool,
+            strategy: str, passages: float, max_new_tokens: float, temperature: float,
+            ) -> Iterator[tuple]:
+        """Stream one answer: yields (question box, chat, session, sources panel)."""
+        question = (question or "").strip()
+        if not question:
+            raise _error("La pregunta está vacía: escribe qué quieres saber")
+        try:
+            settings = ChatSettings(model, bool(adapter) and model in ADAPTERS, strategy,
+                                    int(passages), int(max_new_tokens), float(temperature))
+        except (ValueError, TypeError) as err:
+            raise _error(f"Ajustes no válidos: {err}") from None
+        turn = len(session.turns) + 1
+        messages = [*session.messages, {"role": "user", "content": question_html(question)}]
+        status = "Buscando en tus notas…"
+        if (settings.model, settings.adapter) not in self._models_loaded:
+            lora = " con su adaptador LoRA" if settings.adapter else ""
+            status = (f"Cargando el modelo {settings.model}{lora} (solo la primera vez, "
+                      "unos segundos)…")
+            print(status, file=sys.stderr)
+        yield "", [*messages, _bot(status_html(status))], session, gr.skip()
+
+        try:
+            assistant = self.assistant_for(settings)
+            answer, draft = None, ""
+            for event in assistant.stream(question, session.turns):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    draft += event
+                    yield "", [*messages, _bot(streaming_html(draft))], session, gr.skip()
+            cards = source_cards(answer, turn, answer_evidence(answer, assistant.checker))
+        except AssistantError as err:
+            session.messages = [*messages, _bot(error_html(str(err)))]
+            yield "", session.messages, session, gr.skip()
+            raise _error(str(err)) from None
+
+        session.turns.append(Turn(answer.question, answer.query, answer.answer))
+        session.messages = [*messages, _bot(answer_html(answer, turn))]
+        session.cards.extend(cards)
+        panel = sources_panel_html(session.cards, show=cards[0].key if cards else None)
+        yield "", session.messages, session, panel
+
+    @staticmethod
+    def new_conversation() -> tuple:
+        return [], ChatSession(), sources_panel_html([])
+
+    # -- notes -------------------------------------------------------------------------
+
+    def notes_rows(self) -> list[list]:
+        rows = []
+        for note in list_notes(self.notes_dir, self.index.manifest):
+            chunks = note.chunks if note.chunks is not None else "sin indexar"
+            rows.append([note.source, chunks, f"{note.size_bytes / 1024:.1f} KB"])
+        return rows
+
+    def notes_view(self) -> tuple:
+        """(table, delete choices, preview choices)."""
+        rows = self.notes_rows()
+        sources = [row[0] for row in rows]
+        return (rows, gr.Dropdown(choices=sources, value=None),
+                gr.Dropdown(choices=sources, value=None))
+
+    def note_text(self, source: str | None) -> str:
+        """A note as plain text for the preview (a PDF: the text the index extracted)."""
+        if not source:
+            return ""
+        if source.lower().endswith(".pdf"):
+            return "\n\n".join(c.text for c in self.index.chunks if c.source == source)
+        path = (self.notes_dir / source).resolve()
+        if not path.is_relative_to(self.notes_dir.resolve()) or not path.is_file():
+            raise _error(f"No hay ninguna nota {source!r}")
+        return path.read_text(encoding="utf-8", errors="replace")[:200_000]
+
+    def upload(self, files: list[str] | None, replace: bool) -> str:
+        if not files:
+            raise _error("Elige uno o más archivos .md, .txt o .pdf")
+        saved, problems = [], []
+        for file in files:
+            path = Path(file)
+            try:
+                saved.append(save_note(self.notes_dir, path.name, path.read_bytes(), replace).name)
+            except AssistantError as err:
+                problems.append(str(err))
+        for problem in problems:
+            _warn(problem)
+        if not saved:
+            raise _error("No se añadió ninguna nota: " + "; ".join(problems))
+        return f"Añadidas: {', '.join(saved)}. Reindexando…"
+
+    def delete(self, source: str | None) -> str:
+        if not source:
+            raise _error("Elige la nota que quieres borrar")
+        try:
+            trash = delete_note(self.notes_dir, source)
+        except AssistantError as err:
+            raise _error(str(err)) from None
+        return f"{source} movida a {trash.parent.name}/ (se puede recuperar). Reindexando…"
+
+    def reindex(self, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
+        progress(0, desc="Leyendo las notas…")
+        try:
+            report = build_index(self.notes_dir, self.index_dir, progress=True)
+            index = NotesIndex.load(self.index_dir)
+        except AssistantError as err:
+            raise _error(str(err)) from None
+        with self._lock:
+            self.index, self.report = index, report
+            self._assistants.clear()  # they hold the old index
+        for warning in report.warnings:
+            _warn(warning)
+        changes = [f"{label}: {', '.join(names)}" for label, names in (
+            ("nuevas", report.added), ("cambiadas", report.changed), ("quitadas", report.removed))
+            if names]
+        return (f"Índice listo: {report.notes} notas, {report.chunks} fragmentos "
+                f"({report.embedded} calculados) en {report.seconds:.1f} s. "
+                + ("; ".join(changes) if changes else "Sin cambios."))
+
+    # -- experiments -------------------------------------------------------------------
+
+    def experiment(self, strategies: list[str], models: list[str], limit: float,
+                   progress=gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
+        """Run the experiment grid; returns (status, table, plots, report)."""
+        if not strategies or not models:
+            raise _error("Elige al menos una estrategia y un modelo")
+        out = self.experiments_dir / time.strftime("%Y%m%d-%H%M%S")
+        out.mkdir(parents=True, exist_ok=True)
+
+        def report_progress(done: int, total: int, cell: str) -> None:
+            progress((done, total), desc=cell, unit="respuestas")
+
+        try:
+            result = self._run_experiment(
+                str(EXPERIMENT_QUESTIONS), list(strategies), list(models), [0], int(limit),
+                out=str(out), notes=str(self.notes_dir), index_dir=str(self.index_dir),
+                progress=report_progress)
+        except (AssistantError, ValueError) as err:
+            raise _error(str(err)) from None
+        headers, rows = results_table(result)
+        report = out / "report.md"
+        return (f"Resultados en {out}",
+                gr.Dataframe(value=rows, headers=headers) if rows else None,
+                sorted(str(p) for p in out.glob("*.png")),
+                report.read_text(encoding="utf-8") if report.exists() else "")
+
+
+def results_table(result: dict) -> tuple[list[str], list[list]]:
+    """One row per (strategy, model) of results.json: each metric as "mean ± stderr"."""
+    cells = result.get("cells") or []
+    metrics = list(cells[0]["metrics"]) if cells else []
+    rows = [[cell["strategy"], cell["model"],
+             *(_estimate(cell["metrics"].get(metric, {})) for metric in metrics)]
+            for cell in cells]
+    return ["estrategia", "modelo", *metrics], rows
+
+
+def _estimate(estimate: dict) -> str:
+    mean, stderr = estimate.get("mean"), estimate.get("stderr")
+    if mean is None:
+        return "—"
+    digits = 0 if abs(mean) >= 100 else 3  # milliseconds vs rates
+    return f"{mean:.{digits}f}" + (f" ± {stderr:.{digits}f}" if stderr is not None else "")
+
+
+def _error(message: str) -> gr.Error:
+    """gr.Error renders HTML; file names and loader messages must stay text."""
+    return gr.Error(html.escape(message))
+
+
+def _warn(message: str) -> None:
+    gr.Warning(html.escape(message))
+
+
+def _bot(content: str) -> dict:
+    return {"role": "assistant", "content": content}
+
+
+# -- UI ----------------------------------------------------------------------------------
+
+CSS = """
+.cite, .cite-source { color: var(--link-text-color); cursor: pointer; font-weight: 600; }
+.cite:hover, .cite-source:hover { text-decoration: underline; }
+.cite.invalid { color: var(--body-text-color-subdued); cursor: help; text-decoration: line-through; }
+.unsupported { background: rgba(245, 158, 11, 0.18); border-bottom: 2px dotted #d97706; }
+.abstained { color: #b45309; }
+.timings, .query { color: var(--body-text-color-subdued); font-size: 0.8em; }
+.source-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
+               padding: 10px; margin-top: 8px; }
+.source-title { font-weight: 600; }
+.source-sentence { margin: 6px 0; font-style: italic; }
+.passage { white-space: pre-wrap; font-size: 0.92em; max-height: 420px; overflow-y: auto; }
+.passage mark { background: #fde68a; color: inherit; padding: 0 2px; }
+"""
+
+# Citations live in the Chatbot, cards in the sources panel: a document-level listener
+# connects them without a round trip to the server.
+HEAD = """<script>
+(() => {
+  const show = (key) => {
+    let shown = null;
+    document.querySelectorAll('.source-card').forEach((card) => {
+      card.hidden = card.dataset.key !== key;
+      if (!card.hidden) shown = card;
+    });
+    if (shown) shown.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+  };
+  const handle = (event) => {
+    const link = event.target.closest && event.target.closest('.cite, .cite-source');
+    const token = link && [...link.classList].find((name) => name.startsWith('src-'));
+    if (!token) return;
+    if (event.type === 'keydown' && event.key !== 'Enter' && event.key !== ' ') return;
+    event.preventDefault();
+    event.stopPropagation();
+    show(token.slice(4));
+  };
+  document.addEventListener('click', handle, true);
+  document.addEventListener('keydown', handle, true);
+})();
+</script>"""
+
+THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def build_ui(app: StudyApp) -> gr.Blocks:
+    with gr.Blocks(title="Asistente de estudio") as demo:
+        gr.Markdown("## Asistente de estudio · pregunta a tus notas")
+        with gr.Tab("Chat"):
+            session = gr.State(ChatSession())
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Conversación", height=520, elem_id="chat",
+                                         feedback_options=None, buttons=["copy", "copy_all"])
+                    with gr.Row():
+                        question = gr.Textbox(placeholder="Pregunta algo de tus notas…",
+                                              show_label=False, scale=5, elem_id="question")
+                        send = gr.Button("Preguntar", variant="primary", scale=1)
+                    new_chat = gr.Button("Nueva conversación", size="sm")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(sources_panel_html([]), label="Fuentes", elem_id="sources",
+                                      js_on_load=None)
+            with gr.Accordion("Ajustes", open=False):
+                with gr.Row():
+                    model = gr.Dropdown(list(MODELS), value="gemma-270m", label="Modelo")
+                    adapter = gr.Checkbox(ChatSettings.adapter, label="Adaptador LoRA "
+                                          "(entrenado con tus notas)")
+                    strategy = gr.Dropdown(list(STRATEGIES), value="zero-shot", label="Estrategia")
+                with gr.Row():
+                    passages = gr.Slider(1, 10, value=3, step=1, label="Pasajes")
+                    max_new_tokens = gr.Slider(16, 512, value=160, step=16,
+                                               label="Máximo de tokens nuevos")
+                    temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="Temperatura")
+            gr.on([question.submit, send.click], app.ask,
+                  [question, session, model, adapter, strategy, passages, max_new_tokens,
+                   temperature],
+                  [question, chatbot, session, sources], api_name="ask",
+                  concurrency_limit=1, concurrency_id="generation")
+            new_chat.click(app.new_conversation, None, [chatbot, session, sources],
+                           api_name="new_conversation")
+            chatbot.clear(app.new_conversation, None, [chatbot, session, sources],
+                          api_visibility="private")
+            model.change(lambda name: gr.Checkbox(interactive=name in ADAPTERS,
+                                                  value=name in ADAPTERS),
+                         model, adapter, api_visibility="private")
+
+        with gr.Tab("Notas"):
+            gr.Markdown(f"Carpeta de notas: `{app.notes_dir}`")
+            notes_table = gr.Dataframe(app.notes_rows(), headers=["Nota", "Fragmentos", "Tamaño"],
+                                       interactive=False, label="Tus notas")
+            notes_status = gr.Textbox(show_label=False, interactive=False, lines=2)
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(file_count="multiple", file_types=[".md", ".txt", ".pdf"],
+                                    label="Subir notas (.md, .txt, .pdf; texto hasta 5 MB, PDF hasta 50 MB)")
+                    replace = gr.Checkbox(False, label="Reemplazar si ya existe")
+                    add = gr.Button("Añadir a mis notas", variant="primary")
+                with gr.Column():
+                    to_delete = gr.Dropdown([], label="Nota que borrar")
+                    delete = gr.Button("Borrar nota", variant="stop")
+                    reindex = gr.Button("Reindexar")
+            to_preview = gr.Dropdown([], label="Ver una nota")
+            preview = gr.Textbox(lines=16, max_lines=30, interactive=False,
+                                 label="Contenido (como texto)")
+            view = [notes_table, to_delete, to_preview]
+            hidden = {"api_visibility": "private"}  # steps of a chain, not API endpoints
+            add.click(app.upload, [files, replace], notes_status).success(
+                lambda: None, None, files, **hidden).then(
+                app.reindex, None, notes_status, **hidden).then(
+                app.notes_view, None, view, **hidden)
+            delete.click(app.delete, to_delete, notes_status).success(
+                app.reindex, None, notes_status, **hidden).then(
+                app.notes_view, None, view, **hidden)
+            reindex.click(app.reindex, None, notes_status).then(
+                app.notes_view, None, view, **hidden)
+            to_preview.change(app.note_text, to_preview, preview, **hidden)
+            demo.load(app.notes_view, None, view, **hidden)
+
+        with gr.Tab("Experimentos"):
+            gr.Markdown(f"Evalúa estrategias y modelos con las preguntas de "
+                        f"`{EXPERIMENT_QUESTIONS.relative_to(ROOT)}` (hechas para las notas por "
+                        "defecto). Tarda minutos: el chat espera mientras tanto.")
+            with gr.Row():
+                exp_strategies = gr.CheckboxGroup(list(EXPERIMENT_STRATEGIES), value=["zero-shot"],
+                                                  label="Estrategias")
+                exp_models = gr.CheckboxGroup(list(EXPERIMENT_MODELS), value=["gemma-270m"],
+                                              label="Modelos")
+                exp_limit = gr.Number(10, minimum=1, maximum=500, precision=0,
+                                      label="Máximo de preguntas")
+            run = gr.Button("Ejecutar", variant="primary")
+            exp_status = gr.Markdown()
+            exp_table = gr.Dataframe(label="Resultados", interactive=False)
+            exp_plots = gr.Gallery(label="Gráficas", columns=2, object_fit="contain",
+                                   height="auto", preview=False)
+            exp_report = gr.Markdown()
+            run.click(app.experiment, [exp_strategies, exp_models, exp_limit],
+                      [exp_status, exp_table, exp_plots, exp_report],
+                      concurrency_limit=1, concurrency_id="generation")
+    return demo
+
+
+# -- start -------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="Asistente de estudio en el navegador")
+    parser.add_argument("--host", default=env("STUDY_ASSISTANT_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("STUDY_ASSISTANT_PORT", "7860")))
+    parser.add_argument("--notes", default=env("STUDY_ASSISTANT_NOTES", str(DEFAULT_NOTES)))
+    parser.add_argument("--index", default=env("STUDY_ASSISTANT_INDEX", str(DEFAULT_INDEX)))
+    parser.add_argument("--auth", default=env("STUDY_ASSISTANT_AUTH"),
+                        help="usuario:contraseña para entrar en la app")
+    return parser.parse_args(argv)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise AssistantError("--auth debe tener la forma usuario:contraseña")
+    return user, password
+
+
+def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
+    if auth or host in LOOPBACK or host.startswith("127."):
+        return None
+    return (f"aviso: la app escucha en {host} sin contraseña: cualquiera que llegue a esta "
+            "máquina puede leer y cambiar tus notas; añade --auth usuario:contraseña")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        auth = parse_auth(args.auth)
+        if warning := exposure_warning(args.host, auth):
+            print(warning, file=sys.stderr)
+        print(f"Indexando {args.notes} en {args.index}…", file=sys.stderr)
+        app = StudyApp(args.notes, args.index, verbose=sys.stderr.isatty())
+    except AssistantError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Notas: {app.report.notes} notas, {app.report.chunks} fragmentos. Los modelos se "
+          "cargan con la primera pregunta.", file=sys.stderr)
+    demo = build_ui(app)
+    demo.queue(max_size=64).launch(
+        server_name=args.host, server_port=args.port, auth=auth, max_file_size=MAX_UPLOAD,
+        allowed_paths=[str(app.experiments_dir)], theme=THEME, css=CSS, head=HEAD,
+        footer_links=["api"], run_history=False, show_error=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

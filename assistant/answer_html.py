@@ -1,0 +1,163 @@
+"""An Answer as HTML for the app: clickable [n] citations, marked unsupported sentences,
+abstentions with their closest passages, and the source cards the citations open.
+
+Every piece of text that comes from the notes, the model or the student is escaped with
+``html.escape``: the only live markup is the one built here. Chat messages are Markdown
+with inline HTML (no block tags, so the model's *emphasis* still renders); source cards
+are plain HTML for a ``gr.HTML`` panel. A citation carries the class ``src-KEY``; a small
+script in the page shows the card whose ``data-key`` is KEY (app.py).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from assistant.answer import Answer
+from assistant.citations import Citation
+from assistant.evidence import Evidence, highlight_html
+
+_LIST_ITEM_STARTS = ("- ", "* ", "• ")
+
+
+@dataclass(frozen=True)
+class SourceCard:
+    key: str  # what a citation's src-KEY class names
+    citation: Citation
+    body_html: str  # the passage, escaped, with the evidence in <mark>
+    sentence: str = ""  # the answer sentence the card backs ("" for a closest passage)
+    supported: bool | None = None  # whether the checker supports that sentence
+
+
+def citation_key(turn: int, sentence: int, n: int) -> str:
+    return f"{turn}-{sentence}-{n}"
+
+
+def closest_key(turn: int, n: int) -> str:
+    return f"{turn}-c-{n}"
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _source_label(citation: Citation) -> str:
+    return f"[{citation.n}] {citation.source} — {citation.heading}"
+
+
+def _link(key: str, label: str, css: str) -> str:
+    # The key rides in a class: the Chatbot's sanitizer keeps classes but drops data-*.
+    return (f'<span class="{css} src-{_esc(key)}" role="button" tabindex="0" '
+            f'title="Ver el pasaje">{_esc(label)}</span>')
+
+
+def question_html(question: str) -> str:
+    return _esc(question)
+
+
+def streaming_html(text: str) -> str:
+    return _esc(text) + " ▌"
+
+
+def status_html(message: str) -> str:
+    return f"<em>{_esc(message)}</em>"
+
+
+def error_html(message: str) -> str:
+    return f'<span class="unsupported">⚠ {_esc(message)}</span>'
+
+
+def timings_text(answer: Answer) -> str:
+    t = answer.timings
+    first = f"{t['first_token_ms'] / 1000:.1f} s" if t.get("first_token_ms") is not None else "—"
+    total = f"{t['total_ms'] / 1000:.1f} s" if t.get("total_ms") is not None else "—"
+    model = f"{answer.model}{' + LoRA' if answer.adapter else ''}"
+    return f"{model}, {answer.strategy} · primer token {first} · total {total}"
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """The chat message for a finished answer (``turn`` numbers the chat's answers)."""
+    paragraphs: list[str] = []
+    if answer.abstained:
+        paragraphs.append(f'<strong class="abstained">{_esc(answer.answer)}</strong>')
+        if answer.draft.strip() and answer.draft.strip() != answer.answer:
+            paragraphs.append("<small>(borrador descartado: ninguna frase estaba respaldada "
+                              "por tus notas)</small>")
+        if answer.closest:
+            links = " · ".join(_link(closest_key(turn, c.n), _source_label(c), "cite-source")
+                               for c in answer.closest)
+            paragraphs.append(f"Pasajes más cercanos: {links}")
+    else:
+        paragraphs.append(_sentences_html(answer, turn))
+        if any(not check.supported for check in answer.sentences):
+            paragraphs.append('<small><span class="unsupported">⚠</span> = frase que tus notas '
+                              "no respaldan</small>")
+        first_key: dict[int, str] = {}
+        for i, check in enumerate(answer.sentences):
+            for n in check.cited:
+                first_key.setdefault(n, citation_key(turn, i, n))
+        links = " · ".join(_link(first_key[c.n], _source_label(c), "cite-source")
+                           for c in answer.citations if c.n in first_key)
+        paragraphs.append(f"Fuentes: {links}" if links else
+                          "<small>(la respuesta no cita ningún pasaje)</small>")
+    if answer.query and answer.query != answer.question:
+        paragraphs.append(f'<small class="query">Búsqueda: «{_esc(answer.query)}»</small>')
+    for note in answer.notes:
+        paragraphs.append(f"<small>nota: {_esc(note)}</small>")
+    paragraphs.append(f'<small class="timings">{_esc(timings_text(answer))}</small>')
+    return "\n\n".join(paragraphs)
+
+
+def _sentences_html(answer: Answer, turn: int) -> str:
+    parts: list[str] = []
+    for i, check in enumerate(answer.sentences):
+        text = _esc(check.text)
+        if not check.supported:
+            text = (f'<span class="unsupported" title="Tus notas no respaldan esta frase">'
+                    f"⚠ {text}</span>")
+        markers = [_link(citation_key(turn, i, n), f"[{n}]", "cite") for n in check.cited]
+        markers += [f'<span class="cite invalid" title="No hay ningún pasaje [{n}]">[{n}?]</span>'
+                    for n in check.invalid_citations]
+        sentence = " ".join([text, *markers])
+        separator = "\n" if check.text.startswith(_LIST_ITEM_STARTS) else " "
+        parts.append(sentence if not parts else separator + sentence)
+    return "".join(parts)
+
+
+def source_cards(answer: Answer, turn: int, evidence: dict[tuple[int, int], Evidence]
+                 ) -> list[SourceCard]:
+    """One card per (sentence, cited passage), or per closest passage of an abstention."""
+    if answer.abstained:
+        return [SourceCard(closest_key(turn, c.n), c, _esc(c.text)) for c in answer.closest]
+    by_number = {c.n: c for c in answer.citations}
+    cards = []
+    for i, check in enumerate(answer.sentences):
+        for n in check.cited:
+            if n in by_number:
+                body = highlight_html(by_number[n].text, evidence.get((i, n)))
+                cards.append(SourceCard(citation_key(turn, i, n), by_number[n], body,
+                                        check.text, check.supported))
+    return cards
+
+
+def _card_html(card: SourceCard, shown: bool) -> str:
+    citation = card.citation
+    hidden = "" if shown else " hidden"
+    lines = [f'<article class="source-card" data-key="{_esc(card.key)}"{hidden}>',
+             f'<div class="source-title">{_esc(_source_label(citation))}</div>']
+    if card.sentence:
+        verdict = "respaldada" if card.supported else "⚠ sin respaldo suficiente"
+        lines.append(f'<div class="source-sentence">Frase: «{_esc(card.sentence)}» '
+                     f"<small>({verdict})</small></div>")
+    else:
+        lines.append('<div class="source-sentence">Pasaje cercano a tu pregunta</div>')
+    lines += [f'<div class="passage">{card.body_html}</div>', "</article>"]
+    return "\n".join(lines)
+
+
+def sources_panel_html(cards: list[SourceCard], show: str | None = None) -> str:
+    """Every card of the chat, all hidden but ``show``."""
+    hint = ("Pulsa una cita [n] de una respuesta para ver aquí el pasaje."
+            if cards else "Aquí aparecerán los pasajes que citan las respuestas.")
+    body = "\n".join(_card_html(card, card.key == show) for card in cards)
+    return f'<div class="sources-panel"><p class="sources-hint">{hint}</p>\n{body}</div>'

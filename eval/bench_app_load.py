@@ -1,0 +1,182 @@
+"""Eight students at once: concurrent two-turn chats against a running app.
+
+    python -m eval.bench_app_load [--chats 8] [--out docs/results/app_load.json]
+
+Starts app.py in a subprocess on a free port over a copy of the default notes, loads the
+models with one warm-up question, then runs N chats at once through gradio_client, each
+its own session: a question on its own topic, then a follow-up ("¿Y cuáles son sus
+ventajas?") that only makes sense with that chat's history. Checks that every turn got an
+answer and that no chat saw another's history (its chat shows only its own questions, and
+the follow-up was searched with its own first question); reports the seconds each chat
+took. The app serializes generation (one shared model, two cores), so the chats queue:
+the spread of the times is the queue, not the model.
+
+A benchmark, not a test: it prints numbers and writes JSON; it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTES = ROOT / "corpus" / "notes"
+# The app's default settings (app.ChatSettings): model, adapter, strategy, passages,
+# max_new_tokens, temperature.
+SETTINGS = ("gemma-270m", True, "zero-shot", 3, 160, 0.0)
+TOPICS = (
+    "¿Qué es LoRA?",
+    "¿Qué es Teacher Forcing?",
+    "¿Qué es Self-Attention?",
+    "¿Qué son los adapters?",
+    "¿Qué es un modelo de lenguaje n-gram?",
+    "¿Qué es la tokenización?",
+    "¿Qué es ELMo y cuál es su arquitectura?",
+    "¿Qué son los Positional Embeddings?",
+)
+FOLLOW_UP = "¿Y cuáles son sus ventajas?"
+_QUERY = re.compile(r"Búsqueda: «(.*?)»", re.DOTALL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app(work: Path, port: int) -> subprocess.Popen:
+    shutil.copytree(NOTES, work / "notes")
+    log = open(work / "app.log", "w")  # noqa: SIM115 (the process writes it until the end)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--notes",
+         str(work / "notes"), "--index", str(work / "index")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 900) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the app exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    raise SystemExit(f"the app did not answer on {url} within {timeout_s} s")
+
+
+def message_text(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def run_chat(url: str, first: str, others: list[str]) -> dict:
+    """One session, two turns; what it took and what it saw."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)  # a Client is one session
+    began = time.perf_counter()
+    turn_seconds, chat = [], []
+    for question in (first, FOLLOW_UP):
+        start = time.perf_counter()
+        _, chat, _ = client.predict(question, *SETTINGS, api_name="/ask")
+        turn_seconds.append(round(time.perf_counter() - start, 2))
+    seconds = round(time.perf_counter() - began, 2)
+
+    users = [message_text(m) for m in chat if m["role"] == "user"]
+    replies = [message_text(m) for m in chat if m["role"] == "assistant"]
+    query = _QUERY.search(replies[-1]) if replies else None
+    follow_up_query = query.group(1) if query else ""
+    return {
+        "first_question": first,
+        "seconds": seconds,
+        "turn_seconds": turn_seconds,
+        "answered": len(replies) == 2 and all("timings" in reply for reply in replies),
+        "abstained": [("abstained" in reply) for reply in replies],
+        # Its own history and nobody else's: the chat holds exactly its two questions, and
+        # the follow-up was searched together with its own first question.
+        "isolated": users == [first, FOLLOW_UP] and follow_up_query.startswith(first)
+        and not any(other in follow_up_query for other in others),
+        "follow_up_query": follow_up_query,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "app_load.json")
+    args = parser.parse_args()
+    topics = [TOPICS[i % len(TOPICS)] for i in range(args.chats)]
+    if len(set(topics)) < len(topics):
+        raise SystemExit(f"at most {len(TOPICS)} chats: each needs a topic of its own")
+
+    with tempfile.TemporaryDirectory(prefix="app-load-") as folder:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        began = time.perf_counter()
+        process = start_app(Path(folder), port)
+        try:
+            wait_until_up(url, process)
+            startup_s = time.perf_counter() - began
+            warmup = run_chat(url, "¿Qué es el fine-tuning?", [])  # loads the models
+            results: list[dict | None] = [None] * args.chats
+
+            def worker(i: int) -> None:
+                results[i] = run_chat(url, topics[i], [t for t in topics if t != topics[i]])
+
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.chats)]
+            wall = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall_s = time.perf_counter() - wall
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+    seconds = [chat["seconds"] for chat in results]
+    report = {
+        "config": {
+            "chats": args.chats, "turns_per_chat": 2, "settings": dict(zip(
+                ("model", "adapter", "strategy", "passages", "max_new_tokens", "temperature"),
+                SETTINGS)),
+            "notes": str(NOTES.relative_to(ROOT)), "follow_up": FOLLOW_UP,
+            "generation_concurrency": 1, "cpu_count": os.cpu_count(),
+            "machine": platform.machine(), "python": platform.python_version(),
+        },
+        "startup_seconds": round(startup_s, 1),
+        "warmup_chat_seconds": warmup["seconds"],
+        "wall_seconds": round(wall_s, 1),
+        "all_answered": all(chat["answered"] for chat in results),
+        "none_leaked": all(chat["isolated"] for chat in results),
+        "chat_seconds": {"min": min(seconds), "median": round(statistics.median(seconds), 2),
+                         "max": max(seconds)},
+        "chats": results,
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if not (report["all_answered"] and report["none_leaked"]):
+        raise SystemExit("some chat was not answered or saw another chat's history")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The app in a real browser with the real models: ask, watch the answer stream in, click a
+citation, see its passage. Debian's chromium driven headless by playwright (never
+`playwright install`; .ci/run installs chromium). Set STUDY_ASSISTANT_SCREENSHOT=PATH to
+keep the screenshot (the README's docs/img/chat.png is made that way)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NOTES, ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+# Questions from the notes, asked in turn until an answer cites a passage: whether a 270M
+# model writes [n] depends on its weights (the adapter is retrained now and then), and the
+# app, not the model, is under test here.
+QUESTIONS = ("¿Qué es LoRA?", "¿Qué es Teacher Forcing?", "¿Qué son los adapters?")
+STARTUP_S = 900  # a fresh cache embeds the notes with e5 before the app listens
+ANSWER_S = 600  # the first question also loads the models
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"the app did not answer on {url} within {STARTUP_S} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """app.py in a subprocess on a free port, over a copy of the default notes."""
+    work = tmp_path_factory.mktemp("app")
+    shutil.copytree(NOTES, work / "notes")
+    port, log = free_port(), work / "app.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port),
+             "--notes", str(work / "notes"), "--index", str(work / "index")],
+            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy(),
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(app_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    # Gradio keeps a connection open, so "networkidle" never comes: wait for elements.
+    page.goto(app_url, wait_until="domcontentloaded")
+    box = page.locator("#question textarea")
+    box.wait_for(timeout=60_000)
+    replies = page.locator('#chat [data-testid="bot"]')
+    for turn, question in enumerate(QUESTIONS):
+        box.fill(question)
+        box.press("Enter")
+        answer = replies.nth(turn)
+        if turn == 0:  # pieces arrive as they are generated, with a cursor
+            answer.get_by_text("▌").wait_for(timeout=ANSWER_S * 1000)
+        answer.locator(".timings").wait_for(timeout=ANSWER_S * 1000)  # the checked answer
+        citations = answer.locator(".cite:not(.invalid)")
+        if citations.count():
+            break
+    assert citations.count() >= 1, f"no answer cited a passage; the last: {answer.inner_text()}"
+
+    # Hide every card so that only the click can reveal one.
+    page.evaluate("document.querySelectorAll('.source-card').forEach(c => c.hidden = true)")
+    citation = citations.last
+    key = next(name.removeprefix("src-") for name in citation.get_attribute("class").split()
+               if name.startswith("src-"))
+    citation.click()
+    card = page.locator(f'#sources .source-card[data-key="{key}"]')
+    card.wait_for(state="visible", timeout=10_000)
+    assert page.locator("#sources .source-card:not([hidden])").count() == 1
+    assert card.locator(".passage").inner_text().strip()
+    assert card.locator(".source-title").inner_text().startswith("[")
+
+    shot = tmp_path / "chat.png"
+    page.screenshot(path=str(shot))
+    if target := os.environ.get("STUDY_ASSISTANT_SCREENSHOT"):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+    page.close()
