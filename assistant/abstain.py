@@ -13,7 +13,6 @@ happens after generation: a draft with no supported sentence is withdrawn (answe
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from weakref import WeakKeyDictionary
 
 import numpy as np

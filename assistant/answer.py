@@ -48,6 +48,10 @@ class AssistantConfig:
     passages: int = 3  # recall@3 of the retriever is 0.96; each passage costs prefill time
     seed: int = 0  # draws the few-shot examples
     max_question_chars: int = 1000
+    # The model's own abstention counts only when it is more likely than not (a first token
+    # that begins the abstention sentence with less probability is vetoed; see
+    # GenerationConfig.veto). 0.5 is the natural cut, not a tuned value.
+    abstain_min_prob: float = 0.5
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     abstention: AbstentionConfig = field(default_factory=AbstentionConfig)
 
@@ -55,6 +59,8 @@ class AssistantConfig:
         parse_strategy(self.strategy)  # raises with the bad name
         if not 1 <= self.passages <= 10:
             raise ValueError(f"passages must be in [1, 10], got {self.passages}")
+        if not 0.0 <= self.abstain_min_prob <= 1.0:
+            raise ValueError(f"abstain_min_prob must be in [0, 1], got {self.abstain_min_prob}")
         if self.max_question_chars < 20:
             raise ValueError(f"max_question_chars must be >= 20, got {self.max_question_chars}")
 
@@ -151,7 +157,8 @@ class Assistant:
             notes.append("un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron")
         prompt = build_prompt(self.strategy, question, hits, examples)
         generation = GenerationConfig(**{**asdict(self.config.generation),
-                                         "stop": self.strategy.stop})
+                                         "stop": self.strategy.stop, "veto": ABSTAIN,
+                                         "veto_below": self.config.abstain_min_prob})
         pieces: list[str] = []
         for piece in self.generator.stream(prompt, generation):
             if not pieces:

@@ -14,6 +14,8 @@ from pathlib import Path
 from assistant.errors import AssistantError
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
+ADAPTER_HELP = ("default: el adaptador LoRA entrenado para el modelo (si tiene); none: sin "
+                "adaptador; o la carpeta de otro adaptador")
 
 
 def _print_json(payload) -> None:
@@ -311,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--strategy", default="zero-shot",
                      help="zero-shot, few-shot[:k] o cot[:k] (k = ejemplos resueltos)")
     ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
-    ask.add_argument("--adapter", default="none", help="carpeta de un adaptador LoRA, o none")
+    ask.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")
     ask.add_argument("--precision", choices=["fp32", "bf16", "int8"],
                      help="precisión de los pesos en CPU (por defecto, la más rápida medida)")
@@ -327,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--index")
     answers.add_argument("--strategy", default="zero-shot")
     answers.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
-    answers.add_argument("--adapter", default="none")
+    answers.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     answers.add_argument("--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)")
     answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
     answers.add_argument("--precision", choices=["fp32", "bf16", "int8"])
@@ -366,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--index")
     chat.add_argument("--strategy", default="zero-shot")
     chat.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
-    chat.add_argument("--adapter", default="none")
+    chat.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     chat.add_argument("--passages", type=int, default=3)
     chat.set_defaults(func=cmd_chat)
     return parser

@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from eval.stream_timing import time_stream
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "eval" / "llama_cpp_worker.py"
 DEFAULT_VENV = ROOT / ".cache" / "bench-venv"
@@ -121,19 +123,7 @@ def ours_run(generator, ids: list[int], new: int) -> dict:
 
     # repetition_penalty 1.0: llama.cpp's sample() applies none by default either.
     config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
-    began = time.perf_counter()
-    tokens, first = [], None
-    for token in generator.token_steps(ids, config, ignore_end=True):
-        if first is None:
-            first = time.perf_counter()
-        tokens.append(token)
-    done = time.perf_counter()
-    return {
-        "ttft_s": first - began,
-        "decode_s": done - first,
-        "total_s": done - began,
-        "tokens": tokens,
-    }
+    return time_stream(generator.token_steps(ids, config, ignore_end=True))
 
 
 def hf_generate_total(generator, ids: list[int], new: int) -> float:

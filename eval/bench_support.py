@@ -106,7 +106,7 @@ def _report(scores: np.ndarray, supported: np.ndarray, threshold: float) -> dict
     precision, recall, f1, _ = precision_recall_fscore_support(
         ~supported, flagged, average="binary", zero_division=0)
     return {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
-            "f1": round(float(f1), 4), "n": int(len(scores))}
+            "f1": round(float(f1), 4), "n": len(scores)}
 
 
 def held_out(rows: list[dict], scores: np.ndarray) -> dict:

@@ -5,37 +5,36 @@
 Loads GGUF once, then answers JSON lines on stdin, one per line on stdout:
 ``{"ids": [...], "new": N}`` -> ``{"ttft_s", "decode_s", "total_s", "tokens"}``. The
 prompt arrives as token ids (from our tokenizer), so both sides process the same tokens;
-generation is greedy and ignores end tokens, so exactly N tokens are timed. Imports
-nothing from the project: the venv has only llama-cpp-python.
+generation is greedy and ignores end tokens, so exactly N tokens are timed. Imports only
+eval/stream_timing.py from the project (standard library only): the venv has nothing but
+llama-cpp-python.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
+from pathlib import Path
 
 from llama_cpp import Llama
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_timing import time_stream
 
 
 def run(llm: Llama, ids: list[int], new: int) -> dict:
     llm.reset()
-    began = time.perf_counter()
-    llm.eval(ids)  # prefill in n_batch chunks
-    token = llm.sample(temp=0.0)  # greedy
-    first = time.perf_counter()
-    tokens = [token]
-    for _ in range(new - 1):
-        llm.eval([token])
-        token = llm.sample(temp=0.0)
-        tokens.append(token)
-    done = time.perf_counter()
-    return {
-        "ttft_s": first - began,
-        "decode_s": done - first,
-        "total_s": done - began,
-        "tokens": tokens,
-    }
+
+    def tokens():
+        llm.eval(ids)  # prefill in n_batch chunks
+        token = llm.sample(temp=0.0)  # greedy
+        yield token
+        for _ in range(new - 1):
+            llm.eval([token])
+            token = llm.sample(temp=0.0)
+            yield token
+
+    return time_stream(tokens())
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index import embedders  # noqa: E402
-from index.config import IndexConfig  # noqa: E402
-from tests.fakes import HashEmbedder  # noqa: E402
+from index import embedders
+from index.config import IndexConfig
+from tests.fakes import HashEmbedder
 
 NOTES = ROOT / "corpus" / "notes"
 DEV_SET = ROOT / "eval" / "data" / "notes_dev.jsonl"

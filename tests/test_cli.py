@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from assistant.cli import main
 from tests.conftest import DEV_SET
 

@@ -160,7 +160,7 @@ def _drop_code_line(note: str) -> str:
 
 
 def _drop_table_row(note: str) -> str:
-    return re.sub(r"^\| Eficiencia .*\n", "", note, flags=re.M)
+    return re.sub(r"^\| Eficiencia .*\n", "", note, flags=re.MULTILINE)
 
 
 def _drop_inline_formula(note: str) -> str:
@@ -199,8 +199,8 @@ def test_note_structure(slug: str) -> None:
     title = next(t for s, t in cs.SEEDS.values() if s == slug)
     assert lines[0] == f"# {title}"
     assert note.endswith("\n") and not note.endswith("\n\n")
-    outside_code = re.sub(r"^```.*?^```$", "", note, flags=re.M | re.S)
-    headings = re.findall(r"^## (.*)$", outside_code, flags=re.M)
+    outside_code = re.sub(r"^```.*?^```$", "", note, flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^## (.*)$", outside_code, flags=re.MULTILINE)
     assert len(headings) == EXPECTED_H2[slug]
     if slug == "preguntas_nlp_llm":
         numbers = [int(h.split(".")[0]) for h in headings]

@@ -304,3 +304,38 @@ def test_a_lora_made_for_another_base_model_is_refused(gemma, tmp_path):
     with pytest.raises(AdapterError, match="no es para gemma-270m") as refused:
         get_generator("gemma-270m", adapter=str(tmp_path / "tiny-lora"))
     assert "\n" not in str(refused.value)
+
+
+@pytest.mark.slow
+def test_the_shipped_adapter_loads_by_default_and_changes_gemmas_answer(gemma):
+    from assistant.generators.adapters import SHIPPED_ADAPTERS, adapter_for
+
+    shipped = adapter_for("gemma-270m", "default")
+    assert shipped == str(SHIPPED_ADAPTERS["gemma-270m"])
+    adapted = get_generator("gemma-270m", adapter=shipped)
+    assert adapted.adapter == str(SHIPPED_ADAPTERS["gemma-270m"].resolve())
+    config = GenerationConfig(max_new_tokens=12)
+    assert adapted.generate(PROMPT, config) != gemma.generate(PROMPT, config)
+
+
+@pytest.mark.parametrize(
+    "probability, below, kept",
+    [(0.6, 0.5, True), (0.3, 0.5, False), (0.3, 0.0, True), (0.5, 0.5, True)],
+)
+def test_a_first_token_that_begins_the_veto_is_kept_only_when_likely_enough(
+    probability, below, kept
+):
+    import torch
+
+    from assistant.generators.hf import veto_first_token
+
+    # Token 0 has `probability`; the rest is spread over tokens 1 (most) and 2.
+    rest = 1.0 - probability
+    logits = torch.log(torch.tensor([probability, rest * 0.7, rest * 0.3]))
+    config = GenerationConfig(veto="No encuentro esto en tus notas.", veto_below=below)
+    assert veto_first_token(logits, 0, {0}, config, None) == (0 if kept else 1)
+
+
+def test_veto_below_out_of_range_is_rejected():
+    with pytest.raises(ValueError, match="veto_below"):
+        GenerationConfig(veto_below=1.5)

@@ -248,8 +248,19 @@ def _one_thread():
 def tiny_base(tmp_path_factory) -> Path:
     """A folder with a random 2-layer Gemma 3 and a BPE tokenizer trained on the rows."""
     torch = pytest.importorskip("torch")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+    from transformers import (
+        Gemma3ForCausalLM,
+        Gemma3TextConfig,
+        PreTrainedTokenizerFast,
+    )
 
     specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -321,7 +332,13 @@ def test_padded_batch_has_the_loss_of_its_examples_alone(tiny_base):
 def test_training_steps_lower_the_loss_and_change_only_lora(tiny_base):
     import torch
 
-    from assistant.lora.train import add_lora, collate, completion_loss, encode_example, load_base
+    from assistant.lora.train import (
+        add_lora,
+        collate,
+        completion_loss,
+        encode_example,
+        load_base,
+    )
 
     torch.manual_seed(0)
     tokenizer, model = load_base(tiny_base)

@@ -17,6 +17,13 @@ class GenerationConfig:
     repetition_penalty: float = 1.1  # 270M models loop without it
     seed: int = 0
     stop: tuple[str, ...] = ()  # generation ends before the first of these strings
+    # Selective abstention: when the first new token would begin ``veto`` (the abstention
+    # sentence) with a probability below ``veto_below``, the likeliest other token is
+    # taken. Greedy decoding otherwise picks the one first token that a fixed sentence
+    # concentrates its mass on, over answers whose mass is spread across many first
+    # tokens (docs/RESULTS.md, issue 4). 0 turns it off.
+    veto: str = ""
+    veto_below: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 2048:
@@ -25,6 +32,8 @@ class GenerationConfig:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0.0 <= self.veto_below <= 1.0:
+            raise ValueError(f"veto_below must be in [0, 1], got {self.veto_below}")
         if self.repetition_penalty < 1.0:
             raise ValueError(f"repetition_penalty must be >= 1, got {self.repetition_penalty}")
 

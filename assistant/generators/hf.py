@@ -22,11 +22,12 @@ from assistant.generators.model_cache import get_spec, prepare_model
 
 Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
-# int8 (dynamic quantization of every nn.Linear, lm_head included) measured fastest for
-# both prefill and decode on this 2-core AVX-512 CPU, and the only precision that meets
-# ~40 tok/s; it is also the least faithful to the GGUF weights (see quantize_int8 and
-# docs/results/generation.json): the answer eval decides whether bf16 should win.
-DEFAULT_PRECISION: Precision = "int8"
+# bf16: the fastest precision that loses no answer quality. int8 (dynamic quantization of
+# every nn.Linear) is faster still, the only one that decodes at ~40 tok/s here, but on
+# the held-out dev questions it cost Gemma + LoRA 8 points of token F1 and turned
+# SmolLM2's answers into English boilerplate (docs/RESULTS.md, "Precision"); bf16 stayed
+# within a point of fp32 at twice fp32's decode speed.
+DEFAULT_PRECISION: Precision = "bf16"
 # Tokens kept back from the model's nominal window for tokenization differences where the
 # prompt meets the chat template (a merge across the boundary can add one token).
 WINDOW_MARGIN = 2
@@ -184,6 +185,7 @@ class HFGenerator:
 
         cache = DynamicCache(config=self.model.config)
         rng = torch.Generator().manual_seed(config.seed) if config.temperature > 0 else None
+        vetoed = self._first_token_ids(config.veto) if config.veto_below > 0 else set()
         generated: list[int] = []
         step_input = torch.tensor([prompt_ids])  # (1, T): prefill, then (1, 1) per step
         for _ in range(config.max_new_tokens):
@@ -195,11 +197,24 @@ class HFGenerator:
                 )
                 logits = output.logits[0, -1].float()  # (vocab,)
                 token = pick_token(logits, generated, config, rng)
+                if not generated and token in vetoed:
+                    token = veto_first_token(logits, token, vetoed, config, rng)
             if token in self._stop_ids and not ignore_end:
                 return
             generated.append(token)
             yield token
             step_input = torch.tensor([[token]])
+
+    def _first_token_ids(self, text: str) -> set[int]:
+        """Ids that can begin ``text`` as the first new token: right after the prompt
+        ("Respuesta:" + " No") or at the start of a chat turn ("No")."""
+        if not text:
+            return set()
+        return {
+            ids[0]
+            for variant in (text, " " + text)
+            if (ids := self.tokenizer(variant, add_special_tokens=False).input_ids)
+        }
 
     def _decode(self, prompt_ids: list[int], config: GenerationConfig) -> Iterator[str]:
         tokens: list[int] = []
@@ -251,6 +266,19 @@ def pick_token(logits, generated: list[int], config: GenerationConfig, rng) -> i
         choice = torch.multinomial(sorted_probs / sorted_probs.sum(), 1, generator=rng)
         return int(order[choice])
     return int(torch.multinomial(probs, 1, generator=rng))
+
+
+def veto_first_token(logits, token: int, vetoed: set[int], config: GenerationConfig, rng) -> int:
+    """``token`` if the model gives it at least ``config.veto_below`` probability, else
+    the choice among the other tokens (``logits`` (vocab,) from the first step)."""
+    import torch
+
+    probability = float(torch.softmax(logits, dim=-1)[token])  # the model's own, at T = 1
+    if probability >= config.veto_below:
+        return token
+    others = logits.clone()
+    others[sorted(vetoed)] = float("-inf")
+    return pick_token(others, [], config, rng)
 
 
 def longest(stops: tuple[str, ...]) -> int:
