@@ -218,7 +218,7 @@ class Assistant:
                 plain[i], valid, round(support, 4), round(best, 4), self.checker.supported(best),
                 invalid, [round(float(scores[i, n - 1]), 4) for n in valid],
             ))
-        if not any(check.supported for check in checks):
+        if not any(c.best_support >= self.config.abstention.min_answer_support for c in checks):
             notes.append("ninguna frase del borrador está respaldada por las notas")
             return self._abstain(question, query, hits, timings, notes, draft)
         cited = sorted({n for check in checks for n in check.cited})

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -202,6 +203,11 @@ def main(argv: list[str] | None = None) -> dict:
         "threshold_all_rows": round(threshold_all, 4),
         "at_threshold_all_rows": _report(full, supported, threshold_all),
         "at_config_threshold": _report(full, supported, config.threshold),
+        # Below the lowest score of any supported row: "surely unsupported" on this set.
+        # The assistant withdraws a whole draft only when no sentence reaches it
+        # (AbstentionConfig.min_answer_support); single sentences are flagged at threshold.
+        "withdraw_threshold": (withdraw := math.floor(float(full[supported].min()) * 100) / 100),
+        "at_withdraw_threshold": _report(full, supported, withdraw),
         "mean_score": {kind: round(float(full[[r["kind"] == kind for r in rows]].mean()), 4)
                        for kind in ("verbatim", "paraphrase", *UNSUPPORTED_KINDS)},
         "embedder_load_s": round(load_s, 2),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import jinja2
+import numpy as np
 import pytest
 
 from assistant.abstain import AbstentionConfig
@@ -140,6 +141,31 @@ def test_a_draft_with_no_supported_sentence_is_withdrawn(index):
     answer = assistant.answer(QUESTION)
     assert answer.abstained and answer.answer == ABSTAIN
     assert "Marte" in answer.draft and answer.closest
+
+
+class FixedChecker:
+    """Every sentence scores ``score`` against every passage; flagged below 0.75."""
+
+    def __init__(self, score: float) -> None:
+        self.score = score
+
+    def scores(self, sentences, passages):
+        return np.full((len(sentences), len(passages)), self.score, dtype=np.float32)
+
+    def supported(self, score: float) -> bool:
+        return score >= 0.75
+
+
+@pytest.mark.parametrize("score, withdrawn", [(0.9, False), (0.6, False), (0.3, True)])
+def test_a_draft_is_withdrawn_only_when_no_sentence_reaches_min_answer_support(
+    index, score, withdrawn
+):
+    config = AssistantConfig(abstention=AbstentionConfig(0.0, 0.0, min_answer_support=0.47))
+    generator = ScriptedGenerator("El Teacher Forcing usa la palabra correcta [1].")
+    answer = Assistant(index, generator, FixedChecker(score), config).answer(QUESTION)
+    assert answer.abstained is withdrawn
+    if not withdrawn:  # kept, and flagged when under the checker's own threshold
+        assert [s.supported for s in answer.sentences] == [score >= 0.75]
 
 
 def test_low_retrieval_confidence_abstains_without_generating(index):

@@ -316,6 +316,12 @@ def test_the_shipped_adapter_loads_by_default_and_changes_gemmas_answer(gemma):
     assert adapted.adapter == str(SHIPPED_ADAPTERS["gemma-270m"].resolve())
     config = GenerationConfig(max_new_tokens=12)
     assert adapted.generate(PROMPT, config) != gemma.generate(PROMPT, config)
+    # Merged, it is a plain model again: same modules, same parameter flags as the base
+    # (a frozen lm_head made prefill twice as slow, see adapters.apply_adapter).
+    assert type(adapted.model) is type(gemma.model)
+    assert [p.requires_grad for p in adapted.model.parameters()] == [
+        p.requires_grad for p in gemma.model.parameters()
+    ]
 
 
 @pytest.mark.parametrize(
