@@ -7,6 +7,7 @@ import json
 import pytest
 
 from assistant.cli import main
+from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.prompts import ABSTAIN
 from assistant.session import load_assistant, open_index
 from tests.conftest import NOTES
@@ -47,7 +48,10 @@ def test_ask_json_prints_the_documented_object(index, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert {"answer", "abstained", "citations", "sentences", "strategy", "model", "adapter",
             "timings"} <= set(payload)
-    assert payload["adapter"] is None
+    # The shipped adapter is on by default; --adapter none turns it off.
+    assert payload["adapter"] == str(SHIPPED_ADAPTERS["gemma-270m"].resolve())
+    assert main(["ask", "--index", str(index.path), "--adapter", "none", "--json", QUESTION]) == 0
+    assert json.loads(capsys.readouterr().out)["adapter"] is None
 
 
 @pytest.mark.parametrize(
