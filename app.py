@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr
 
-from assistant.answer import Answer, Assistant
+from assistant.answer import Answer, Assistant, AssistantConfig
 from assistant.answer_html import (
     SourceCard,
     answer_html,
@@ -64,9 +64,9 @@ class ChatSettings:
     model: str = "gemma-270m"
     adapter: bool = True  # the bundled LoRA adapter of the model, when it has one
     strategy: str = "zero-shot"
-    passages: int = 3
-    max_new_tokens: int = 160
-    temperature: float = 0.0
+    passages: int = AssistantConfig.passages  # the CLI's defaults
+    max_new_tokens: int = GenerationConfig.max_new_tokens
+    temperature: float = GenerationConfig.temperature
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pathlib import Path
 from assistant.errors import NotesError
 from corpus.config import ChunkConfig
 from corpus.loader import iter_note_paths, load_notes
+from corpus.records import file_sha256
 
 TRASH = ".papelera"
 MAX_NAME_CHARS = 100  # characters of the stem; long names wrap badly in the notes table
@@ -70,10 +71,6 @@ def _check_usable(name: str, data: bytes, config: ChunkConfig) -> None:
         raise NotesError(f"{name}: {reason}")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_note(
     notes_dir: str | Path, filename: str, data: bytes, replace: bool = False,
     config: ChunkConfig | None = None,
@@ -97,7 +94,7 @@ def save_note(
     _check_usable(name, data, config)
     digest = hashlib.sha256(data).hexdigest()
     for path in iter_note_paths(notes_dir, config)[0]:
-        if path != target and _sha256(path) == digest:
+        if path != target and file_sha256(path) == digest:
             raise NotesError(
                 f"{name} es idéntica a {path.relative_to(notes_dir).as_posix()}, que ya está en tus notas"
             )
@@ -152,6 +149,6 @@ def list_notes(notes_dir: str | Path, manifest: dict | None = None,
     for path in iter_note_paths(notes_dir, config or ChunkConfig())[0]:
         source = path.relative_to(notes_dir).as_posix()
         entry = indexed.get(source)
-        fresh = entry is not None and entry.get("sha256") == _sha256(path)
+        fresh = entry is not None and entry.get("sha256") == file_sha256(path)
         rows.append(NoteInfo(source, path.stat().st_size, entry["chunks"] if fresh else None))
     return rows

@@ -33,6 +33,7 @@ from pathlib import Path
 from assistant.errors import AssistantError
 from assistant.generators.adapters import SHIPPED_ADAPTERS  # what "<model>+lora" loads
 from assistant.prompts import parse_strategy
+from corpus.records import file_sha256
 from eval.answers import (
     METRICS,
     QuestionScores,
@@ -116,10 +117,6 @@ class Cell:
 
 
 # -- running ------------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _write_atomic(path: Path, payload: dict) -> None:
@@ -228,7 +225,7 @@ def run_experiment(
         folder.mkdir(parents=True, exist_ok=True)
     # What a finished cell was computed from; a different run must not reuse it.
     inputs = {
-        "questions_sha256": _sha256(questions_path),
+        "questions_sha256": file_sha256(questions_path),
         "limit": limit,
         "question_ids": [q.id for q in rows],
         "notes": str(Path(notes).resolve()) if notes else None,

@@ -19,7 +19,6 @@ each other's distractors, so an abstention example never hides the answer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -40,7 +39,7 @@ from assistant.prompts import (
 )
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
-from corpus.records import Chunk, Hit, plain_text
+from corpus.records import Chunk, Hit, file_sha256, plain_text
 from eval.questions import Question, is_relevant, load_questions, normalize, read_jsonl
 
 # _body and _first_sentence above are the prompt module's own helpers: passages and
@@ -337,10 +336,6 @@ def make_examples(
 # -- the entry point ----------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_dataset(
     notes_dir: str | Path,
     dev_questions: str | Path,
@@ -381,7 +376,7 @@ def build_dataset(
         "notes_dir": str(notes_dir),
         "notes_sha256": {note.source: note.sha256 for note in loaded.notes},
         "dev_questions": str(dev_questions),
-        "dev_questions_sha256": _sha256(dev_questions),
+        "dev_questions_sha256": file_sha256(dev_questions),
         "split": str(split_path),
         "strategy": ZERO_SHOT.name,
     }
