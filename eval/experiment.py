@@ -42,11 +42,18 @@ from eval.answers import (
     score_question,
     summarize_scores,
 )
-from eval.experiment_stats import STDERR_METHOD, aggregate
+from eval.experiment_stats import (
+    STDERR_METHOD,
+    aggregate,
+    paired_comparisons,
+    question_means,
+)
 from eval.output_cache import CachedGenerator, OutputCache, restore_timings
 from eval.questions import Question, load_questions
 
 LORA_SUFFIX = "+lora"
+# The headline metric that paired comparisons (strategy against the first) are made on.
+PAIRED_METRIC = "token_f1"
 
 # (done, total, cell name); done and total count answers over the whole grid.
 Progress = Callable[[int, int, str], None]
@@ -287,6 +294,11 @@ def _results(finished: dict[Cell, dict], strategies, specs, seeds, rows, questio
                             for key in ("generated", "reused")},
             })
     first = next(iter(finished.values()))["config"]
+    means = {(strategy, spec.spec): question_means(
+                 [finished[Cell(strategy, spec, seed)]["scores"] for seed in seeds],
+                 PAIRED_METRIC)
+             for strategy in strategies for spec in specs}
+    paired = paired_comparisons(means, strategies, [spec.spec for spec in specs])
     return {
         "config": {
             "questions": str(questions_path.resolve()),
@@ -308,6 +320,7 @@ def _results(finished: dict[Cell, dict], strategies, specs, seeds, rows, questio
             "stderr": STDERR_METHOD,
         },
         "cells": cells,
+        "paired": {"metric": PAIRED_METRIC, **paired},
     }
 
 

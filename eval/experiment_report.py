@@ -167,6 +167,45 @@ def _ranking(results: dict, metric: str, highest_first: bool) -> str:
     return "; ".join(f"{_label(c)} {_fmt(mean, se, digits)}" for c, mean, se in ranked)
 
 
+def _beyond(stat: dict) -> str:
+    """Whether a paired difference lies more than two standard errors from zero."""
+    if stat["mean"] is None or stat["stderr"] is None:
+        return "—"
+    return "sí" if abs(stat["mean"]) > 2 * stat["stderr"] else "no"
+
+
+def _paired_section(paired: dict) -> list[str]:
+    metric, reference = paired["metric"], paired["reference"]
+    lines = [
+        f"## Comparaciones emparejadas ({metric})",
+        "",
+        (f"Por pregunta: la media de {metric} sobre las semillas con una estrategia, menos la "
+         f"de {reference} con el mismo modelo; media ± error estándar sobre las preguntas. Al "
+         "comparar pregunta a pregunta, la dificultad de cada una se cancela, así que este "
+         "error es menor que el de restar dos medias de las tablas de arriba."),
+        "",
+        f"| estrategia | modelo | diferencia frente a {reference} | n | a más de 2 EE de 0 |",
+        "|---|---|---|---|---|",
+        *[f"| {d['strategy']} | {d['model']} | {_fmt(d['mean'], d['stderr'])} | {d['n']} "
+          f"| {_beyond(d)} |" for d in paired["deltas"]],
+        "",
+    ]
+    if paired["interactions"]:
+        lines += [
+            (f"¿Ayuda una estrategia más a un modelo que a otro? Por pregunta: la diferencia "
+             f"frente a {reference} del modelo A menos la del modelo B (positiva: ayuda más "
+             "a A)."),
+            "",
+            "| estrategia | modelo A | modelo B | A − B | n | a más de 2 EE de 0 |",
+            "|---|---|---|---|---|---|",
+            *[f"| {i['strategy']} | {i['model_a']} | {i['model_b']} | "
+              f"{_fmt(i['mean'], i['stderr'])} | {i['n']} | {_beyond(i)} |"
+              for i in paired["interactions"]],
+            "",
+        ]
+    return lines
+
+
 def render_report(results: dict, plots: dict[str, Path]) -> str:
     config = results["config"]
     seeds = config["seeds"]
@@ -227,6 +266,8 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
             lines.append(f"| {cell['strategy']} | {cell['model']} | " + " | ".join(per_seed)
                          + f" | {_fmt(spread, None)} |")
         lines.append("")
+    if results.get("paired") and results["paired"]["deltas"]:
+        lines += _paired_section(results["paired"])
     lines += ["## Hechos que se leen en las tablas", "",
               f"- Orden por token F1 (de mayor a menor): {_ranking(results, 'token_f1', True)}.",
               (f"- Orden por tiempo total medio (de menor a mayor): "

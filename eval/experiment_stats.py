@@ -4,10 +4,15 @@ Worked example (tests/test_experiment.py): seed 0 scores [1, 0, 1, 1] -> mean 0.
 sample sd 0.5, stderr 0.5 / sqrt(4) = 0.25; seed 1 scores [0, 0, 1, 0] -> 0.25, 0.25.
 Pooled: mean 0.5; variance (3 * 0.25**2 * 4 + 3 * 0.25**2 * 4) / (8 - 2) = 0.25,
 stderr sqrt(0.25 / 8) = 0.1768.
+
+Paired comparisons (``paired_comparisons``) take the question as the unit instead: each
+question's score is first averaged over seeds, then two strategies (or two models' gains
+from a strategy) are compared question by question, so question difficulty cancels out.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -93,3 +98,38 @@ def aggregate(rows_by_seed: dict[int, list[dict[str, float | None]]]) -> dict:
     }
 
 
+
+
+def question_means(runs: Sequence[Sequence[dict]], metric: str) -> dict[str, float]:
+    """Per question id, the metric's mean over the seeds' rows (rows outside the metric's
+    subset skipped). ``runs``: one list of score rows (with ``id``) per seed."""
+    values: dict[str, list[float]] = {}
+    for rows in runs:
+        for row in rows:
+            if row[metric] is not None:
+                values.setdefault(row["id"], []).append(row[metric])
+    return {qid: statistics.fmean(v) for qid, v in values.items()}
+
+
+def differences(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    """a[q] - b[q] for every question both have."""
+    return {qid: a[qid] - b[qid] for qid in a if qid in b}
+
+
+def paired_comparisons(means: dict[tuple[str, str], dict[str, float]],
+                       strategies: Sequence[str], models: Sequence[str]) -> dict:
+    """Every strategy against the first, per model, paired by question (``deltas``); and for
+    every two models, the difference of those gains (``interactions``): does a strategy
+    help model A more than model B? ``means``: (strategy, model) -> question_means()."""
+    reference, deltas, interactions = strategies[0], [], []
+    for strategy in strategies[1:]:
+        gains = {model: differences(means[strategy, model], means[reference, model])
+                 for model in models}
+        for model, gain in gains.items():
+            deltas.append({"strategy": strategy, "model": model,
+                           **_as_json(estimate(list(gain.values())))})
+        for a, b in itertools.combinations(models, 2):
+            gap = differences(gains[a], gains[b])
+            interactions.append({"strategy": strategy, "model_a": a, "model_b": b,
+                                 **_as_json(estimate(list(gap.values())))})
+    return {"reference": reference, "deltas": deltas, "interactions": interactions}

@@ -15,7 +15,14 @@ from assistant.cli import main
 from assistant.errors import AssistantError
 from eval.answers import METRICS
 from eval.experiment import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment
-from eval.experiment_stats import Estimate, aggregate, estimate, pool
+from eval.experiment_stats import (
+    Estimate,
+    aggregate,
+    estimate,
+    paired_comparisons,
+    pool,
+    question_means,
+)
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET, NOTES
 from tests.fakes import OverlapChecker, ScriptedGenerator
@@ -79,6 +86,34 @@ def test_aggregate_uses_each_metrics_subset_and_reports_the_seed_spread():
     assert result["metrics"]["abstain_unanswerable"]["mean"] == 0.5
     assert result["metrics"]["abstain_unanswerable"]["n"] == 2
     assert result["metrics"]["citation_recall"]["mean"] is None
+
+
+def test_question_means_average_each_question_over_seeds_within_its_subset():
+    seed0 = [{"id": "a", "token_f1": 1.0}, {"id": "b", "token_f1": 0.0}, {"id": "u", "token_f1": None}]
+    seed1 = [{"id": "a", "token_f1": 0.5}, {"id": "b", "token_f1": 0.5}, {"id": "u", "token_f1": None}]
+    assert question_means([seed0, seed1], "token_f1") == {"a": 0.75, "b": 0.25}
+
+
+def test_paired_comparisons_match_hand_computed_numbers():
+    # Three questions. Base: zero-shot .2 .4 .6, few-shot .5 .5 .9 -> gains .3 .1 .3.
+    # Instruct: zero-shot .5 .5 .5, few-shot .5 .6 .4 -> gains 0 .1 -.1.
+    means = {("zero-shot", "base"): {"a": .2, "b": .4, "c": .6},
+             ("few-shot:1", "base"): {"a": .5, "b": .5, "c": .9},
+             ("zero-shot", "instruct"): {"a": .5, "b": .5, "c": .5},
+             ("few-shot:1", "instruct"): {"a": .5, "b": .6, "c": .4}}
+    paired = paired_comparisons(means, ["zero-shot", "few-shot:1"], ["base", "instruct"])
+    base, instruct = paired["deltas"]
+    assert paired["reference"] == "zero-shot" and base["model"] == "base"
+    # gains .3 .1 .3: mean 7/30, sample sd sqrt(((.3-.2333)**2 * 2 + (.1-.2333)**2) / 2) = .11547
+    assert base["mean"] == pytest.approx(7 / 30, abs=1e-6)
+    assert base["stderr"] == pytest.approx(0.11547 / math.sqrt(3), abs=1e-5)
+    assert instruct["mean"] == pytest.approx(0.0, abs=1e-6) and instruct["n"] == 3
+    assert instruct["stderr"] == pytest.approx(0.1 / math.sqrt(3), abs=1e-6)  # sd of 0 .1 -.1
+    (gap,) = paired["interactions"]
+    # base gain minus instruct gain, per question: .3 0 .4 -> mean .2333, sd .2082
+    assert (gap["model_a"], gap["model_b"], gap["n"]) == ("base", "instruct", 3)
+    assert gap["mean"] == pytest.approx(7 / 30, abs=1e-6)
+    assert gap["stderr"] == pytest.approx(0.208167 / math.sqrt(3), abs=1e-5)
 
 
 # -- the grid with fakes ----------------------------------------------------------------
@@ -154,6 +189,29 @@ def test_the_grid_writes_every_file(index, tmp_path):
     assert seen[-1] == (8 * 6, 8 * 6)
     report = (out / "report.md").read_text()
     assert "![" in report and "metrics.png" in report and "zero-shot" in report
+    assert "Comparaciones emparejadas" in report
+
+
+def test_paired_deltas_are_recomputed_from_the_cell_files(index, tmp_path):
+    out = tmp_path / "exp"
+    results = run(Grid(index), out)
+    paired = results["paired"]
+    assert paired["reference"] == "zero-shot" and paired["metric"] == "token_f1"
+    assert [(d["strategy"], d["model"]) for d in paired["deltas"]] == [
+        ("few-shot:1", "gemma-270m"), ("few-shot:1", "gemma-270m+lora")]
+
+    def per_question(strategy: str) -> dict[str, float]:
+        rows = [row for seed in (0, 1)
+                for row in _cell(out, f"{strategy}__gemma-270m__seed{seed}")["scores"]
+                if row["token_f1"] is not None]
+        return {qid: sum(r["token_f1"] for r in rows if r["id"] == qid)
+                / sum(r["id"] == qid for r in rows) for qid in {r["id"] for r in rows}}
+
+    zero, few = per_question("zero-shot"), per_question("few-shot-1")
+    gains = [few[qid] - zero[qid] for qid in zero]
+    assert paired["deltas"][0]["n"] == len(gains) > 0
+    assert paired["deltas"][0]["mean"] == pytest.approx(sum(gains) / len(gains), abs=1e-6)
+    assert paired["interactions"][0]["model_a"] == "gemma-270m"
 
 
 def test_cell_numbers_are_the_aggregate_of_its_logged_rows(index, tmp_path):
