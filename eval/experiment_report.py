@@ -182,7 +182,7 @@ def _paired_section(paired: dict) -> list[str]:
         (f"Por pregunta: la media de {metric} sobre las semillas con una estrategia, menos la "
          f"de {reference} con el mismo modelo; media ± error estándar sobre las preguntas. Al "
          "comparar pregunta a pregunta, la dificultad de cada una se cancela, así que este "
-         "error es menor que el de restar dos medias de las tablas de arriba."),
+         "error suele ser menor que el de restar dos medias de las tablas de arriba."),
         "",
         f"| estrategia | modelo | diferencia frente a {reference} | n | a más de 2 EE de 0 |",
         "|---|---|---|---|---|",
