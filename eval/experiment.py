@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -50,6 +49,7 @@ from eval.experiment_stats import (
 )
 from eval.output_cache import CachedGenerator, OutputCache, restore_timings
 from eval.questions import Question, load_questions
+from index.cache import atomic_write_bytes
 
 LORA_SUFFIX = "+lora"
 # The headline metric that paired comparisons (strategy against the first) are made on.
@@ -127,9 +127,7 @@ class Cell:
 
 
 def _write_atomic(path: Path, payload: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_bytes(path, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def _run_cell(cell: Cell, assistant, questions: list[Question], cache: OutputCache,

@@ -15,6 +15,8 @@ from assistant.cli import main
 from assistant.errors import AssistantError
 from eval.answers import METRICS
 from eval.experiment import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment
+from eval.experiment_outputs import draft_shapes, summarize
+from eval.experiment_outputs import main as outputs_main
 from eval.experiment_stats import (
     Estimate,
     aggregate,
@@ -245,6 +247,37 @@ def test_zero_shot_is_generated_once_and_replayed_for_the_other_seeds(index, tmp
 def test_few_shot_prompts_change_with_the_seed(index, tmp_path):
     results = run(Grid(index), tmp_path / "exp", strategies=["few-shot:1"], models=["gemma-270m"])
     assert not results["cells"][0]["seed_invariant"]
+
+
+def test_draft_shapes():
+    cot = draft_shapes("- hecho [1]\nRespuesta: Es X. [1]", 12, 160)
+    assert cot == {"at_token_limit": False, "answer_line": True, "cites": True,
+                   "citation_only": False, "abstention_sentence": False}
+    assert draft_shapes(" [1]", 3, 160)["citation_only"]
+    assert draft_shapes("No encuentro esto en tus notas.", 9, 160)["abstention_sentence"]
+    cut = draft_shapes("una lista que sigue", 160, 160)
+    assert cut["at_token_limit"] and not cut["cites"] and not cut["citation_only"]
+
+
+def test_output_shapes_are_counted_over_the_generated_drafts(index, tmp_path, capsys):
+    out = tmp_path / "exp"
+    run(Grid(index), out)
+    rows = summarize(out)
+    assert [(r["strategy"], r["model"]) for r in rows] == [
+        ("zero-shot", "gemma-270m"), ("few-shot:1", "gemma-270m"),
+        ("zero-shot", "gemma-270m+lora"), ("few-shot:1", "gemma-270m+lora")]
+    drafts = sum(1 for seed in (0, 1)
+                 for line in (out / "logs" / f"zero-shot__gemma-270m__seed{seed}.jsonl")
+                 .read_text().splitlines() if json.loads(line)["answer"]["draft"])
+    assert rows[0]["drafts"] == drafts > 0
+    # The fake answers with a passage's first line and cites [1], or writes the abstention.
+    assert rows[0]["cites"] + rows[0]["abstention_sentence"] == pytest.approx(1.0)
+    assert outputs_main([str(out)]) == 0
+    assert json.loads((out / "outputs_summary.json").read_text()) == rows
+    assert "| zero-shot | gemma-270m |" in capsys.readouterr().out
+    (out / "logs" / "zero-shot__gemma-270m__seed0.jsonl").unlink()
+    assert outputs_main([str(out)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_a_rerun_skips_finished_cells_and_generates_nothing(index, tmp_path):
