@@ -155,8 +155,21 @@ def _decoding(config: dict) -> str:
                      if key in generation) + greedy
 
 
+# Paths inside the project are shown relative to it: a report reads the same on any clone.
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _shown(path: str | None) -> str:
+    if path is None:
+        return "—"
+    try:
+        return f"`{Path(path).relative_to(PROJECT)}`"
+    except ValueError:
+        return f"`{path}`"
+
+
 def _model_text(model: dict) -> str:
-    return model["spec"] + (f" (adaptador `{model['adapter']}`)" if model["adapter"] else "")
+    return model["spec"] + (f" (adaptador {_shown(model['adapter'])})" if model["adapter"] else "")
 
 
 def _ranking(results: dict, metric: str, highest_first: bool) -> str:
@@ -214,13 +227,13 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "",
         "## Configuración",
         "",
-        f"- Preguntas: `{config['questions']}` ({config['n_questions']} filas: "
+        f"- Preguntas: {_shown(config['questions'])} ({config['n_questions']} filas: "
         f"{config['n_answerable']} con respuesta, {config['n_unanswerable']} sin respuesta"
         + (f"; `--limit {config['limit']}`" if config["limit"] else "") + ")",
         f"- Estrategias: {', '.join(config['strategies'])}",
         f"- Modelos: {', '.join(_model_text(m) for m in config['models'])}",
         f"- Semillas: {', '.join(map(str, seeds))} (cambian qué ejemplos resueltos se eligen)",
-        f"- Notas: `{config['notes']}`; índice: `{config['index']}`",
+        f"- Notas: {_shown(config['notes'])}; índice: {_shown(config['index'])}",
         (f"- Precisión: {config['precision']}; pasajes por pregunta: "
          f"{config['assistant'].get('passages')}; decodificación: {_decoding(config)}"),
         ("- Error estándar: en cada semilla, desviación típica muestral (ddof=1) / √n sobre "

@@ -192,6 +192,8 @@ def test_the_grid_writes_every_file(index, tmp_path):
     report = (out / "report.md").read_text()
     assert "![" in report and "metrics.png" in report and "zero-shot" in report
     assert "Comparaciones emparejadas" in report
+    # Paths inside the project read the same on any clone; the notes here are elsewhere.
+    assert "Preguntas: `eval/data/notes_dev.jsonl`" in report and "índice: —" in report
 
 
 def test_paired_deltas_are_recomputed_from_the_cell_files(index, tmp_path):
