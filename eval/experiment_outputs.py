@@ -36,11 +36,12 @@ DESCRIPTIONS = {
 
 def draft_shapes(draft: str, new_tokens: int | None, max_new_tokens: int) -> dict[str, bool]:
     """The shape flags of one raw draft."""
+    cites = bool(cited_numbers(draft))
     return {
         "at_token_limit": new_tokens is not None and new_tokens >= max_new_tokens,
         "answer_line": ANSWER_LINE in draft,
-        "cites": bool(cited_numbers(draft)),
-        "citation_only": bool(cited_numbers(draft)) and not strip_citations(draft).strip(),
+        "cites": cites,
+        "citation_only": cites and not strip_citations(draft).strip(),
         "abstention_sentence": ABSTAIN in draft,
     }
 
