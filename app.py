@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
+import re
 import sys
 import threading
 import time
@@ -43,6 +45,7 @@ from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.notes_admin import delete_note, list_notes, save_note
 from assistant.session import MODELS, load_assistant
+from eval.experiment_report import PLOTS_HEADING
 from index.cache import default_cache_dir
 from index.store import NotesIndex, build_index
 
@@ -55,6 +58,9 @@ EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
 # eval/experiment.py names a model with its bundled adapter "<model>+lora".
 EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
 EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
+PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
+# The report's plots section: its image links are relative to the report's folder.
+PLOTS_SECTION = re.compile(rf"^{PLOTS_HEADING}\n+(?:!\[[^\]]*\]\([^)]*\)\n+)*", re.MULTILINE)
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -266,12 +272,34 @@ class StudyApp:
                 progress=report_progress)
         except (AssistantError, ValueError) as err:
             raise _error(str(err)) from None
-        headers, rows = results_table(result)
-        report = out / "report.md"
-        return (f"Resultados en {out}",
-                gr.Dataframe(value=rows, headers=headers) if rows else None,
-                sorted(str(p) for p in out.glob("*.png")),
-                report.read_text(encoding="utf-8") if report.exists() else "")
+        return experiment_view(f"Resultados en {out}", out, result)
+
+    def published_experiment(self) -> tuple:
+        """The full dev-set grid committed under docs/experiments/dev, shown before any run:
+        the grid takes hours on this hardware, a student should not need to rerun it."""
+        results = PUBLISHED_EXPERIMENT / "results.json"
+        try:
+            result = json.loads(results.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "No hay un experimento publicado que mostrar.", None, [], ""
+        config = result.get("config", {})
+        status = (f"Experimento completo publicado (`{PUBLISHED_EXPERIMENT.relative_to(ROOT)}`): "
+                  f"{len(result.get('cells') or [])} combinaciones de estrategia y modelo, "
+                  f"semillas {', '.join(str(s) for s in config.get('seeds', []))}. "
+                  "Ejecuta uno propio con los controles de arriba.")
+        return experiment_view(status, PUBLISHED_EXPERIMENT, result)
+
+
+def experiment_view(status: str, out: Path, result: dict) -> tuple:
+    """(status, table, plots, report) for an experiment folder. The report's plots section
+    is dropped: the gallery shows the same PNGs, and Markdown here cannot reach the files."""
+    headers, rows = results_table(result)
+    report = out / "report.md"
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    return (status,
+            gr.Dataframe(value=rows, headers=headers) if rows else None,
+            sorted(str(p) for p in out.glob("*.png")),
+            PLOTS_SECTION.sub("", text))
 
 
 def results_table(result: dict) -> tuple[list[str], list[list]]:
@@ -444,6 +472,8 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             run.click(app.experiment, [exp_strategies, exp_models, exp_limit],
                       [exp_status, exp_table, exp_plots, exp_report],
                       concurrency_limit=1, concurrency_id="generation")
+            demo.load(app.published_experiment, None,
+                      [exp_status, exp_table, exp_plots, exp_report], **hidden)
     return demo
 
 

@@ -165,6 +165,25 @@ def _run_cell(cell: Cell, assistant, questions: list[Question], cache: OutputCac
     })
 
 
+def notes_fingerprint(notes: str | Path | None, index_dir: str | Path | None) -> str | None:
+    """sha256 over the notes' names and contents: what a cell's answers were computed from.
+    Not their folder's path, which would refuse the same notes in another clone and accept
+    edited notes in the same place. From the index's manifest when only the index is given;
+    None when neither is (a test's assistant factory brings its own index)."""
+    if notes is not None:
+        from corpus.loader import load_notes
+
+        contents = {note.source: note.sha256 for note in load_notes(notes).notes}
+    elif index_dir is not None:
+        from index.store import NotesIndex
+
+        manifest = NotesIndex.load(index_dir).manifest["notes"]
+        contents = {source: note["sha256"] for source, note in manifest.items()}
+    else:
+        return None
+    return hashlib.sha256(json.dumps(contents, sort_keys=True).encode()).hexdigest()
+
+
 def _load_finished(path: Path, inputs: dict, out: Path) -> dict | None:
     if not path.is_file():
         return None
@@ -233,8 +252,7 @@ def run_experiment(
         "questions_sha256": file_sha256(questions_path),
         "limit": limit,
         "question_ids": [q.id for q in rows],
-        "notes": str(Path(notes).resolve()) if notes else None,
-        "index": str(Path(index_dir).resolve()) if index_dir else None,
+        "notes_sha256": notes_fingerprint(notes, index_dir),
     }
     factory = assistant_factory or _default_factory(notes, index_dir, precision)
     cache = OutputCache(out / "outputs.jsonl")
@@ -260,7 +278,8 @@ def run_experiment(
             skipped += 1
             tick(cell, len(rows))
 
-    results = _results(finished, strategies, specs, seeds, rows, questions_path, inputs)
+    results = _results(finished, strategies, specs, seeds, rows, questions_path, inputs,
+                       notes, index_dir)
     results["run"] = {"cells": len(cells), "skipped": skipped, "ran": len(cells) - skipped}
     _write_atomic(out / "results.json", results)
     from eval.experiment_report import write_report
@@ -270,7 +289,7 @@ def run_experiment(
 
 
 def _results(finished: dict[Cell, dict], strategies, specs, seeds, rows, questions_path,
-             inputs) -> dict:
+             inputs, notes, index_dir) -> dict:
     """results.json: the run's config and, per (strategy, model), the aggregated metrics."""
     cells = []
     for spec in specs:
@@ -308,8 +327,9 @@ def _results(finished: dict[Cell, dict], strategies, specs, seeds, rows, questio
             "strategies": list(strategies),
             "models": [asdict(spec) for spec in specs],
             "seeds": list(seeds),
-            "notes": inputs["notes"],
-            "index": inputs["index"],
+            "notes": str(Path(notes).resolve()) if notes else None,
+            "index": str(Path(index_dir).resolve()) if index_dir else None,
+            "notes_sha256": inputs["notes_sha256"],
             "precision": first["precision"],
             "assistant": {k: v for k, v in first["assistant"].items()
                           if k not in ("strategy", "seed")},

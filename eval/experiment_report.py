@@ -16,6 +16,7 @@ from pathlib import Path
 SHARES = ("token_f1", "exact_match", "rouge_l", "citation_precision", "citation_recall",
           "supported_share", "abstain_unanswerable", "abstain_answerable")
 LATENCIES = ("first_token_ms", "total_ms")
+PLOTS_HEADING = "## Gráficos"  # the section holding the image links; the app drops it
 DESCRIPTIONS = {
     "token_f1": "F1 de palabras contra la respuesta de referencia (preguntas con respuesta; "
                 "abstenerse puntúa 0)",
@@ -244,7 +245,7 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "semillas. El error estándar mide solo la variación debida a qué preguntas se "
         "eligieron; no incluye otras fuentes (otra máquina, otras notas)."),
         "",
-        "## Gráficos",
+        PLOTS_HEADING,
         "",
         f"![Métricas por estrategia y modelo]({plots['metrics'].name})",
         "",

@@ -3,6 +3,7 @@ streaming, citations and their source cards, per-session history, notes admin, e
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -295,7 +296,9 @@ def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, not
         calls.append((strategies, models, seeds, limit, notes))
         progress(1, 2, "zero-shot__gemma-270m__seed0")
         (Path(out) / "metrics.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-        (Path(out) / "report.md").write_text("# Informe\n", encoding="utf-8")
+        (Path(out) / "report.md").write_text(
+            "# Informe\n\n## Gráficos\n\n![Métricas](metrics.png)\n\n## Calidad\n",
+            encoding="utf-8")
         metrics = {"token_f1": {"mean": 0.41234, "stderr": 0.05, "n": 5},
                    "total_ms": {"mean": 5321.0, "stderr": None, "n": 5},
                    "abstain_unanswerable": {"mean": None, "stderr": None, "n": 0}}
@@ -310,9 +313,24 @@ def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, not
     assert table.headers == ["estrategia", "modelo", "token_f1", "total_ms",
                              "abstain_unanswerable"]
     assert table.value["data"] == [["zero-shot", "gemma-270m+lora", "0.412 ± 0.050", "5321", "—"]]
-    assert [Path(p).name for p in plots] == ["metrics.png"] and report == "# Informe\n"
+    assert [Path(p).name for p in plots] == ["metrics.png"]
+    assert report == "# Informe\n\n## Calidad\n"  # the gallery shows the plots
     with pytest.raises(gr.Error, match="al menos una estrategia"):
         app.experiment([], ["gemma-270m"], 5, progress=lambda *a, **k: None)
+
+
+def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, tmp_path):
+    app = make_app()
+    published = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
+    status, table, plots, report = app.published_experiment()
+    assert "docs/experiments/dev" in status and "semillas 0, 1, 2" in status
+    assert len(table.value["data"]) == len(published["cells"]) > 0
+    assert {Path(p).name for p in plots} == {"metrics.png", "latency_f1.png"}
+    assert report.startswith("# Experimento") and "## Calidad" in report
+    assert "![" not in report and "## Gráficos" not in report
+    monkeypatch.setattr(study_app, "PUBLISHED_EXPERIMENT", tmp_path / "missing")
+    assert app.published_experiment() == ("No hay un experimento publicado que mostrar.",
+                                           None, [], "")
 
 
 def test_experiment_errors_become_gradio_errors(make_app):

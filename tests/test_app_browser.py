@@ -124,3 +124,13 @@ def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(app_url, browser
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
     page.close()
+
+
+def test_the_experiments_tab_shows_the_published_grid(app_url, browser):
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Experimentos").click()
+    page.get_by_text("Experimento completo publicado").wait_for(timeout=60_000)
+    page.get_by_text("Comparaciones emparejadas").wait_for(timeout=10_000)
+    assert page.locator('[data-testid="gallery"] img, .gallery img').count() >= 2
+    page.close()

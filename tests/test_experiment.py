@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 
 import pytest
@@ -313,6 +314,21 @@ def test_a_folder_of_another_experiment_is_refused(index, tmp_path):
     with pytest.raises(AssistantError, match="otro experimento"):
         run(Grid(index), out, strategies=["zero-shot"], models=["gemma-270m"], seeds=[0],
             limit=4)
+
+
+def test_cells_are_tied_to_the_notes_contents_not_their_folder(index, tmp_path):
+    out, grid = tmp_path / "exp", {"strategies": ["zero-shot"], "models": ["gemma-270m"],
+                                   "seeds": [0]}
+    here, there = tmp_path / "here", tmp_path / "there"
+    shutil.copytree(NOTES, here)
+    shutil.copytree(NOTES, there)
+    run(Grid(index), out, **grid, notes=here)
+    moved = Grid(index)  # the same notes elsewhere (another clone): the cells are reused
+    assert run(moved, out, **grid, notes=there)["run"]["skipped"] == 1 and moved.calls == 0
+    note = there / "teacher_forcing.md"
+    note.write_text(note.read_text(encoding="utf-8") + "\nUna frase nueva.\n", encoding="utf-8")
+    with pytest.raises(AssistantError, match="otro experimento"):
+        run(Grid(index), out, **grid, notes=there)
 
 
 @pytest.mark.parametrize(
