@@ -219,3 +219,14 @@ def test_build_reports_time(built):
     started = time.perf_counter()
     report = build_index(notes, index_dir)
     assert 0 <= report.seconds <= time.perf_counter() - started
+
+
+def test_atomic_writes_leave_no_temp_file_and_the_usual_file_mode(tmp_path):
+    from index.cache import atomic_write_bytes
+
+    target, plain = tmp_path / "results.json", tmp_path / "plain.json"
+    plain.write_bytes(b"{}")  # what open() gives under this process's umask
+    atomic_write_bytes(target, b'{"a": 1}')
+    assert target.read_bytes() == b'{"a": 1}'
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.json", "results.json"]
