@@ -467,7 +467,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             exp_status = gr.Markdown()
             exp_table = gr.Dataframe(label="Resultados", interactive=False)
             exp_plots = gr.Gallery(label="Gráficas", columns=2, object_fit="contain",
-                                   height="auto", preview=False)
+                                   height="auto", preview=False, elem_id="exp-plots")
             exp_report = gr.Markdown()
             run.click(app.experiment, [exp_strategies, exp_models, exp_limit],
                       [exp_status, exp_table, exp_plots, exp_report],

@@ -132,5 +132,8 @@ def test_the_experiments_tab_shows_the_published_grid(app_url, browser):
     page.get_by_role("tab", name="Experimentos").click()
     page.get_by_text("Experimento completo publicado").wait_for(timeout=60_000)
     page.get_by_text("Comparaciones emparejadas").wait_for(timeout=10_000)
-    assert page.locator('[data-testid="gallery"] img, .gallery img').count() >= 2
+    plots = page.locator("#exp-plots img")
+    plots.first.wait_for(timeout=10_000)
+    sources = [plots.nth(i).get_attribute("src") for i in range(plots.count())]
+    assert sorted(src.rsplit("/", 1)[1] for src in sources) == ["latency_f1.png", "metrics.png"]
     page.close()
