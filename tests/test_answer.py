@@ -263,11 +263,11 @@ def test_a_very_long_question_is_truncated_with_a_note(index):
     assert "x" * 1001 not in generator.prompts[0]
 
 
-def test_the_model_is_asked_to_abstain_only_when_more_likely_than_not(index):
+def test_the_models_abstention_needs_the_configured_first_token_probability(index):
     assistant, generator = make(index)
     assistant.answer(QUESTION)
     (config,) = generator.configs
-    assert config.veto == ABSTAIN and config.veto_below == 0.5
+    assert config.veto == ABSTAIN and config.veto_below == 0.9
     assistant, generator = make(index, abstain_min_prob=0.0)
     assistant.answer(QUESTION)
     assert generator.configs[0].veto_below == 0.0

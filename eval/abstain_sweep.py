@@ -1,0 +1,128 @@
+"""How the abstention veto's threshold trades answers for abstentions.
+
+    python -m eval.abstain_sweep --questions eval/data/notes_dev.jsonl \
+        --out docs/results/abstain_sweep_dev.json
+
+The veto (AssistantConfig.abstain_min_prob, GenerationConfig.veto_below) acts on one
+decision only: when the greedy first token begins the abstention sentence, it stands if the
+model gives it at least the threshold, and is replaced by the likeliest other token if not.
+Decoding is greedy, so every threshold gives one of two drafts per question: the one with
+the veto never applied (``abstain_min_prob=0``) and the one with it always applied (``=1``).
+This answers every question both ways (the second only when the first token begins the
+abstention), records the first token's probability, and scores each threshold exactly as
+``eval answers`` would, without a generation per threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from assistant.answer import Answer, Assistant
+from assistant.cli import ADAPTER_HELP
+from assistant.errors import AssistantError
+from assistant.prompts import ABSTAIN
+from eval.answers import Scored, summarize
+from eval.questions import Question, load_questions
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+@dataclass
+class Drafts:
+    question: Question
+    vetoed: Answer  # abstain_min_prob=1: the abstention can never be the first token
+    p_abstain: float | None  # P(greedy first token) when it begins the abstention, else None
+    natural: Answer  # abstain_min_prob=0; the same as vetoed when p_abstain is None
+
+    def at(self, threshold: float) -> Answer:
+        keeps = self.p_abstain is not None and self.p_abstain >= threshold
+        return self.natural if keeps else self.vetoed
+
+
+def first_token_abstains(generator, prompt: str) -> float | None:
+    """The probability of the greedy first token if it begins the abstention sentence."""
+    import torch
+
+    vetoed = generator._first_token_ids(ABSTAIN)  # the ids the veto itself checks
+    with torch.inference_mode():
+        logits = generator.model(input_ids=torch.tensor([generator.encode(prompt)]),
+                                 logits_to_keep=1).logits[0, -1].float()
+    probs = torch.softmax(logits, dim=-1)
+    top = int(probs.argmax())
+    return float(probs[top]) if top in vetoed else None
+
+
+def answer_both_ways(assistant: Assistant, questions: list[Question],
+                     progress: bool = True) -> list[Drafts]:
+    from tqdm import tqdm
+
+    always = Assistant(assistant.index, assistant.generator, assistant.checker,
+                       replace(assistant.config, abstain_min_prob=1.0))
+    never = Assistant(assistant.index, assistant.generator, assistant.checker,
+                      replace(assistant.config, abstain_min_prob=0.0))
+    drafts = []
+    for question in tqdm(questions, desc="Respondiendo", unit="preg", disable=not progress):
+        vetoed = always.answer(question.question, section=question.section)
+        # No prompt: retrieval confidence abstained before any generation.
+        p = first_token_abstains(assistant.generator, vetoed.prompt) if vetoed.prompt else None
+        natural = never.answer(question.question, section=question.section) if p else vetoed
+        drafts.append(Drafts(question, vetoed, p, natural))
+    return drafts
+
+
+def sweep(drafts: list[Drafts], is_supported, thresholds=THRESHOLDS) -> list[dict]:
+    return [{"abstain_min_prob": t,
+             **summarize([Scored(d.question, d.at(t)) for d in drafts], is_supported)}
+            for t in thresholds]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", required=True)
+    parser.add_argument("--notes", default="corpus/notes")
+    parser.add_argument("--model", default="gemma-270m")
+    parser.add_argument("--adapter", default="default", help=ADAPTER_HELP)
+    parser.add_argument("--strategy", default="zero-shot")
+    parser.add_argument("--out", help="JSON file to write")
+    args = parser.parse_args(argv)
+    try:
+        from assistant.session import load_assistant, open_index
+
+        questions = load_questions(args.questions)
+        assistant = load_assistant(open_index(None, args.notes), model=args.model,
+                                   adapter=args.adapter, strategy=args.strategy)
+    except (AssistantError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    drafts = answer_both_ways(assistant, questions)
+    rows = sweep(drafts, assistant.checker.supported)
+    result = {
+        "config": {"questions": args.questions, "notes": args.notes, "model": args.model,
+                   "adapter": assistant.generator.adapter, "strategy": args.strategy,
+                   "assistant": asdict(assistant.config)},
+        "sweep": rows,
+        "questions": [{"id": d.question.id, "answerable": d.question.answerable,
+                       "p_abstain": None if d.p_abstain is None else round(d.p_abstain, 4),
+                       "vetoed_draft": d.vetoed.draft, "natural_draft": d.natural.draft}
+                      for d in drafts],
+    }
+    columns = ("abstain_min_prob", "token_f1", "citation_precision", "abstain_answerable",
+               "abstain_unanswerable", "n_answered")
+    print(" | ".join(columns))
+    for row in rows:
+        print(" | ".join(f"{row[c]}" for c in columns))
+    if args.out:
+        from index.cache import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.out), json.dumps(result, ensure_ascii=False,
+                                                      indent=1).encode("utf-8"))
+        print(f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
