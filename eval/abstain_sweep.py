@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": rows,
         "questions": [{"id": d.question.id, "answerable": d.question.answerable,
                        "p_abstain": None if d.p_abstain is None else round(d.p_abstain, 4),
-                       "vetoed_draft": d.vetoed.draft, "natural_draft": d.natural.draft}
+                       **{f"{name}_{key}": getattr(answer, key)
+                          for name, answer in (("vetoed", d.vetoed), ("natural", d.natural))
+                          for key in ("draft", "abstained", "notes")}}
                       for d in drafts],
     }
     columns = ("abstain_min_prob", "token_f1", "citation_precision", "abstain_answerable",
