@@ -4,7 +4,7 @@ same GGUF file, side by side in one run.
     bash eval/setup_llama_cpp_bench.sh          # once: llama-cpp-python in .cache/bench-venv
     python -m eval.bench_generation [--runs 3] [--out docs/results/generation.json]
 
-For each model and precision (fp32, bf16, int8) and for llama.cpp (run through
+For each model and precision (fp32, bf16, int8w, int8) and for llama.cpp (run through
 eval/llama_cpp_worker.py in the benchmark venv, model loaded once) it reports:
 
 - ``ttft_ms``: a 1,000-token prompt to the first new token (prefill + lm_head + choice);
@@ -295,7 +295,7 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["gemma-270m", "smollm2-135m"])
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8w", "int8"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-wait", type=float, default=30.0, help="s to wait for a quiet CPU")
     parser.add_argument("--bench-venv", type=Path, default=DEFAULT_VENV)

@@ -371,4 +371,4 @@ def test_a_small_real_run_writes_a_readable_report(tmp_path):
     report = (out / "report.md").read_text()
     assert "![Métricas" in report and "| zero-shot | gemma-270m |" in report
     assert {c["strategy"] for c in results["cells"]} == {"zero-shot", "few-shot:1"}
-    assert results["config"]["precision"] in ("fp32", "bf16", "int8")
+    assert results["config"]["precision"] in ("fp32", "bf16", "int8w", "int8")

@@ -4,7 +4,7 @@ Transformers reads GGUF by dequantizing every tensor (~40 s for Gemma 3 270M); t
 result is saved as fp32 safetensors + tokenizer + config under
 ``default_cache_dir()/models/<name>-<package>-<version>`` and later loads take ~2 s. The
 folder name depends on the weights (package version), not on the run-time precision:
-fp32, bf16 and int8 are all made from the same fp32 copy when the model loads.
+fp32, bf16, int8w and int8 are all made from the same fp32 copy when the model loads.
 
 The folder is written under a temporary name and renamed into place, so a killed
 preparation never leaves a half cache; a leftover temporary folder is just garbage.
