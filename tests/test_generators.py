@@ -210,6 +210,7 @@ def hf_generate(generator, prompt: str, config: GenerationConfig) -> str:
             do_sample=False,
             eos_token_id=sorted(generator._stop_ids),
             pad_token_id=generator.tokenizer.pad_token_id,
+            cache_implementation="static",  # as the loop: bf16 near-ties break alike
         )
     return generator.tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)
 
@@ -382,3 +383,27 @@ def test_int8_weights_keep_gemmas_next_token_choices(gemma):
     ids = prompt_ids(gemma, 400)  # the default notes' first 400 tokens
     same = (last_logits(int8w, ids).argmax(-1) == last_logits(gemma, ids).argmax(-1)).float()
     assert same.mean().item() >= 0.85
+
+
+@pytest.mark.slow
+def test_the_static_cache_decodes_what_a_dynamic_one_does_past_the_sliding_window():
+    """fp32, so that no near-tie decides: 48 greedy tokens after a 1,000-token prompt
+    (Gemma's local layers see 512)."""
+    import torch
+    from transformers import DynamicCache
+
+    from eval.bench_generation import prompt_ids
+
+    fp32 = get_generator("gemma-270m", precision="fp32")
+    ids = prompt_ids(fp32, 1000)
+    assert ids and 1000 > fp32.model.config.sliding_window
+    config = GenerationConfig(max_new_tokens=48, temperature=0.0, repetition_penalty=1.0)
+    ours = list(fp32.token_steps(ids, config, ignore_end=True))
+    cache, step, reference = DynamicCache(config=fp32.model.config), torch.tensor([ids]), []
+    with torch.inference_mode():
+        for _ in range(48):
+            logits = fp32.model(input_ids=step, past_key_values=cache, use_cache=True,
+                                logits_to_keep=1).logits
+            reference.append(int(logits[0, -1].argmax()))
+            step = torch.tensor([[reference[-1]]])
+    assert ours == reference
