@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "config": {"questions": args.questions, "notes": args.notes, "model": args.model,
                    "adapter": assistant.generator.adapter, "strategy": args.strategy,
+                   "precision": assistant.generator.config.precision,
                    "assistant": asdict(assistant.config)},
         "sweep": rows,
         "questions": [{"id": d.question.id, "answerable": d.question.answerable,
