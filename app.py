@@ -4,8 +4,8 @@
                             [--index .cache/index] [--auth user:password]
 
 STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _AUTH stand in for the flags. The notes
-are (re)indexed on start (only changed notes are embedded); models load on the first
-question. Tabs: Chat (streamed answers, clickable citations, a sources panel), Notes
+are (re)indexed on start (only changed notes are embedded); the default chat's models load
+in the background right after (a question that comes first waits for them). Tabs: Chat (streamed answers, clickable citations, a sources panel), Notes
 (upload, delete, re-index), Experiments (eval/experiment.py).
 """
 
@@ -125,12 +125,33 @@ class StudyApp:
 
     def assistant_for(self, settings: ChatSettings) -> Assistant:
         with self._lock:
-            if settings not in self._assistants:
-                if len(self._assistants) >= 8:  # settings combinations seen; generators stay cached
-                    self._assistants.pop(next(iter(self._assistants)))
-                self._assistants[settings] = self._make_assistant(self.index, settings)
-            self._models_loaded.add((settings.model, settings.adapter))
-            return self._assistants[settings]
+            return self._assistant(settings)
+
+    def _assistant(self, settings: ChatSettings) -> Assistant:
+        """Under self._lock."""
+        if settings not in self._assistants:
+            if len(self._assistants) >= 8:  # settings combinations seen; generators stay cached
+                self._assistants.pop(next(iter(self._assistants)))
+            self._assistants[settings] = self._make_assistant(self.index, settings)
+        self._models_loaded.add((settings.model, settings.adapter))
+        return self._assistants[settings]
+
+    def warm_up(self) -> float | None:
+        """Load the default chat's models and run each once, so that the first question
+        does not wait for them; main() runs this in a background thread at start. Holds the
+        lock throughout: a question that comes first waits here rather than racing the
+        loads. Returns the seconds it took, None if it failed (the first question then
+        loads again and reports the error itself)."""
+        began = time.perf_counter()
+        with self._lock:
+            try:
+                assistant = self._assistant(ChatSettings())
+                assistant.checker.scores(["Una frase."], ["Un pasaje de las notas."])
+                "".join(assistant.generator.stream("Hola", GenerationConfig(max_new_tokens=1)))
+            except Exception as err:  # noqa: BLE001 (best effort; the chat reports errors)
+                print(f"aviso: no se pudieron precargar los modelos: {err}", file=sys.stderr)
+                return None
+        return time.perf_counter() - began
 
     # -- chat --------------------------------------------------------------------------
 
@@ -398,15 +419,17 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                                       js_on_load=None)
             with gr.Accordion("Ajustes", open=False):
                 with gr.Row():
-                    model = gr.Dropdown(list(MODELS), value="gemma-270m", label="Modelo")
+                    model = gr.Dropdown(list(MODELS), value=ChatSettings.model, label="Modelo")
                     adapter = gr.Checkbox(ChatSettings.adapter, label="Adaptador LoRA "
                                           "(entrenado con tus notas)")
-                    strategy = gr.Dropdown(list(STRATEGIES), value="zero-shot", label="Estrategia")
+                    strategy = gr.Dropdown(list(STRATEGIES), value=ChatSettings.strategy,
+                                           label="Estrategia")
                 with gr.Row():
-                    passages = gr.Slider(1, 10, value=3, step=1, label="Pasajes")
-                    max_new_tokens = gr.Slider(16, 512, value=160, step=16,
+                    passages = gr.Slider(1, 10, value=ChatSettings.passages, step=1, label="Pasajes")
+                    max_new_tokens = gr.Slider(16, 512, value=ChatSettings.max_new_tokens, step=16,
                                                label="Máximo de tokens nuevos")
-                    temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="Temperatura")
+                    temperature = gr.Slider(0.0, 1.5, value=ChatSettings.temperature, step=0.1,
+                                            label="Temperatura")
             gr.on([question.submit, send.click], app.ask,
                   [question, session, model, adapter, strategy, passages, max_new_tokens,
                    temperature],
@@ -519,7 +542,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"Notas: {app.report.notes} notas, {app.report.chunks} fragmentos. Los modelos se "
-          "cargan con la primera pregunta.", file=sys.stderr)
+          "cargan en segundo plano; una pregunta que llegue antes espera a que estén listos.",
+          file=sys.stderr)
+
+    def warm_up() -> None:
+        if (seconds := app.warm_up()) is not None:
+            print(f"Modelos listos en {seconds:.1f} s.", file=sys.stderr)
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     demo = build_ui(app)
     demo.queue(max_size=64).launch(
         server_name=args.host, server_port=args.port, auth=auth, max_file_size=MAX_UPLOAD,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import astuple
 from pathlib import Path
 
 import gradio as gr
@@ -284,6 +285,34 @@ def test_delete_moves_the_note_to_the_trash_and_reindex_drops_it(make_app, notes
     assert [row[0] for row in app.notes_rows()] == ["preguntas_nlp_llm.md"]
     with pytest.raises(gr.Error, match="única nota"):
         app.delete("preguntas_nlp_llm.md")
+
+
+def test_warm_up_loads_the_default_chat_once_so_the_first_question_finds_it(make_app):
+    made = []
+    app = make_app(made=made)
+    assert app.warm_up() >= 0
+    assert made == [study_app.ChatSettings()]
+    defaults = astuple(study_app.ChatSettings())  # what the UI's controls start with
+    updates = ask(app, QUESTION, study_app.ChatSession(), settings=defaults)
+    assert made == [study_app.ChatSettings()]
+    assert "[1]" in updates[-1][1][-1]["content"]
+
+
+def test_a_failed_warm_up_is_one_line_and_the_first_question_loads_again(make_app, capsys):
+    app = make_app()
+    calls = []
+
+    def broken(index, settings):
+        calls.append(settings)
+        raise ModelNotInstalledError("falta el modelo gemma-270m")
+
+    app._make_assistant = broken
+    assert app.warm_up() is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "falta el modelo" in err[0]
+    with pytest.raises(gr.Error, match="falta el modelo"):
+        ask(app, QUESTION, study_app.ChatSession())
+    assert len(calls) == 2
 
 
 # -- experiments tab ---------------------------------------------------------------------
