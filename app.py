@@ -5,8 +5,9 @@
 
 STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _AUTH stand in for the flags. The notes
 are (re)indexed on start (only changed notes are embedded); the default chat's models load
-in the background right after (a question that comes first waits for them). Tabs: Chat (streamed answers, clickable citations, a sources panel), Notes
-(upload, delete, re-index), Experiments (eval/experiment.py).
+in the background right after (a question that comes first waits for them). Tabs: Chat
+(streamed answers, clickable citations, a sources panel), Notes (upload, delete,
+re-index), Experiments (eval/experiment.py).
 """
 
 from __future__ import annotations

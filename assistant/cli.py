@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from assistant.errors import AssistantError
+from assistant.generators.hf import PRECISIONS
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
 ADAPTER_HELP = ("default: el adaptador LoRA entrenado para el modelo (si tiene); none: sin "
@@ -315,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
     ask.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")
-    ask.add_argument("--precision", choices=["fp32", "bf16", "int8w", "int8"],
+    ask.add_argument("--precision", choices=PRECISIONS,
                      help="precisión de los pesos en CPU (por defecto, la más rápida medida)")
     ask.add_argument("--max-new-tokens", type=int, default=160)
     ask.add_argument("--temperature", type=float, default=0.0)
@@ -332,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     answers.add_argument("--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)")
     answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
-    answers.add_argument("--precision", choices=["fp32", "bf16", "int8w", "int8"])
+    answers.add_argument("--precision", choices=PRECISIONS)
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
 
@@ -348,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--out", required=True, help="carpeta de resultados (se reanuda)")
     experiment.add_argument("--notes", default=str(DEFAULT_NOTES))
     experiment.add_argument("--index")
-    experiment.add_argument("--precision", choices=["fp32", "bf16", "int8w", "int8"])
+    experiment.add_argument("--precision", choices=PRECISIONS)
     experiment.set_defaults(func=cmd_experiment)
 
     train = commands.add_parser("train-lora", help="entrena un adaptador LoRA")

@@ -69,7 +69,8 @@ def answer_both_ways(assistant: Assistant, questions: list[Question],
         vetoed = always.answer(question.question, section=question.section)
         # No prompt: retrieval confidence abstained before any generation.
         p = first_token_abstains(assistant.generator, vetoed.prompt) if vetoed.prompt else None
-        natural = never.answer(question.question, section=question.section) if p else vetoed
+        natural = (never.answer(question.question, section=question.section)
+                   if p is not None else vetoed)
         drafts.append(Drafts(question, vetoed, p, natural))
     return drafts
 
