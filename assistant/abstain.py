@@ -1,23 +1,36 @@
-"""When to say "No encuentro esto en tus notas." before generating anything.
+"""Abstention, one policy: when to say "No encuentro esto en tus notas." instead of guessing.
 
-Retrieval confidence = the best e5 cosine between the question and the retrieved passages,
-the share of the question's content words (Spanish stems) found in them, and the names the
-question uses (acronyms, code-like or capitalized terms: "DPO", "RoPE", "FlashAttention")
-that no note ever writes. Off-topic questions score low on the first two; near-topic ones
-often name a technique the notes never mention, which e5 places close to its neighbours
-("DPO" beside "RLHF") and only the third signal sees. Thresholds are tuned on the dev set
-(docs/RESULTS.md). The other half of abstention
-happens after generation: a draft none of whose sentences reaches ``min_answer_support``
-is withdrawn (answer.py).
+``AbstentionPolicy`` decides at the three moments the assistant can abstain:
+
+1. **before** generating (``before``): retrieval confidence = the best e5 cosine between
+   the question and the retrieved passages, the share of the question's content words
+   (Spanish stems) found in them, and the names the question uses (acronyms, code-like or
+   capitalized terms: "DPO", "RoPE") that no note ever writes. Off-topic questions score
+   low on the first two; near-topic ones often name a technique the notes never mention,
+   which e5 places close to its neighbours and only the third signal sees. A question in
+   another language than the notes shares no stems with them, so only the cosine (at its
+   own threshold) is used for it.
+2. **during** generation (``generation``): the model's own abstention counts only when
+   its first token begins it with at least ``veto_below`` probability
+   (``GenerationConfig.veto``).
+3. **after** generation (``withdraw``, ``quote_instead``): a draft none of whose sentences
+   reaches ``min_answer_support`` is withdrawn; when retrieval was confident enough
+   (``fallback_*``), the extractive reader's evidence is shown instead, as a quotation.
+
+``is_abstention`` (assistant/prompts.py, beside the sentence itself) is the one test of an
+abstaining text. Thresholds are tuned on the dev set (docs/RESULTS.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from weakref import WeakKeyDictionary
 
 import numpy as np
 
+from assistant.generators.base import GenerationConfig
+from assistant.language import is_spanish
+from assistant.prompts import ABSTAIN, is_abstention  # noqa: F401  (is_abstention: re-exported)
 from assistant.support import named_terms, passage_words
 from corpus.records import Hit
 from index.bm25 import analyse
@@ -28,37 +41,82 @@ class RetrievalConfidence:
     similarity: float  # best cosine, question vs passage (e5)
     coverage: float  # share of the question's content stems present in the passages
     unknown_names: tuple[str, ...] = ()  # names in the question that no note writes
+    same_language: bool = True  # the question is in the notes' language (Spanish)
 
 
 @dataclass(frozen=True)
-class AbstentionConfig:
-    # Tuned on the dev set's retrieval signals alone (docs/RESULTS.md): together they
-    # abstained on 76% of the unanswerable questions and 3.8% of the answerable ones; the
-    # support check after generation catches more of the rest.
+class AbstentionPolicy:
+    # -- before: tuned on the dev set's retrieval signals alone (docs/RESULTS.md): together
+    # they abstained on 76% of the unanswerable questions and 3.8% of the answerable ones.
     min_similarity: float = 0.845
     min_coverage: float = 0.4
     # A question about a name the notes never write cannot be answered from them; on the
     # dev set this caught 2 more unanswerable questions (DPO, RoPE) and no answerable one.
     abstain_on_unknown_names: bool = True
-    # After generation: a draft is withdrawn when none of its sentences reaches this
-    # support. Lower than the checker's flagging threshold (0.7535): below 0.47 no supported
-    # sentence of eval/data/support_dev.jsonl scored (2 of 3 unsupported ones did,
-    # docs/results/support.json "withdraw_threshold"), so a correct but loosely worded
-    # answer is shown with its sentences flagged instead of being withdrawn.
+    # A question in another language: e5 is multilingual but a cross-lingual cosine runs
+    # lower than a same-language one (English questions over the notes: see
+    # docs/RESULTS.md), and stem coverage means nothing across languages.
+    min_similarity_other_language: float = 0.80
+    # -- during: tuned with `python -m eval.abstain_sweep` (docs/results/abstain_sweep_*.json,
+    # Gemma + LoRA zero-shot): from 0.5 to 0.9, abstention on answerable questions went from
+    # 26% to 11% (held-out: 28% to 12.5%), unanswerable unchanged at 88%.
+    veto_below: float = 0.9
+    # -- after: a draft is withdrawn when none of its sentences reaches this support. Lower
+    # than the checker's flagging threshold (0.7535): below 0.47 no supported sentence of
+    # eval/data/support_dev.jsonl scored (docs/results/support.json "withdraw_threshold"),
+    # so a correct but loosely worded answer is shown flagged instead of withdrawn.
     min_answer_support: float = 0.47
+    # A withdrawn draft is replaced by the extractive evidence (quoted) when retrieval was
+    # this confident: stricter than `before`, so that a near-topic unanswerable question
+    # that slipped through is still abstained on.
+    fallback_min_similarity: float = 0.87
+    fallback_min_coverage: float = 0.6
+    fallback_min_similarity_other_language: float = 0.84
 
     def __post_init__(self) -> None:
-        for name in ("min_similarity", "min_coverage", "min_answer_support"):
+        for name in ("min_similarity", "min_coverage", "min_similarity_other_language",
+                     "veto_below", "min_answer_support", "fallback_min_similarity",
+                     "fallback_min_coverage", "fallback_min_similarity_other_language"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
 
+    # -- 1. before -------------------------------------------------------------------------
+
     def confident(self, confidence: RetrievalConfidence) -> bool:
-        return (
-            confidence.similarity >= self.min_similarity
-            and confidence.coverage >= self.min_coverage
-            and not (self.abstain_on_unknown_names and confidence.unknown_names)
-        )
+        return self.before(confidence) is None
+
+    def before(self, confidence: RetrievalConfidence) -> str | None:
+        """Why to abstain without generating (a note for the student), or None."""
+        if self.abstain_on_unknown_names and confidence.unknown_names:
+            return f"tus notas no mencionan: {', '.join(confidence.unknown_names)}"
+        if confidence.same_language:
+            ok = (confidence.similarity >= self.min_similarity
+                  and confidence.coverage >= self.min_coverage)
+        else:
+            ok = confidence.similarity >= self.min_similarity_other_language
+        return None if ok else "poca confianza en la recuperación"
+
+    # -- 2. during -------------------------------------------------------------------------
+
+    def generation(self, config: GenerationConfig, stop: tuple[str, ...]) -> GenerationConfig:
+        """The generation settings with the veto of an unlikely abstention."""
+        return replace(config, stop=stop, veto=ABSTAIN, veto_below=self.veto_below)
+
+    # -- 3. after --------------------------------------------------------------------------
+
+    def withdraw(self, best_supports: list[float]) -> bool:
+        """Withdraw a draft whose every sentence is below ``min_answer_support``."""
+        return not any(score >= self.min_answer_support for score in best_supports)
+
+    def quote_instead(self, confidence: RetrievalConfidence) -> bool:
+        """Answer a withdrawn draft with the notes' own evidence rather than abstaining."""
+        if confidence.unknown_names:
+            return False
+        if not confidence.same_language:
+            return confidence.similarity >= self.fallback_min_similarity_other_language
+        return (confidence.similarity >= self.fallback_min_similarity
+                and confidence.coverage >= self.fallback_min_coverage)
 
 
 # Every word the notes of an index write (see support.passage_words), computed once per
@@ -85,4 +143,4 @@ def retrieval_confidence(index, query: str, hits: list[Hit]) -> RetrievalConfide
     unknown = tuple(sorted(
         written for name, written in named_terms(query).items() if name not in vocabulary
     ))
-    return RetrievalConfidence(float(np.max(similarities)), coverage, unknown)
+    return RetrievalConfidence(float(np.max(similarities)), coverage, unknown, is_spanish(query))

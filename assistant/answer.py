@@ -1,5 +1,11 @@
 """The main path: question -> retrieve -> prompt -> generate -> citations and support.
 
+Abstention is decided by one ``AbstentionPolicy`` (assistant/abstain.py) before, during and
+after generation; citations are repaired against the support of each passage
+(assistant/grounding.py); ``--strategy extractive`` quotes instead of generating
+(assistant/reader.py), and is also what a withdrawn draft falls back to when retrieval is
+confident.
+
 ``Assistant.stream()`` yields the answer text as it is generated and finally the checked
 ``Answer``; ``Assistant.answer()`` returns just the ``Answer``.
 """
@@ -13,28 +19,27 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.abstain import AbstentionConfig, retrieval_confidence
-from assistant.citations import (
-    Citation,
-    cited_numbers,
-    map_citations,
-    split_sentences,
-    strip_citations,
-)
-from assistant.conversation import Turn, resolve_query
+from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_confidence
+from assistant.citations import Citation, split_sentences, strip_citations
+from assistant.conversation import Turn, resolve_question, resolve_query
 from assistant.errors import AssistantError
 from assistant.generators.base import GenerationConfig, Generator
+from assistant.grounding import SentenceCheck, ground, rewrite
+from assistant.language import detect_language
 from assistant.prompts import (
     ABSTAIN,
     ExamplePool,
     Strategy,
     build_prompt,
+    is_abstention,
     parse_strategy,
     withhold_instructions,
 )
+from assistant.reader import ExtractiveReader
 from corpus.records import Hit
-from eval.questions import normalize
 from index.store import NotesIndex
+
+__all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck"]
 
 
 class Checker(Protocol):
@@ -48,35 +53,15 @@ class AssistantConfig:
     passages: int = 3  # recall@3 of the retriever is 0.96; each passage costs prefill time
     seed: int = 0  # draws the few-shot examples
     max_question_chars: int = 1000
-    # The model's own abstention counts only when its first token has at least this
-    # probability; below it the likeliest other token is taken (GenerationConfig.veto).
-    # Tuned on the dev set with `python -m eval.abstain_sweep` (docs/results/
-    # abstain_sweep_*.json, Gemma + LoRA zero-shot): from 0.5 to 0.9, abstention on
-    # answerable questions went from 26% to 11% (held-out: 28% to 12.5%) with abstention on
-    # unanswerable ones unchanged at 88%; the lowest threshold reaching the best dev F1.
-    abstain_min_prob: float = 0.9
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    abstention: AbstentionConfig = field(default_factory=AbstentionConfig)
+    abstention: AbstentionPolicy = field(default_factory=AbstentionPolicy)
 
     def __post_init__(self) -> None:
         parse_strategy(self.strategy)  # raises with the bad name
         if not 1 <= self.passages <= 10:
             raise ValueError(f"passages must be in [1, 10], got {self.passages}")
-        if not 0.0 <= self.abstain_min_prob <= 1.0:
-            raise ValueError(f"abstain_min_prob must be in [0, 1], got {self.abstain_min_prob}")
         if self.max_question_chars < 20:
             raise ValueError(f"max_question_chars must be >= 20, got {self.max_question_chars}")
-
-
-@dataclass
-class SentenceCheck:
-    text: str
-    cited: list[int]  # valid passage numbers the sentence cites
-    support: float  # against the passages it cites (0 when it cites none)
-    best_support: float  # against the best of all retrieved passages
-    supported: bool  # best_support reaches the checker's threshold
-    invalid_citations: list[int] = field(default_factory=list)  # [n] with no passage n
-    cited_support: list[float] = field(default_factory=list)  # support of each cited passage
 
 
 @dataclass
@@ -95,6 +80,8 @@ class Answer:
     draft: str = ""  # the model's raw output
     notes: list[str] = field(default_factory=list)  # e.g. the question was truncated
     prompt: str = ""
+    quoted: bool = False  # the answer is the notes' own sentence (a withdrawn draft's fallback)
+    asked: str = ""  # the question as the model read it (a follow-up gets its subject)
 
     def to_json(self) -> dict:
         payload = asdict(self)
@@ -110,11 +97,34 @@ class Assistant:
         generator: Generator,
         checker: Checker,
         config: AssistantConfig | None = None,
+        reader: ExtractiveReader | None = None,
     ) -> None:
+        """``generator`` may be None for the extractive strategy, which generates nothing."""
         self.index, self.generator, self.checker = index, generator, checker
         self.config = config or AssistantConfig()
         self.strategy: Strategy = parse_strategy(self.config.strategy)
+        if generator is None and self.strategy.generates:
+            raise AssistantError(f"La estrategia {self.strategy.name} necesita un modelo")
+        self.reader = reader or ExtractiveReader(self._unit_vectors)
+        self.policy = self.config.abstention
         self._pool: ExamplePool | None = None
+
+    def _unit_vectors(self, units: list[str]) -> np.ndarray:
+        """The checker's cached unit embeddings when it has them, else the index's own
+        embedder (a checker without a model, as in the tests)."""
+        if hasattr(self.checker, "unit_vectors"):
+            return self.checker.unit_vectors(units)
+        from index.embedders import get_embedder
+
+        return np.asarray(get_embedder(self.index.config.embedder).embed_passages(units))
+
+    @property
+    def model_name(self) -> str:
+        return self.generator.name if self.generator is not None else "extractive"
+
+    @property
+    def adapter_name(self) -> str | None:
+        return self.generator.adapter if self.generator is not None else None
 
     @property
     def pool(self) -> ExamplePool:
@@ -139,39 +149,43 @@ class Assistant:
         began = time.perf_counter()
         question, notes = self._clean_question(question)
         query = resolve_query(question, history)
+        asked = resolve_question(question, history)
         hits = self.index.search(query, k=self.config.passages)
         retrieve_ms = (time.perf_counter() - began) * 1000
         timings = {"retrieve_ms": round(retrieve_ms, 1), "first_token_ms": None,
                    "total_ms": None, "new_tokens": 0}
 
         confidence = retrieval_confidence(self.index, query, hits)
-        if not self.config.abstention.confident(confidence):
-            if confidence.unknown_names:
-                notes.append(f"tus notas no mencionan: {', '.join(confidence.unknown_names)}")
-            else:
-                notes.append("poca confianza en la recuperación")
+        reason = self.policy.before(confidence)
+        if reason:
+            notes.append(reason)
             yield self._finish(self._abstain(question, query, hits, timings, notes), began)
             return
 
-        exclude = {hit.chunk.section for hit in hits} | {section}
-        examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
-        hits = self._fit_context(question, hits, examples)
-        if any(withhold_instructions(hit.chunk.text)[1] for hit in hits):
-            notes.append("un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron")
-        prompt = build_prompt(self.strategy, question, hits, examples)
-        generation = GenerationConfig(**{**asdict(self.config.generation),
-                                         "stop": self.strategy.stop, "veto": ABSTAIN,
-                                         "veto_below": self.config.abstain_min_prob})
-        pieces: list[str] = []
-        for piece in self.generator.stream(prompt, generation):
-            if not pieces:
-                timings["first_token_ms"] = round((time.perf_counter() - began) * 1000, 1)
-            pieces.append(piece)
-            yield piece
-        draft = "".join(pieces)
-        timings["new_tokens"] = self.generator.count_tokens(draft) if draft else 0
+        prompt = ""
+        if not self.strategy.generates:
+            draft = self.reader.draft(asked, hits, self.index.query_vector(query))
+            timings["first_token_ms"] = round((time.perf_counter() - began) * 1000, 1)
+            yield draft
+        else:
+            exclude = {hit.chunk.section for hit in hits} | {section}
+            examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
+            language = detect_language(question)
+            hits = self._fit_context(asked, hits, examples, language)
+            if any(withhold_instructions(hit.chunk.text)[1] for hit in hits):
+                notes.append("un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron")
+            prompt = build_prompt(self.strategy, asked, hits, examples, language=language)
+            generation = self.policy.generation(self.config.generation, self.strategy.stop)
+            pieces: list[str] = []
+            for piece in self.generator.stream(prompt, generation):
+                if not pieces:
+                    timings["first_token_ms"] = round((time.perf_counter() - began) * 1000, 1)
+                pieces.append(piece)
+                yield piece
+            draft = "".join(pieces)
+            timings["new_tokens"] = self.generator.count_tokens(draft) if draft else 0
 
-        answer = self._check(question, query, hits, draft, timings, notes)
+        answer = self._check(question, query, hits, draft, timings, notes, confidence, asked)
         answer.prompt = prompt
         yield self._finish(answer, began)
 
@@ -188,11 +202,11 @@ class Assistant:
             question = question[:limit]
         return question, notes
 
-    def _fit_context(self, question: str, hits: list[Hit], examples) -> list[Hit]:
+    def _fit_context(self, question: str, hits: list[Hit], examples, language: str) -> list[Hit]:
         """Drop the lowest-ranked passages until prompt + answer fit the context window."""
         budget = self.generator.context_window - self.config.generation.max_new_tokens
         while len(hits) > 1:
-            prompt = build_prompt(self.strategy, question, hits, examples)
+            prompt = build_prompt(self.strategy, question, hits, examples, language=language)
             if self.generator.count_tokens(prompt) <= budget:
                 break
             hits = hits[:-1]
@@ -204,40 +218,45 @@ class Assistant:
             return draft.rsplit("Respuesta:", 1)[1].strip()
         return draft.strip()
 
-    def _check(self, question, query, hits, draft, timings, notes) -> Answer:
+    def _check(self, question: str, query: str, hits: list[Hit], draft: str, timings: dict,
+               notes: list[str], confidence: RetrievalConfidence, asked: str) -> Answer:
         text = self._final_text(draft)
-        if not text or normalize(ABSTAIN).rstrip(".") in normalize(text):
+        if not text or is_abstention(text):
             return self._abstain(question, query, hits, timings, notes, draft)
-        sentences = split_sentences(text)
-        passages = [hit.chunk.text for hit in hits]
-        plain = [strip_citations(s) for s in sentences]
-        scores = self.checker.scores(plain, passages) if sentences else np.zeros((0, len(hits)))
-        checks = []
-        for i, sentence in enumerate(sentences):
-            valid, invalid = map_citations(cited_numbers(sentence), hits)
-            support = max((float(scores[i, n - 1]) for n in valid), default=0.0)
-            best = float(scores[i].max()) if len(hits) else 0.0
-            checks.append(SentenceCheck(
-                plain[i], valid, round(support, 4), round(best, 4), self.checker.supported(best),
-                invalid, [round(float(scores[i, n - 1]), 4) for n in valid],
-            ))
-        if not any(c.best_support >= self.config.abstention.min_answer_support for c in checks):
+        checks, text = self._ground(text, hits)
+        quoted = False
+        if self.policy.withdraw([c.best_support for c in checks]):
             notes.append("ninguna frase del borrador está respaldada por las notas")
-            return self._abstain(question, query, hits, timings, notes, draft)
+            if not (self.strategy.generates and self.policy.quote_instead(confidence)):
+                return self._abstain(question, query, hits, timings, notes, draft)
+            # Retrieval is confident: quote the notes' own best sentence instead.
+            notes.append("se muestra la frase de tus notas que mejor responde")
+            checks, text = self._ground(self.reader.draft(asked, hits, self.index.query_vector(query)), hits)
+            quoted = True
         cited = sorted({n for check in checks for n in check.cited})
         return Answer(
             question=question, answer=text, abstained=False,
             citations=[Citation.from_hit(n, hits[n - 1]) for n in cited],
-            sentences=checks, strategy=self.strategy.name, model=self.generator.name,
-            adapter=self.generator.adapter, timings=timings, query=query,
-            closest=[], draft=draft, notes=notes,
+            sentences=checks, strategy=self.strategy.name, model=self.model_name,
+            adapter=self.adapter_name, timings=timings, query=query,
+            closest=[], draft=draft, notes=notes, quoted=quoted, asked=asked,
         )
+
+    def _ground(self, text: str, hits: list[Hit]) -> tuple[list[SentenceCheck], str]:
+        """Each sentence checked against the passages, its citations repaired; the text
+        rewritten with the repaired markers."""
+        sentences = split_sentences(text)
+        passages = [hit.chunk.text for hit in hits]
+        plain = [strip_citations(s) for s in sentences]
+        scores = self.checker.scores(plain, passages) if sentences else np.zeros((0, len(hits)))
+        checks, rewritten = ground(sentences, scores, self.checker.supported)
+        return checks, rewrite(text, sentences, rewritten)
 
     def _abstain(self, question, query, hits, timings, notes, draft: str = "") -> Answer:
         return Answer(
             question=question, answer=ABSTAIN, abstained=True, citations=[], sentences=[],
-            strategy=self.strategy.name, model=self.generator.name,
-            adapter=self.generator.adapter, timings=timings, query=query,
+            strategy=self.strategy.name, model=self.model_name,
+            adapter=self.adapter_name, timings=timings, query=query,
             closest=[Citation.from_hit(n, hit) for n, hit in enumerate(hits, start=1)],
             draft=draft, notes=notes,
         )

@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", help="carpeta del índice (por defecto, la de --notes en la caché)")
     ask.add_argument("--notes", help="carpeta de notas: se reindexa antes de responder")
     ask.add_argument("--strategy", default="zero-shot",
-                     help="zero-shot, few-shot[:k] o cot[:k] (k = ejemplos resueltos)")
+                     help="zero-shot, few-shot[:k], cot[:k] (k = ejemplos resueltos) o extractive (cita la mejor frase, sin modelo)")
     ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
     ask.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")

@@ -20,11 +20,29 @@ from corpus.records import Chunk, Hit, plain_text
 
 ABSTAIN = "No encuentro esto en tus notas."
 TEMPLATES_PATH = Path(__file__).with_name("prompts.yaml")
-STRATEGIES = ("zero-shot", "few-shot", "cot")
-DEFAULT_EXAMPLES = {"zero-shot": 0, "few-shot": 2, "cot": 1}
+# "extractive" generates nothing: the reader quotes the passages' best sentence
+# (assistant/reader.py). It is the baseline every prompting strategy must beat.
+STRATEGIES = ("zero-shot", "few-shot", "cot", "extractive")
+DEFAULT_EXAMPLES = {"zero-shot": 0, "few-shot": 2, "cot": 1, "extractive": 0}
+NO_EXAMPLES = ("zero-shot", "extractive")
 # Passages in worked examples are cut short: they show the format, and every character
 # costs prefill time (~1.3 ms per token here).
 EXAMPLE_PASSAGE_CHARS = 280
+
+
+_FOLD = str.maketrans("áéíóúüÁÉÍÓÚÜ", "aeiouuAEIOUU")
+_CITATION = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+def _abstention_form(text: str) -> str:
+    return " ".join(_CITATION.sub(" ", text).translate(_FOLD).lower().replace(".", " ").split())
+
+
+def is_abstention(text: str) -> bool:
+    """The one test of "this text abstains", used by every stage: the abstention sentence,
+    in any case or accents, with or without its full stop or a citation, alone or opening
+    the text (a model that abstains and then rambles has still abstained)."""
+    return _abstention_form(text).startswith(_abstention_form(ABSTAIN))
 
 
 @dataclass(frozen=True)
@@ -34,7 +52,11 @@ class Strategy:
 
     @property
     def name(self) -> str:
-        return self.kind if self.kind == "zero-shot" else f"{self.kind}:{self.examples}"
+        return self.kind if self.kind in NO_EXAMPLES else f"{self.kind}:{self.examples}"
+
+    @property
+    def generates(self) -> bool:
+        return self.kind != "extractive"
 
     @property
     def stop(self) -> tuple[str, ...]:
@@ -46,8 +68,8 @@ def parse_strategy(name: str) -> Strategy:
     kind, _, count = name.strip().partition(":")
     if kind not in STRATEGIES:
         raise ValueError(f"estrategia desconocida {name!r}; usa una de {', '.join(STRATEGIES)}")
-    if kind == "zero-shot" and count:
-        raise ValueError("zero-shot no lleva ejemplos")
+    if kind in NO_EXAMPLES and count:
+        raise ValueError(f"{kind} no lleva ejemplos")
     if count and not (count.isdigit() and 0 <= int(count) <= 8):
         raise ValueError(f"número de ejemplos no válido en {name!r} (0-8)")
     return Strategy(kind, int(count) if count else DEFAULT_EXAMPLES[kind])
@@ -105,10 +127,14 @@ def passages_block(passages: list[tuple[int, str, str]]) -> str:
 
 
 def build_prompt(
-    strategy: Strategy, question: str, hits: list[Hit], examples: list[Example] = ()
+    strategy: Strategy, question: str, hits: list[Hit], examples: list[Example] = (),
+    language: str = "es",
 ) -> str:
-    """The full prompt: instructions, worked examples, numbered passages [1]..[k], question."""
-    instructions = render("instructions", abstain=ABSTAIN)
+    """The full prompt: instructions (in the question's language), worked examples,
+    numbered passages [1]..[k], question."""
+    if language not in ("es", "en"):
+        raise ValueError(f"language must be 'es' or 'en', got {language!r}")
+    instructions = render("instructions" if language == "es" else "instructions_en", abstain=ABSTAIN)
     shown = [
         {
             "question": ex.question,

@@ -35,11 +35,14 @@ def load_assistant(
     seed: int = 0,
 ) -> Assistant:
     from assistant.generators import get_generator
+    from assistant.prompts import parse_strategy
     from assistant.support import SupportChecker
 
-    adapter = adapter_for(model, adapter)
-    generator = get_generator(model, adapter=adapter, precision=precision)
     config = AssistantConfig(strategy=strategy, passages=passages, seed=seed)
+    generator = None  # the extractive strategy quotes the notes: no model to load
+    if parse_strategy(strategy).generates:
+        adapter = adapter_for(model, adapter)
+        generator = get_generator(model, adapter=adapter, precision=precision)
     if generation is not None:
         config = replace(config, generation=generation)
     return Assistant(index, generator, SupportChecker(), config)

@@ -76,7 +76,7 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.prompts import ABSTAIN
+from assistant.prompts import is_abstention
 from index.bm25 import analyse, fold_accents
 from index.cache import EmbeddingCache, default_cache_dir, embedding_key
 from index.embedders.base import Embedder
@@ -366,10 +366,6 @@ def _profile(passage: str) -> _PassageProfile:
     return _PassageProfile(frozenset(content_words(passage)), frozenset(numbers(passage)), words)
 
 
-def is_abstention(sentence: str) -> bool:
-    return _normalize(sentence).strip(" .") == _normalize(ABSTAIN).strip(" .")
-
-
 # -- the checker -------------------------------------------------------------------------
 
 
@@ -407,7 +403,7 @@ class SupportChecker:
             self._disk = EmbeddingCache(root, f"{self.embedder.name}.support-units")
         return self._disk
 
-    def _unit_vectors(self, units: list[str]) -> np.ndarray:
+    def unit_vectors(self, units: list[str]) -> np.ndarray:
         """(len(units), dim) vectors, embedding only units never seen before."""
         name = self.embedder.name
         keys = [embedding_key(name, unit) for unit in units]
@@ -436,7 +432,7 @@ class SupportChecker:
 
     def warm(self, passages: list[str]) -> None:
         """Embed every unit of these passages now (e.g. all chunks after indexing)."""
-        self._unit_vectors([u for p in passages for u in passage_units(p)])
+        self.unit_vectors([u for p in passages for u in passage_units(p)])
 
     # -- scoring -------------------------------------------------------------------------
 
@@ -450,7 +446,7 @@ class SupportChecker:
         flat = [u for group in units for u in group]
         if not checkable or not flat:
             return table
-        unit_matrix = self._unit_vectors(flat)  # (n_units, dim)
+        unit_matrix = self.unit_vectors(flat)  # (n_units, dim)
         sentence_matrix = self._sentence_vectors([sentences[i] for i in checkable])
         cosines = sentence_matrix @ unit_matrix.T  # (n_checkable, n_units)
         bounds = np.cumsum([0] + [len(g) for g in units])

@@ -3,7 +3,7 @@
     python -m eval.abstain_sweep --questions eval/data/notes_dev.jsonl \
         --out docs/results/abstain_sweep_dev.json
 
-The veto (AssistantConfig.abstain_min_prob, GenerationConfig.veto_below) acts on one
+The veto (AbstentionPolicy.veto_below, GenerationConfig.veto_below) acts on one
 decision only: when the greedy first token begins the abstention sentence, it stands if the
 model gives it at least the threshold, and is replaced by the likeliest other token if not.
 Decoding is greedy, so every threshold gives one of two drafts per question: the one with
@@ -61,9 +61,9 @@ def answer_both_ways(assistant: Assistant, questions: list[Question],
     from tqdm import tqdm
 
     always = Assistant(assistant.index, assistant.generator, assistant.checker,
-                       replace(assistant.config, abstain_min_prob=1.0))
+                       replace(assistant.config, abstention=replace(assistant.config.abstention, veto_below=1.0)))
     never = Assistant(assistant.index, assistant.generator, assistant.checker,
-                      replace(assistant.config, abstain_min_prob=0.0))
+                      replace(assistant.config, abstention=replace(assistant.config.abstention, veto_below=0.0)))
     drafts = []
     for question in tqdm(questions, desc="Respondiendo", unit="preg", disable=not progress):
         vetoed = always.answer(question.question, section=question.section)

@@ -31,7 +31,7 @@ from rouge_score import rouge_scorer
 
 from assistant.answer import Answer
 from assistant.citations import strip_citations
-from eval.questions import Question
+from eval.questions import Question, is_relevant
 
 _ARTICLES = re.compile(r"\b(el|la|lo|los|las|un|una|unos|unas)\b")
 _PUNCTUATION = set(string.punctuation) | {"¿", "¡", "«", "»", "“", "”", "‘", "’", "…", "—", "–"}
@@ -111,6 +111,10 @@ class QuestionScores:
     supported_sentences: int
     first_token_ms: float | None  # None when the model was never called
     total_ms: float | None
+    # Citations of an answered answerable row, and how many of them name a passage that
+    # contains one of the question's evidence strings: a judge independent of our checker.
+    citations: int = 0
+    evidence_citations: int = 0
 
     @property
     def supported_share(self) -> float | None:
@@ -130,6 +134,7 @@ class QuestionScores:
             "supported_share": self.supported_share,
             "abstain_unanswerable": None if self.answerable else float(self.abstained),
             "abstain_answerable": float(self.abstained) if self.answerable else None,
+            "citation_evidence": self.evidence_citations / self.citations if self.citations else None,
             "first_token_ms": self.first_token_ms,
             "total_ms": self.total_ms,
         }
@@ -138,7 +143,7 @@ class QuestionScores:
 # The per-question metrics, in display order (QuestionScores.values() keys).
 METRICS = ("token_f1", "exact_match", "rouge_l", "citation_precision", "citation_recall",
            "supported_share", "abstain_unanswerable", "abstain_answerable",
-           "first_token_ms", "total_ms")
+           "citation_evidence", "first_token_ms", "total_ms")
 
 
 def _score(metric, result: Scored) -> float:
@@ -159,12 +164,19 @@ def score_question(result: Scored, is_supported: Callable[[float], bool]) -> Que
     if not answer.abstained:
         recall, precision = citation_scores(answer, is_supported)
     sentences = [] if answer.abstained else answer.sentences
+    citations = evidence_citations = 0
+    if question.answerable and not answer.abstained and question.evidence:
+        texts = {c.n: c.text for c in answer.citations}
+        cited = [n for s in sentences for n in s.cited if n in texts]
+        citations = len(cited)
+        evidence_citations = sum(is_relevant(texts[n], question.evidence) for n in cited)
     return QuestionScores(
         id=question.id, answerable=question.answerable, abstained=answer.abstained,
         **quality, citation_recall=recall, citation_precision=precision,
         sentences=len(sentences), supported_sentences=sum(s.supported for s in sentences),
         first_token_ms=answer.timings.get("first_token_ms"),
         total_ms=answer.timings.get("total_ms"),
+        citations=citations, evidence_citations=evidence_citations,
     )
 
 
@@ -199,6 +211,10 @@ def summarize_scores(scores: list[QuestionScores]) -> dict:
         if sentences else 0.0,
         "abstain_unanswerable": _mean(float(s.abstained) for s in scores if not s.answerable),
         "abstain_answerable": _mean(float(s.abstained) for s in answerable),
+        # Pooled over every citation of the answered answerable rows.
+        "citation_evidence": round(sum(s.evidence_citations for s in scores)
+                                   / sum(s.citations for s in scores), 4)
+        if any(s.citations for s in scores) else 0.0,
         "first_token_ms_p50": _p50(s.first_token_ms for s in scores),
         "total_ms_p50": _p50(s.total_ms for s in scores),
         "n_unanswerable": len(scores) - len(answerable),
@@ -267,8 +283,8 @@ def run_answer_eval(
         "questions": str(Path(questions).resolve()),
         "limit": limit,
         "strategy": assistant.strategy.name,
-        "model": assistant.generator.name,
-        "adapter": assistant.generator.adapter,
+        "model": assistant.model_name,
+        "adapter": assistant.adapter_name,
         "precision": getattr(getattr(assistant.generator, "config", None), "precision", None),
         "seed": seed,
         "assistant": asdict(assistant.config),

@@ -8,7 +8,7 @@ import jinja2
 import numpy as np
 import pytest
 
-from assistant.abstain import AbstentionConfig
+from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.conversation import Turn, is_follow_up, resolve_query
 from assistant.errors import AssistantError
@@ -27,7 +27,7 @@ def make(index, script="El *Teacher Forcing* usa la palabra correcta como entrad
          **config) -> tuple[Assistant, ScriptedGenerator]:
     generator = ScriptedGenerator(script)
     # The default thresholds are tuned for e5's cosine scale, not the fake embedder's.
-    config = {"abstention": AbstentionConfig(0.0, 0.0), **config}
+    config = {"abstention": AbstentionPolicy(0.0, 0.0), **config}
     return Assistant(index, generator, OverlapChecker(), AssistantConfig(**config)), generator
 
 
@@ -111,12 +111,15 @@ def test_every_citation_points_to_a_retrieved_chunk(index, script):
     assert {c.n for c in answer.citations} == cited
 
 
-def test_citations_to_missing_passages_are_flagged(index):
+def test_citations_to_missing_passages_are_recorded_and_repaired_when_a_passage_supports(index):
     assistant, _ = make(index, script=SCRIPTS[2], passages=3)
     answer = assistant.answer(QUESTION)
-    assert answer.sentences[0].invalid_citations == [7] and answer.sentences[0].cited == []
-    assert answer.sentences[1].invalid_citations == [0]
-    assert answer.citations == []
+    first, second = answer.sentences
+    # "[7]" names no passage; the sentence is supported by passage 1, so it cites that.
+    assert first.invalid_citations == [7] and first.cited == [1] and first.supported
+    assert "[7]" not in answer.answer and "[1]" in answer.answer
+    assert second.invalid_citations == [0] and "[0]" not in answer.answer
+    assert {c.n for c in answer.citations} == set(first.cited) | set(second.cited)
 
 
 def test_supported_and_unsupported_sentences_are_marked(index):
@@ -160,7 +163,7 @@ class FixedChecker:
 def test_a_draft_is_withdrawn_only_when_no_sentence_reaches_min_answer_support(
     index, score, withdrawn
 ):
-    config = AssistantConfig(abstention=AbstentionConfig(0.0, 0.0, min_answer_support=0.47))
+    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, min_answer_support=0.47))
     generator = ScriptedGenerator("El Teacher Forcing usa la palabra correcta [1].")
     answer = Assistant(index, generator, FixedChecker(score), config).answer(QUESTION)
     assert answer.abstained is withdrawn
@@ -169,7 +172,7 @@ def test_a_draft_is_withdrawn_only_when_no_sentence_reaches_min_answer_support(
 
 
 def test_low_retrieval_confidence_abstains_without_generating(index):
-    assistant, generator = make(index, abstention=AbstentionConfig(min_coverage=0.9))
+    assistant, generator = make(index, abstention=AbstentionPolicy(min_coverage=0.9))
     answer = assistant.answer("¿Cuál es la receta de la tortilla de patatas?")
     assert answer.abstained and generator.prompts == []
 
@@ -201,7 +204,7 @@ def test_a_question_naming_what_no_note_writes_abstains_before_generating(
 
 
 def test_the_unknown_name_rule_can_be_turned_off(index):
-    off = AbstentionConfig(0.0, 0.0, abstain_on_unknown_names=False)
+    off = AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False)
     assistant, generator = make(index, script=_echo_first_passage, abstention=off)
     assert not assistant.answer("¿Qué es DPO y en qué se diferencia de PPO?").abstained
     assert len(generator.prompts) == 1
@@ -268,7 +271,7 @@ def test_the_models_abstention_needs_the_configured_first_token_probability(inde
     assistant.answer(QUESTION)
     (config,) = generator.configs
     assert config.veto == ABSTAIN and config.veto_below == 0.9
-    assistant, generator = make(index, abstain_min_prob=0.0)
+    assistant, generator = make(index, abstention=AbstentionPolicy(0.0, 0.0, veto_below=0.0))
     assistant.answer(QUESTION)
     assert generator.configs[0].veto_below == 0.0
 

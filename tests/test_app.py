@@ -12,7 +12,7 @@ import gradio as gr
 import pytest
 
 import app as study_app
-from assistant.abstain import AbstentionConfig
+from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.answer_html import sources_panel_html
 from assistant.errors import ModelNotInstalledError, NotesError
@@ -40,7 +40,7 @@ def fake_factory(script=ANSWER, made=None):
         if made is not None:
             made.append(settings)
         config = AssistantConfig(strategy=settings.strategy, passages=settings.passages,
-                                 abstention=AbstentionConfig(0.0, 0.0))
+                                 abstention=AbstentionPolicy(0.0, 0.0))
         return Assistant(index, ScriptedGenerator(script), OverlapChecker(), config)
     return make
 

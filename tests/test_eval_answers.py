@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstain import AbstentionConfig
+from assistant.abstain import AbstentionPolicy
 from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck
 from eval.answers import (
     Scored,
@@ -90,7 +90,7 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     index = NotesIndex.load(tmp_path / "index")
     generator = ScriptedGenerator("No encuentro esto en tus notas.")
     # Every row reaches the model: no retrieval-side abstention at all.
-    config = AssistantConfig(abstention=AbstentionConfig(0.0, 0.0, abstain_on_unknown_names=False))
+    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
     assistant = Assistant(index, generator, OverlapChecker(), config)
     log = tmp_path / "log.jsonl"
     summary = run_answer_eval(str(notes_copy), str(DEV_SET), limit=8, assistant=assistant,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from assistant.abstain import AbstentionConfig
+from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.cli import main
 from assistant.errors import AssistantError
@@ -151,7 +151,7 @@ class Grid:
         self.generators.append(generator)
         # The default abstention thresholds are tuned for e5, not the fake embedder.
         config = AssistantConfig(strategy=strategy, seed=seed,
-                                 abstention=AbstentionConfig(0.0, 0.0))
+                                 abstention=AbstentionPolicy(0.0, 0.0))
         return Assistant(self.index, generator, OverlapChecker(), config)
 
     @property

@@ -415,3 +415,75 @@ def read_examples(path: str | Path) -> list[dict]:
         path, _example, "entrenamiento", '{"prompt", "completion", ...}',
         hint="; créalo con build_dataset (assistant.lora.data)",
     )
+
+
+# -- chain-of-thought examples ----------------------------------------------------------------
+
+COT = parse_strategy("cot:0")  # the tuned model reads cot without worked examples
+_EVIDENCE_SENTENCE_MIN = 20
+
+
+def evidence_sentence(chunk: Chunk, evidence: Iterable[str]) -> str:
+    """The sentence (or list item) of the chunk's body, as the prompt shows it, that holds
+    one of the evidence strings; "" when none does."""
+    needles = [n for n in map(normalize, evidence) if n]
+    body = plain_text(_body(chunk))
+    for line in body.splitlines():
+        for sentence in split_sentences(line):
+            plain = normalize(sentence)
+            if len(plain) >= _EVIDENCE_SENTENCE_MIN and any(n in plain for n in needles):
+                return sentence.strip().lstrip("-*• ").strip()
+    return ""
+
+
+def make_cot_examples(
+    questions: list[TrainQuestion],
+    groups: dict[str, list[Chunk]],
+    train_sections: list[str],
+    related: dict[str, set[str]],
+    config: LoraTrainConfig,
+    count: int,
+) -> list[dict]:
+    """``count`` cot rows: the prompt of ``cot:0``, the completion quoting the passage's
+    evidence sentence with its [n], then ``Respuesta:`` and the cited answer. Questions
+    whose evidence is no whole sentence of the passage (a table cell, a formula) are
+    skipped: there is nothing to quote."""
+    rng = random.Random(config.seed + 1)  # independent of make_examples' draws
+    usable = []
+    for question in questions:
+        right = cut_passage(_right_chunk(question, groups[question.section]),
+                            config.passage_chars, question.evidence)
+        sentence = evidence_sentence(right, question.evidence)
+        if sentence:
+            usable.append((question, right, sentence))
+    rng.shuffle(usable)
+    rows = []
+    for question, right, sentence in usable[:count]:
+        allowed = [s for s in train_sections
+                   if s != question.section and s not in related.get(question.section, ())]
+        chunks = [cut_passage(rng.choice(groups[s]), config.passage_chars)
+                  for s in rng.sample(allowed, min(config.distractors, len(allowed)))]
+        position = rng.randrange(len(chunks) + 1)
+        chunks.insert(position, right)
+        n = position + 1
+        answer = question.answers[rng.randrange(len(question.answers))]
+        completion = f"\n- {sentence} [{n}]\nRespuesta: {cite(answer, n)}"
+        row = _row(question, [Hit(c, 0.0) for c in chunks], completion, "cot", n)
+        row["prompt"] = build_prompt(COT, question.text, [Hit(c, 0.0) for c in chunks], [])
+        rows.append(row)
+    return rows
+
+
+def notes_rows(notes_dir: str | Path, dev_questions: str | Path, config: LoraTrainConfig,
+               cot: int = 0) -> tuple[list[dict], Split]:
+    """The notes' answer and abstention rows (as build_dataset makes them) plus ``cot``
+    chain-of-thought rows, without writing anything."""
+    loaded = load_notes(Path(notes_dir))
+    groups = group_sections(chunk_notes(loaded.notes))
+    questions = load_questions(dev_questions)
+    split = split_sections(questions, groups, config)
+    related = related_sections(questions, groups)
+    asked, _ = train_questions(questions, groups, split.train_sections)
+    rows = make_examples(asked, groups, split.train_sections, related, config)
+    rows += make_cot_examples(asked, groups, split.train_sections, related, config, cot)
+    return rows, split

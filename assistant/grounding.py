@@ -1,0 +1,85 @@
+"""Citations that point at the evidence: each answer sentence checked against what it cites.
+
+``ground(sentences, scores, supported)`` takes the answer's sentences (with their [n]
+markers) and the checker's (n_sentences, n_passages) support matrix, and per sentence:
+
+- a cited passage that does not support the sentence loses the citation; when no cited
+  passage supports it, the citation moves to the passage that does (the best one, if it
+  reaches the threshold), else the sentence keeps its citations and is flagged;
+- an uncited sentence is checked against every retrieved passage and gets a citation when
+  one supports it, else it is flagged;
+- a sentence is labelled supported only by the passages it ends up citing.
+
+Hand-written: it is the answer pipeline's own rule, over the project's own checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.citations import cited_numbers, strip_citations
+
+
+@dataclass
+class SentenceCheck:
+    text: str  # the sentence without its markers
+    cited: list[int]  # valid passage numbers the sentence cites (after repair)
+    support: float  # against the passages it cites (0 when it cites none)
+    best_support: float  # against the best of all retrieved passages
+    supported: bool  # `support` reaches the checker's threshold
+    invalid_citations: list[int] = field(default_factory=list)  # [n] with no passage n
+    cited_support: list[float] = field(default_factory=list)  # support of each cited passage
+    moved_from: list[int] = field(default_factory=list)  # citations dropped as not supporting
+    added_citation: bool = False  # the sentence cited nothing and got its passage's [n]
+
+
+def _markers(numbers: list[int]) -> str:
+    return " ".join(f"[{n}]" for n in numbers)
+
+
+def ground(
+    sentences: list[str], scores: np.ndarray, supported: Callable[[float], bool]
+) -> tuple[list[SentenceCheck], list[str]]:
+    """Checks and the sentences rewritten with their repaired markers (same order)."""
+    checks, rewritten = [], []
+    n_passages = scores.shape[1] if scores.ndim == 2 else 0
+    for i, sentence in enumerate(sentences):
+        row = scores[i] if n_passages else np.zeros(0)
+        numbers = cited_numbers(sentence)
+        valid = [n for n in numbers if 1 <= n <= n_passages]
+        invalid = [n for n in numbers if not 1 <= n <= n_passages]
+        best_n = int(row.argmax()) + 1 if n_passages else 0
+        best = float(row.max()) if n_passages else 0.0
+        kept = [n for n in valid if supported(float(row[n - 1]))]
+        moved, added = [n for n in valid if n not in kept], False
+        if not kept and supported(best):
+            kept, added = [best_n], not valid
+        elif not kept:  # nothing supports it: keep what it cited, and flag it
+            kept, moved = valid, []
+        support = max((float(row[n - 1]) for n in kept), default=0.0)
+        plain = strip_citations(sentence)
+        checks.append(SentenceCheck(
+            plain, kept, round(support, 4), round(best, 4), supported(support) if kept else False,
+            invalid, [round(float(row[n - 1]), 4) for n in kept], moved, added,
+        ))
+        changed = kept != valid or invalid
+        rewritten.append(f"{plain} {_markers(kept)}".strip() if changed else sentence)
+    return checks, rewritten
+
+
+def rewrite(text: str, originals: list[str], rewritten: list[str]) -> str:
+    """``text`` with each original sentence replaced by its rewrite, layout kept (list
+    lines stay lines)."""
+    out, cursor = [], 0
+    for original, new in zip(originals, rewritten):
+        found = text.find(original, cursor)
+        if found < 0:  # split_sentences moved a marker across a line: rebuild plainly
+            return " ".join(rewritten)
+        out.append(text[cursor:found])
+        out.append(new)
+        cursor = found + len(original)
+    out.append(text[cursor:])
+    return "".join(out).strip()
