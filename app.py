@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTES = ROOT / "corpus" / "notes"
 DEFAULT_INDEX = ROOT / ".cache" / "index"
 ADAPTERS = SHIPPED_ADAPTERS  # model -> its bundled LoRA adapter, on by default as in the CLI
-STRATEGIES = ("zero-shot", "few-shot:2", "cot:1")
+STRATEGIES = ("zero-shot", "few-shot:2", "cot:1", "extractive")
 EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
 # eval/experiment.py names a model with its bundled adapter "<model>+lora".
 EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
@@ -148,7 +148,8 @@ class StudyApp:
             try:
                 assistant = self._assistant(ChatSettings())
                 assistant.checker.scores(["Una frase."], ["Un pasaje de las notas."])
-                "".join(assistant.generator.stream("Hola", GenerationConfig(max_new_tokens=1)))
+                if assistant.generator is not None:
+                    "".join(assistant.generator.stream("Hola", GenerationConfig(max_new_tokens=1)))
             except Exception as err:  # noqa: BLE001 (best effort; the chat reports errors)
                 print(f"aviso: no se pudieron precargar los modelos: {err}", file=sys.stderr)
                 return None

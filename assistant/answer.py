@@ -231,7 +231,8 @@ class Assistant:
                 return self._abstain(question, query, hits, timings, notes, draft)
             # Retrieval is confident: quote the notes' own best sentence instead.
             notes.append("se muestra la frase de tus notas que mejor responde")
-            checks, text = self._ground(self.reader.draft(asked, hits, self.index.query_vector(query)), hits)
+            quote = self.reader.draft(asked, hits, self.index.query_vector(query), quote=True)
+            checks, text = self._ground(quote, hits)
             quoted = True
         cited = sorted({n for check in checks for n in check.cited})
         return Answer(

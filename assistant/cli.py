@@ -148,6 +148,10 @@ def _stream_answer(assistant, question: str, history=()):
         else:
             answer = event
     print()
+    streamed = answer.draft.strip()
+    if not answer.abstained and answer.answer.strip() != streamed:
+        # The citations were repaired, or the draft was replaced by a quote of the notes.
+        print(f"\nRespuesta revisada: {answer.answer}")
     _print_answer_tail(answer)
     return answer
 

@@ -66,7 +66,8 @@ def question_topic(question: str) -> str:
     match = _TOPIC.match(folded)
     if not match:
         return ""
-    return question[match.start("topic") : match.end("topic")].strip(" ¿?¡!.")
+    topic = question[match.start("topic") : match.end("topic")]
+    return " ".join(re.sub(r"[*_`]", "", topic).split()).strip(" ¿?¡!.")
 
 
 def _article(noun: str, plural: bool) -> str:

@@ -76,6 +76,7 @@ from typing import Literal
 
 import numpy as np
 
+from assistant.language import is_spanish
 from assistant.prompts import is_abstention
 from index.bm25 import analyse, fold_accents
 from index.cache import EmbeddingCache, default_cache_dir, embedding_key
@@ -188,6 +189,10 @@ class SupportParts:
     missing_numbers: tuple[str, ...]
     foreign_names: tuple[str, ...]  # names in the sentence that the passage never uses
     unit: str  # the aligned unit
+    # The sentence is not in the notes' language (an answer to an English question): word
+    # overlap and the Spanish negation and contrast cues mean nothing across languages, so
+    # only e5 (multilingual), numbers and names are used.
+    cross_lingual: bool = False
 
 
 # -- text pieces -------------------------------------------------------------------------
@@ -455,6 +460,7 @@ class SupportChecker:
             sentence = sentences[i]
             words, nums, named = content_words(sentence), numbers(sentence), model_names(sentence)
             stems = _stems(sentence)
+            cross_lingual = not is_spanish(sentence)
             for j, passage in enumerate(passages):
                 if bounds[j] == bounds[j + 1]:
                     continue
@@ -473,6 +479,7 @@ class SupportChecker:
                     foreign_names=foreign_names(sentence, passage),
                     missing_numbers=tuple(sorted(nums - profile.numbers)),
                     unit=unit,
+                    cross_lingual=cross_lingual,
                 )
         return table
 
@@ -488,6 +495,13 @@ class SupportChecker:
 
     def combine(self, parts: SupportParts) -> float:
         config = self.config
+        if parts.cross_lingual:
+            score = parts.semantic
+            if parts.missing_numbers:
+                score *= config.number_penalty
+            if parts.foreign_names:
+                score *= config.foreign_name_penalty
+            return float(np.clip(score, 0.0, 1.0))
         weight = config.semantic_weight
         score = weight * parts.semantic + (1 - weight) * parts.lexical
         if parts.negation_flip:

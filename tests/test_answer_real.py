@@ -38,6 +38,45 @@ def test_each_strategy_answers_from_the_retrieved_passages(index, strategy):
     assert "Teacher" in answer.prompt
 
 
+@pytest.fixture(scope="module")
+def default_assistant(index):
+    return load_assistant(index)
+
+
+def _chat(assistant, questions):
+    from assistant.conversation import Turn
+
+    history, answers = [], []
+    for question in questions:
+        answers.append(assistant.answer(question, history))
+        history.append(Turn(question, answers[-1].query, answers[-1].answer))
+    return answers
+
+
+@pytest.mark.parametrize("strategy", ["default", "extractive"])
+def test_adapters_then_their_advantages_is_answered_about_adapters(index, default_assistant, strategy):
+    assistant = default_assistant if strategy == "default" else load_assistant(index, strategy=strategy)
+    _, follow = _chat(assistant, ["¿Qué son los adapters?", "¿Y cuáles son sus ventajas?"])
+    assert not follow.abstained
+    assert follow.citations and all("adapters" in c.heading.lower() for c in follow.citations)
+
+
+@pytest.mark.parametrize("strategy", ["default", "extractive"])
+def test_teacher_forcing_then_its_disadvantages_is_not_abstained(index, default_assistant, strategy):
+    assistant = default_assistant if strategy == "default" else load_assistant(index, strategy=strategy)
+    _, follow = _chat(assistant, ["¿Qué es el teacher forcing?", "¿y sus desventajas?"])
+    assert not follow.abstained
+    assert any(c.heading.endswith("Desventajas") for c in follow.citations)
+
+
+@pytest.mark.parametrize("question", ["What is teacher forcing?", "What are the advantages of LoRA?"])
+def test_an_english_question_over_the_spanish_notes_is_answered(default_assistant, question):
+    answer = default_assistant.answer(question)
+    assert not answer.abstained, answer.notes
+    topic = "teacher forcing" if "teacher" in question else "lora"
+    assert any(topic in c.text.lower() for c in answer.citations)
+
+
 def test_an_off_topic_question_is_abstained(index):
     answer = load_assistant(index).answer("¿En qué año cayó el Imperio romano de Occidente?")
     assert answer.abstained and answer.answer == ABSTAIN and len(answer.closest) == 3

@@ -147,3 +147,21 @@ def test_examples_cite_the_gold_passage_and_abstain_on_unanswerables(
             fact, answer = row["completion"].strip().split("\nRespuesta: ")
             assert fact.startswith("- ") and f"[{n}]" in fact
             assert is_relevant(gold, [fact[2:].rsplit(" [", 1)[0]])  # the quote is the passage's
+
+
+def test_notes_cot_rows_quote_the_evidence_sentence_of_the_right_passage():
+    from assistant.lora.config import LoraTrainConfig
+    from assistant.lora.data import notes_rows
+    from tests.conftest import DEV_SET, NOTES
+
+    rows, split = notes_rows(NOTES, DEV_SET, LoraTrainConfig(), cot=12)
+    cot = [r for r in rows if r["kind"] == "cot"]
+    assert len(cot) == 12
+    for row in cot:
+        assert row["prompt"].endswith("Hechos:") and row["section"] in split.train_sections
+        fact, answer = row["completion"].strip().split("\nRespuesta: ")
+        n = row["cited"]
+        assert fact.startswith("- ") and fact.endswith(f"[{n}]") and answer.endswith(f"[{n}]")
+        passages = re.split(r"^\[\d+\] ", row["prompt"].split("Pasajes:", 1)[1], flags=re.M)[1:]
+        quote = fact[2:].rsplit(" [", 1)[0]
+        assert is_relevant(passages[n - 1], [quote])

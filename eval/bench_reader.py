@@ -1,0 +1,123 @@
+"""Answers end to end, every reader side by side: extractive vs the models, on every set.
+
+    python -m eval.bench_reader --out docs/results/reader [--rows R1,R2] [--sets S1,S2]
+
+Rows: ``extractive`` (no model), ``base`` (Gemma 3 270M, zero-shot), ``notes-lora`` (the
+first adapter, trained on the notes only), ``reader`` and ``reader-cot`` (the adapter
+trained on SQuAD-es + the notes, zero-shot and trained chain of thought).
+Sets: the notes dev and held-out files, and the SQuAD-es **test** articles indexed as a
+notes folder (``eval/data/squad_es/test``; the first ``--squad-limit`` rows of its shuffled
+question file, a random sample keeping its share of unanswerable questions).
+
+Each (row, set) cell is written to ``OUT/cells/<row>__<set>.json`` with its per-question
+log beside it, and skipped when already there (the run resumes); ``OUT/summary.json``
+gathers them. Latencies are medians over the questions, measured on whatever else the
+machine is doing: compare them within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.records import file_sha256
+
+ADAPTERS = Path("assistant/lora/adapters")
+
+
+@dataclass(frozen=True)
+class Row:
+    strategy: str
+    model: str = "gemma-270m"
+    adapter: str | None = None  # None: the base model
+
+    def adapter_path(self) -> str | None:
+        return str(ADAPTERS / self.adapter) if self.adapter else "none"
+
+
+ROWS = {
+    "extractive": Row("extractive"),
+    "base": Row("zero-shot"),
+    "notes-lora": Row("zero-shot", adapter="gemma-270m-notes"),
+    "reader": Row("zero-shot", adapter="gemma-270m-reader"),
+    "reader-cot": Row("cot:0", adapter="gemma-270m-reader"),
+}
+SETS = {
+    "notes_dev": ("corpus/notes", "eval/data/notes_dev.jsonl", None),
+    "notes_heldout": ("corpus/notes", "eval/data/notes_heldout.jsonl", None),
+    "squad_es_test": ("eval/data/squad_es/test/notes", "eval/data/squad_es/test/questions.jsonl", "squad"),
+}
+
+
+def run_cell(row_name: str, set_name: str, out: Path, squad_limit: int, precision: str | None) -> dict:
+    from eval.answers import run_answer_eval
+
+    row = ROWS[row_name]
+    notes, questions, kind = SETS[set_name]
+    limit = squad_limit if kind == "squad" else None
+    cells = out / "cells"
+    cells.mkdir(parents=True, exist_ok=True)
+    path = cells / f"{row_name}__{set_name}.json"
+    identity = {"row": row_name, "set": set_name, "strategy": row.strategy, "model": row.model,
+                "adapter": row.adapter, "questions_sha256": file_sha256(questions), "limit": limit,
+                "adapter_sha256": file_sha256(ADAPTERS / row.adapter / "adapter_model.safetensors")
+                if row.adapter else None}
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("identity") == identity:
+            return stored
+    summary = run_answer_eval(notes, questions, strategy=row.strategy, model=row.model,
+                              adapter=row.adapter_path(), limit=limit,
+                              log=str(cells / f"{row_name}__{set_name}.log.jsonl"),
+                              precision=precision)
+    cell = {"identity": identity, "summary": summary}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(cell, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return cell
+
+
+COLUMNS = ("token_f1", "exact_match", "citation_precision", "citation_recall",
+           "citation_evidence", "abstain_answerable", "abstain_unanswerable",
+           "first_token_ms_p50", "total_ms_p50", "n", "n_unanswerable")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/results/reader"))
+    parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--squad-limit", type=int, default=300)
+    parser.add_argument("--precision", default=None)
+    args = parser.parse_args(argv)
+    rows, sets = args.rows.split(","), args.sets.split(",")
+    unknown = [r for r in rows if r not in ROWS] + [s for s in sets if s not in SETS]
+    if unknown:
+        parser.error(f"desconocidos: {unknown}; filas {list(ROWS)}, conjuntos {list(SETS)}")
+    for row in rows:
+        adapter = ROWS[row].adapter
+        if adapter and not (ADAPTERS / adapter / "adapter_model.safetensors").is_file():
+            parser.error(f"la fila {row} necesita el adaptador {ADAPTERS / adapter}, que no existe")
+    table = {}
+    for set_name in sets:
+        for row in rows:
+            cell = run_cell(row, set_name, args.out, args.squad_limit, args.precision)
+            table.setdefault(set_name, {})[row] = {k: cell["summary"].get(k) for k in COLUMNS}
+            print(json.dumps({"set": set_name, "row": row, **table[set_name][row]}), flush=True)
+    existing = {}
+    summary_path = args.out / "summary.json"
+    if summary_path.is_file():
+        existing = json.loads(summary_path.read_text(encoding="utf-8"))
+    for set_name, cells in table.items():
+        existing.setdefault(set_name, {}).update(cells)
+    summary_path.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
+    json.dump(existing, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
