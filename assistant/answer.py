@@ -221,7 +221,8 @@ class Assistant:
     def _check(self, question: str, query: str, hits: list[Hit], draft: str, timings: dict,
                notes: list[str], confidence: RetrievalConfidence, asked: str) -> Answer:
         text = self._final_text(draft)
-        if not text or is_abstention(text):
+        # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains.
+        if not text or any(is_abstention(s) for s in [text, *split_sentences(text)]):
             return self._abstain(question, query, hits, timings, notes, draft)
         checks, text = self._ground(text, hits)
         quoted = False

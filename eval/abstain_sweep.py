@@ -21,6 +21,7 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_confidence
 from assistant.answer import Answer, Assistant
 from assistant.cli import ADAPTER_HELP
 from assistant.errors import AssistantError
@@ -29,6 +30,9 @@ from eval.answers import Scored, summarize
 from eval.questions import Question, load_questions
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+# With --open-before, the retrieval-confidence gate is swept too (post hoc: it depends on
+# retrieval alone, recorded per question).
+SIMILARITIES = (0.0, 0.80, 0.82, 0.83, 0.84, 0.845, 0.85)
 
 
 @dataclass
@@ -37,8 +41,14 @@ class Drafts:
     vetoed: Answer  # abstain_min_prob=1: the abstention can never be the first token
     p_abstain: float | None  # P(greedy first token) when it begins the abstention, else None
     natural: Answer  # abstain_min_prob=0; the same as vetoed when p_abstain is None
+    confidence: RetrievalConfidence | None = None  # recorded with --open-before
 
-    def at(self, threshold: float) -> Answer:
+    def at(self, threshold: float, before: AbstentionPolicy | None = None) -> Answer:
+        """The answer at this veto threshold; with ``before``, abstained when that policy's
+        retrieval gate would have stopped the question before generation."""
+        if before is not None and self.confidence is not None and not before.confident(self.confidence):
+            return replace(self.vetoed, abstained=True, answer=ABSTAIN, citations=[],
+                           sentences=[], quoted=False)
         keeps = self.p_abstain is not None and self.p_abstain >= threshold
         return self.natural if keeps else self.vetoed
 
@@ -57,7 +67,7 @@ def first_token_abstains(generator, prompt: str) -> float | None:
 
 
 def answer_both_ways(assistant: Assistant, questions: list[Question],
-                     progress: bool = True) -> list[Drafts]:
+                     progress: bool = True, record_confidence: bool = False) -> list[Drafts]:
     from tqdm import tqdm
 
     always = Assistant(assistant.index, assistant.generator, assistant.checker,
@@ -71,7 +81,11 @@ def answer_both_ways(assistant: Assistant, questions: list[Question],
         p = first_token_abstains(assistant.generator, vetoed.prompt) if vetoed.prompt else None
         natural = (never.answer(question.question, section=question.section)
                    if p is not None else vetoed)
-        drafts.append(Drafts(question, vetoed, p, natural))
+        confidence = None
+        if record_confidence:
+            hits = assistant.index.search(vetoed.query, k=assistant.config.passages)
+            confidence = retrieval_confidence(assistant.index, vetoed.query, hits)
+        drafts.append(Drafts(question, vetoed, p, natural, confidence))
     return drafts
 
 
@@ -81,6 +95,19 @@ def sweep(drafts: list[Drafts], is_supported, thresholds=THRESHOLDS) -> list[dic
             for t in thresholds]
 
 
+def sweep_before(drafts: list[Drafts], is_supported, policy: AbstentionPolicy,
+                 thresholds=THRESHOLDS, similarities=SIMILARITIES) -> list[dict]:
+    """Every (min_similarity, veto threshold) pair, the rest of ``policy`` as shipped."""
+    rows = []
+    for similarity in similarities:
+        before = replace(policy, min_similarity=similarity)
+        for t in thresholds:
+            rows.append({"min_similarity": similarity, "abstain_min_prob": t,
+                         **summarize([Scored(d.question, d.at(t, before)) for d in drafts],
+                                     is_supported)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", required=True)
@@ -88,27 +115,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="gemma-270m")
     parser.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     parser.add_argument("--strategy", default="zero-shot")
+    parser.add_argument("--limit", type=int, help="the first N questions (keeping the share of unanswerable ones)")
+    parser.add_argument("--open-before", action="store_true",
+                        help="generate for every question and sweep the retrieval gate post hoc")
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
     try:
         from assistant.session import load_assistant, open_index
 
-        questions = load_questions(args.questions)
+        from eval.answers import limit_questions
+
+        questions = limit_questions(load_questions(args.questions), args.limit)
         assistant = load_assistant(open_index(None, args.notes), model=args.model,
                                    adapter=args.adapter, strategy=args.strategy)
     except (AssistantError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    drafts = answer_both_ways(assistant, questions)
+    shipped = assistant.config.abstention
+    if args.open_before:
+        opened = replace(shipped, min_similarity=0.0, min_coverage=0.0,
+                         min_similarity_other_language=0.0, abstain_on_unknown_names=False)
+        assistant = Assistant(assistant.index, assistant.generator, assistant.checker,
+                              replace(assistant.config, abstention=opened))
+    drafts = answer_both_ways(assistant, questions, record_confidence=args.open_before)
     rows = sweep(drafts, assistant.checker.supported)
+    before_rows = (sweep_before(drafts, assistant.checker.supported, shipped)
+                   if args.open_before else [])
     result = {
-        "config": {"questions": args.questions, "notes": args.notes, "model": args.model,
+        "config": {"questions": args.questions, "limit": args.limit, "notes": args.notes, "model": args.model,
                    "adapter": assistant.generator.adapter, "strategy": args.strategy,
                    "precision": assistant.generator.config.precision,
                    "assistant": asdict(assistant.config)},
         "sweep": rows,
+        "sweep_before": before_rows,
         "questions": [{"id": d.question.id, "answerable": d.question.answerable,
                        "p_abstain": None if d.p_abstain is None else round(d.p_abstain, 4),
+                       "confidence": None if d.confidence is None else asdict(d.confidence),
                        **{f"{name}_{key}": getattr(answer, key)
                           for name, answer in (("vetoed", d.vetoed), ("natural", d.natural))
                           for key in ("draft", "abstained", "notes")}}
@@ -119,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(f"{row[c]}" for c in columns))
+    for row in before_rows:
+        print(" | ".join(f"{row[c]}" for c in ("min_similarity", *columns)))
     if args.out:
         from index.cache import atomic_write_bytes
 

@@ -35,7 +35,12 @@ class Row:
     adapter: str | None = None  # None: the base model
 
     def adapter_path(self) -> str | None:
-        return str(ADAPTERS / self.adapter) if self.adapter else "none"
+        return str(self.folder()) if self.adapter else "none"
+
+    def folder(self) -> Path:
+        """A name under assistant/lora/adapters/, or any adapter folder (a checkpoint)."""
+        path = Path(self.adapter)
+        return path if path.is_absolute() or path.exists() else ADAPTERS / self.adapter
 
 
 ROWS = {
@@ -49,6 +54,8 @@ SETS = {
     "notes_dev": ("corpus/notes", "eval/data/notes_dev.jsonl", None),
     "notes_heldout": ("corpus/notes", "eval/data/notes_heldout.jsonl", None),
     "squad_es_test": ("eval/data/squad_es/test/notes", "eval/data/squad_es/test/questions.jsonl", "squad"),
+    # For choosing training settings (checkpoints), never reported as a result.
+    "squad_es_dev": ("eval/data/squad_es/dev/notes", "eval/data/squad_es/dev/questions.jsonl", "squad"),
 }
 
 
@@ -63,7 +70,7 @@ def run_cell(row_name: str, set_name: str, out: Path, squad_limit: int, precisio
     path = cells / f"{row_name}__{set_name}.json"
     identity = {"row": row_name, "set": set_name, "strategy": row.strategy, "model": row.model,
                 "adapter": row.adapter, "questions_sha256": file_sha256(questions), "limit": limit,
-                "adapter_sha256": file_sha256(ADAPTERS / row.adapter / "adapter_model.safetensors")
+                "adapter_sha256": file_sha256(row.folder() / "adapter_model.safetensors")
                 if row.adapter else None}
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -89,18 +96,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/results/reader"))
     parser.add_argument("--rows", default=",".join(ROWS))
-    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--sets", default="notes_dev,notes_heldout,squad_es_test")
     parser.add_argument("--squad-limit", type=int, default=300)
     parser.add_argument("--precision", default=None)
+    parser.add_argument("--extra-row", action="append", default=[], metavar="NAME=STRATEGY@ADAPTER",
+                        help="an ad-hoc row, e.g. step120=zero-shot@PATH/checkpoints/step-000120")
     args = parser.parse_args(argv)
+    for spec in args.extra_row:
+        name, _, rest = spec.partition("=")
+        strategy, _, adapter = rest.partition("@")
+        if not (name and strategy and adapter):
+            parser.error(f"--extra-row necesita NOMBRE=ESTRATEGIA@ADAPTADOR, no {spec!r}")
+        ROWS[name] = Row(strategy, adapter=adapter)
     rows, sets = args.rows.split(","), args.sets.split(",")
     unknown = [r for r in rows if r not in ROWS] + [s for s in sets if s not in SETS]
     if unknown:
         parser.error(f"desconocidos: {unknown}; filas {list(ROWS)}, conjuntos {list(SETS)}")
     for row in rows:
         adapter = ROWS[row].adapter
-        if adapter and not (ADAPTERS / adapter / "adapter_model.safetensors").is_file():
-            parser.error(f"la fila {row} necesita el adaptador {ADAPTERS / adapter}, que no existe")
+        if adapter and not (ROWS[row].folder() / "adapter_model.safetensors").is_file():
+            parser.error(f"la fila {row} necesita el adaptador {ROWS[row].folder()}, que no existe")
     table = {}
     for set_name in sets:
         for row in rows:

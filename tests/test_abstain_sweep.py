@@ -47,6 +47,24 @@ def test_each_threshold_is_scored_on_its_own_drafts():
     assert (rows[0.95]["abstain_answerable"], rows[0.95]["abstain_unanswerable"]) == (0.0, 0.0)
 
 
+def test_the_retrieval_gate_is_swept_after_the_fact_from_recorded_confidence():
+    from assistant.abstain import AbstentionPolicy, RetrievalConfidence
+    from eval.abstain_sweep import sweep_before
+
+    drafts = [
+        Drafts(Question("a", "q", answers=["x"]), _answer("x"), None, _answer("x"),
+               RetrievalConfidence(0.83, 0.9)),
+        Drafts(Question("u", "q", answerable=False), _answer("inventado"), None,
+               _answer("inventado"), RetrievalConfidence(0.81, 0.9)),
+    ]
+    rows = {row["min_similarity"]: row for row in sweep_before(
+        drafts, lambda s: s >= 0.5, AbstentionPolicy(), thresholds=(0.9,),
+        similarities=(0.80, 0.82, 0.84))}
+    assert (rows[0.80]["abstain_answerable"], rows[0.80]["abstain_unanswerable"]) == (0.0, 0.0)
+    assert (rows[0.82]["abstain_answerable"], rows[0.82]["abstain_unanswerable"]) == (0.0, 1.0)
+    assert (rows[0.84]["abstain_answerable"], rows[0.84]["abstain_unanswerable"]) == (1.0, 1.0)
+
+
 class FirstStep:
     """A generator whose model gives fixed first-step logits over a 4-token vocabulary."""
 

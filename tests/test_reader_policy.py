@@ -159,6 +159,7 @@ def test_during_generation_the_veto_carries_the_policy_threshold(index, veto_bel
 @pytest.mark.parametrize("draft,confident,expected", [
     (ABSTAIN, True, "abstain"),  # the model's own abstention stands
     ("no encuentro esto en tus notas [2]", True, "abstain"),  # any form of it
+    ("Lo siento. No encuentro esto en tus notas.", True, "abstain"),  # anywhere in the draft
     ("Fue inventado en Marte por astronautas [1].", False, "abstain"),  # withdrawn
     ("Fue inventado en Marte por astronautas [1].", True, "quote"),  # withdrawn, quoted
     ("Usa la palabra correcta de la secuencia como entrada siguiente [1].", True, "answer"),
