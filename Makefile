@@ -4,7 +4,7 @@ PY := .venv/bin/python
 NOTES ?= corpus/notes
 INDEX ?= .cache/index
 
-.PHONY: setup models run index test test-fast bench
+.PHONY: setup models run index test test-fast lint bench
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,10 @@ run: models index
 
 test: setup
 	$(PY) -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

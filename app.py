@@ -98,7 +98,9 @@ def _real_experiment(*args, **kwargs) -> dict:
     try:
         from eval.experiment import run_experiment
     except ImportError as err:
-        raise _error(f"El comando de experimentos no está instalado (eval/experiment.py): {err}")
+        raise _error(
+            f"El comando de experimentos no está instalado (eval/experiment.py): {err}"
+        ) from err
     return run_experiment(*args, **kwargs)
 
 

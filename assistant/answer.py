@@ -21,7 +21,7 @@ import numpy as np
 
 from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_confidence
 from assistant.citations import Citation, split_sentences, strip_citations
-from assistant.conversation import Turn, resolve_question, resolve_query
+from assistant.conversation import Turn, resolve_query, resolve_question
 from assistant.errors import AssistantError
 from assistant.generators.base import GenerationConfig, Generator
 from assistant.grounding import SentenceCheck, ground, rewrite

@@ -122,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         from assistant.session import load_assistant, open_index
-
         from eval.answers import limit_questions
 
         questions = limit_questions(load_questions(args.questions), args.limit)

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from index import embedders
 from index.config import IndexConfig
 from tests.fakes import HashEmbedder
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NOTES = ROOT / "corpus" / "notes"
 DEV_SET = ROOT / "eval" / "data" / "notes_dev.jsonl"

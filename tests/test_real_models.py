@@ -53,7 +53,9 @@ def test_default_retriever_finds_the_evidence_for_dev_questions(e5_index):
 
 def test_accents_and_case_do_not_matter_to_bm25_and_barely_to_fusion(e5_index):
     accented, plain = "¿Qué es el mecanismo de atención?", "que es el MECANISMO de atencion"
-    ids = lambda hits: [h.chunk.id for h in hits]
+    def ids(hits):
+        return [h.chunk.id for h in hits]
+
     assert ids(e5_index.search(accented, 5, "bm25")) == ids(e5_index.search(plain, 5, "bm25"))
     # e5 itself sees the difference, so the fused ranking may move a little.
     assert ids(e5_index.search(accented, 1))[0] in ids(e5_index.search(plain, 3))

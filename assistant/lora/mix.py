@@ -19,7 +19,7 @@ import json
 import random
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.lora.config import LoraTrainConfig
@@ -40,7 +40,7 @@ SQUAD_DIR = Path("eval/data/squad_es")
 
 @dataclass(frozen=True)
 class MixConfig:
-    squad: SquadExampleConfig = SquadExampleConfig()
+    squad: SquadExampleConfig = field(default_factory=SquadExampleConfig)
     notes_cot: int = 60  # cot rows from the notes (of the ~85 training questions)
     dev_articles: int = 4  # for choosing training settings
     test_articles: int = 8  # held out, reported
@@ -74,9 +74,11 @@ def write_eval_files(articles, split, root: Path) -> dict:
 
 
 def build_mix(squad_path: Path, out: Path, notes_dir: Path, dev_questions: Path,
-              cache: Path, config: MixConfig = MixConfig(),
-              train_config: LoraTrainConfig = LoraTrainConfig()) -> dict:
+              cache: Path, config: MixConfig | None = None,
+              train_config: LoraTrainConfig | None = None) -> dict:
     from index.store import NotesIndex, build_index
+
+    config, train_config = config or MixConfig(), train_config or LoraTrainConfig()
 
     articles, load_report = load_squad(squad_path)
     split = split_articles(articles, config.split_seed, config.dev_articles,
