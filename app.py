@@ -86,12 +86,18 @@ class ChatSession:
 
 
 def load_for_settings(index: NotesIndex, settings: ChatSettings) -> Assistant:
-    generation = GenerationConfig(max_new_tokens=settings.max_new_tokens,
-                                  temperature=settings.temperature)
+    generation = GenerationConfig(
+        max_new_tokens=settings.max_new_tokens, temperature=settings.temperature
+    )
     adapter = DEFAULT_ADAPTER if settings.adapter else None
-    return load_assistant(index, model=settings.model, adapter=adapter,
-                          strategy=settings.strategy, passages=settings.passages,
-                          generation=generation)
+    return load_assistant(
+        index,
+        model=settings.model,
+        adapter=adapter,
+        strategy=settings.strategy,
+        passages=settings.passages,
+        generation=generation,
+    )
 
 
 def _real_experiment(*args, **kwargs) -> dict:
@@ -159,16 +165,30 @@ class StudyApp:
 
     # -- chat --------------------------------------------------------------------------
 
-    def ask(self, question: str, session: ChatSession, model: str, adapter: bool,
-            strategy: str, passages: float, max_new_tokens: float, temperature: float,
-            ) -> Iterator[tuple]:
+    def ask(
+        self,
+        question: str,
+        session: ChatSession,
+        model: str,
+        adapter: bool,
+        strategy: str,
+        passages: float,
+        max_new_tokens: float,
+        temperature: float,
+    ) -> Iterator[tuple]:
         """Stream one answer: yields (question box, chat, session, sources panel)."""
         question = (question or "").strip()
         if not question:
             raise _error("La pregunta está vacía: escribe qué quieres saber")
         try:
-            settings = ChatSettings(model, bool(adapter) and model in ADAPTERS, strategy,
-                                    int(passages), int(max_new_tokens), float(temperature))
+            settings = ChatSettings(
+                model,
+                bool(adapter) and model in ADAPTERS,
+                strategy,
+                int(passages),
+                int(max_new_tokens),
+                float(temperature),
+            )
         except (ValueError, TypeError) as err:
             raise _error(f"Ajustes no válidos: {err}") from None
         turn = len(session.turns) + 1
@@ -176,8 +196,9 @@ class StudyApp:
         status = "Buscando en tus notas…"
         if (settings.model, settings.adapter) not in self._models_loaded:
             lora = " con su adaptador LoRA" if settings.adapter else ""
-            status = (f"Cargando el modelo {settings.model}{lora} (solo la primera vez, "
-                      "unos segundos)…")
+            status = (
+                f"Cargando el modelo {settings.model}{lora} (solo la primera vez, unos segundos)…"
+            )
             print(status, file=sys.stderr)
         yield "", [*messages, _bot(status_html(status))], session, gr.skip()
 
@@ -219,8 +240,11 @@ class StudyApp:
         """(table, delete choices, preview choices)."""
         rows = self.notes_rows()
         sources = [row[0] for row in rows]
-        return (rows, gr.Dropdown(choices=sources, value=None),
-                gr.Dropdown(choices=sources, value=None))
+        return (
+            rows,
+            gr.Dropdown(choices=sources, value=None),
+            gr.Dropdown(choices=sources, value=None),
+        )
 
     def note_text(self, source: str | None) -> str:
         """A note as plain text for the preview (a PDF: the text the index extracted)."""
@@ -270,17 +294,30 @@ class StudyApp:
             self._assistants.clear()  # they hold the old index
         for warning in report.warnings:
             _warn(warning)
-        changes = [f"{label}: {', '.join(names)}" for label, names in (
-            ("nuevas", report.added), ("cambiadas", report.changed), ("quitadas", report.removed))
-            if names]
-        return (f"Índice listo: {report.notes} notas, {report.chunks} fragmentos "
-                f"({report.embedded} calculados) en {report.seconds:.1f} s. "
-                + ("; ".join(changes) if changes else "Sin cambios."))
+        changes = [
+            f"{label}: {', '.join(names)}"
+            for label, names in (
+                ("nuevas", report.added),
+                ("cambiadas", report.changed),
+                ("quitadas", report.removed),
+            )
+            if names
+        ]
+        return (
+            f"Índice listo: {report.notes} notas, {report.chunks} fragmentos "
+            f"({report.embedded} calculados) en {report.seconds:.1f} s. "
+            + ("; ".join(changes) if changes else "Sin cambios.")
+        )
 
     # -- experiments -------------------------------------------------------------------
 
-    def experiment(self, strategies: list[str], models: list[str], limit: float,
-                   progress=gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
+    def experiment(
+        self,
+        strategies: list[str],
+        models: list[str],
+        limit: float,
+        progress=gr.Progress(),  # noqa: B008 (Gradio's way of asking for a progress bar)
+    ) -> tuple:
         """Run the experiment grid; returns (status, table, plots, report)."""
         if not strategies or not models:
             raise _error("Elige al menos una estrategia y un modelo")
@@ -292,9 +329,16 @@ class StudyApp:
 
         try:
             result = self._run_experiment(
-                str(EXPERIMENT_QUESTIONS), list(strategies), list(models), [0], int(limit),
-                out=str(out), notes=str(self.notes_dir), index_dir=str(self.index_dir),
-                progress=report_progress)
+                str(EXPERIMENT_QUESTIONS),
+                list(strategies),
+                list(models),
+                [0],
+                int(limit),
+                out=str(out),
+                notes=str(self.notes_dir),
+                index_dir=str(self.index_dir),
+                progress=report_progress,
+            )
         except (AssistantError, ValueError) as err:
             raise _error(str(err)) from None
         return experiment_view(f"Resultados en {out}", out, result)
@@ -308,10 +352,12 @@ class StudyApp:
         except (OSError, ValueError):
             return "No hay un experimento publicado que mostrar.", None, [], ""
         config = result.get("config", {})
-        status = (f"Experimento completo publicado (`{PUBLISHED_EXPERIMENT.relative_to(ROOT)}`): "
-                  f"{len(result.get('cells') or [])} combinaciones de estrategia y modelo, "
-                  f"semillas {', '.join(str(s) for s in config.get('seeds', []))}. "
-                  "Ejecuta uno propio con los controles de arriba.")
+        status = (
+            f"Experimento completo publicado (`{PUBLISHED_EXPERIMENT.relative_to(ROOT)}`): "
+            f"{len(result.get('cells') or [])} combinaciones de estrategia y modelo, "
+            f"semillas {', '.join(str(s) for s in config.get('seeds', []))}. "
+            "Ejecuta uno propio con los controles de arriba."
+        )
         return experiment_view(status, PUBLISHED_EXPERIMENT, result)
 
 
@@ -321,19 +367,26 @@ def experiment_view(status: str, out: Path, result: dict) -> tuple:
     headers, rows = results_table(result)
     report = out / "report.md"
     text = report.read_text(encoding="utf-8") if report.exists() else ""
-    return (status,
-            gr.Dataframe(value=rows, headers=headers) if rows else None,
-            sorted(str(p) for p in out.glob("*.png")),
-            PLOTS_SECTION.sub("", text))
+    return (
+        status,
+        gr.Dataframe(value=rows, headers=headers) if rows else None,
+        sorted(str(p) for p in out.glob("*.png")),
+        PLOTS_SECTION.sub("", text),
+    )
 
 
 def results_table(result: dict) -> tuple[list[str], list[list]]:
     """One row per (strategy, model) of results.json: each metric as "mean ± stderr"."""
     cells = result.get("cells") or []
     metrics = list(cells[0]["metrics"]) if cells else []
-    rows = [[cell["strategy"], cell["model"],
-             *(_estimate(cell["metrics"].get(metric, {})) for metric in metrics)]
-            for cell in cells]
+    rows = [
+        [
+            cell["strategy"],
+            cell["model"],
+            *(_estimate(cell["metrics"].get(metric, {})) for metric in metrics),
+        ]
+        for cell in cells
+    ]
     return ["estrategia", "modelo", *metrics], rows
 
 
@@ -411,51 +464,96 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             session = gr.State(ChatSession())
             with gr.Row():
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Conversación", height=520, elem_id="chat",
-                                         feedback_options=None, buttons=["copy", "copy_all"])
+                    chatbot = gr.Chatbot(
+                        label="Conversación",
+                        height=520,
+                        elem_id="chat",
+                        feedback_options=None,
+                        buttons=["copy", "copy_all"],
+                    )
                     with gr.Row():
-                        question = gr.Textbox(placeholder="Pregunta algo de tus notas…",
-                                              show_label=False, scale=5, elem_id="question")
+                        question = gr.Textbox(
+                            placeholder="Pregunta algo de tus notas…",
+                            show_label=False,
+                            scale=5,
+                            elem_id="question",
+                        )
                         send = gr.Button("Preguntar", variant="primary", scale=1)
                     new_chat = gr.Button("Nueva conversación", size="sm")
                 with gr.Column(scale=2):
-                    sources = gr.HTML(sources_panel_html([]), label="Fuentes", elem_id="sources",
-                                      js_on_load=None)
+                    sources = gr.HTML(
+                        sources_panel_html([]), label="Fuentes", elem_id="sources", js_on_load=None
+                    )
             with gr.Accordion("Ajustes", open=False):
                 with gr.Row():
                     model = gr.Dropdown(list(MODELS), value=ChatSettings.model, label="Modelo")
-                    adapter = gr.Checkbox(ChatSettings.adapter, label="Adaptador LoRA "
-                                          "(entrenado con tus notas)")
-                    strategy = gr.Dropdown(list(STRATEGIES), value=ChatSettings.strategy,
-                                           label="Estrategia")
+                    adapter = gr.Checkbox(
+                        ChatSettings.adapter, label="Adaptador LoRA (entrenado con tus notas)"
+                    )
+                    strategy = gr.Dropdown(
+                        list(STRATEGIES), value=ChatSettings.strategy, label="Estrategia"
+                    )
                 with gr.Row():
-                    passages = gr.Slider(1, 10, value=ChatSettings.passages, step=1, label="Pasajes")
-                    max_new_tokens = gr.Slider(16, 512, value=ChatSettings.max_new_tokens, step=16,
-                                               label="Máximo de tokens nuevos")
-                    temperature = gr.Slider(0.0, 1.5, value=ChatSettings.temperature, step=0.1,
-                                            label="Temperatura")
-            gr.on([question.submit, send.click], app.ask,
-                  [question, session, model, adapter, strategy, passages, max_new_tokens,
-                   temperature],
-                  [question, chatbot, session, sources], api_name="ask",
-                  concurrency_limit=1, concurrency_id="generation")
-            new_chat.click(app.new_conversation, None, [chatbot, session, sources],
-                           api_name="new_conversation")
-            chatbot.clear(app.new_conversation, None, [chatbot, session, sources],
-                          api_visibility="private")
-            model.change(lambda name: gr.Checkbox(interactive=name in ADAPTERS,
-                                                  value=name in ADAPTERS),
-                         model, adapter, api_visibility="private")
+                    passages = gr.Slider(
+                        1, 10, value=ChatSettings.passages, step=1, label="Pasajes"
+                    )
+                    max_new_tokens = gr.Slider(
+                        16,
+                        512,
+                        value=ChatSettings.max_new_tokens,
+                        step=16,
+                        label="Máximo de tokens nuevos",
+                    )
+                    temperature = gr.Slider(
+                        0.0, 1.5, value=ChatSettings.temperature, step=0.1, label="Temperatura"
+                    )
+            gr.on(
+                [question.submit, send.click],
+                app.ask,
+                [
+                    question,
+                    session,
+                    model,
+                    adapter,
+                    strategy,
+                    passages,
+                    max_new_tokens,
+                    temperature,
+                ],
+                [question, chatbot, session, sources],
+                api_name="ask",
+                concurrency_limit=1,
+                concurrency_id="generation",
+            )
+            new_chat.click(
+                app.new_conversation, None, [chatbot, session, sources], api_name="new_conversation"
+            )
+            chatbot.clear(
+                app.new_conversation, None, [chatbot, session, sources], api_visibility="private"
+            )
+            model.change(
+                lambda name: gr.Checkbox(interactive=name in ADAPTERS, value=name in ADAPTERS),
+                model,
+                adapter,
+                api_visibility="private",
+            )
 
         with gr.Tab("Notas"):
             gr.Markdown(f"Carpeta de notas: `{app.notes_dir}`")
-            notes_table = gr.Dataframe(app.notes_rows(), headers=["Nota", "Fragmentos", "Tamaño"],
-                                       interactive=False, label="Tus notas")
+            notes_table = gr.Dataframe(
+                app.notes_rows(),
+                headers=["Nota", "Fragmentos", "Tamaño"],
+                interactive=False,
+                label="Tus notas",
+            )
             notes_status = gr.Textbox(show_label=False, interactive=False, lines=2)
             with gr.Row():
                 with gr.Column():
-                    files = gr.File(file_count="multiple", file_types=[".md", ".txt", ".pdf"],
-                                    label="Subir notas (.md, .txt, .pdf; texto hasta 5 MB, PDF hasta 50 MB)")
+                    files = gr.File(
+                        file_count="multiple",
+                        file_types=[".md", ".txt", ".pdf"],
+                        label="Subir notas (.md, .txt, .pdf; texto hasta 5 MB, PDF hasta 50 MB)",
+                    )
                     replace = gr.Checkbox(False, label="Reemplazar si ya existe")
                     add = gr.Button("Añadir a mis notas", variant="primary")
                 with gr.Column():
@@ -463,48 +561,71 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     delete = gr.Button("Borrar nota", variant="stop")
                     reindex = gr.Button("Reindexar")
             to_preview = gr.Dropdown([], label="Ver una nota")
-            preview = gr.Textbox(lines=16, max_lines=30, interactive=False,
-                                 label="Contenido (como texto)")
+            preview = gr.Textbox(
+                lines=16, max_lines=30, interactive=False, label="Contenido (como texto)"
+            )
             view = [notes_table, to_delete, to_preview]
             hidden = {"api_visibility": "private"}  # steps of a chain, not API endpoints
             add.click(app.upload, [files, replace], notes_status).success(
-                lambda: None, None, files, **hidden).then(
-                app.reindex, None, notes_status, **hidden).then(
-                app.notes_view, None, view, **hidden)
+                lambda: None, None, files, **hidden
+            ).then(app.reindex, None, notes_status, **hidden).then(
+                app.notes_view, None, view, **hidden
+            )
             delete.click(app.delete, to_delete, notes_status).success(
-                app.reindex, None, notes_status, **hidden).then(
-                app.notes_view, None, view, **hidden)
+                app.reindex, None, notes_status, **hidden
+            ).then(app.notes_view, None, view, **hidden)
             reindex.click(app.reindex, None, notes_status).then(
-                app.notes_view, None, view, **hidden)
+                app.notes_view, None, view, **hidden
+            )
             to_preview.change(app.note_text, to_preview, preview, **hidden)
             demo.load(app.notes_view, None, view, **hidden)
 
         with gr.Tab("Experimentos"):
-            gr.Markdown(f"Evalúa estrategias y modelos con las preguntas de "
-                        f"`{EXPERIMENT_QUESTIONS.relative_to(ROOT)}` (hechas para las notas por "
-                        "defecto). Tarda minutos: el chat espera mientras tanto.")
+            gr.Markdown(
+                f"Evalúa estrategias y modelos con las preguntas de "
+                f"`{EXPERIMENT_QUESTIONS.relative_to(ROOT)}` (hechas para las notas por "
+                "defecto). Tarda minutos: el chat espera mientras tanto."
+            )
             with gr.Row():
-                exp_strategies = gr.CheckboxGroup(list(EXPERIMENT_STRATEGIES), value=["zero-shot"],
-                                                  label="Estrategias")
-                exp_models = gr.CheckboxGroup(list(EXPERIMENT_MODELS), value=["gemma-270m"],
-                                              label="Modelos")
-                exp_limit = gr.Number(10, minimum=1, maximum=500, precision=0,
-                                      label="Máximo de preguntas")
+                exp_strategies = gr.CheckboxGroup(
+                    list(EXPERIMENT_STRATEGIES), value=["zero-shot"], label="Estrategias"
+                )
+                exp_models = gr.CheckboxGroup(
+                    list(EXPERIMENT_MODELS), value=["gemma-270m"], label="Modelos"
+                )
+                exp_limit = gr.Number(
+                    10, minimum=1, maximum=500, precision=0, label="Máximo de preguntas"
+                )
             run = gr.Button("Ejecutar", variant="primary")
             exp_status = gr.Markdown()
             exp_table = gr.Dataframe(label="Resultados", interactive=False)
-            exp_plots = gr.Gallery(label="Gráficas", columns=2, object_fit="contain",
-                                   height="auto", preview=False, elem_id="exp-plots")
+            exp_plots = gr.Gallery(
+                label="Gráficas",
+                columns=2,
+                object_fit="contain",
+                height="auto",
+                preview=False,
+                elem_id="exp-plots",
+            )
             exp_report = gr.Markdown()
-            run.click(app.experiment, [exp_strategies, exp_models, exp_limit],
-                      [exp_status, exp_table, exp_plots, exp_report],
-                      concurrency_limit=1, concurrency_id="generation")
-            demo.load(app.published_experiment, None,
-                      [exp_status, exp_table, exp_plots, exp_report], **hidden)
+            run.click(
+                app.experiment,
+                [exp_strategies, exp_models, exp_limit],
+                [exp_status, exp_table, exp_plots, exp_report],
+                concurrency_limit=1,
+                concurrency_id="generation",
+            )
+            demo.load(
+                app.published_experiment,
+                None,
+                [exp_status, exp_table, exp_plots, exp_report],
+                **hidden,
+            )
     return demo
 
 
 # -- start -------------------------------------------------------------------------------
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
@@ -513,8 +634,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(env("STUDY_ASSISTANT_PORT", "7860")))
     parser.add_argument("--notes", default=env("STUDY_ASSISTANT_NOTES", str(DEFAULT_NOTES)))
     parser.add_argument("--index", default=env("STUDY_ASSISTANT_INDEX", str(DEFAULT_INDEX)))
-    parser.add_argument("--auth", default=env("STUDY_ASSISTANT_AUTH"),
-                        help="usuario:contraseña para entrar en la app")
+    parser.add_argument(
+        "--auth",
+        default=env("STUDY_ASSISTANT_AUTH"),
+        help="usuario:contraseña para entrar en la app",
+    )
     return parser.parse_args(argv)
 
 
@@ -530,8 +654,10 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
     if auth or host in LOOPBACK or host.startswith("127."):
         return None
-    return (f"aviso: la app escucha en {host} sin contraseña: cualquiera que llegue a esta "
-            "máquina puede leer y cambiar tus notas; añade --auth usuario:contraseña")
+    return (
+        f"aviso: la app escucha en {host} sin contraseña: cualquiera que llegue a esta "
+        "máquina puede leer y cambiar tus notas; añade --auth usuario:contraseña"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -545,9 +671,11 @@ def main(argv: list[str] | None = None) -> int:
     except AssistantError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"Notas: {app.report.notes} notas, {app.report.chunks} fragmentos. Los modelos se "
-          "cargan en segundo plano; una pregunta que llegue antes espera a que estén listos.",
-          file=sys.stderr)
+    print(
+        f"Notas: {app.report.notes} notas, {app.report.chunks} fragmentos. Los modelos se "
+        "cargan en segundo plano; una pregunta que llegue antes espera a que estén listos.",
+        file=sys.stderr,
+    )
 
     def warm_up() -> None:
         if (seconds := app.warm_up()) is not None:
@@ -556,9 +684,17 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     demo = build_ui(app)
     demo.queue(max_size=64).launch(
-        server_name=args.host, server_port=args.port, auth=auth, max_file_size=MAX_UPLOAD,
-        allowed_paths=[str(app.experiments_dir)], theme=THEME, css=CSS, head=HEAD,
-        footer_links=["api"], run_history=False, show_error=False,
+        server_name=args.host,
+        server_port=args.port,
+        auth=auth,
+        max_file_size=MAX_UPLOAD,
+        allowed_paths=[str(app.experiments_dir)],
+        theme=THEME,
+        css=CSS,
+        head=HEAD,
+        footer_links=["api"],
+        run_history=False,
+        show_error=False,
     )
     return 0
 

@@ -74,9 +74,16 @@ class AbstentionPolicy:
     fallback_min_similarity_other_language: float = 0.84
 
     def __post_init__(self) -> None:
-        for name in ("min_similarity", "min_coverage", "min_similarity_other_language",
-                     "veto_below", "min_answer_support", "fallback_min_similarity",
-                     "fallback_min_coverage", "fallback_min_similarity_other_language"):
+        for name in (
+            "min_similarity",
+            "min_coverage",
+            "min_similarity_other_language",
+            "veto_below",
+            "min_answer_support",
+            "fallback_min_similarity",
+            "fallback_min_coverage",
+            "fallback_min_similarity_other_language",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -91,8 +98,10 @@ class AbstentionPolicy:
         if self.abstain_on_unknown_names and confidence.unknown_names:
             return f"tus notas no mencionan: {', '.join(confidence.unknown_names)}"
         if confidence.same_language:
-            ok = (confidence.similarity >= self.min_similarity
-                  and confidence.coverage >= self.min_coverage)
+            ok = (
+                confidence.similarity >= self.min_similarity
+                and confidence.coverage >= self.min_coverage
+            )
         else:
             ok = confidence.similarity >= self.min_similarity_other_language
         return None if ok else "poca confianza en la recuperación"
@@ -115,8 +124,10 @@ class AbstentionPolicy:
             return False
         if not confidence.same_language:
             return confidence.similarity >= self.fallback_min_similarity_other_language
-        return (confidence.similarity >= self.fallback_min_similarity
-                and confidence.coverage >= self.fallback_min_coverage)
+        return (
+            confidence.similarity >= self.fallback_min_similarity
+            and confidence.coverage >= self.fallback_min_coverage
+        )
 
 
 # Every word the notes of an index write (see support.passage_words), computed once per
@@ -140,7 +151,7 @@ def retrieval_confidence(index, query: str, hits: list[Hit]) -> RetrievalConfide
     found = {term for hit in hits for term in analyse(hit.chunk.embed_text())}
     coverage = len(terms & found) / len(terms) if terms else 0.0
     vocabulary = notes_vocabulary(index)
-    unknown = tuple(sorted(
-        written for name, written in named_terms(query).items() if name not in vocabulary
-    ))
+    unknown = tuple(
+        sorted(written for name, written in named_terms(query).items() if name not in vocabulary)
+    )
     return RetrievalConfidence(float(np.max(similarities)), coverage, unknown, is_spanish(query))

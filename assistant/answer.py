@@ -152,8 +152,12 @@ class Assistant:
         asked = resolve_question(question, history)
         hits = self.index.search(query, k=self.config.passages)
         retrieve_ms = (time.perf_counter() - began) * 1000
-        timings = {"retrieve_ms": round(retrieve_ms, 1), "first_token_ms": None,
-                   "total_ms": None, "new_tokens": 0}
+        timings = {
+            "retrieve_ms": round(retrieve_ms, 1),
+            "first_token_ms": None,
+            "total_ms": None,
+            "new_tokens": 0,
+        }
 
         confidence = retrieval_confidence(self.index, query, hits)
         reason = self.policy.before(confidence)
@@ -173,7 +177,9 @@ class Assistant:
             language = detect_language(question)
             hits = self._fit_context(asked, hits, examples, language)
             if any(withhold_instructions(hit.chunk.text)[1] for hit in hits):
-                notes.append("un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron")
+                notes.append(
+                    "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
+                )
             prompt = build_prompt(self.strategy, asked, hits, examples, language=language)
             generation = self.policy.generation(self.config.generation, self.strategy.stop)
             pieces: list[str] = []
@@ -198,7 +204,9 @@ class Assistant:
         notes = []
         limit = self.config.max_question_chars
         if len(question) > limit:
-            notes.append(f"la pregunta tenía {len(question)} caracteres; se usan los primeros {limit}")
+            notes.append(
+                f"la pregunta tenía {len(question)} caracteres; se usan los primeros {limit}"
+            )
             question = question[:limit]
         return question, notes
 
@@ -218,8 +226,17 @@ class Assistant:
             return draft.rsplit("Respuesta:", 1)[1].strip()
         return draft.strip()
 
-    def _check(self, question: str, query: str, hits: list[Hit], draft: str, timings: dict,
-               notes: list[str], confidence: RetrievalConfidence, asked: str) -> Answer:
+    def _check(
+        self,
+        question: str,
+        query: str,
+        hits: list[Hit],
+        draft: str,
+        timings: dict,
+        notes: list[str],
+        confidence: RetrievalConfidence,
+        asked: str,
+    ) -> Answer:
         text = self._final_text(draft)
         # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains.
         if not text or any(is_abstention(s) for s in [text, *split_sentences(text)]):
@@ -237,11 +254,21 @@ class Assistant:
             quoted = True
         cited = sorted({n for check in checks for n in check.cited})
         return Answer(
-            question=question, answer=text, abstained=False,
+            question=question,
+            answer=text,
+            abstained=False,
             citations=[Citation.from_hit(n, hits[n - 1]) for n in cited],
-            sentences=checks, strategy=self.strategy.name, model=self.model_name,
-            adapter=self.adapter_name, timings=timings, query=query,
-            closest=[], draft=draft, notes=notes, quoted=quoted, asked=asked,
+            sentences=checks,
+            strategy=self.strategy.name,
+            model=self.model_name,
+            adapter=self.adapter_name,
+            timings=timings,
+            query=query,
+            closest=[],
+            draft=draft,
+            notes=notes,
+            quoted=quoted,
+            asked=asked,
         )
 
     def _ground(self, text: str, hits: list[Hit]) -> tuple[list[SentenceCheck], str]:
@@ -256,11 +283,19 @@ class Assistant:
 
     def _abstain(self, question, query, hits, timings, notes, draft: str = "") -> Answer:
         return Answer(
-            question=question, answer=ABSTAIN, abstained=True, citations=[], sentences=[],
-            strategy=self.strategy.name, model=self.model_name,
-            adapter=self.adapter_name, timings=timings, query=query,
+            question=question,
+            answer=ABSTAIN,
+            abstained=True,
+            citations=[],
+            sentences=[],
+            strategy=self.strategy.name,
+            model=self.model_name,
+            adapter=self.adapter_name,
+            timings=timings,
+            query=query,
             closest=[Citation.from_hit(n, hit) for n, hit in enumerate(hits, start=1)],
-            draft=draft, notes=notes,
+            draft=draft,
+            notes=notes,
         )
 
     @staticmethod

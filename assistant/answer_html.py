@@ -47,8 +47,10 @@ def _source_label(citation: Citation) -> str:
 
 def _link(key: str, label: str, css: str) -> str:
     # The key rides in a class: the Chatbot's sanitizer keeps classes but drops data-*.
-    return (f'<span class="{css} src-{_esc(key)}" role="button" tabindex="0" '
-            f'title="Ver el pasaje">{_esc(label)}</span>')
+    return (
+        f'<span class="{css} src-{_esc(key)}" role="button" tabindex="0" '
+        f'title="Ver el pasaje">{_esc(label)}</span>'
+    )
 
 
 def question_html(question: str) -> str:
@@ -81,25 +83,35 @@ def answer_html(answer: Answer, turn: int) -> str:
     if answer.abstained:
         paragraphs.append(f'<strong class="abstained">{_esc(answer.answer)}</strong>')
         if answer.draft.strip() and answer.draft.strip() != answer.answer:
-            paragraphs.append("<small>(borrador descartado: ninguna frase estaba respaldada "
-                              "por tus notas)</small>")
+            paragraphs.append(
+                "<small>(borrador descartado: ninguna frase estaba respaldada "
+                "por tus notas)</small>"
+            )
         if answer.closest:
-            links = " · ".join(_link(closest_key(turn, c.n), _source_label(c), "cite-source")
-                               for c in answer.closest)
+            links = " · ".join(
+                _link(closest_key(turn, c.n), _source_label(c), "cite-source")
+                for c in answer.closest
+            )
             paragraphs.append(f"Pasajes más cercanos: {links}")
     else:
         paragraphs.append(_sentences_html(answer, turn))
         if any(not check.supported for check in answer.sentences):
-            paragraphs.append('<small><span class="unsupported">⚠</span> = frase que tus notas '
-                              "no respaldan</small>")
+            paragraphs.append(
+                '<small><span class="unsupported">⚠</span> = frase que tus notas '
+                "no respaldan</small>"
+            )
         first_key: dict[int, str] = {}
         for i, check in enumerate(answer.sentences):
             for n in check.cited:
                 first_key.setdefault(n, citation_key(turn, i, n))
-        links = " · ".join(_link(first_key[c.n], _source_label(c), "cite-source")
-                           for c in answer.citations if c.n in first_key)
-        paragraphs.append(f"Fuentes: {links}" if links else
-                          "<small>(la respuesta no cita ningún pasaje)</small>")
+        links = " · ".join(
+            _link(first_key[c.n], _source_label(c), "cite-source")
+            for c in answer.citations
+            if c.n in first_key
+        )
+        paragraphs.append(
+            f"Fuentes: {links}" if links else "<small>(la respuesta no cita ningún pasaje)</small>"
+        )
     if answer.query and answer.query != answer.question:
         paragraphs.append(f'<small class="query">Búsqueda: «{_esc(answer.query)}»</small>')
     for note in answer.notes:
@@ -113,19 +125,24 @@ def _sentences_html(answer: Answer, turn: int) -> str:
     for i, check in enumerate(answer.sentences):
         text = _esc(check.text)
         if not check.supported:
-            text = (f'<span class="unsupported" title="Tus notas no respaldan esta frase">'
-                    f"⚠ {text}</span>")
+            text = (
+                f'<span class="unsupported" title="Tus notas no respaldan esta frase">'
+                f"⚠ {text}</span>"
+            )
         markers = [_link(citation_key(turn, i, n), f"[{n}]", "cite") for n in check.cited]
-        markers += [f'<span class="cite invalid" title="No hay ningún pasaje [{n}]">[{n}?]</span>'
-                    for n in check.invalid_citations]
+        markers += [
+            f'<span class="cite invalid" title="No hay ningún pasaje [{n}]">[{n}?]</span>'
+            for n in check.invalid_citations
+        ]
         sentence = " ".join([text, *markers])
         separator = "\n" if check.text.startswith(_LIST_ITEM_STARTS) else " "
         parts.append(sentence if not parts else separator + sentence)
     return "".join(parts)
 
 
-def source_cards(answer: Answer, turn: int, evidence: dict[tuple[int, int], Evidence]
-                 ) -> list[SourceCard]:
+def source_cards(
+    answer: Answer, turn: int, evidence: dict[tuple[int, int], Evidence]
+) -> list[SourceCard]:
     """One card per (sentence, cited passage), or per closest passage of an abstention."""
     if answer.abstained:
         return [SourceCard(closest_key(turn, c.n), c, _esc(c.text)) for c in answer.closest]
@@ -135,20 +152,27 @@ def source_cards(answer: Answer, turn: int, evidence: dict[tuple[int, int], Evid
         for n in check.cited:
             if n in by_number:
                 body = highlight_html(by_number[n].text, evidence.get((i, n)))
-                cards.append(SourceCard(citation_key(turn, i, n), by_number[n], body,
-                                        check.text, check.supported))
+                cards.append(
+                    SourceCard(
+                        citation_key(turn, i, n), by_number[n], body, check.text, check.supported
+                    )
+                )
     return cards
 
 
 def _card_html(card: SourceCard, shown: bool) -> str:
     citation = card.citation
     hidden = "" if shown else " hidden"
-    lines = [f'<article class="source-card" data-key="{_esc(card.key)}"{hidden}>',
-             f'<div class="source-title">{_esc(_source_label(citation))}</div>']
+    lines = [
+        f'<article class="source-card" data-key="{_esc(card.key)}"{hidden}>',
+        f'<div class="source-title">{_esc(_source_label(citation))}</div>',
+    ]
     if card.sentence:
         verdict = "respaldada" if card.supported else "⚠ sin respaldo suficiente"
-        lines.append(f'<div class="source-sentence">Frase: «{_esc(card.sentence)}» '
-                     f"<small>({verdict})</small></div>")
+        lines.append(
+            f'<div class="source-sentence">Frase: «{_esc(card.sentence)}» '
+            f"<small>({verdict})</small></div>"
+        )
     else:
         lines.append('<div class="source-sentence">Pasaje cercano a tu pregunta</div>')
     lines += [f'<div class="passage">{card.body_html}</div>', "</article>"]
@@ -157,7 +181,10 @@ def _card_html(card: SourceCard, shown: bool) -> str:
 
 def sources_panel_html(cards: list[SourceCard], show: str | None = None) -> str:
     """Every card of the chat, all hidden but ``show``."""
-    hint = ("Pulsa una cita [n] de una respuesta para ver aquí el pasaje."
-            if cards else "Aquí aparecerán los pasajes que citan las respuestas.")
+    hint = (
+        "Pulsa una cita [n] de una respuesta para ver aquí el pasaje."
+        if cards
+        else "Aquí aparecerán los pasajes que citan las respuestas."
+    )
     body = "\n".join(_card_html(card, card.key == show) for card in cards)
     return f'<div class="sources-panel"><p class="sources-hint">{hint}</p>\n{body}</div>'

@@ -65,7 +65,7 @@ def split_sentences(text: str) -> list[str]:
             markers = _LEADING_MARKERS.match(piece)
             if markers and pieces:
                 pieces[-1] = f"{pieces[-1]} {markers.group(1).strip()}"
-                piece = piece[markers.end():].strip()
+                piece = piece[markers.end() :].strip()
             if piece:
                 pieces.append(piece)
     return [p for p in pieces if strip_citations(p).strip(" -*•")]

@@ -15,8 +15,10 @@ from assistant.errors import AssistantError
 from assistant.generators.hf import PRECISIONS
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
-ADAPTER_HELP = ("default: el adaptador LoRA entrenado para el modelo (si tiene); none: sin "
-                "adaptador; o la carpeta de otro adaptador")
+ADAPTER_HELP = (
+    "default: el adaptador LoRA entrenado para el modelo (si tiene); none: sin "
+    "adaptador; o la carpeta de otro adaptador"
+)
 
 
 def _print_json(payload) -> None:
@@ -39,7 +41,9 @@ def _build(notes: Path, index: Path, args, quiet: bool = False):
         defaults = ChunkConfig()
         chunk_config = ChunkConfig(
             chunk_size=args.chunk_size or defaults.chunk_size,
-            chunk_overlap=defaults.chunk_overlap if args.chunk_overlap is None else args.chunk_overlap,
+            chunk_overlap=defaults.chunk_overlap
+            if args.chunk_overlap is None
+            else args.chunk_overlap,
         )
     if getattr(args, "embedder", None):
         index_config = IndexConfig(embedder=args.embedder)
@@ -60,8 +64,11 @@ def cmd_index(args) -> int:
             f"Índice listo en {report.index_dir}: {report.notes} notas, {report.chunks} fragmentos "
             f"({report.embedded} calculados, {report.reused} reutilizados) en {report.seconds:.1f} s"
         )
-        for label, names in (("nuevas", report.added), ("cambiadas", report.changed),
-                             ("eliminadas", report.removed)):
+        for label, names in (
+            ("nuevas", report.added),
+            ("cambiadas", report.changed),
+            ("eliminadas", report.removed),
+        ):
             if names:
                 print(f"  notas {label}: {', '.join(names)}")
     return 0
@@ -122,8 +129,13 @@ def cmd_chat(args) -> int:
     from index.store import NotesIndex
 
     index = NotesIndex.load(index_dir)
-    assistant = load_assistant(index, model=args.model, adapter=args.adapter,
-                               strategy=args.strategy, passages=args.passages)
+    assistant = load_assistant(
+        index,
+        model=args.model,
+        adapter=args.adapter,
+        strategy=args.strategy,
+        passages=args.passages,
+    )
     print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
     print("Escribe una pregunta (línea vacía o Ctrl-D para salir).")
     history: list[Turn] = []
@@ -181,8 +193,10 @@ def _print_answer_tail(answer) -> None:
         print(f"nota: {note}")
     t = answer.timings
     first = f"{t['first_token_ms'] / 1000:.1f} s" if t["first_token_ms"] is not None else "—"
-    print(f"\n[{answer.model}{' + LoRA' if answer.adapter else ''}, {answer.strategy}; "
-          f"primer token {first}, total {t['total_ms'] / 1000:.1f} s]")
+    print(
+        f"\n[{answer.model}{' + LoRA' if answer.adapter else ''}, {answer.strategy}; "
+        f"primer token {first}, total {t['total_ms'] / 1000:.1f} s]"
+    )
 
 
 def _generation_config(args):
@@ -197,8 +211,13 @@ def cmd_ask(args) -> int:
     question = _question(args.question)
     index = open_index(args.index, args.notes)
     assistant = load_assistant(
-        index, model=args.model, adapter=args.adapter, strategy=args.strategy,
-        passages=args.passages, generation=_generation_config(args), precision=args.precision,
+        index,
+        model=args.model,
+        adapter=args.adapter,
+        strategy=args.strategy,
+        passages=args.passages,
+        generation=_generation_config(args),
+        precision=args.precision,
     )
     if args.json:
         _print_json(assistant.answer(question).to_json())
@@ -211,8 +230,14 @@ def cmd_eval_answers(args) -> int:
     from eval.answers import run_answer_eval
 
     result = run_answer_eval(
-        notes=args.notes, questions=args.questions, strategy=args.strategy, model=args.model,
-        adapter=args.adapter, limit=args.limit, index_dir=args.index, log=args.log,
+        notes=args.notes,
+        questions=args.questions,
+        strategy=args.strategy,
+        model=args.model,
+        adapter=args.adapter,
+        limit=args.limit,
+        index_dir=args.index,
+        log=args.log,
         precision=args.precision,
         progress=not args.json or sys.stderr.isatty(),
     )
@@ -231,9 +256,16 @@ def cmd_experiment(args) -> int:
 
     with progress_bar(enabled=sys.stderr.isatty()) as progress:
         results = run_experiment(
-            args.questions, split_list(args.strategies), split_list(args.models),
-            parse_seeds(args.seeds), limit=args.limit, out=args.out, notes=args.notes,
-            index_dir=args.index, precision=args.precision, progress=progress,
+            args.questions,
+            split_list(args.strategies),
+            split_list(args.models),
+            parse_seeds(args.seeds),
+            limit=args.limit,
+            out=args.out,
+            notes=args.notes,
+            index_dir=args.index,
+            precision=args.precision,
+            progress=progress,
         )
     run = results["run"]
     print(f"Celdas: {run['cells']} ({run['ran']} ejecutadas, {run['skipped']} ya terminadas)")
@@ -258,8 +290,13 @@ def cmd_train_lora(args) -> int:
         for key in ("target_modules",):
             if isinstance(overrides.get(key), list):
                 overrides[key] = tuple(overrides[key])
-    summary = train_lora(args.base, Path(args.data), Path(args.out), LoraTrainConfig(**overrides),
-                         resume=not args.no_resume)
+    summary = train_lora(
+        args.base,
+        Path(args.data),
+        Path(args.out),
+        LoraTrainConfig(**overrides),
+        resume=not args.no_resume,
+    )
     _print_json(summary)
     return 0
 
@@ -315,13 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="responde una pregunta con citas de tus notas")
     ask.add_argument("--index", help="carpeta del índice (por defecto, la de --notes en la caché)")
     ask.add_argument("--notes", help="carpeta de notas: se reindexa antes de responder")
-    ask.add_argument("--strategy", default="zero-shot",
-                     help="zero-shot, few-shot[:k], cot[:k] (k = ejemplos resueltos) o extractive (cita la mejor frase, sin modelo)")
+    ask.add_argument(
+        "--strategy",
+        default="zero-shot",
+        help="zero-shot, few-shot[:k], cot[:k] (k = ejemplos resueltos) o extractive (cita la mejor frase, sin modelo)",
+    )
     ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
     ask.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")
-    ask.add_argument("--precision", choices=PRECISIONS,
-                     help="precisión de los pesos en CPU (por defecto, la más rápida medida)")
+    ask.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="precisión de los pesos en CPU (por defecto, la más rápida medida)",
+    )
     ask.add_argument("--max-new-tokens", type=int, default=160)
     ask.add_argument("--temperature", type=float, default=0.0)
     ask.add_argument("--json", action="store_true")
@@ -335,19 +378,28 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--strategy", default="zero-shot")
     answers.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
     answers.add_argument("--adapter", default="default", help=ADAPTER_HELP)
-    answers.add_argument("--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)")
+    answers.add_argument(
+        "--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)"
+    )
     answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
     answers.add_argument("--precision", choices=PRECISIONS)
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
 
     experiment = commands.add_parser(
-        "experiment", help="compara estrategias y modelos (media ± error estándar)")
+        "experiment", help="compara estrategias y modelos (media ± error estándar)"
+    )
     experiment.add_argument("--questions", required=True)
-    experiment.add_argument("--strategies", default="zero-shot,few-shot:1,few-shot:3,cot",
-                            help="separadas por comas: zero-shot, few-shot[:k], cot[:k]")
-    experiment.add_argument("--models", default="gemma-270m",
-                            help="separados por comas; nombre+lora usa el adaptador entrenado")
+    experiment.add_argument(
+        "--strategies",
+        default="zero-shot,few-shot:1,few-shot:3,cot",
+        help="separadas por comas: zero-shot, few-shot[:k], cot[:k]",
+    )
+    experiment.add_argument(
+        "--models",
+        default="gemma-270m",
+        help="separados por comas; nombre+lora usa el adaptador entrenado",
+    )
     experiment.add_argument("--seeds", default="0", help="separadas por comas, p. ej. 0,1,2")
     experiment.add_argument("--limit", type=int, help="solo N preguntas (proporción de cada tipo)")
     experiment.add_argument("--out", required=True, help="carpeta de resultados (se reanuda)")

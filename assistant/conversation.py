@@ -37,8 +37,13 @@ def is_follow_up(question: str) -> bool:
     if _OPENERS.search(folded) or _ANAPHORA.search(folded):
         return True
     content_words = analyse(question)
-    return len(content_words) <= 2 and not _NAMED.search(question) and not any(
-        len(word) >= 6 for word in content_words  # a long stem names a topic: "tokeniz"
+    return (
+        len(content_words) <= 2
+        and not _NAMED.search(question)
+        and not any(
+            len(word) >= 6
+            for word in content_words  # a long stem names a topic: "tokeniz"
+        )
     )
 
 

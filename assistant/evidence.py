@@ -60,8 +60,9 @@ def best_spans(sentence: str, passages: list[str], checker: Checker) -> list[Evi
 
     One checker call for all passages: the answer sentence is embedded once.
     """
-    candidates = [(p, span) for p, passage in enumerate(passages)
-                  for span in sentence_spans(passage)]
+    candidates = [
+        (p, span) for p, passage in enumerate(passages) for span in sentence_spans(passage)
+    ]
     if not candidates:
         return [None] * len(passages)
     texts = [passages[p][start:end] for p, (start, end) in candidates]

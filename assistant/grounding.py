@@ -61,10 +61,19 @@ def ground(
             kept, moved = valid, []
         support = max((float(row[n - 1]) for n in kept), default=0.0)
         plain = strip_citations(sentence)
-        checks.append(SentenceCheck(
-            plain, kept, round(support, 4), round(best, 4), supported(support) if kept else False,
-            invalid, [round(float(row[n - 1]), 4) for n in kept], moved, added,
-        ))
+        checks.append(
+            SentenceCheck(
+                plain,
+                kept,
+                round(support, 4),
+                round(best, 4),
+                supported(support) if kept else False,
+                invalid,
+                [round(float(row[n - 1]), 4) for n in kept],
+                moved,
+                added,
+            )
+        )
         changed = kept != valid or invalid
         rewritten.append(f"{plain} {_markers(kept)}".strip() if changed else sentence)
     return checks, rewritten

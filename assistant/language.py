@@ -17,15 +17,17 @@ _WORD = re.compile(r"[a-záéíóúüñ']+")
 _SPANISH = frozenset(
     "qué que cuál cuáles cómo cuándo dónde quién quiénes por para el la los las un una unos "
     "unas de del en es son se su sus y o con sin al lo le les más entre sobre cuántos "
-    "cuántas tiene tienen hay esto eso este esta ese esa".split())
+    "cuántas tiene tienen hay esto eso este esta ese esa".split()
+)
 _ENGLISH = frozenset(
     "what which who whom whose when where why how is are was were does do did the a an of "
     "in on for to and or with without its their this that these those can could should "
-    "would there between about many much has have".split())
+    "would there between about many much has have".split()
+)
 
 
 def detect_language(text: str) -> Language:
-    """"en" when the text has more English than Spanish function words (ties and
+    """ "en" when the text has more English than Spanish function words (ties and
     questions opening with ¿ are Spanish: the notes' language is the safe default)."""
     if "¿" in text or re.search(r"[ñáéíóú]", text.lower()):
         return "es"

@@ -54,7 +54,9 @@ def sanitize_filename(name: str, config: ChunkConfig | None = None) -> str:
         raise NotesError(f"{name or '(sin nombre)'}: tipo de archivo no admitido; usa {allowed}")
     stem = " ".join(_UNSAFE.sub("_", stem).split()).lstrip(".-_ ")[:MAX_NAME_CHARS].rstrip(". ")
     if not stem:
-        raise NotesError(f"{name}: el nombre no tiene letras ni números; cámbialo y vuelve a subirlo")
+        raise NotesError(
+            f"{name}: el nombre no tiene letras ni números; cámbialo y vuelve a subirlo"
+        )
     return f"{stem}.{suffix.lower()}"
 
 
@@ -72,7 +74,10 @@ def _check_usable(name: str, data: bytes, config: ChunkConfig) -> None:
 
 
 def save_note(
-    notes_dir: str | Path, filename: str, data: bytes, replace: bool = False,
+    notes_dir: str | Path,
+    filename: str,
+    data: bytes,
+    replace: bool = False,
     config: ChunkConfig | None = None,
 ) -> Path:
     """Write an uploaded note into ``notes_dir`` and return its path.
@@ -121,8 +126,10 @@ def delete_note(notes_dir: str | Path, source: str, config: ChunkConfig | None =
     """
     config = config or ChunkConfig()
     notes_dir = Path(notes_dir).resolve()
-    notes = {path.relative_to(notes_dir).as_posix(): path
-             for path in iter_note_paths(notes_dir, config)[0]}
+    notes = {
+        path.relative_to(notes_dir).as_posix(): path
+        for path in iter_note_paths(notes_dir, config)[0]
+    }
     if source not in notes:
         raise NotesError(f"No hay ninguna nota {source!r} en {notes_dir}")
     if len(notes) == 1:
@@ -137,8 +144,9 @@ def delete_note(notes_dir: str | Path, source: str, config: ChunkConfig | None =
     return destination
 
 
-def list_notes(notes_dir: str | Path, manifest: dict | None = None,
-               config: ChunkConfig | None = None) -> list[NoteInfo]:
+def list_notes(
+    notes_dir: str | Path, manifest: dict | None = None, config: ChunkConfig | None = None
+) -> list[NoteInfo]:
     """The notes in the folder, with their chunk counts from an index manifest.
 
     A note whose content differs from what the index saw gets ``chunks=None``.

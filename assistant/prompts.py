@@ -127,14 +127,19 @@ def passages_block(passages: list[tuple[int, str, str]]) -> str:
 
 
 def build_prompt(
-    strategy: Strategy, question: str, hits: list[Hit], examples: list[Example] = (),
+    strategy: Strategy,
+    question: str,
+    hits: list[Hit],
+    examples: list[Example] = (),
     language: str = "es",
 ) -> str:
     """The full prompt: instructions (in the question's language), worked examples,
     numbered passages [1]..[k], question."""
     if language not in ("es", "en"):
         raise ValueError(f"language must be 'es' or 'en', got {language!r}")
-    instructions = render("instructions" if language == "es" else "instructions_en", abstain=ABSTAIN)
+    instructions = render(
+        "instructions" if language == "es" else "instructions_en", abstain=ABSTAIN
+    )
     shown = [
         {
             "question": ex.question,
@@ -147,8 +152,10 @@ def build_prompt(
         for ex in examples
     ]
     block = passages_block(
-        [(n, section_title(hit.chunk), withhold_instructions(plain_text(_body(hit.chunk)))[0])
-         for n, hit in enumerate(hits, start=1)]
+        [
+            (n, section_title(hit.chunk), withhold_instructions(plain_text(_body(hit.chunk)))[0])
+            for n, hit in enumerate(hits, start=1)
+        ]
     )
     return render(
         strategy.kind,
@@ -170,7 +177,11 @@ def _first_sentence(text: str) -> str:
 
 def _short(text: str) -> str:
     text = plain_text(text).strip()
-    return text if len(text) <= EXAMPLE_PASSAGE_CHARS else text[:EXAMPLE_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
+    return (
+        text
+        if len(text) <= EXAMPLE_PASSAGE_CHARS
+        else text[:EXAMPLE_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
+    )
 
 
 def _body(chunk: Chunk) -> str:
@@ -199,9 +210,12 @@ class ExamplePool:
     def from_chunks(cls, chunks: list[Chunk], seed: int = 0) -> ExamplePool:
         rng = random.Random(seed)
         usable = [
-            c for c in chunks
-            if c.section.endswith("?") and c.text.lstrip().startswith("#")
-            and len(_first_sentence(_body(c))) >= 40 and _body(c).lstrip()[:1].isalpha()
+            c
+            for c in chunks
+            if c.section.endswith("?")
+            and c.text.lstrip().startswith("#")
+            and len(_first_sentence(_body(c))) >= 40
+            and _body(c).lstrip()[:1].isalpha()
         ]
         examples = []
         for i, chunk in enumerate(usable):
@@ -211,15 +225,28 @@ class ExamplePool:
             question = section_title(chunk)
             distractor = rng.choice(others)
             if i % 4 == 3:  # one in four teaches abstention
-                second = rng.choice([c for c in others if c.section != distractor.section] or others)
-                passages = ((section_title(distractor), _short(_body(distractor))),
-                            (section_title(second), _short(_body(second))))
-                examples.append(Example(chunk.section, question, passages, ABSTAIN,
-                                        facts="- Ningún pasaje trata esta pregunta."))
+                second = rng.choice(
+                    [c for c in others if c.section != distractor.section] or others
+                )
+                passages = (
+                    (section_title(distractor), _short(_body(distractor))),
+                    (section_title(second), _short(_body(second))),
+                )
+                examples.append(
+                    Example(
+                        chunk.section,
+                        question,
+                        passages,
+                        ABSTAIN,
+                        facts="- Ningún pasaje trata esta pregunta.",
+                    )
+                )
                 continue
             right_first = rng.random() < 0.5
-            pair = [(section_title(chunk), _short(_body(chunk))),
-                    (section_title(distractor), _short(_body(distractor)))]
+            pair = [
+                (section_title(chunk), _short(_body(chunk))),
+                (section_title(distractor), _short(_body(distractor))),
+            ]
             if not right_first:
                 pair.reverse()
             n = 1 if right_first else 2

@@ -48,16 +48,24 @@ class ReaderConfig:
     max_units_per_passage: int = 40  # a very long passage: its first 40 units
 
     def __post_init__(self) -> None:
-        for name in ("semantic_weight", "lexical_weight", "rank_weight", "first_weight",
-                     "second_margin"):
+        for name in (
+            "semantic_weight",
+            "lexical_weight",
+            "rank_weight",
+            "first_weight",
+            "second_margin",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not -1.0 <= self.cosine_floor < self.cosine_ceiling <= 1.0:
             raise ValueError(
                 f"need -1 <= cosine_floor < cosine_ceiling <= 1, got {self.cosine_floor}, "
-                f"{self.cosine_ceiling}")
+                f"{self.cosine_ceiling}"
+            )
         if self.max_units_per_passage < 1:
-            raise ValueError(f"max_units_per_passage must be >= 1, got {self.max_units_per_passage}")
+            raise ValueError(
+                f"max_units_per_passage must be >= 1, got {self.max_units_per_passage}"
+            )
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,9 @@ class UnitFeatures:
 
 
 class ExtractiveReader:
-    def __init__(self, unit_vectors: Callable[[list[str]], np.ndarray],
-                 config: ReaderConfig | None = None) -> None:
+    def __init__(
+        self, unit_vectors: Callable[[list[str]], np.ndarray], config: ReaderConfig | None = None
+    ) -> None:
         """``unit_vectors``: texts -> (n, dim) L2-normalized passage embeddings, from the
         same embedder as the query vectors (the support checker's, which caches every
         unit it has seen: the units the reader scores are the ones it checks)."""
@@ -101,20 +110,34 @@ class ExtractiveReader:
         vectors = self.unit_vectors([text for _, _, text in units])  # (n_units, dim)
         cosine = vectors @ np.asarray(query_vector, dtype=np.float32)
         terms = set(analyse(question))
-        lexical = np.array([len(terms & set(analyse(text))) / len(terms) if terms else 0.0
-                            for _, _, text in units], dtype=np.float32)
+        lexical = np.array(
+            [
+                len(terms & set(analyse(text))) / len(terms) if terms else 0.0
+                for _, _, text in units
+            ],
+            dtype=np.float32,
+        )
         rank = np.array([1.0 / n for n, _, _ in units], dtype=np.float32)
         first = np.array([1.0 if i == 0 else 0.0 for _, i, _ in units], dtype=np.float32)
         return UnitFeatures(units, cosine, lexical, rank, first)
 
     def score(self, features: UnitFeatures, config: ReaderConfig | None = None) -> np.ndarray:
         config = config or self.config
-        semantic = np.clip((features.cosine - config.cosine_floor)
-                           / (config.cosine_ceiling - config.cosine_floor), 0.0, 1.0)
-        return (config.semantic_weight * semantic + config.lexical_weight * features.lexical
-                + config.rank_weight * features.rank + config.first_weight * features.first)
+        semantic = np.clip(
+            (features.cosine - config.cosine_floor) / (config.cosine_ceiling - config.cosine_floor),
+            0.0,
+            1.0,
+        )
+        return (
+            config.semantic_weight * semantic
+            + config.lexical_weight * features.lexical
+            + config.rank_weight * features.rank
+            + config.first_weight * features.first
+        )
 
-    def select(self, features: UnitFeatures, config: ReaderConfig | None = None) -> list[ScoredUnit]:
+    def select(
+        self, features: UnitFeatures, config: ReaderConfig | None = None
+    ) -> list[ScoredUnit]:
         """The answer's units, best first (empty when the passages have none)."""
         config = config or self.config
         if not features.units:
@@ -124,8 +147,14 @@ class ExtractiveReader:
 
         def unit(i: int) -> ScoredUnit:
             n, position, text = features.units[i]
-            return ScoredUnit(n, position, text, float(features.cosine[i]),
-                              float(features.lexical[i]), round(float(scores[i]), 4))
+            return ScoredUnit(
+                n,
+                position,
+                text,
+                float(features.cosine[i]),
+                float(features.lexical[i]),
+                round(float(scores[i]), 4),
+            )
 
         chosen = [unit(int(order[0]))]
         if config.second_margin > 0 and len(order) > 1:
@@ -135,8 +164,9 @@ class ExtractiveReader:
                 chosen.sort(key=lambda u: u.index)  # in the passage's own order
         return chosen
 
-    def draft(self, question: str, hits: list[Hit], query_vector: np.ndarray,
-              quote: bool = False) -> str:
+    def draft(
+        self, question: str, hits: list[Hit], query_vector: np.ndarray, quote: bool = False
+    ) -> str:
         """The answer text: the chosen units, each closed by its [n]; ``quote`` puts them
         in «» (a fallback answer shown as the notes' own words)."""
         chosen = self.select(self.features(question, hits, query_vector))

@@ -114,17 +114,42 @@ DEFAULT_CONTRASTS: tuple[tuple[str, ...], ...] = (
 )
 
 NEGATION_CUES: tuple[str, ...] = (
-    "no", "nunca", "jamás", "ni", "tampoco", "sin", "ningún", "ninguna", "ninguno", "nada",
-    "nadie", "en lugar de", "en vez de",
+    "no",
+    "nunca",
+    "jamás",
+    "ni",
+    "tampoco",
+    "sin",
+    "ningún",
+    "ninguna",
+    "ninguno",
+    "nada",
+    "nadie",
+    "en lugar de",
+    "en vez de",
     # negative predicates: "evita que X" says what "que no X" says
-    "evitar", "evita", "evitan", "impide", "impiden", "impedir",
+    "evitar",
+    "evita",
+    "evitan",
+    "impide",
+    "impiden",
+    "impedir",
 )
 
 # Spelled numbers a sentence may use for a digit of the notes; "uno/una" are left out
 # because they are mostly articles.
 NUMBER_WORDS = {
-    "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6", "siete": "7",
-    "ocho": "8", "nueve": "9", "diez": "10", "once": "11", "doce": "12",
+    "dos": "2",
+    "tres": "3",
+    "cuatro": "4",
+    "cinco": "5",
+    "seis": "6",
+    "siete": "7",
+    "ocho": "8",
+    "nueve": "9",
+    "diez": "10",
+    "once": "11",
+    "doce": "12",
 }
 
 
@@ -157,8 +182,14 @@ class SupportConfig:
     contrasts: tuple[tuple[str, ...], ...] = field(default=DEFAULT_CONTRASTS)
 
     def __post_init__(self) -> None:
-        for name in ("threshold", "semantic_weight", "negation_penalty", "swap_penalty",
-                     "number_penalty", "foreign_name_penalty"):
+        for name in (
+            "threshold",
+            "semantic_weight",
+            "negation_penalty",
+            "swap_penalty",
+            "number_penalty",
+            "foreign_name_penalty",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -377,8 +408,12 @@ def _profile(passage: str) -> _PassageProfile:
 class SupportChecker:
     """Scores answer sentences against retrieved passages (see the module docstring)."""
 
-    def __init__(self, embedder: Embedder | None = None, config: SupportConfig | None = None,
-                 cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        config: SupportConfig | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         """``embedder`` defaults to e5-small, loaded on first use; ``cache_dir`` to the
         study assistant's cache (STUDY_ASSISTANT_CACHE)."""
         self.config = config or SupportConfig()
@@ -444,8 +479,11 @@ class SupportChecker:
     def parts(self, sentences: list[str], passages: list[str]) -> list[list[SupportParts | None]]:
         """Components per (sentence, passage); None where a sentence is not checkable
         (abstention, no content word) or the passage is empty."""
-        checkable = [i for i, s in enumerate(sentences)
-                     if not is_abstention(s) and content_words(s) | numbers(s)]
+        checkable = [
+            i
+            for i, s in enumerate(sentences)
+            if not is_abstention(s) and content_words(s) | numbers(s)
+        ]
         table: list[list[SupportParts | None]] = [[None] * len(passages) for _ in sentences]
         units = [list(passage_units(p)) for p in passages]
         flat = [u for group in units for u in group]
@@ -464,7 +502,7 @@ class SupportChecker:
             for j, passage in enumerate(passages):
                 if bounds[j] == bounds[j + 1]:
                     continue
-                segment = cosines[row, bounds[j]: bounds[j + 1]]
+                segment = cosines[row, bounds[j] : bounds[j + 1]]
                 best = int(segment.argmax())
                 unit = units[j][best]
                 semantic = float(np.clip((segment[best] - low) / (high - low), 0.0, 1.0))

@@ -91,8 +91,10 @@ def split_section(text: str, section: Section, config: ChunkConfig) -> list[tupl
     splitter = _splitter(config.chunk_size - heading_length, config)
     body = text[body_start : section.end]
     spans = [
-        (body_start + doc.metadata["start_index"],
-         body_start + doc.metadata["start_index"] + len(doc.page_content))
+        (
+            body_start + doc.metadata["start_index"],
+            body_start + doc.metadata["start_index"] + len(doc.page_content),
+        )
         for doc in splitter.create_documents([body])
     ]
     if not spans:

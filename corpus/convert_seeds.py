@@ -86,7 +86,20 @@ SEEDS: dict[str, tuple[str, str]] = {
 FENCE = "```"
 COPY_MARKER = "Copiar código"
 LANGUAGE_LABELS = frozenset(
-    {"bash", "c", "cpp", "java", "javascript", "json", "python", "rust", "shell", "sql", "text", "yaml"}
+    {
+        "bash",
+        "c",
+        "cpp",
+        "java",
+        "javascript",
+        "json",
+        "python",
+        "rust",
+        "shell",
+        "sql",
+        "text",
+        "yaml",
+    }
 )
 # Openers of questions phrased as requests ("Explica el mecanismo ...").
 IMPERATIVE_OPENERS = frozenset(
@@ -402,7 +415,13 @@ def mark_questions(lines: list[str]) -> list[str]:
     for i, line in enumerate(lines):
         match = NUMBERED_ITEM.match(line)
         after_blank = i == 0 or not lines[i - 1].strip()
-        if match and not match.group(1) and match.group(3) and after_blank and is_question(match.group(3)):
+        if (
+            match
+            and not match.group(1)
+            and match.group(3)
+            and after_blank
+            and is_question(match.group(3))
+        ):
             number += 1
             out.append(f"## {number}. {match.group(3)}")
         else:
@@ -591,7 +610,9 @@ def convert_folder(seeds_dir: Path, out_dir: Path) -> list[Path]:
         raise FileNotFoundError(f"seeds not found in {seeds_dir}: {', '.join(missing)}")
     unknown = sorted(p.name for p in seeds_dir.glob("*.txt") if p.name not in SEEDS)
     if unknown:
-        raise ValueError(f"seeds with no entry in SEEDS (add a slug and title): {', '.join(unknown)}")
+        raise ValueError(
+            f"seeds with no entry in SEEDS (add a slug and title): {', '.join(unknown)}"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (slug, title) in sorted(SEEDS.items()):

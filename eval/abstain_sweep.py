@@ -46,9 +46,19 @@ class Drafts:
     def at(self, threshold: float, before: AbstentionPolicy | None = None) -> Answer:
         """The answer at this veto threshold; with ``before``, abstained when that policy's
         retrieval gate would have stopped the question before generation."""
-        if before is not None and self.confidence is not None and not before.confident(self.confidence):
-            return replace(self.vetoed, abstained=True, answer=ABSTAIN, citations=[],
-                           sentences=[], quoted=False)
+        if (
+            before is not None
+            and self.confidence is not None
+            and not before.confident(self.confidence)
+        ):
+            return replace(
+                self.vetoed,
+                abstained=True,
+                answer=ABSTAIN,
+                citations=[],
+                sentences=[],
+                quoted=False,
+            )
         keeps = self.p_abstain is not None and self.p_abstain >= threshold
         return self.natural if keeps else self.vetoed
 
@@ -59,28 +69,44 @@ def first_token_abstains(generator, prompt: str) -> float | None:
 
     vetoed = generator._first_token_ids(ABSTAIN)  # the ids the veto itself checks
     with torch.inference_mode():
-        logits = generator.model(input_ids=torch.tensor([generator.encode(prompt)]),
-                                 logits_to_keep=1).logits[0, -1].float()
+        logits = (
+            generator.model(input_ids=torch.tensor([generator.encode(prompt)]), logits_to_keep=1)
+            .logits[0, -1]
+            .float()
+        )
     probs = torch.softmax(logits, dim=-1)
     top = int(probs.argmax())
     return float(probs[top]) if top in vetoed else None
 
 
-def answer_both_ways(assistant: Assistant, questions: list[Question],
-                     progress: bool = True, record_confidence: bool = False) -> list[Drafts]:
+def answer_both_ways(
+    assistant: Assistant,
+    questions: list[Question],
+    progress: bool = True,
+    record_confidence: bool = False,
+) -> list[Drafts]:
     from tqdm import tqdm
 
-    always = Assistant(assistant.index, assistant.generator, assistant.checker,
-                       replace(assistant.config, abstention=replace(assistant.config.abstention, veto_below=1.0)))
-    never = Assistant(assistant.index, assistant.generator, assistant.checker,
-                      replace(assistant.config, abstention=replace(assistant.config.abstention, veto_below=0.0)))
+    always = Assistant(
+        assistant.index,
+        assistant.generator,
+        assistant.checker,
+        replace(assistant.config, abstention=replace(assistant.config.abstention, veto_below=1.0)),
+    )
+    never = Assistant(
+        assistant.index,
+        assistant.generator,
+        assistant.checker,
+        replace(assistant.config, abstention=replace(assistant.config.abstention, veto_below=0.0)),
+    )
     drafts = []
     for question in tqdm(questions, desc="Respondiendo", unit="preg", disable=not progress):
         vetoed = always.answer(question.question, section=question.section)
         # No prompt: retrieval confidence abstained before any generation.
         p = first_token_abstains(assistant.generator, vetoed.prompt) if vetoed.prompt else None
-        natural = (never.answer(question.question, section=question.section)
-                   if p is not None else vetoed)
+        natural = (
+            never.answer(question.question, section=question.section) if p is not None else vetoed
+        )
         confidence = None
         if record_confidence:
             hits = assistant.index.search(vetoed.query, k=assistant.config.passages)
@@ -90,21 +116,36 @@ def answer_both_ways(assistant: Assistant, questions: list[Question],
 
 
 def sweep(drafts: list[Drafts], is_supported, thresholds=THRESHOLDS) -> list[dict]:
-    return [{"abstain_min_prob": t,
-             **summarize([Scored(d.question, d.at(t)) for d in drafts], is_supported)}
-            for t in thresholds]
+    return [
+        {
+            "abstain_min_prob": t,
+            **summarize([Scored(d.question, d.at(t)) for d in drafts], is_supported),
+        }
+        for t in thresholds
+    ]
 
 
-def sweep_before(drafts: list[Drafts], is_supported, policy: AbstentionPolicy,
-                 thresholds=THRESHOLDS, similarities=SIMILARITIES) -> list[dict]:
+def sweep_before(
+    drafts: list[Drafts],
+    is_supported,
+    policy: AbstentionPolicy,
+    thresholds=THRESHOLDS,
+    similarities=SIMILARITIES,
+) -> list[dict]:
     """Every (min_similarity, veto threshold) pair, the rest of ``policy`` as shipped."""
     rows = []
     for similarity in similarities:
         before = replace(policy, min_similarity=similarity)
         for t in thresholds:
-            rows.append({"min_similarity": similarity, "abstain_min_prob": t,
-                         **summarize([Scored(d.question, d.at(t, before)) for d in drafts],
-                                     is_supported)})
+            rows.append(
+                {
+                    "min_similarity": similarity,
+                    "abstain_min_prob": t,
+                    **summarize(
+                        [Scored(d.question, d.at(t, before)) for d in drafts], is_supported
+                    ),
+                }
+            )
     return rows
 
 
@@ -115,9 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="gemma-270m")
     parser.add_argument("--adapter", default="default", help=ADAPTER_HELP)
     parser.add_argument("--strategy", default="zero-shot")
-    parser.add_argument("--limit", type=int, help="the first N questions (keeping the share of unanswerable ones)")
-    parser.add_argument("--open-before", action="store_true",
-                        help="generate for every question and sweep the retrieval gate post hoc")
+    parser.add_argument(
+        "--limit", type=int, help="the first N questions (keeping the share of unanswerable ones)"
+    )
+    parser.add_argument(
+        "--open-before",
+        action="store_true",
+        help="generate for every question and sweep the retrieval gate post hoc",
+    )
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
     try:
@@ -125,38 +171,71 @@ def main(argv: list[str] | None = None) -> int:
         from eval.answers import limit_questions
 
         questions = limit_questions(load_questions(args.questions), args.limit)
-        assistant = load_assistant(open_index(None, args.notes), model=args.model,
-                                   adapter=args.adapter, strategy=args.strategy)
+        assistant = load_assistant(
+            open_index(None, args.notes),
+            model=args.model,
+            adapter=args.adapter,
+            strategy=args.strategy,
+        )
     except (AssistantError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     shipped = assistant.config.abstention
     if args.open_before:
-        opened = replace(shipped, min_similarity=0.0, min_coverage=0.0,
-                         min_similarity_other_language=0.0, abstain_on_unknown_names=False)
-        assistant = Assistant(assistant.index, assistant.generator, assistant.checker,
-                              replace(assistant.config, abstention=opened))
+        opened = replace(
+            shipped,
+            min_similarity=0.0,
+            min_coverage=0.0,
+            min_similarity_other_language=0.0,
+            abstain_on_unknown_names=False,
+        )
+        assistant = Assistant(
+            assistant.index,
+            assistant.generator,
+            assistant.checker,
+            replace(assistant.config, abstention=opened),
+        )
     drafts = answer_both_ways(assistant, questions, record_confidence=args.open_before)
     rows = sweep(drafts, assistant.checker.supported)
-    before_rows = (sweep_before(drafts, assistant.checker.supported, shipped)
-                   if args.open_before else [])
+    before_rows = (
+        sweep_before(drafts, assistant.checker.supported, shipped) if args.open_before else []
+    )
     result = {
-        "config": {"questions": args.questions, "limit": args.limit, "notes": args.notes, "model": args.model,
-                   "adapter": assistant.generator.adapter, "strategy": args.strategy,
-                   "precision": assistant.generator.config.precision,
-                   "assistant": asdict(assistant.config)},
+        "config": {
+            "questions": args.questions,
+            "limit": args.limit,
+            "notes": args.notes,
+            "model": args.model,
+            "adapter": assistant.generator.adapter,
+            "strategy": args.strategy,
+            "precision": assistant.generator.config.precision,
+            "assistant": asdict(assistant.config),
+        },
         "sweep": rows,
         "sweep_before": before_rows,
-        "questions": [{"id": d.question.id, "answerable": d.question.answerable,
-                       "p_abstain": None if d.p_abstain is None else round(d.p_abstain, 4),
-                       "confidence": None if d.confidence is None else asdict(d.confidence),
-                       **{f"{name}_{key}": getattr(answer, key)
-                          for name, answer in (("vetoed", d.vetoed), ("natural", d.natural))
-                          for key in ("draft", "abstained", "notes")}}
-                      for d in drafts],
+        "questions": [
+            {
+                "id": d.question.id,
+                "answerable": d.question.answerable,
+                "p_abstain": None if d.p_abstain is None else round(d.p_abstain, 4),
+                "confidence": None if d.confidence is None else asdict(d.confidence),
+                **{
+                    f"{name}_{key}": getattr(answer, key)
+                    for name, answer in (("vetoed", d.vetoed), ("natural", d.natural))
+                    for key in ("draft", "abstained", "notes")
+                },
+            }
+            for d in drafts
+        ],
     }
-    columns = ("abstain_min_prob", "token_f1", "citation_precision", "abstain_answerable",
-               "abstain_unanswerable", "n_answered")
+    columns = (
+        "abstain_min_prob",
+        "token_f1",
+        "citation_precision",
+        "abstain_answerable",
+        "abstain_unanswerable",
+        "n_answered",
+    )
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(f"{row[c]}" for c in columns))
@@ -165,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         from index.cache import atomic_write_bytes
 
-        atomic_write_bytes(Path(args.out), json.dumps(result, ensure_ascii=False,
-                                                      indent=1).encode("utf-8"))
+        atomic_write_bytes(
+            Path(args.out), json.dumps(result, ensure_ascii=False, indent=1).encode("utf-8")
+        )
         print(f"-> {args.out}")
     return 0
 

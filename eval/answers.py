@@ -134,16 +134,28 @@ class QuestionScores:
             "supported_share": self.supported_share,
             "abstain_unanswerable": None if self.answerable else float(self.abstained),
             "abstain_answerable": float(self.abstained) if self.answerable else None,
-            "citation_evidence": self.evidence_citations / self.citations if self.citations else None,
+            "citation_evidence": self.evidence_citations / self.citations
+            if self.citations
+            else None,
             "first_token_ms": self.first_token_ms,
             "total_ms": self.total_ms,
         }
 
 
 # The per-question metrics, in display order (QuestionScores.values() keys).
-METRICS = ("token_f1", "exact_match", "rouge_l", "citation_precision", "citation_recall",
-           "supported_share", "abstain_unanswerable", "abstain_answerable",
-           "citation_evidence", "first_token_ms", "total_ms")
+METRICS = (
+    "token_f1",
+    "exact_match",
+    "rouge_l",
+    "citation_precision",
+    "citation_recall",
+    "supported_share",
+    "abstain_unanswerable",
+    "abstain_answerable",
+    "citation_evidence",
+    "first_token_ms",
+    "total_ms",
+)
 
 
 def _score(metric, result: Scored) -> float:
@@ -157,9 +169,14 @@ def score_question(result: Scored, is_supported: Callable[[float], bool]) -> Que
     """The one place where a question's metrics are computed (summarize and the
     experiment grid both aggregate these)."""
     question, answer = result.question, result.answer
-    quality = {name: _score(metric, result) if question.answerable else None
-               for name, metric in (("token_f1", token_f1), ("exact_match", exact_match),
-                                    ("rouge_l", rouge_l))}
+    quality = {
+        name: _score(metric, result) if question.answerable else None
+        for name, metric in (
+            ("token_f1", token_f1),
+            ("exact_match", exact_match),
+            ("rouge_l", rouge_l),
+        )
+    }
     recall = precision = None
     if not answer.abstained:
         recall, precision = citation_scores(answer, is_supported)
@@ -171,12 +188,18 @@ def score_question(result: Scored, is_supported: Callable[[float], bool]) -> Que
         citations = len(cited)
         evidence_citations = sum(is_relevant(texts[n], question.evidence) for n in cited)
     return QuestionScores(
-        id=question.id, answerable=question.answerable, abstained=answer.abstained,
-        **quality, citation_recall=recall, citation_precision=precision,
-        sentences=len(sentences), supported_sentences=sum(s.supported for s in sentences),
+        id=question.id,
+        answerable=question.answerable,
+        abstained=answer.abstained,
+        **quality,
+        citation_recall=recall,
+        citation_precision=precision,
+        sentences=len(sentences),
+        supported_sentences=sum(s.supported for s in sentences),
         first_token_ms=answer.timings.get("first_token_ms"),
         total_ms=answer.timings.get("total_ms"),
-        citations=citations, evidence_citations=evidence_citations,
+        citations=citations,
+        evidence_citations=evidence_citations,
     )
 
 
@@ -208,13 +231,16 @@ def summarize_scores(scores: list[QuestionScores]) -> dict:
         "citation_precision": _mean(s.citation_precision for s in answered),
         "citation_recall": _mean(s.citation_recall for s in answered),
         "supported_rate": round(sum(s.supported_sentences for s in answered) / sentences, 4)
-        if sentences else 0.0,
+        if sentences
+        else 0.0,
         "abstain_unanswerable": _mean(float(s.abstained) for s in scores if not s.answerable),
         "abstain_answerable": _mean(float(s.abstained) for s in answerable),
         # Pooled over every citation of the answered answerable rows.
-        "citation_evidence": round(sum(s.evidence_citations for s in scores)
-                                   / sum(s.citations for s in scores), 4)
-        if any(s.citations for s in scores) else 0.0,
+        "citation_evidence": round(
+            sum(s.evidence_citations for s in scores) / sum(s.citations for s in scores), 4
+        )
+        if any(s.citations for s in scores)
+        else 0.0,
         "first_token_ms_p50": _p50(s.first_token_ms for s in scores),
         "total_ms_p50": _p50(s.total_ms for s in scores),
         "n_unanswerable": len(scores) - len(answerable),
@@ -263,8 +289,9 @@ def run_answer_eval(
     rows = limit_questions(load_questions(questions), limit)
     if assistant is None:
         index = open_index(index_dir, notes)
-        assistant = load_assistant(index, model=model, adapter=adapter, strategy=strategy,
-                                   seed=seed, precision=precision)
+        assistant = load_assistant(
+            index, model=model, adapter=adapter, strategy=strategy, seed=seed, precision=precision
+        )
     results = []
     log_file = open(log, "w", encoding="utf-8") if log else None
     try:

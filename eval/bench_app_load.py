@@ -61,9 +61,19 @@ def start_app(work: Path, port: int) -> subprocess.Popen:
     shutil.copytree(NOTES, work / "notes")
     log = open(work / "app.log", "w")  # noqa: SIM115 (the process writes it until the end)
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--notes",
-         str(work / "notes"), "--index", str(work / "index")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--port",
+            str(port),
+            "--notes",
+            str(work / "notes"),
+            "--index",
+            str(work / "index"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
 
 
@@ -112,7 +122,8 @@ def run_chat(url: str, first: str, others: list[str]) -> dict:
         "abstained": [("abstained" in reply) for reply in replies],
         # Its own history and nobody else's: the chat holds exactly its two questions, and
         # the follow-up was searched together with its own first question.
-        "isolated": users == [first, FOLLOW_UP] and follow_up_query.startswith(first)
+        "isolated": users == [first, FOLLOW_UP]
+        and follow_up_query.startswith(first)
         and not any(other in follow_up_query for other in others),
         "follow_up_query": follow_up_query,
     }
@@ -155,20 +166,31 @@ def main() -> None:
     seconds = [chat["seconds"] for chat in results]
     report = {
         "config": {
-            "chats": args.chats, "turns_per_chat": 2, "settings": dict(zip(
-                ("model", "adapter", "strategy", "passages", "max_new_tokens", "temperature"),
-                SETTINGS)),
-            "notes": str(NOTES.relative_to(ROOT)), "follow_up": FOLLOW_UP,
-            "generation_concurrency": 1, "cpu_count": os.cpu_count(),
-            "machine": platform.machine(), "python": platform.python_version(),
+            "chats": args.chats,
+            "turns_per_chat": 2,
+            "settings": dict(
+                zip(
+                    ("model", "adapter", "strategy", "passages", "max_new_tokens", "temperature"),
+                    SETTINGS,
+                )
+            ),
+            "notes": str(NOTES.relative_to(ROOT)),
+            "follow_up": FOLLOW_UP,
+            "generation_concurrency": 1,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
         },
         "startup_seconds": round(startup_s, 1),
         "warmup_chat_seconds": warmup["seconds"],
         "wall_seconds": round(wall_s, 1),
         "all_answered": all(chat["answered"] for chat in results),
         "none_leaked": all(chat["isolated"] for chat in results),
-        "chat_seconds": {"min": min(seconds), "median": round(statistics.median(seconds), 2),
-                         "max": max(seconds)},
+        "chat_seconds": {
+            "min": min(seconds),
+            "median": round(statistics.median(seconds), 2),
+            "max": max(seconds),
+        },
         "chats": results,
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))

@@ -53,13 +53,23 @@ ROWS = {
 SETS = {
     "notes_dev": ("corpus/notes", "eval/data/notes_dev.jsonl", None),
     "notes_heldout": ("corpus/notes", "eval/data/notes_heldout.jsonl", None),
-    "squad_es_test": ("eval/data/squad_es/test/notes", "eval/data/squad_es/test/questions.jsonl", "squad"),
+    "squad_es_test": (
+        "eval/data/squad_es/test/notes",
+        "eval/data/squad_es/test/questions.jsonl",
+        "squad",
+    ),
     # For choosing training settings (checkpoints), never reported as a result.
-    "squad_es_dev": ("eval/data/squad_es/dev/notes", "eval/data/squad_es/dev/questions.jsonl", "squad"),
+    "squad_es_dev": (
+        "eval/data/squad_es/dev/notes",
+        "eval/data/squad_es/dev/questions.jsonl",
+        "squad",
+    ),
 }
 
 
-def run_cell(row_name: str, set_name: str, out: Path, squad_limit: int, precision: str | None) -> dict:
+def run_cell(
+    row_name: str, set_name: str, out: Path, squad_limit: int, precision: str | None
+) -> dict:
     from eval.answers import run_answer_eval
 
     row = ROWS[row_name]
@@ -68,18 +78,32 @@ def run_cell(row_name: str, set_name: str, out: Path, squad_limit: int, precisio
     cells = out / "cells"
     cells.mkdir(parents=True, exist_ok=True)
     path = cells / f"{row_name}__{set_name}.json"
-    identity = {"row": row_name, "set": set_name, "strategy": row.strategy, "model": row.model,
-                "adapter": row.adapter, "questions_sha256": file_sha256(questions), "limit": limit,
-                "adapter_sha256": file_sha256(row.folder() / "adapter_model.safetensors")
-                if row.adapter else None}
+    identity = {
+        "row": row_name,
+        "set": set_name,
+        "strategy": row.strategy,
+        "model": row.model,
+        "adapter": row.adapter,
+        "questions_sha256": file_sha256(questions),
+        "limit": limit,
+        "adapter_sha256": file_sha256(row.folder() / "adapter_model.safetensors")
+        if row.adapter
+        else None,
+    }
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored.get("identity") == identity:
             return stored
-    summary = run_answer_eval(notes, questions, strategy=row.strategy, model=row.model,
-                              adapter=row.adapter_path(), limit=limit,
-                              log=str(cells / f"{row_name}__{set_name}.log.jsonl"),
-                              precision=precision)
+    summary = run_answer_eval(
+        notes,
+        questions,
+        strategy=row.strategy,
+        model=row.model,
+        adapter=row.adapter_path(),
+        limit=limit,
+        log=str(cells / f"{row_name}__{set_name}.log.jsonl"),
+        precision=precision,
+    )
     cell = {"identity": identity, "summary": summary}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(cell, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -87,9 +111,19 @@ def run_cell(row_name: str, set_name: str, out: Path, squad_limit: int, precisio
     return cell
 
 
-COLUMNS = ("token_f1", "exact_match", "citation_precision", "citation_recall",
-           "citation_evidence", "abstain_answerable", "abstain_unanswerable",
-           "first_token_ms_p50", "total_ms_p50", "n", "n_unanswerable")
+COLUMNS = (
+    "token_f1",
+    "exact_match",
+    "citation_precision",
+    "citation_recall",
+    "citation_evidence",
+    "abstain_answerable",
+    "abstain_unanswerable",
+    "first_token_ms_p50",
+    "total_ms_p50",
+    "n",
+    "n_unanswerable",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="notes_dev,notes_heldout,squad_es_test")
     parser.add_argument("--squad-limit", type=int, default=300)
     parser.add_argument("--precision", default=None)
-    parser.add_argument("--extra-row", action="append", default=[], metavar="NAME=STRATEGY@ADAPTER",
-                        help="an ad-hoc row, e.g. step120=zero-shot@PATH/checkpoints/step-000120")
+    parser.add_argument(
+        "--extra-row",
+        action="append",
+        default=[],
+        metavar="NAME=STRATEGY@ADAPTER",
+        help="an ad-hoc row, e.g. step120=zero-shot@PATH/checkpoints/step-000120",
+    )
     args = parser.parse_args(argv)
     for spec in args.extra_row:
         name, _, rest = spec.partition("=")

@@ -74,9 +74,20 @@ def time_cold_build(runs: int) -> list[float]:
             env = {**os.environ, "STUDY_ASSISTANT_CACHE": scratch}
             began = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "assistant", "index", "--notes", str(NOTES),
-                 "--index", f"{scratch}/index"],
-                cwd=ROOT, env=env, check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "assistant",
+                    "index",
+                    "--notes",
+                    str(NOTES),
+                    "--index",
+                    f"{scratch}/index",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
             )
             seconds.append(time.perf_counter() - began)
     return seconds
@@ -115,11 +126,12 @@ def main() -> None:
             "chunks": len(index.chunks),
             "bm25": _row(evaluate_retrieval(index, questions, "bm25")),
             "e5": _row(evaluate_retrieval(index, questions, "dense")),
-            "fused_best": {"method": method, "dense_weight": weight,
-                           **fusion[method][str(weight)]},
+            "fused_best": {"method": method, "dense_weight": weight, **fusion[method][str(weight)]},
         }
-        print(f"chunking {chunking}: {json.dumps(by_chunking[f'{chunking[0]}/{chunking[1]}'])}",
-              file=sys.stderr)
+        print(
+            f"chunking {chunking}: {json.dumps(by_chunking[f'{chunking[0]}/{chunking[1]}'])}",
+            file=sys.stderr,
+        )
     results["chunk_sweep"] = by_chunking
 
     index = _index(work, default_chunking, "e5-small")

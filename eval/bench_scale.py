@@ -32,7 +32,9 @@ NOISE = 0.35
 def synthetic_vectors(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((max(n // 100, 1), DIM)).astype(np.float32)
-    vectors = centres[rng.integers(0, len(centres), n)] + NOISE * rng.standard_normal((n, DIM)).astype(np.float32)
+    vectors = centres[rng.integers(0, len(centres), n)] + NOISE * rng.standard_normal(
+        (n, DIM)
+    ).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
@@ -85,8 +87,13 @@ def main() -> None:
 
     vectors = synthetic_vectors(args.n)
     queries = synthetic_vectors(args.queries, seed=1)
-    results = {"n": args.n, "dim": DIM, "queries": args.queries, "faiss": faiss.__version__,
-               "threads": faiss.omp_get_max_threads()}
+    results = {
+        "n": args.n,
+        "dim": DIM,
+        "queries": args.queries,
+        "faiss": faiss.__version__,
+        "threads": faiss.omp_get_max_threads(),
+    }
     flat, truth = measure("flat", vectors, queries, None)
     results["flat"] = flat
     for kind in ("hnsw", "ivf"):

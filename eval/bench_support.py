@@ -67,9 +67,12 @@ def row_scores(checker: SupportChecker, rows: list[dict]) -> dict[str, np.ndarra
         variants["full"].append(float(full.max()))
         variants["e5_only"].append(max(p.cosine for p in parts))  # raw: no clipping ties
         variants["overlap_only"].append(max(p.lexical for p in parts))
-        variants["e5_plus_overlap_no_checks"].append(max(
-            config.semantic_weight * p.semantic + (1 - config.semantic_weight) * p.lexical
-            for p in parts))
+        variants["e5_plus_overlap_no_checks"].append(
+            max(
+                config.semantic_weight * p.semantic + (1 - config.semantic_weight) * p.lexical
+                for p in parts
+            )
+        )
         for name, ablation in ablations.items():
             variants[name].append(max(ablation.combine(p) for p in parts))
     return {name: np.array(values) for name, values in variants.items()}
@@ -92,8 +95,9 @@ def best_threshold(scores: np.ndarray, supported: np.ndarray) -> float:
     not sit on a training row's score.
     """
     values = np.unique(scores)
-    candidates = np.concatenate([[values[0] - 1e-6], (values[:-1] + values[1:]) / 2,
-                                 [values[-1] + 1e-6]])
+    candidates = np.concatenate(
+        [[values[0] - 1e-6], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]]
+    )
     best, best_f1 = float(candidates[0]), -1.0
     for threshold in candidates:
         f1 = _report(scores, supported, threshold)["f1"]
@@ -105,9 +109,14 @@ def best_threshold(scores: np.ndarray, supported: np.ndarray) -> float:
 def _report(scores: np.ndarray, supported: np.ndarray, threshold: float) -> dict:
     flagged = scores < threshold
     precision, recall, f1, _ = precision_recall_fscore_support(
-        ~supported, flagged, average="binary", zero_division=0)
-    return {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
-            "f1": round(float(f1), 4), "n": len(scores)}
+        ~supported, flagged, average="binary", zero_division=0
+    )
+    return {
+        "precision": round(float(precision), 4),
+        "recall": round(float(recall), 4),
+        "f1": round(float(f1), 4),
+        "n": len(scores),
+    }
 
 
 def held_out(rows: list[dict], scores: np.ndarray) -> dict:
@@ -118,12 +127,16 @@ def held_out(rows: list[dict], scores: np.ndarray) -> dict:
     in_first = np.array([row["section"] in first for row in rows])
     supported = np.array([row["supported"] for row in rows])
     result = {}
-    for name, pick, test in (("pick_A_test_B", in_first, ~in_first),
-                             ("pick_B_test_A", ~in_first, in_first)):
+    for name, pick, test in (
+        ("pick_A_test_B", in_first, ~in_first),
+        ("pick_B_test_A", ~in_first, in_first),
+    ):
         threshold = best_threshold(scores[pick], supported[pick])
-        result[name] = {"threshold": round(threshold, 4),
-                        "test_auc": round(float(roc_auc_score(supported[test], scores[test])), 4),
-                        "test_not_supported": _report(scores[test], supported[test], threshold)}
+        result[name] = {
+            "threshold": round(threshold, 4),
+            "test_auc": round(float(roc_auc_score(supported[test], scores[test])), 4),
+            "test_not_supported": _report(scores[test], supported[test], threshold),
+        }
     return result
 
 
@@ -155,10 +168,13 @@ def latency(embedder, rows: list[dict], runs: int) -> dict:
         "answer_shape": "4 sentences x 5 passages",
         "passage_chars_mean": round(statistics.mean(len(t) for t in long_chunks), 1),
         "units_per_answer_mean": round(  # what a cold answer embeds, besides its sentences
-            statistics.mean(len(passage_units(t)) for t in long_chunks) * 5),
+            statistics.mean(len(passage_units(t)) for t in long_chunks) * 5
+        ),
         "runs": runs,
-        **{f"{stage}_ms_median": round(statistics.median(values), 1)
-           for stage, values in timings.items()},
+        **{
+            f"{stage}_ms_median": round(statistics.median(values), 1)
+            for stage, values in timings.items()
+        },
         **{f"{stage}_ms": [round(v, 1) for v in values] for stage, values in timings.items()},
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
     }
@@ -194,8 +210,10 @@ def main(argv: list[str] | None = None) -> dict:
         "data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
         "rows": len(rows),
         "supported_rows": int(supported.sum()),
-        "kinds": {kind: sum(row["kind"] == kind for row in rows)
-                  for kind in ("verbatim", "paraphrase", *UNSUPPORTED_KINDS)},
+        "kinds": {
+            kind: sum(row["kind"] == kind for row in rows)
+            for kind in ("verbatim", "paraphrase", *UNSUPPORTED_KINDS)
+        },
         "sections": len({row["section"] for row in rows}),
         "config": asdict(config),
         "auc": {name: auc_table(rows, scores) for name, scores in variants.items()},
@@ -208,12 +226,16 @@ def main(argv: list[str] | None = None) -> dict:
         # (AbstentionConfig.min_answer_support); single sentences are flagged at threshold.
         "withdraw_threshold": (withdraw := math.floor(float(full[supported].min()) * 100) / 100),
         "at_withdraw_threshold": _report(full, supported, withdraw),
-        "mean_score": {kind: round(float(full[[r["kind"] == kind for r in rows]].mean()), 4)
-                       for kind in ("verbatim", "paraphrase", *UNSUPPORTED_KINDS)},
+        "mean_score": {
+            kind: round(float(full[[r["kind"] == kind for r in rows]].mean()), 4)
+            for kind in ("verbatim", "paraphrase", *UNSUPPORTED_KINDS)
+        },
         "embedder_load_s": round(load_s, 2),
-        "warm_all_chunks": {"chunks": len(chunks),
-                            "units": sum(len(passage_units(c)) for c in chunks),
-                            "seconds": round(warm_all_s, 1)},
+        "warm_all_chunks": {
+            "chunks": len(chunks),
+            "units": sum(len(passage_units(c)) for c in chunks),
+            "seconds": round(warm_all_s, 1),
+        },
         "latency": latency(embedder, rows, args.latency_runs),
     }
     text = json.dumps(result, indent=2, ensure_ascii=False)

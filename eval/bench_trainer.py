@@ -37,7 +37,9 @@ from assistant.lora.train import (
 def hand_loop(base: str, data: Path, config: LoraTrainConfig) -> list[float]:
     with tempfile.TemporaryDirectory() as out:
         train_lora(base, data, Path(out), config, resume=False)
-        log = [json.loads(line) for line in (Path(out) / "train_log.jsonl").read_text().splitlines()]
+        log = [
+            json.loads(line) for line in (Path(out) / "train_log.jsonl").read_text().splitlines()
+        ]
     return [row["step_seconds"] for row in log]
 
 
@@ -49,7 +51,9 @@ def hf_trainer(base: str, data: Path, config: LoraTrainConfig) -> list[float]:
     set_seed(config.seed)
     tokenizer, model = load_base(model_folder(base))
     model = add_lora(model, config)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
     encoded = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in read_examples(data)]
 
     class CompletionTrainer(Trainer):
@@ -67,16 +71,30 @@ def hf_trainer(base: str, data: Path, config: LoraTrainConfig) -> list[float]:
 
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
-            output_dir=out, per_device_train_batch_size=config.batch_size,
-            gradient_accumulation_steps=config.grad_accumulation, num_train_epochs=config.epochs,
-            learning_rate=config.learning_rate, warmup_steps=config.warmup_steps,
-            lr_scheduler_type="linear", max_grad_norm=config.max_grad_norm, use_cpu=True,
-            report_to=[], save_strategy="no", logging_steps=1, seed=config.seed,
-            dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True,
+            output_dir=out,
+            per_device_train_batch_size=config.batch_size,
+            gradient_accumulation_steps=config.grad_accumulation,
+            num_train_epochs=config.epochs,
+            learning_rate=config.learning_rate,
+            warmup_steps=config.warmup_steps,
+            lr_scheduler_type="linear",
+            max_grad_norm=config.max_grad_norm,
+            use_cpu=True,
+            report_to=[],
+            save_strategy="no",
+            logging_steps=1,
+            seed=config.seed,
+            dataloader_num_workers=0,
+            remove_unused_columns=False,
+            disable_tqdm=True,
         )
-        trainer = CompletionTrainer(model=model, args=args, train_dataset=encoded,
-                                    data_collator=lambda batch: collate(batch, pad_id),
-                                    callbacks=[Timer()])
+        trainer = CompletionTrainer(
+            model=model,
+            args=args,
+            train_dataset=encoded,
+            data_collator=lambda batch: collate(batch, pad_id),
+            callbacks=[Timer()],
+        )
         trainer.train()
     return times
 
@@ -89,18 +107,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     rows = args.data.read_text(encoding="utf-8").splitlines()[: args.examples]
-    config = replace(LoraTrainConfig(), rank=16, alpha=32, target_modules=KNOWN_MODULES,
-                     warmup_steps=1, save_steps=1000)
+    config = replace(
+        LoraTrainConfig(),
+        rank=16,
+        alpha=32,
+        target_modules=KNOWN_MODULES,
+        warmup_steps=1,
+        save_steps=1000,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         subset = Path(tmp) / "subset.jsonl"
         subset.write_text("\n".join(rows) + "\n", encoding="utf-8")
         results = {}
         for name, run in (("hand_loop", hand_loop), ("hf_trainer", hf_trainer)):
             steps = run(args.base, subset, config)
-            results[name] = {"step_seconds": steps,
-                             "median_after_first": statistics.median(steps[1:] or steps)}
+            results[name] = {
+                "step_seconds": steps,
+                "median_after_first": statistics.median(steps[1:] or steps),
+            }
     results["ratio_trainer_over_loop"] = round(
-        results["hf_trainer"]["median_after_first"] / results["hand_loop"]["median_after_first"], 3)
+        results["hf_trainer"]["median_after_first"] / results["hand_loop"]["median_after_first"], 3
+    )
     results["config"] = config.to_json()
     results["examples"] = args.examples
     json.dump(results, sys.stdout, indent=2)

@@ -91,16 +91,17 @@ def parse_model(spec: str) -> ModelSpec:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """"0,1,2" -> [0, 1, 2]."""
+    """ "0,1,2" -> [0, 1, 2]."""
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts or not all(part.isdigit() for part in parts):
-        raise ValueError(f"semillas no válidas {text!r}: usa enteros >= 0 separados por comas, "
-                         "p. ej. 0,1,2")
+        raise ValueError(
+            f"semillas no válidas {text!r}: usa enteros >= 0 separados por comas, p. ej. 0,1,2"
+        )
     return [int(part) for part in parts]
 
 
 def split_list(text: str) -> list[str]:
-    """"zero-shot, cot" -> ["zero-shot", "cot"]."""
+    """ "zero-shot, cot" -> ["zero-shot", "cot"]."""
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
@@ -130,8 +131,15 @@ def _write_atomic(path: Path, payload: dict) -> None:
     atomic_write_bytes(path, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
-def _run_cell(cell: Cell, assistant, questions: list[Question], cache: OutputCache,
-              out: Path, inputs: dict, tick: Callable[[], None]) -> None:
+def _run_cell(
+    cell: Cell,
+    assistant,
+    questions: list[Question],
+    cache: OutputCache,
+    out: Path,
+    inputs: dict,
+    tick: Callable[[], None],
+) -> None:
     generator = CachedGenerator(assistant.generator, cache)
     assistant.generator = generator
     rows = []
@@ -143,26 +151,49 @@ def _run_cell(cell: Cell, assistant, questions: list[Question], cache: OutputCac
             if replayed is not None:
                 restore_timings(answer.timings, replayed)
             scores = score_question(Scored(question, answer), assistant.checker.supported)
-            rows.append({**asdict(scores), "cached": replayed is not None,
-                         "prompt_sha": hashlib.sha256(answer.prompt.encode()).hexdigest()[:16]})
-            log.write(json.dumps({"cell": cell.name, "question": asdict(question),
-                                  "cached": replayed is not None, "scores": asdict(scores),
-                                  "answer": answer.to_json()}, ensure_ascii=False) + "\n")
+            rows.append(
+                {
+                    **asdict(scores),
+                    "cached": replayed is not None,
+                    "prompt_sha": hashlib.sha256(answer.prompt.encode()).hexdigest()[:16],
+                }
+            )
+            log.write(
+                json.dumps(
+                    {
+                        "cell": cell.name,
+                        "question": asdict(question),
+                        "cached": replayed is not None,
+                        "scores": asdict(scores),
+                        "answer": answer.to_json(),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
             log.flush()
             tick()
     summary = summarize_scores([_question_scores(row) for row in rows])
-    _write_atomic(out / "cells" / f"{cell.name}.json", {
-        "cell": cell.name, "strategy": cell.strategy, "model": asdict(cell.model),
-        "seed": cell.seed, "inputs": inputs,
-        "config": {
-            "model": generator.name, "adapter": generator.adapter,
-            "precision": generator.precision, "assistant": asdict(assistant.config),
-            "index": asdict(assistant.index.config),
+    _write_atomic(
+        out / "cells" / f"{cell.name}.json",
+        {
+            "cell": cell.name,
+            "strategy": cell.strategy,
+            "model": asdict(cell.model),
+            "seed": cell.seed,
+            "inputs": inputs,
+            "config": {
+                "model": generator.name,
+                "adapter": generator.adapter,
+                "precision": generator.precision,
+                "assistant": asdict(assistant.config),
+                "index": asdict(assistant.index.config),
+            },
+            "outputs": {"generated": generator.generated, "reused": generator.reused},
+            "summary": summary,
+            "scores": rows,
         },
-        "outputs": {"generated": generator.generated, "reused": generator.reused},
-        "summary": summary,
-        "scores": rows,
-    })
+    )
 
 
 def notes_fingerprint(notes: str | Path | None, index_dir: str | Path | None) -> str | None:
@@ -206,8 +237,9 @@ def _default_factory(notes, index_dir, precision) -> AssistantFactory:
         nonlocal index
         if index is None:
             index = open_index(index_dir, notes)
-        return load_assistant(index, model=model, adapter=adapter, strategy=strategy,
-                              seed=seed, precision=precision)
+        return load_assistant(
+            index, model=model, adapter=adapter, strategy=strategy, seed=seed, precision=precision
+        )
 
     return factory
 
@@ -278,8 +310,9 @@ def run_experiment(
             skipped += 1
             tick(cell, len(rows))
 
-    results = _results(finished, strategies, specs, seeds, rows, questions_path, inputs,
-                       notes, index_dir)
+    results = _results(
+        finished, strategies, specs, seeds, rows, questions_path, inputs, notes, index_dir
+    )
     results["run"] = {"cells": len(cells), "skipped": skipped, "ran": len(cells) - skipped}
     _write_atomic(out / "results.json", results)
     from eval.experiment_report import write_report
@@ -288,33 +321,53 @@ def run_experiment(
     return results
 
 
-def _results(finished: dict[Cell, dict], strategies, specs, seeds, rows, questions_path,
-             inputs, notes, index_dir) -> dict:
+def _results(
+    finished: dict[Cell, dict],
+    strategies,
+    specs,
+    seeds,
+    rows,
+    questions_path,
+    inputs,
+    notes,
+    index_dir,
+) -> dict:
     """results.json: the run's config and, per (strategy, model), the aggregated metrics."""
     cells = []
     for spec in specs:
         for strategy in strategies:
             runs = {seed: finished[Cell(strategy, spec, seed)] for seed in seeds}
-            by_seed = {seed: [_question_scores(row).values() for row in run["scores"]]
-                       for seed, run in runs.items()}
+            by_seed = {
+                seed: [_question_scores(row).values() for row in run["scores"]]
+                for seed, run in runs.items()
+            }
             prompts = {row["id"]: set() for row in runs[seeds[0]]["scores"]}
             for run in runs.values():
                 for row in run["scores"]:
                     prompts[row["id"]].add(row["prompt_sha"])
-            cells.append({
-                "strategy": strategy, "model": spec.spec, "seeds": list(seeds),
-                **aggregate(by_seed),
-                # True: every question got the same prompt under every seed, so greedy
-                # decoding gave the same output and the seed-to-seed spread is zero.
-                "seed_invariant": len(seeds) > 1 and all(len(p) == 1 for p in prompts.values()),
-                "outputs": {key: sum(run["outputs"][key] for run in runs.values())
-                            for key in ("generated", "reused")},
-            })
+            cells.append(
+                {
+                    "strategy": strategy,
+                    "model": spec.spec,
+                    "seeds": list(seeds),
+                    **aggregate(by_seed),
+                    # True: every question got the same prompt under every seed, so greedy
+                    # decoding gave the same output and the seed-to-seed spread is zero.
+                    "seed_invariant": len(seeds) > 1 and all(len(p) == 1 for p in prompts.values()),
+                    "outputs": {
+                        key: sum(run["outputs"][key] for run in runs.values())
+                        for key in ("generated", "reused")
+                    },
+                }
+            )
     first = next(iter(finished.values()))["config"]
-    means = {(strategy, spec.spec): question_means(
-                 [finished[Cell(strategy, spec, seed)]["scores"] for seed in seeds],
-                 PAIRED_METRIC)
-             for strategy in strategies for spec in specs}
+    means = {
+        (strategy, spec.spec): question_means(
+            [finished[Cell(strategy, spec, seed)]["scores"] for seed in seeds], PAIRED_METRIC
+        )
+        for strategy in strategies
+        for spec in specs
+    }
     paired = paired_comparisons(means, strategies, [spec.spec for spec in specs])
     return {
         "config": {
@@ -331,8 +384,9 @@ def _results(finished: dict[Cell, dict], strategies, specs, seeds, rows, questio
             "index": str(Path(index_dir).resolve()) if index_dir else None,
             "notes_sha256": inputs["notes_sha256"],
             "precision": first["precision"],
-            "assistant": {k: v for k, v in first["assistant"].items()
-                          if k not in ("strategy", "seed")},
+            "assistant": {
+                k: v for k, v in first["assistant"].items() if k not in ("strategy", "seed")
+            },
             "index_config": first["index"],
             "metrics": list(METRICS),
             "stderr": STDERR_METHOD,

@@ -62,34 +62,46 @@ def summarize(folder: Path) -> list[dict]:
                 continue
             tokens = answer["timings"].get("new_tokens")
             groups[cell["strategy"], cell["model"]["spec"]].append(
-                {**draft_shapes(answer["draft"], tokens, limit), "new_tokens": tokens})
+                {**draft_shapes(answer["draft"], tokens, limit), "new_tokens": tokens}
+            )
     order = list(groups)
     results = folder / "results.json"
     if results.is_file():
-        ranked = [(c["strategy"], c["model"])
-                  for c in json.loads(results.read_text(encoding="utf-8"))["cells"]]
+        ranked = [
+            (c["strategy"], c["model"])
+            for c in json.loads(results.read_text(encoding="utf-8"))["cells"]
+        ]
         order = [key for key in ranked if key in groups] + [k for k in order if k not in ranked]
     rows = []
     for strategy, model in order:
         drafts = groups[strategy, model]
         tokens = [d["new_tokens"] for d in drafts if d["new_tokens"] is not None]
-        rows.append({
-            "strategy": strategy, "model": model, "drafts": len(drafts),
-            "mean_new_tokens": round(sum(tokens) / len(tokens), 1) if tokens else None,
-            **{shape: round(sum(d[shape] for d in drafts) / len(drafts), 4)
-               for shape in SHAPES},
-        })
+        rows.append(
+            {
+                "strategy": strategy,
+                "model": model,
+                "drafts": len(drafts),
+                "mean_new_tokens": round(sum(tokens) / len(tokens), 1) if tokens else None,
+                **{
+                    shape: round(sum(d[shape] for d in drafts) / len(drafts), 4) for shape in SHAPES
+                },
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| estrategia | modelo | borradores | tokens nuevos (media) | "
-             + " | ".join(SHAPES) + " |",
-             "|---|---|---|---|" + "---|" * len(SHAPES)]
+    lines = [
+        "| estrategia | modelo | borradores | tokens nuevos (media) | " + " | ".join(SHAPES) + " |",
+        "|---|---|---|---|" + "---|" * len(SHAPES),
+    ]
     for row in rows:
-        lines.append(f"| {row['strategy']} | {row['model']} | {row['drafts']} | "
-                     f"{row['mean_new_tokens']} | "
-                     + " | ".join(f"{row[shape]:.2f}" for shape in SHAPES) + " |")
+        lines.append(
+            f"| {row['strategy']} | {row['model']} | {row['drafts']} | "
+            f"{row['mean_new_tokens']} | "
+            + " | ".join(f"{row[shape]:.2f}" for shape in SHAPES)
+            + " |"
+        )
     lines += ["", *[f"- `{shape}`: {DESCRIPTIONS[shape]}" for shape in SHAPES]]
     return "\n".join(lines)
 
@@ -105,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    atomic_write_bytes(args.folder / "outputs_summary.json",
-                       json.dumps(rows, ensure_ascii=False, indent=1).encode("utf-8"))
+    atomic_write_bytes(
+        args.folder / "outputs_summary.json",
+        json.dumps(rows, ensure_ascii=False, indent=1).encode("utf-8"),
+    )
     print(markdown(rows))
     return 0
 

@@ -13,19 +13,27 @@ from __future__ import annotations
 from pathlib import Path
 
 # Shares in [0, 1], then latencies (shown in seconds).
-SHARES = ("token_f1", "exact_match", "rouge_l", "citation_precision", "citation_recall",
-          "supported_share", "abstain_unanswerable", "abstain_answerable")
+SHARES = (
+    "token_f1",
+    "exact_match",
+    "rouge_l",
+    "citation_precision",
+    "citation_recall",
+    "supported_share",
+    "abstain_unanswerable",
+    "abstain_answerable",
+)
 LATENCIES = ("first_token_ms", "total_ms")
 PLOTS_HEADING = "## Gráficos"  # the section holding the image links; the app drops it
 DESCRIPTIONS = {
     "token_f1": "F1 de palabras contra la respuesta de referencia (preguntas con respuesta; "
-                "abstenerse puntúa 0)",
+    "abstenerse puntúa 0)",
     "exact_match": "coincidencia exacta normalizada (preguntas con respuesta)",
     "rouge_l": "ROUGE-L F (preguntas con respuesta)",
     "citation_precision": "citas cuyo pasaje respalda la frase (respuestas no abstenidas)",
     "citation_recall": "frases respaldadas por los pasajes que citan (respuestas no abstenidas)",
     "supported_share": "parte de las frases de cada respuesta que las notas respaldan "
-                       "(respuestas no abstenidas)",
+    "(respuestas no abstenidas)",
     "abstain_unanswerable": "abstenciones en preguntas sin respuesta en las notas (mejor alto)",
     "abstain_answerable": "abstenciones en preguntas con respuesta (mejor bajo)",
     "first_token_ms": "tiempo hasta el primer token, en s",
@@ -87,7 +95,7 @@ def plot_metrics(results: dict, path: Path) -> Path:
         else:
             ax.set_ylabel("s")
         ax.grid(axis="y", alpha=0.3)
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
     figure.suptitle("Media ± error estándar (agrupando semillas)")
@@ -113,10 +121,17 @@ def plot_latency_f1(results: dict, path: Path) -> Path:
         f1, f1_se = _value(cell, "token_f1")
         if latency is None or f1 is None:
             continue
-        ax.errorbar(latency, f1, xerr=latency_se or 0.0, yerr=f1_se or 0.0, capsize=3,
-                    marker=markers[strategies.index(cell["strategy"]) % len(markers)],
-                    color=colors[models.index(cell["model"]) % len(colors)], linestyle="none",
-                    label=_label(cell))
+        ax.errorbar(
+            latency,
+            f1,
+            xerr=latency_se or 0.0,
+            yerr=f1_se or 0.0,
+            capsize=3,
+            marker=markers[strategies.index(cell["strategy"]) % len(markers)],
+            color=colors[models.index(cell["model"]) % len(colors)],
+            linestyle="none",
+            label=_label(cell),
+        )
     ax.set_xlabel("tiempo total medio por pregunta (s)")
     ax.set_ylabel("token F1")
     ax.set_title("Latencia frente a token F1 (media ± error estándar)")
@@ -129,8 +144,10 @@ def plot_latency_f1(results: dict, path: Path) -> Path:
 
 
 def _table(results: dict, metrics: tuple[str, ...]) -> list[str]:
-    lines = ["| estrategia | modelo | " + " | ".join(metrics) + " |",
-             "|---|---|" + "---|" * len(metrics)]
+    lines = [
+        "| estrategia | modelo | " + " | ".join(metrics) + " |",
+        "|---|---|" + "---|" * len(metrics),
+    ]
     for cell in results["cells"]:
         values = [_fmt(*_value(cell, m), digits=2 if m in LATENCIES else 3) for m in metrics]
         lines.append(f"| {cell['strategy']} | {cell['model']} | " + " | ".join(values) + " |")
@@ -138,10 +155,16 @@ def _table(results: dict, metrics: tuple[str, ...]) -> list[str]:
 
 
 def _n_table(results: dict) -> list[str]:
-    columns = {"con respuesta": "token_f1", "no abstenidas": "citation_precision",
-               "sin respuesta": "abstain_unanswerable", "con primer token": "first_token_ms"}
-    lines = ["| estrategia | modelo | " + " | ".join(columns) + " |",
-             "|---|---|" + "---|" * len(columns)]
+    columns = {
+        "con respuesta": "token_f1",
+        "no abstenidas": "citation_precision",
+        "sin respuesta": "abstain_unanswerable",
+        "con primer token": "first_token_ms",
+    }
+    lines = [
+        "| estrategia | modelo | " + " | ".join(columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
     for cell in results["cells"]:
         counts = [str(cell["metrics"][m]["n"]) for m in columns.values()]
         lines.append(f"| {cell['strategy']} | {cell['model']} | " + " | ".join(counts) + " |")
@@ -151,9 +174,14 @@ def _n_table(results: dict) -> list[str]:
 def _decoding(config: dict) -> str:
     generation = config["assistant"].get("generation") or {}
     greedy = " (voraz)" if generation.get("temperature") == 0 else ""
-    return ", ".join(f"{key}={generation[key]}"
-                     for key in ("max_new_tokens", "temperature", "repetition_penalty")
-                     if key in generation) + greedy
+    return (
+        ", ".join(
+            f"{key}={generation[key]}"
+            for key in ("max_new_tokens", "temperature", "repetition_penalty")
+            if key in generation
+        )
+        + greedy
+    )
 
 
 # Paths inside the project are shown relative to it: a report reads the same on any clone.
@@ -175,8 +203,9 @@ def _model_text(model: dict) -> str:
 
 def _ranking(results: dict, metric: str, highest_first: bool) -> str:
     ranked = [(c, *_value(c, metric)) for c in results["cells"]]
-    ranked = sorted([r for r in ranked if r[1] is not None], key=lambda r: r[1],
-                    reverse=highest_first)
+    ranked = sorted(
+        [r for r in ranked if r[1] is not None], key=lambda r: r[1], reverse=highest_first
+    )
     digits = 2 if metric in LATENCIES else 3
     return "; ".join(f"{_label(c)} {_fmt(mean, se, digits)}" for c, mean, se in ranked)
 
@@ -193,28 +222,37 @@ def _paired_section(paired: dict) -> list[str]:
     lines = [
         f"## Comparaciones emparejadas ({metric})",
         "",
-        (f"Por pregunta: la media de {metric} sobre las semillas con una estrategia, menos la "
-         f"de {reference} con el mismo modelo; media ± error estándar sobre las preguntas. Al "
-         "comparar pregunta a pregunta, la dificultad de cada una se cancela, así que este "
-         "error suele ser menor que el de restar dos medias de las tablas de arriba."),
+        (
+            f"Por pregunta: la media de {metric} sobre las semillas con una estrategia, menos la "
+            f"de {reference} con el mismo modelo; media ± error estándar sobre las preguntas. Al "
+            "comparar pregunta a pregunta, la dificultad de cada una se cancela, así que este "
+            "error suele ser menor que el de restar dos medias de las tablas de arriba."
+        ),
         "",
         f"| estrategia | modelo | diferencia frente a {reference} | n | a más de 2 EE de 0 |",
         "|---|---|---|---|---|",
-        *[f"| {d['strategy']} | {d['model']} | {_fmt(d['mean'], d['stderr'])} | {d['n']} "
-          f"| {_beyond(d)} |" for d in paired["deltas"]],
+        *[
+            f"| {d['strategy']} | {d['model']} | {_fmt(d['mean'], d['stderr'])} | {d['n']} "
+            f"| {_beyond(d)} |"
+            for d in paired["deltas"]
+        ],
         "",
     ]
     if paired["interactions"]:
         lines += [
-            (f"¿Ayuda una estrategia más a un modelo que a otro? Por pregunta: la diferencia "
-             f"frente a {reference} del modelo A menos la del modelo B (positiva: ayuda más "
-             "a A)."),
+            (
+                f"¿Ayuda una estrategia más a un modelo que a otro? Por pregunta: la diferencia "
+                f"frente a {reference} del modelo A menos la del modelo B (positiva: ayuda más "
+                "a A)."
+            ),
             "",
             "| estrategia | modelo A | modelo B | A − B | n | a más de 2 EE de 0 |",
             "|---|---|---|---|---|---|",
-            *[f"| {i['strategy']} | {i['model_a']} | {i['model_b']} | "
-              f"{_fmt(i['mean'], i['stderr'])} | {i['n']} | {_beyond(i)} |"
-              for i in paired["interactions"]],
+            *[
+                f"| {i['strategy']} | {i['model_a']} | {i['model_b']} | "
+                f"{_fmt(i['mean'], i['stderr'])} | {i['n']} | {_beyond(i)} |"
+                for i in paired["interactions"]
+            ],
             "",
         ]
     return lines
@@ -230,20 +268,27 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "",
         f"- Preguntas: {_shown(config['questions'])} ({config['n_questions']} filas: "
         f"{config['n_answerable']} con respuesta, {config['n_unanswerable']} sin respuesta"
-        + (f"; `--limit {config['limit']}`" if config["limit"] else "") + ")",
+        + (f"; `--limit {config['limit']}`" if config["limit"] else "")
+        + ")",
         f"- Estrategias: {', '.join(config['strategies'])}",
         f"- Modelos: {', '.join(_model_text(m) for m in config['models'])}",
         f"- Semillas: {', '.join(map(str, seeds))} (cambian qué ejemplos resueltos se eligen)",
         f"- Notas: {_shown(config['notes'])}; índice: {_shown(config['index'])}",
-        (f"- Precisión: {config['precision']}; pasajes por pregunta: "
-         f"{config['assistant'].get('passages')}; decodificación: {_decoding(config)}"),
-        ("- Error estándar: en cada semilla, desviación típica muestral (ddof=1) / √n sobre "
-         "las preguntas; entre semillas, `pooled_sample_stderr` de lm-evaluation-harness "
-         "(media ponderada por n)."),
+        (
+            f"- Precisión: {config['precision']}; pasajes por pregunta: "
+            f"{config['assistant'].get('passages')}; decodificación: {_decoding(config)}"
+        ),
+        (
+            "- Error estándar: en cada semilla, desviación típica muestral (ddof=1) / √n sobre "
+            "las preguntas; entre semillas, `pooled_sample_stderr` de lm-evaluation-harness "
+            "(media ponderada por n)."
+        ),
         "",
-        ("Cada valor es la media ± un error estándar sobre las preguntas, agrupando las "
-        "semillas. El error estándar mide solo la variación debida a qué preguntas se "
-        "eligieron; no incluye otras fuentes (otra máquina, otras notas)."),
+        (
+            "Cada valor es la media ± un error estándar sobre las preguntas, agrupando las "
+            "semillas. El error estándar mide solo la variación debida a qué preguntas se "
+            "eligieron; no incluye otras fuentes (otra máquina, otras notas)."
+        ),
         "",
         PLOTS_HEADING,
         "",
@@ -269,23 +314,40 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "",
     ]
     if len(seeds) > 1:
-        lines += ["## token F1 por semilla", "",
-                  "| estrategia | modelo | " + " | ".join(f"semilla {s}" for s in seeds)
-                  + " | sd entre semillas |",
-                  "|---|---|" + "---|" * (len(seeds) + 1)]
+        lines += [
+            "## token F1 por semilla",
+            "",
+            "| estrategia | modelo | "
+            + " | ".join(f"semilla {s}" for s in seeds)
+            + " | sd entre semillas |",
+            "|---|---|" + "---|" * (len(seeds) + 1),
+        ]
         for cell in results["cells"]:
-            per_seed = [_fmt(cell["per_seed"][str(s)]["token_f1"]["mean"],
-                             cell["per_seed"][str(s)]["token_f1"]["stderr"]) for s in seeds]
+            per_seed = [
+                _fmt(
+                    cell["per_seed"][str(s)]["token_f1"]["mean"],
+                    cell["per_seed"][str(s)]["token_f1"]["stderr"],
+                )
+                for s in seeds
+            ]
             spread = cell["metrics"]["token_f1"]["seed_sd"]
-            lines.append(f"| {cell['strategy']} | {cell['model']} | " + " | ".join(per_seed)
-                         + f" | {_fmt(spread, None)} |")
+            lines.append(
+                f"| {cell['strategy']} | {cell['model']} | "
+                + " | ".join(per_seed)
+                + f" | {_fmt(spread, None)} |"
+            )
         lines.append("")
     if results.get("paired") and results["paired"]["deltas"]:
         lines += _paired_section(results["paired"])
-    lines += ["## Hechos que se leen en las tablas", "",
-              f"- Orden por token F1 (de mayor a menor): {_ranking(results, 'token_f1', True)}.",
-              (f"- Orden por tiempo total medio (de menor a mayor): "
-              f"{_ranking(results, 'total_ms', False)}.")]
+    lines += [
+        "## Hechos que se leen en las tablas",
+        "",
+        f"- Orden por token F1 (de mayor a menor): {_ranking(results, 'token_f1', True)}.",
+        (
+            f"- Orden por tiempo total medio (de menor a mayor): "
+            f"{_ranking(results, 'total_ms', False)}."
+        ),
+    ]
     invariant = [_label(c) for c in results["cells"] if c["seed_invariant"]]
     if invariant:
         lines.append(
@@ -293,12 +355,15 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
             "decodificación voraz su salida es la misma, así que su variación entre semillas "
             "es cero por construcción (se generó una vez y se reutilizó). El error estándar "
             "agrupado cuenta cada semilla como muestras nuevas, así que en estas celdas es el "
-            f"de una sola semilla dividido por √{len(seeds)}.")
+            f"de una sola semilla dividido por √{len(seeds)}."
+        )
     generated = sum(c["outputs"]["generated"] for c in results["cells"])
     reused = sum(c["outputs"]["reused"] for c in results["cells"])
     lines += [
-        (f"- Salidas del modelo generadas: {generated}; reutilizadas de la caché: {reused} "
-        "(una salida reutilizada conserva el tiempo de generación medido al crearla)."),
+        (
+            f"- Salidas del modelo generadas: {generated}; reutilizadas de la caché: {reused} "
+            "(una salida reutilizada conserva el tiempo de generación medido al crearla)."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -307,8 +372,10 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
 def write_report(results: dict, out: Path) -> dict[str, Path]:
     """Write both plots and report.md in ``out``; return their paths by name."""
     out = Path(out)
-    plots = {"metrics": plot_metrics(results, out / "metrics.png"),
-             "latency_f1": plot_latency_f1(results, out / "latency_f1.png")}
+    plots = {
+        "metrics": plot_metrics(results, out / "metrics.png"),
+        "latency_f1": plot_latency_f1(results, out / "latency_f1.png"),
+    }
     report = out / "report.md"
     report.write_text(render_report(results, plots), encoding="utf-8")
     return {**plots, "report": report}

@@ -64,9 +64,7 @@ def pool(estimates: Sequence[Estimate]) -> Estimate:
     if total - len(parts) < 1:  # one row per seed: no within-seed variance to pool
         return Estimate(mean, None, total)
     # A seed with one row has no stderr and adds (1 - 1) * ... = 0 to the numerator.
-    pooled_var = sum((e.n - 1) * (e.stderr or 0.0) ** 2 * e.n for e in parts) / (
-        total - len(parts)
-    )
+    pooled_var = sum((e.n - 1) * (e.stderr or 0.0) ** 2 * e.n for e in parts) / (total - len(parts))
     return Estimate(mean, math.sqrt(pooled_var / total), total)
 
 
@@ -81,8 +79,10 @@ def _as_json(e: Estimate) -> dict:
 def aggregate(rows_by_seed: dict[int, list[dict[str, float | None]]]) -> dict:
     """Per metric: pooled over seeds (with ``seed_sd``, the sample sd of the seed means),
     and per seed. ``rows_by_seed``: seed -> one QuestionScores.values() dict per question."""
-    per_seed = {seed: {m: estimate([row[m] for row in rows]) for m in METRICS}
-                for seed, rows in rows_by_seed.items()}
+    per_seed = {
+        seed: {m: estimate([row[m] for row in rows]) for m in METRICS}
+        for seed, rows in rows_by_seed.items()
+    }
     pooled = {}
     for metric in METRICS:
         seeds = [per_seed[seed][metric] for seed in rows_by_seed]
@@ -93,11 +93,11 @@ def aggregate(rows_by_seed: dict[int, list[dict[str, float | None]]]) -> dict:
         }
     return {
         "metrics": pooled,
-        "per_seed": {str(seed): {m: _as_json(e) for m, e in metrics.items()}
-                     for seed, metrics in per_seed.items()},
+        "per_seed": {
+            str(seed): {m: _as_json(e) for m, e in metrics.items()}
+            for seed, metrics in per_seed.items()
+        },
     }
-
-
 
 
 def question_means(runs: Sequence[Sequence[dict]], metric: str) -> dict[str, float]:
@@ -116,20 +116,29 @@ def differences(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {qid: a[qid] - b[qid] for qid in a if qid in b}
 
 
-def paired_comparisons(means: dict[tuple[str, str], dict[str, float]],
-                       strategies: Sequence[str], models: Sequence[str]) -> dict:
+def paired_comparisons(
+    means: dict[tuple[str, str], dict[str, float]], strategies: Sequence[str], models: Sequence[str]
+) -> dict:
     """Every strategy against the first, per model, paired by question (``deltas``); and for
     every two models, the difference of those gains (``interactions``): does a strategy
     help model A more than model B? ``means``: (strategy, model) -> question_means()."""
     reference, deltas, interactions = strategies[0], [], []
     for strategy in strategies[1:]:
-        gains = {model: differences(means[strategy, model], means[reference, model])
-                 for model in models}
+        gains = {
+            model: differences(means[strategy, model], means[reference, model]) for model in models
+        }
         for model, gain in gains.items():
-            deltas.append({"strategy": strategy, "model": model,
-                           **_as_json(estimate(list(gain.values())))})
+            deltas.append(
+                {"strategy": strategy, "model": model, **_as_json(estimate(list(gain.values())))}
+            )
         for a, b in itertools.combinations(models, 2):
             gap = differences(gains[a], gains[b])
-            interactions.append({"strategy": strategy, "model_a": a, "model_b": b,
-                                 **_as_json(estimate(list(gap.values())))})
+            interactions.append(
+                {
+                    "strategy": strategy,
+                    "model_a": a,
+                    "model_b": b,
+                    **_as_json(estimate(list(gap.values()))),
+                }
+            )
     return {"reference": reference, "deltas": deltas, "interactions": interactions}

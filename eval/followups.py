@@ -21,7 +21,9 @@ PAIRS = ROOT / "eval" / "data" / "followups.jsonl"
 
 
 def load_pairs(path: Path = PAIRS) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def followup_recall(index: NotesIndex, pairs: list[dict], k: int = 5) -> dict:
@@ -29,8 +31,10 @@ def followup_recall(index: NotesIndex, pairs: list[dict], k: int = 5) -> dict:
     rows = []
     for pair in pairs:
         history = [Turn(pair["first"], resolve_query(pair["first"]))]
-        queries = {"without_history": pair["second"],
-                   "with_history": resolve_query(pair["second"], history)}
+        queries = {
+            "without_history": pair["second"],
+            "with_history": resolve_query(pair["second"], history),
+        }
         row = {"id": pair["id"], "detected_follow_up": is_follow_up(pair["second"])}
         for name, query in queries.items():
             hit = any(is_relevant(h.chunk.text, pair["evidence"]) for h in index.search(query, k))
@@ -38,8 +42,12 @@ def followup_recall(index: NotesIndex, pairs: list[dict], k: int = 5) -> dict:
             row[name] = hit
         rows.append(row)
     n = len(pairs)
-    return {"n": n, f"recall@{k}_without_history": round(found["without_history"] / n, 4),
-            f"recall@{k}_with_history": round(found["with_history"] / n, 4), "rows": rows}
+    return {
+        "n": n,
+        f"recall@{k}_without_history": round(found["without_history"] / n, 4),
+        f"recall@{k}_with_history": round(found["with_history"] / n, 4),
+        "rows": rows,
+    }
 
 
 def main() -> None:

@@ -109,11 +109,16 @@ class CachedGenerator:
             yield piece
         self.generated += 1
         if greedy:
-            self.cache.put({
-                "key": key, "model": self.name, "adapter": self.adapter, "text": "".join(pieces),
-                "first_piece_ms": None if first is None else round(first, 1),
-                "generate_ms": round((time.perf_counter() - began) * 1000, 1),
-            })
+            self.cache.put(
+                {
+                    "key": key,
+                    "model": self.name,
+                    "adapter": self.adapter,
+                    "text": "".join(pieces),
+                    "first_piece_ms": None if first is None else round(first, 1),
+                    "generate_ms": round((time.perf_counter() - began) * 1000, 1),
+                }
+            )
 
 
 def restore_timings(timings: dict, record: dict) -> None:
@@ -122,5 +127,3 @@ def restore_timings(timings: dict, record: dict) -> None:
     if timings["first_token_ms"] is not None and record["first_piece_ms"] is not None:
         timings["first_token_ms"] = round(timings["first_token_ms"] + record["first_piece_ms"], 1)
     timings["total_ms"] = round(timings["total_ms"] + record["generate_ms"], 1)
-
-

@@ -41,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, (notes, questions) in DEV_SETS.items():
         index = open_index(None, notes)
         rows = limit_questions(load_questions(questions), args.limit)
-        signals[name] = [(q.answerable, retrieval_confidence(
-            index, q.question, index.search(q.question, k=args.passages))) for q in rows]
+        signals[name] = [
+            (
+                q.answerable,
+                retrieval_confidence(index, q.question, index.search(q.question, k=args.passages)),
+            )
+            for q in rows
+        ]
     grid = []
     for similarity, coverage in itertools.product(SIMILARITY, COVERAGE):
         policy = replace(AbstentionPolicy(), min_similarity=similarity, min_coverage=coverage)
@@ -51,11 +56,18 @@ def main(argv: list[str] | None = None) -> int:
             answerable = [not policy.confident(c) for ok, c in table if ok]
             unanswerable = [not policy.confident(c) for ok, c in table if not ok]
             row[f"{name}_abstain_answerable"] = round(sum(answerable) / max(len(answerable), 1), 4)
-            row[f"{name}_abstain_unanswerable"] = round(sum(unanswerable) / max(len(unanswerable), 1), 4)
+            row[f"{name}_abstain_unanswerable"] = round(
+                sum(unanswerable) / max(len(unanswerable), 1), 4
+            )
         grid.append(row)
-    report = {"questions": {n: len(t) for n, t in signals.items()}, "grid": grid,
-              "shipped": {"min_similarity": AbstentionPolicy.min_similarity,
-                          "min_coverage": AbstentionPolicy.min_coverage}}
+    report = {
+        "questions": {n: len(t) for n, t in signals.items()},
+        "grid": grid,
+        "shipped": {
+            "min_similarity": AbstentionPolicy.min_similarity,
+            "min_coverage": AbstentionPolicy.min_coverage,
+        },
+    }
     json.dump(report, sys.stdout, indent=1)
     print()
     if args.out:

@@ -39,8 +39,15 @@ def set_features(reader: ExtractiveReader, notes: str, questions: str, limit: in
 
     index = open_index(None, notes)
     rows = [q for q in load_questions(questions) if q.answerable][:limit]
-    return [(q, reader.features(q.question, index.search(q.question, k=passages),
-                                index.query_vector(q.question))) for q in rows]
+    return [
+        (
+            q,
+            reader.features(
+                q.question, index.search(q.question, k=passages), index.query_vector(q.question)
+            ),
+        )
+        for q in rows
+    ]
 
 
 def mean_f1(reader: ExtractiveReader, table, config: ReaderConfig) -> float:
@@ -61,22 +68,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     reader = ExtractiveReader(SupportChecker().unit_vectors)
-    tables = {name: set_features(reader, notes, questions, args.limit, args.passages)
-              for name, (notes, questions) in DEV_SETS.items()}
+    tables = {
+        name: set_features(reader, notes, questions, args.limit, args.passages)
+        for name, (notes, questions) in DEV_SETS.items()
+    }
     results = []
     names = list(GRID)
     for values in itertools.product(*GRID.values()):
         config = replace(ReaderConfig(), **dict(zip(names, values)))
         scores = {name: round(mean_f1(reader, table, config), 4) for name, table in tables.items()}
-        results.append({**dict(zip(names, values)), **scores,
-                        "objective": round(sum(scores.values()) / len(scores), 4)})
+        results.append(
+            {
+                **dict(zip(names, values)),
+                **scores,
+                "objective": round(sum(scores.values()) / len(scores), 4),
+            }
+        )
     results.sort(key=lambda r: -r["objective"])
     default = ReaderConfig()
     report = {
         "questions": {name: len(table) for name, table in tables.items()},
         "passages": args.passages,
         "best": results[0],
-        "default": {name: round(mean_f1(reader, table, default), 4) for name, table in tables.items()},
+        "default": {
+            name: round(mean_f1(reader, table, default), 4) for name, table in tables.items()
+        },
         "default_config": asdict(default),
         "top10": results[:10],
         "grid": {k: list(v) for k, v in GRID.items()},

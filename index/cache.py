@@ -87,4 +87,8 @@ class EmbeddingCache:
 def default_index_dir(notes_dir: Path) -> Path:
     """The index used for a notes folder when none is named: one per folder, in the cache."""
     resolved = Path(notes_dir).resolve()
-    return default_cache_dir() / "indexes" / f"{resolved.name}-{content_hash(str(resolved), length=10)}"
+    return (
+        default_cache_dir()
+        / "indexes"
+        / f"{resolved.name}-{content_hash(str(resolved), length=10)}"
+    )

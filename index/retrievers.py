@@ -83,8 +83,12 @@ class FusedRetriever:
             return {}
         w = self.dense_weight
         if self.method == "rrf":
-            dense_rank = {row: i for i, row in enumerate(sorted(dense, key=dense.get, reverse=True))}
-            sparse_rank = {row: i for i, row in enumerate(sorted(sparse, key=sparse.get, reverse=True))}
+            dense_rank = {
+                row: i for i, row in enumerate(sorted(dense, key=dense.get, reverse=True))
+            }
+            sparse_rank = {
+                row: i for i, row in enumerate(sorted(sparse, key=sparse.get, reverse=True))
+            }
             missing = len(rows)  # a row absent from one list ranks after all its members
             return {
                 row: w / (self.rrf_k + dense_rank.get(row, missing))
@@ -94,8 +98,7 @@ class FusedRetriever:
         dense_norm = _min_max(dense) if dense else {}
         sparse_norm = _min_max(sparse) if sparse else {}
         return {
-            row: w * dense_norm.get(row, 0.0) + (1 - w) * sparse_norm.get(row, 0.0)
-            for row in rows
+            row: w * dense_norm.get(row, 0.0) + (1 - w) * sparse_norm.get(row, 0.0) for row in rows
         }
 
 

@@ -299,7 +299,9 @@ def build_index(
         reused=len(texts_by_key) - len(fresh),
         added=sorted(set(new_notes) - set(old_notes)),
         changed=sorted(
-            s for s in new_notes if s in old_notes and new_notes[s]["sha256"] != old_notes[s]["sha256"]
+            s
+            for s in new_notes
+            if s in old_notes and new_notes[s]["sha256"] != old_notes[s]["sha256"]
         ),
         removed=sorted(set(old_notes) - set(new_notes)),
         warnings=warnings,
@@ -336,6 +338,11 @@ def _write_version(
 def with_config(index: NotesIndex, **changes) -> NotesIndex:
     """The same loaded index searched with other settings (evaluation, tuning)."""
     return NotesIndex(
-        index.path, replace(index.config, **changes), index.chunk_config, index.chunks,
-        index.vectors, index.manifest, index.embed_keys,
+        index.path,
+        replace(index.config, **changes),
+        index.chunk_config,
+        index.chunks,
+        index.vectors,
+        index.manifest,
+        index.embed_keys,
     )

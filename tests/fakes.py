@@ -33,7 +33,11 @@ class HashEmbedder:
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         self.passages_embedded += len(texts)
-        return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        return (
+            np.vstack([self._vector(t) for t in texts])
+            if texts
+            else np.zeros((0, self.dim), np.float32)
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         self.queries_embedded += 1

@@ -17,8 +17,17 @@ ABSTAINED = "No encuentro esto en tus notas."
 
 def _answer(text, abstained=False):
     sentences = [] if abstained else [SentenceCheck(text, [1], 0.9, 0.9, True, [], [0.9])]
-    return Answer("q", text, abstained, [], sentences, "zero-shot", "fake", None,
-                  {"retrieve_ms": 1, "first_token_ms": 10.0, "total_ms": 30.0, "new_tokens": 3})
+    return Answer(
+        "q",
+        text,
+        abstained,
+        [],
+        sentences,
+        "zero-shot",
+        "fake",
+        None,
+        {"retrieve_ms": 1, "first_token_ms": 10.0, "total_ms": 30.0, "new_tokens": 3},
+    )
 
 
 def test_the_abstention_stands_only_when_the_model_is_that_sure():
@@ -32,14 +41,24 @@ def test_the_abstention_stands_only_when_the_model_is_that_sure():
 def test_each_threshold_is_scored_on_its_own_drafts():
     drafts = [
         # answerable: the model abstains with 0.6; vetoed, it answers right
-        Drafts(Question("a", "q", answers=["atención pondera"]), _answer("atención pondera"),
-               0.6, _answer(ABSTAINED, True)),
+        Drafts(
+            Question("a", "q", answers=["atención pondera"]),
+            _answer("atención pondera"),
+            0.6,
+            _answer(ABSTAINED, True),
+        ),
         # unanswerable: the model abstains with 0.9; vetoed, it invents
-        Drafts(Question("u", "q", answerable=False), _answer("inventado"), 0.9,
-               _answer(ABSTAINED, True)),
+        Drafts(
+            Question("u", "q", answerable=False),
+            _answer("inventado"),
+            0.9,
+            _answer(ABSTAINED, True),
+        ),
     ]
-    rows = {row["abstain_min_prob"]: row for row in sweep(drafts, lambda s: s >= 0.5,
-                                                          thresholds=(0.5, 0.7, 0.95))}
+    rows = {
+        row["abstain_min_prob"]: row
+        for row in sweep(drafts, lambda s: s >= 0.5, thresholds=(0.5, 0.7, 0.95))
+    }
     assert (rows[0.5]["abstain_answerable"], rows[0.5]["abstain_unanswerable"]) == (1.0, 1.0)
     assert rows[0.5]["token_f1"] == 0.0
     assert (rows[0.7]["abstain_answerable"], rows[0.7]["abstain_unanswerable"]) == (0.0, 1.0)
@@ -52,14 +71,31 @@ def test_the_retrieval_gate_is_swept_after_the_fact_from_recorded_confidence():
     from eval.abstain_sweep import sweep_before
 
     drafts = [
-        Drafts(Question("a", "q", answers=["x"]), _answer("x"), None, _answer("x"),
-               RetrievalConfidence(0.83, 0.9)),
-        Drafts(Question("u", "q", answerable=False), _answer("inventado"), None,
-               _answer("inventado"), RetrievalConfidence(0.81, 0.9)),
+        Drafts(
+            Question("a", "q", answers=["x"]),
+            _answer("x"),
+            None,
+            _answer("x"),
+            RetrievalConfidence(0.83, 0.9),
+        ),
+        Drafts(
+            Question("u", "q", answerable=False),
+            _answer("inventado"),
+            None,
+            _answer("inventado"),
+            RetrievalConfidence(0.81, 0.9),
+        ),
     ]
-    rows = {row["min_similarity"]: row for row in sweep_before(
-        drafts, lambda s: s >= 0.5, AbstentionPolicy(), thresholds=(0.9,),
-        similarities=(0.80, 0.82, 0.84))}
+    rows = {
+        row["min_similarity"]: row
+        for row in sweep_before(
+            drafts,
+            lambda s: s >= 0.5,
+            AbstentionPolicy(),
+            thresholds=(0.9,),
+            similarities=(0.80, 0.82, 0.84),
+        )
+    }
     assert (rows[0.80]["abstain_answerable"], rows[0.80]["abstain_unanswerable"]) == (0.0, 0.0)
     assert (rows[0.82]["abstain_answerable"], rows[0.82]["abstain_unanswerable"]) == (0.0, 1.0)
     assert (rows[0.84]["abstain_answerable"], rows[0.84]["abstain_unanswerable"]) == (1.0, 1.0)
@@ -71,7 +107,8 @@ class FirstStep:
     def __init__(self, logits, abstention_ids):
         self.logits, self.abstention_ids = torch.tensor(logits), abstention_ids
         self.model = lambda input_ids, logits_to_keep: SimpleNamespace(
-            logits=self.logits.view(1, 1, -1))
+            logits=self.logits.view(1, 1, -1)
+        )
 
     def encode(self, prompt):
         return [0, 1]
@@ -80,10 +117,13 @@ class FirstStep:
         return self.abstention_ids
 
 
-@pytest.mark.parametrize("logits, expected", [
-    ([0.0, 2.0, 1.0, 0.0], math.exp(2) / (math.exp(2) + math.exp(1) + 2)),  # " No" on top
-    ([0.0, 1.0, 2.0, 0.0], None),  # another token on top: nothing to veto
-])
+@pytest.mark.parametrize(
+    "logits, expected",
+    [
+        ([0.0, 2.0, 1.0, 0.0], math.exp(2) / (math.exp(2) + math.exp(1) + 2)),  # " No" on top
+        ([0.0, 1.0, 2.0, 0.0], None),  # another token on top: nothing to veto
+    ],
+)
 def test_first_token_probability_is_the_greedy_tokens_own(logits, expected):
     p = first_token_abstains(FirstStep(logits, {1}), "prompt")
     assert p == pytest.approx(expected, rel=1e-6) if expected else p is None

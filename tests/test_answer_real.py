@@ -54,22 +54,32 @@ def _chat(assistant, questions):
 
 
 @pytest.mark.parametrize("strategy", ["default", "extractive"])
-def test_adapters_then_their_advantages_is_answered_about_adapters(index, default_assistant, strategy):
-    assistant = default_assistant if strategy == "default" else load_assistant(index, strategy=strategy)
+def test_adapters_then_their_advantages_is_answered_about_adapters(
+    index, default_assistant, strategy
+):
+    assistant = (
+        default_assistant if strategy == "default" else load_assistant(index, strategy=strategy)
+    )
     _, follow = _chat(assistant, ["¿Qué son los adapters?", "¿Y cuáles son sus ventajas?"])
     assert not follow.abstained
     assert follow.citations and all("adapters" in c.heading.lower() for c in follow.citations)
 
 
 @pytest.mark.parametrize("strategy", ["default", "extractive"])
-def test_teacher_forcing_then_its_disadvantages_is_not_abstained(index, default_assistant, strategy):
-    assistant = default_assistant if strategy == "default" else load_assistant(index, strategy=strategy)
+def test_teacher_forcing_then_its_disadvantages_is_not_abstained(
+    index, default_assistant, strategy
+):
+    assistant = (
+        default_assistant if strategy == "default" else load_assistant(index, strategy=strategy)
+    )
     _, follow = _chat(assistant, ["¿Qué es el teacher forcing?", "¿y sus desventajas?"])
     assert not follow.abstained
     assert any(c.heading.endswith("Desventajas") for c in follow.citations)
 
 
-@pytest.mark.parametrize("question", ["What is teacher forcing?", "What are the advantages of LoRA?"])
+@pytest.mark.parametrize(
+    "question", ["What is teacher forcing?", "What are the advantages of LoRA?"]
+)
 def test_an_english_question_over_the_spanish_notes_is_answered(default_assistant, question):
     answer = default_assistant.answer(question)
     assert not answer.abstained, answer.notes
@@ -85,8 +95,16 @@ def test_an_off_topic_question_is_abstained(index):
 def test_ask_json_prints_the_documented_object(index, capsys):
     assert main(["ask", "--index", str(index.path), "--json", QUESTION]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert {"answer", "abstained", "citations", "sentences", "strategy", "model", "adapter",
-            "timings"} <= set(payload)
+    assert {
+        "answer",
+        "abstained",
+        "citations",
+        "sentences",
+        "strategy",
+        "model",
+        "adapter",
+        "timings",
+    } <= set(payload)
     # The shipped adapter is on by default; --adapter none turns it off.
     assert payload["adapter"] == str(SHIPPED_ADAPTERS["gemma-270m"].resolve())
     assert main(["ask", "--index", str(index.path), "--adapter", "none", "--json", QUESTION]) == 0

@@ -29,8 +29,10 @@ from assistant.prompts import ABSTAIN
 from index.store import build_index
 from tests.fakes import OverlapChecker, ScriptedGenerator
 
-ANSWER = ("El Teacher Forcing utiliza la palabra correcta de la secuencia como entrada "
-          "siguiente [1]. Los pingüinos vuelan hasta Marte cada martes [1].")
+ANSWER = (
+    "El Teacher Forcing utiliza la palabra correcta de la secuencia como entrada "
+    "siguiente [1]. Los pingüinos vuelan hasta Marte cada martes [1]."
+)
 QUESTION = "¿Qué es Teacher Forcing?"
 SETTINGS = ("gemma-270m", False, "zero-shot", 3, 160, 0.0)
 
@@ -39,9 +41,13 @@ def fake_factory(script=ANSWER, made=None):
     def make(index, settings):
         if made is not None:
             made.append(settings)
-        config = AssistantConfig(strategy=settings.strategy, passages=settings.passages,
-                                 abstention=AbstentionPolicy(0.0, 0.0))
+        config = AssistantConfig(
+            strategy=settings.strategy,
+            passages=settings.passages,
+            abstention=AbstentionPolicy(0.0, 0.0),
+        )
         return Assistant(index, ScriptedGenerator(script), OverlapChecker(), config)
+
     return make
 
 
@@ -55,8 +61,14 @@ def make_app(notes_copy, tmp_path, fake_embedder, fake_config):
     build_index(notes_copy, index_dir, index_config=fake_config)  # later builds keep fake-hash
 
     def make(script=ANSWER, run_experiment=never_run, made=None):
-        return study_app.StudyApp(notes_copy, index_dir, fake_factory(script, made),
-                                  run_experiment, experiments_dir=tmp_path / "experiments")
+        return study_app.StudyApp(
+            notes_copy,
+            index_dir,
+            fake_factory(script, made),
+            run_experiment,
+            experiments_dir=tmp_path / "experiments",
+        )
+
     return make
 
 
@@ -71,6 +83,7 @@ def text_of(message_html: str) -> str:
 
 # -- chat --------------------------------------------------------------------------------
 
+
 def test_the_answer_streams_then_shows_citations_that_open_their_passage(make_app):
     app = make_app()
     session = study_app.ChatSession()
@@ -82,11 +95,12 @@ def test_the_answer_streams_then_shows_citations_that_open_their_passage(make_ap
     box, chat, session, panel = updates[-1]
     assert box == "" and [m["role"] for m in chat] == ["user", "assistant"]
     answer = chat[-1]["content"]
-    assert 'src-1-0-1' in answer and "Fuentes:" in answer
+    assert "src-1-0-1" in answer and "Fuentes:" in answer
     assert "primer token" in answer and "total" in answer  # timings under the answer
     # The card the first citation opens: visible, with the supporting sentence marked.
-    card = re.search(r'<article class="source-card" data-key="1-0-1">(.*?)</article>',
-                     panel, re.DOTALL).group(1)
+    card = re.search(
+        r'<article class="source-card" data-key="1-0-1">(.*?)</article>', panel, re.DOTALL
+    ).group(1)
     marked = re.search(r"<mark[^>]*>(.*?)</mark>", card, re.DOTALL).group(1)
     assert "palabra correcta" in marked
     assert 'data-key="1-1-1" hidden' in panel  # the second sentence's card waits for a click
@@ -105,7 +119,7 @@ def test_an_abstention_is_shown_with_the_closest_passages(make_app):
     answer = chat[-1]["content"]
     assert 'class="abstained"' in answer and ABSTAIN in answer
     assert "Pasajes más cercanos" in answer
-    assert re.findall(r'src-(1-c-\d)', answer) == ["1-c-1", "1-c-2", "1-c-3"]
+    assert re.findall(r"src-(1-c-\d)", answer) == ["1-c-1", "1-c-2", "1-c-3"]
     assert 'data-key="1-c-1"' in panel
 
 
@@ -136,7 +150,8 @@ def test_a_new_conversation_forgets_the_history(make_app):
 
 def test_model_and_note_text_is_never_live_html(make_app, notes_copy):
     (notes_copy / "trampa.md").write_text(
-        "# Trampa\n\nEl token <script>alert(1)</script> es peligroso en HTML.\n", encoding="utf-8")
+        "# Trampa\n\nEl token <script>alert(1)</script> es peligroso en HTML.\n", encoding="utf-8"
+    )
     app = make_app(script="El token <script>alert(1)</script> es peligroso en HTML [1].")
     app.reindex(progress=lambda *a, **k: None)
     _, chat, _, panel = ask(app, "¿Qué token es peligroso en HTML?", study_app.ChatSession())[-1]
@@ -192,6 +207,7 @@ def test_the_ui_builds_and_exposes_the_chat_api(make_app):
 
 # -- start -------------------------------------------------------------------------------
 
+
 def test_flags_fall_back_to_environment_variables(monkeypatch):
     monkeypatch.setenv("STUDY_ASSISTANT_HOST", "0.0.0.0")
     monkeypatch.setenv("STUDY_ASSISTANT_PORT", "8000")
@@ -210,17 +226,29 @@ def test_defaults_are_loopback_and_the_default_notes(monkeypatch):
     assert args.notes == str(study_app.DEFAULT_NOTES) and args.auth is None
 
 
-@pytest.mark.parametrize("host, auth, warns", [
-    ("127.0.0.1", None, False), ("localhost", None, False), ("::1", None, False),
-    ("0.0.0.0", None, True), ("192.168.1.5", None, True), ("0.0.0.0", ("ana", "x"), False),
-])
+@pytest.mark.parametrize(
+    "host, auth, warns",
+    [
+        ("127.0.0.1", None, False),
+        ("localhost", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", None, True),
+        ("192.168.1.5", None, True),
+        ("0.0.0.0", ("ana", "x"), False),
+    ],
+)
 def test_only_an_exposed_host_without_auth_warns(host, auth, warns):
     assert (study_app.exposure_warning(host, auth) is not None) == warns
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, None), ("ana:secreto", ("ana", "secreto")), ("ana:a:b", ("ana", "a:b")),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, None),
+        ("ana:secreto", ("ana", "secreto")),
+        ("ana:a:b", ("ana", "a:b")),
+    ],
+)
 def test_auth_is_user_colon_password(value, expected):
     assert study_app.parse_auth(value) == expected
 
@@ -239,6 +267,7 @@ def test_main_exits_with_a_one_line_error_on_missing_notes(tmp_path, capsys):
 
 # -- notes tab ---------------------------------------------------------------------------
 
+
 def test_notes_are_listed_with_their_chunk_counts(make_app, notes_copy):
     app = make_app()
     rows = {row[0]: row[1] for row in app.notes_rows()}
@@ -252,7 +281,9 @@ def test_upload_sanitizes_the_name_and_reindexing_uses_the_note(make_app, notes_
     app = make_app()
     upload = tmp_path / "up" / "Mis apuntes <RAG>.md"
     upload.parent.mkdir()
-    upload.write_text("# RAG\n\nRAG combina recuperación y generación de texto.\n", encoding="utf-8")
+    upload.write_text(
+        "# RAG\n\nRAG combina recuperación y generación de texto.\n", encoding="utf-8"
+    )
     status = app.upload([str(upload)], replace=False)
     assert "Mis apuntes _RAG_.md" in status
     assert (notes_copy / "Mis apuntes _RAG_.md").exists()
@@ -317,30 +348,35 @@ def test_a_failed_warm_up_is_one_line_and_the_first_question_loads_again(make_ap
 
 # -- experiments tab ---------------------------------------------------------------------
 
+
 def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, notes_copy):
     calls = []
 
-    def fake_experiment(questions, strategies, models, seeds, limit, *, out, notes, index_dir,
-                        progress):
+    def fake_experiment(
+        questions, strategies, models, seeds, limit, *, out, notes, index_dir, progress
+    ):
         calls.append((strategies, models, seeds, limit, notes))
         progress(1, 2, "zero-shot__gemma-270m__seed0")
         (Path(out) / "metrics.png").write_bytes(b"\x89PNG\r\n\x1a\n")
         (Path(out) / "report.md").write_text(
-            "# Informe\n\n## Gráficos\n\n![Métricas](metrics.png)\n\n## Calidad\n",
-            encoding="utf-8")
-        metrics = {"token_f1": {"mean": 0.41234, "stderr": 0.05, "n": 5},
-                   "total_ms": {"mean": 5321.0, "stderr": None, "n": 5},
-                   "abstain_unanswerable": {"mean": None, "stderr": None, "n": 0}}
-        return {"cells": [{"strategy": "zero-shot", "model": "gemma-270m+lora",
-                           "metrics": metrics}]}
+            "# Informe\n\n## Gráficos\n\n![Métricas](metrics.png)\n\n## Calidad\n", encoding="utf-8"
+        )
+        metrics = {
+            "token_f1": {"mean": 0.41234, "stderr": 0.05, "n": 5},
+            "total_ms": {"mean": 5321.0, "stderr": None, "n": 5},
+            "abstain_unanswerable": {"mean": None, "stderr": None, "n": 0},
+        }
+        return {
+            "cells": [{"strategy": "zero-shot", "model": "gemma-270m+lora", "metrics": metrics}]
+        }
 
     app = make_app(run_experiment=fake_experiment)
-    status, table, plots, report = app.experiment(["zero-shot"], ["gemma-270m+lora"], 5,
-                                                  progress=lambda *a, **k: None)
+    status, table, plots, report = app.experiment(
+        ["zero-shot"], ["gemma-270m+lora"], 5, progress=lambda *a, **k: None
+    )
     assert calls == [(["zero-shot"], ["gemma-270m+lora"], [0], 5, str(notes_copy))]
     assert "Resultados en" in status
-    assert table.headers == ["estrategia", "modelo", "token_f1", "total_ms",
-                             "abstain_unanswerable"]
+    assert table.headers == ["estrategia", "modelo", "token_f1", "total_ms", "abstain_unanswerable"]
     assert table.value["data"] == [["zero-shot", "gemma-270m+lora", "0.412 ± 0.050", "5321", "—"]]
     assert [Path(p).name for p in plots] == ["metrics.png"]
     assert report == "# Informe\n\n## Calidad\n"  # the gallery shows the plots
@@ -358,8 +394,12 @@ def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, t
     assert report.startswith("# Experimento") and "## Calidad" in report
     assert "![" not in report and "## Gráficos" not in report
     monkeypatch.setattr(study_app, "PUBLISHED_EXPERIMENT", tmp_path / "missing")
-    assert app.published_experiment() == ("No hay un experimento publicado que mostrar.",
-                                           None, [], "")
+    assert app.published_experiment() == (
+        "No hay un experimento publicado que mostrar.",
+        None,
+        [],
+        "",
+    )
 
 
 def test_experiment_errors_become_gradio_errors(make_app):
@@ -367,23 +407,28 @@ def test_experiment_errors_become_gradio_errors(make_app):
         raise ValueError("hay modelos repetidos: gemma-270m, gemma-270m")
 
     with pytest.raises(gr.Error, match="repetidos"):
-        make_app(run_experiment=refuses).experiment(["zero-shot"], ["gemma-270m"], 5,
-                                                    progress=lambda *a, **k: None)
+        make_app(run_experiment=refuses).experiment(
+            ["zero-shot"], ["gemma-270m"], 5, progress=lambda *a, **k: None
+        )
 
 
 # -- evidence and notes admin (the modules the app uses) ----------------------------------
+
 
 def test_sentence_spans_skip_headings_and_index_the_passage():
     passage = "# Título\n\nPrimera frase. Segunda frase.\n- Un punto de la lista\n"
     spans = sentence_spans(passage)
     assert [passage[s:e] for s, e in spans] == [
-        "Primera frase.", "Segunda frase.", "- Un punto de la lista"]
+        "Primera frase.",
+        "Segunda frase.",
+        "- Un punto de la lista",
+    ]
 
 
 def test_the_best_span_is_the_supporting_sentence_and_is_escaped():
     passage = "El gato <b>duerme</b> mucho. La atención pondera los tokens de la entrada."
     (span,) = best_spans("La atención pondera los tokens.", [passage], OverlapChecker())
-    assert passage[span.start:span.end] == "La atención pondera los tokens de la entrada."
+    assert passage[span.start : span.end] == "La atención pondera los tokens de la entrada."
     html_text = highlight_html(passage, span)
     assert "&lt;b&gt;duerme&lt;/b&gt;" in html_text
     assert re.search(r"<mark[^>]*>La atención pondera", html_text)
@@ -393,15 +438,18 @@ def test_an_empty_sources_panel_has_a_hint():
     assert "Aquí aparecerán" in sources_panel_html([])
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("apuntes.md", "apuntes.md"),
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("C:\\Users\\ana\\Tema 1.PDF", "Tema 1.pdf"),
-    (".oculto.md", "oculto.md"),
-    ("a<script>b.md", "a_script_b.md"),
-    ("Lección  ñandú.markdown", "Lección ñandú.markdown"),
-    ("x" * 300 + ".md", "x" * 100 + ".md"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("apuntes.md", "apuntes.md"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\ana\\Tema 1.PDF", "Tema 1.pdf"),
+        (".oculto.md", "oculto.md"),
+        ("a<script>b.md", "a_script_b.md"),
+        ("Lección  ñandú.markdown", "Lección ñandú.markdown"),
+        ("x" * 300 + ".md", "x" * 100 + ".md"),
+    ],
+)
 def test_sanitize_filename(name, expected):
     assert sanitize_filename(name) == expected
 
@@ -412,12 +460,15 @@ def test_sanitize_filename_refuses(name):
         sanitize_filename(name)
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("binario.md", b"\x00\x01\x02texto", "binario"),
-    ("latin1.txt", "canción".encode("latin-1"), "UTF-8"),
-    ("vacia.md", b"   \n", "vacía"),
-    ("falso.pdf", b"no soy un pdf", "PDF"),
-])
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("binario.md", b"\x00\x01\x02texto", "binario"),
+        ("latin1.txt", "canción".encode("latin-1"), "UTF-8"),
+        ("vacia.md", b"   \n", "vacía"),
+        ("falso.pdf", b"no soy un pdf", "PDF"),
+    ],
+)
 def test_unusable_uploads_are_refused_with_the_loaders_reason(notes_copy, name, data, reason):
     with pytest.raises(NotesError, match=reason):
         save_note(notes_copy, name, data)

@@ -21,8 +21,13 @@ from tests.conftest import NOTES, ROOT
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 # Questions from the notes, asked in turn until an answer cites a passage: whether a 270M
 # model writes [n] depends on its weights (the adapter is retrained now and then), and the
 # app, not the model, is under test here.
@@ -59,9 +64,20 @@ def app_url(tmp_path_factory):
     port, log = free_port(), work / "app.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port),
-             "--notes", str(work / "notes"), "--index", str(work / "index")],
-            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy(),
+            [
+                sys.executable,
+                str(ROOT / "app.py"),
+                "--port",
+                str(port),
+                "--notes",
+                str(work / "notes"),
+                "--index",
+                str(work / "index"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=os.environ.copy(),
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -81,8 +97,9 @@ def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -109,8 +126,11 @@ def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(app_url, browser
     # Hide every card so that only the click can reveal one.
     page.evaluate("document.querySelectorAll('.source-card').forEach(c => c.hidden = true)")
     citation = citations.last
-    key = next(name.removeprefix("src-") for name in citation.get_attribute("class").split()
-               if name.startswith("src-"))
+    key = next(
+        name.removeprefix("src-")
+        for name in citation.get_attribute("class").split()
+        if name.startswith("src-")
+    )
     citation.click()
     card = page.locator(f'#sources .source-card[data-key="{key}"]')
     card.wait_for(state="visible", timeout=10_000)

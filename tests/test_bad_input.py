@@ -104,9 +104,11 @@ def test_a_readable_pdf_is_indexed(tmp_path, fake_embedder, fake_config):
         (lambda tmp: (tmp / "vacia").mkdir() or tmp / "vacia", "No hay notas"),
         (lambda tmp: (tmp / "f.md").write_text("x") and tmp / "f.md", "No es una carpeta"),
         (
-            lambda tmp: (tmp / "solo_malas").mkdir()
-            or (tmp / "solo_malas" / "v.md").write_text("")
-            or tmp / "solo_malas",
+            lambda tmp: (
+                (tmp / "solo_malas").mkdir()
+                or (tmp / "solo_malas" / "v.md").write_text("")
+                or tmp / "solo_malas"
+            ),
             "No hay notas",
         ),
     ],
@@ -139,7 +141,10 @@ def test_cli_prints_one_line_error_without_traceback(argv, message, tmp_path):
     argv = [a.format(tmp=tmp_path) for a in argv]
     result = subprocess.run(
         [sys.executable, "-m", "assistant", *argv],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

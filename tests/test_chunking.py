@@ -101,7 +101,10 @@ def test_continuation_chunks_carry_their_heading_for_embedding():
     ],
 )
 def test_embedders_see_text_without_markup(markdown, plain):
-    assert Note("a.md", markdown, "x") and chunk_note(Note("a.md", markdown, "x"))[0].embed_text() == plain
+    assert (
+        Note("a.md", markdown, "x")
+        and chunk_note(Note("a.md", markdown, "x"))[0].embed_text() == plain
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ def _index_with_fake(notes, index_dir, capsys):
     capsys.readouterr()
 
 
-def test_search_json_lists_hits_with_the_documented_keys(notes_copy, tmp_path, fake_embedder, capsys):
+def test_search_json_lists_hits_with_the_documented_keys(
+    notes_copy, tmp_path, fake_embedder, capsys
+):
     index_dir = tmp_path / "index"
     _index_with_fake(notes_copy, index_dir, capsys)
     assert main(["search", "--index", str(index_dir), "--k", "3", "--json", "¿Qué es LoRA?"]) == 0
@@ -39,8 +41,19 @@ def test_index_command_reports_what_it_did(notes_copy, tmp_path, fake_embedder, 
 def test_eval_retrieval_prints_the_metrics(notes_copy, tmp_path, fake_embedder, capsys):
     index_dir = tmp_path / "index"
     _index_with_fake(notes_copy, index_dir, capsys)
-    argv = ["eval", "retrieval", "--notes", str(notes_copy), "--questions", str(DEV_SET),
-            "--index", str(index_dir), "--k", "5", "--json"]
+    argv = [
+        "eval",
+        "retrieval",
+        "--notes",
+        str(notes_copy),
+        "--questions",
+        str(DEV_SET),
+        "--index",
+        str(index_dir),
+        "--k",
+        "5",
+        "--json",
+    ]
     assert main(argv) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert {"n", "recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10"} <= set(metrics)

@@ -57,7 +57,9 @@ def test_cli_output_is_byte_identical_to_committed_notes(seeds_dir: Path, tmp_pa
     assert sorted(p.name for p in out_dir.iterdir()) == expected  # no stray temp files
     for name in expected:
         committed = NOTES_DIR / name
-        assert committed.is_file(), f"{committed} is missing: run the converter and commit its output"
+        assert committed.is_file(), (
+            f"{committed} is missing: run the converter and commit its output"
+        )
         assert (out_dir / name).read_bytes() == committed.read_bytes(), (
             f"{name} differs from the converter's output; regenerate it with "
             f"python3 -m corpus.convert_seeds {seeds_dir} corpus/notes"
@@ -145,7 +147,9 @@ def test_notes_keep_every_word_of_the_seeds(seeds_dir: Path) -> None:
 
 
 def _drop_sentence(note: str) -> str:
-    return note.replace("Son vectores que representan la posición de cada token en una secuencia. ", "")
+    return note.replace(
+        "Son vectores que representan la posición de cada token en una secuencia. ", ""
+    )
 
 
 def _alter_word(note: str) -> str:
@@ -172,7 +176,14 @@ def _drop_formula_line(note: str) -> str:
 
 @pytest.mark.parametrize(
     "mutate",
-    [_drop_sentence, _alter_word, _drop_code_line, _drop_table_row, _drop_inline_formula, _drop_formula_line],
+    [
+        _drop_sentence,
+        _alter_word,
+        _drop_code_line,
+        _drop_table_row,
+        _drop_inline_formula,
+        _drop_formula_line,
+    ],
 )
 def test_content_check_catches_a_damaged_note(seeds_dir: Path, mutate) -> None:
     """The preservation check is meaningful: it fails on a damaged note."""
@@ -216,8 +227,27 @@ UNIT_CASES = [
     (
         "split fences merge into one python block",
         cs.build_code_blocks,
-        ["python", "", "Copiar código", "", "```", "from x import Y", "```", "",
-         "```", "# Load Y", "```", "", "```", "model =", "```", "", "```", "Y.load('a')", "```"],
+        [
+            "python",
+            "",
+            "Copiar código",
+            "",
+            "```",
+            "from x import Y",
+            "```",
+            "",
+            "```",
+            "# Load Y",
+            "```",
+            "",
+            "```",
+            "model =",
+            "```",
+            "",
+            "```",
+            "Y.load('a')",
+            "```",
+        ],
         ["```python\nfrom x import Y\n\n# Load Y\nmodel = Y.load('a')\n```"],
     ),
     (
@@ -229,7 +259,14 @@ UNIT_CASES = [
     (
         "wrapped comment tail joins the comment",
         cs.build_code_blocks,
-        ["```", "x = 1", "", "# Entrenar el modelo en una tarea de", "clasificación específica", "```"],
+        [
+            "```",
+            "x = 1",
+            "",
+            "# Entrenar el modelo en una tarea de",
+            "clasificación específica",
+            "```",
+        ],
         ["```\nx = 1\n\n# Entrenar el modelo en una tarea de clasificación específica\n```"],
     ),
     (
@@ -241,7 +278,19 @@ UNIT_CASES = [
     (
         "unfenced labelled prompt becomes a text block",
         cs.build_code_blocks,
-        ["rust", "", "Copiar código", "", "Traduce:", "", '"a" -> "b"', "", '"c" ->', "", "Fin de ejemplo."],
+        [
+            "rust",
+            "",
+            "Copiar código",
+            "",
+            "Traduce:",
+            "",
+            '"a" -> "b"',
+            "",
+            '"c" ->',
+            "",
+            "Fin de ejemplo.",
+        ],
         ['```text\nTraduce:\n"a" -> "b"\n"c" ->\n```', "", "Fin de ejemplo."],
     ),
     (
@@ -265,15 +314,38 @@ UNIT_CASES = [
     (
         "empty numbered item dropped, later items renumbered",
         cs.fix_answer_numbering,
-        ["## 8. Q?", "3. **Fine-Tuning:**", "", "4.", "", "5. Entrenamiento:", "6. Evaluación:",
-         "## 9. R?", "1. A"],
-        ["## 8. Q?", "3. **Fine-Tuning:**", "", "", "4. Entrenamiento:", "5. Evaluación:",
-         "## 9. R?", "1. A"],
+        [
+            "## 8. Q?",
+            "3. **Fine-Tuning:**",
+            "",
+            "4.",
+            "",
+            "5. Entrenamiento:",
+            "6. Evaluación:",
+            "## 9. R?",
+            "1. A",
+        ],
+        [
+            "## 8. Q?",
+            "3. **Fine-Tuning:**",
+            "",
+            "",
+            "4. Entrenamiento:",
+            "5. Evaluación:",
+            "## 9. R?",
+            "1. A",
+        ],
     ),
     (
         "duplicated formula is kept once",
         cs.dedupe_formulas,
-        ["$$\\text{A}(Q, K) = \\frac{QK^T}{\\sqrt{d_k}}$$", "", "$\\text{A}(Q, K) = dkQKT$", "", "Texto."],
+        [
+            "$$\\text{A}(Q, K) = \\frac{QK^T}{\\sqrt{d_k}}$$",
+            "",
+            "$\\text{A}(Q, K) = dkQKT$",
+            "",
+            "Texto.",
+        ],
         ["$$\\text{A}(Q, K) = \\frac{QK^T}{\\sqrt{d_k}}$$", "", "", "Texto."],
     ),
     (
@@ -297,15 +369,20 @@ UNIT_CASES = [
     (
         "<i> becomes emphasis, <ul> wrapper goes",
         cs.strip_inline_html,
-        ['Usa <i>Self-Attention</i> global', '<ul style="list-style-type: none"> - Simple.'],
+        ["Usa <i>Self-Attention</i> global", '<ul style="list-style-type: none"> - Simple.'],
         ["Usa *Self-Attention* global", " - Simple."],
     ),
     (
         "tab-separated lines become a pipe table",
         cs.convert_tables,
         ["Característica\tTransformer\tRNN", "Atención\tGlobal \tSecuencial", "", "Texto."],
-        ["| Característica | Transformer | RNN |", "| --- | --- | --- |",
-         "| Atención | Global | Secuencial |", "", "Texto."],
+        [
+            "| Característica | Transformer | RNN |",
+            "| --- | --- | --- |",
+            "| Atención | Global | Secuencial |",
+            "",
+            "Texto.",
+        ],
     ),
     (
         "page-break split sentence is re-joined",
@@ -316,8 +393,20 @@ UNIT_CASES = [
     (
         "one-space bullets under a label are nested, stray-space numbers are top level",
         cs.normalize_lists,
-        ["1. **Preprocesamiento:**", " - Tokenizar.", " - Normalizar.", " 2. **Modelo:**", " - BERT."],
-        ["1. **Preprocesamiento:**", "   - Tokenizar.", "   - Normalizar.", "2. **Modelo:**", "   - BERT."],
+        [
+            "1. **Preprocesamiento:**",
+            " - Tokenizar.",
+            " - Normalizar.",
+            " 2. **Modelo:**",
+            " - BERT.",
+        ],
+        [
+            "1. **Preprocesamiento:**",
+            "   - Tokenizar.",
+            "   - Normalizar.",
+            "2. **Modelo:**",
+            "   - BERT.",
+        ],
     ),
     (
         "one-space bullet after a plain item is its sibling",
@@ -334,20 +423,48 @@ UNIT_CASES = [
     (
         "bullets after a blank line under a numbered label are nested; ● becomes -",
         cs.normalize_lists,
-        ["1. Dataset:", "", "- Usar IMDb.", "", "Texto:", "● Modelo (Ej., BERT):", "", "- Considera."],
-        ["1. Dataset:", "", "   - Usar IMDb.", "", "Texto:", "- Modelo (Ej., BERT):", "", "  - Considera."],
+        [
+            "1. Dataset:",
+            "",
+            "- Usar IMDb.",
+            "",
+            "Texto:",
+            "● Modelo (Ej., BERT):",
+            "",
+            "- Considera.",
+        ],
+        [
+            "1. Dataset:",
+            "",
+            "   - Usar IMDb.",
+            "",
+            "Texto:",
+            "- Modelo (Ej., BERT):",
+            "",
+            "  - Considera.",
+        ],
     ),
     (
         "continuation and a label's body paragraph are indented, other paragraphs not",
         cs.normalize_lists,
         ["1. **Encoder:**", "Procesa la entrada.", "2. **MLM:**", "", "Ej., BERT.", "", "Ejemplo:"],
-        ["1. **Encoder:**", "   Procesa la entrada.", "2. **MLM:**", "", "   Ej., BERT.", "", "Ejemplo:"],
+        [
+            "1. **Encoder:**",
+            "   Procesa la entrada.",
+            "2. **MLM:**",
+            "",
+            "   Ej., BERT.",
+            "",
+            "Ejemplo:",
+        ],
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    "repair, lines, expected", [case[1:] for case in UNIT_CASES], ids=[case[0] for case in UNIT_CASES]
+    "repair, lines, expected",
+    [case[1:] for case in UNIT_CASES],
+    ids=[case[0] for case in UNIT_CASES],
 )
 def test_repair(repair, lines: list[str], expected: list[str]) -> None:
     assert repair(lines) == expected

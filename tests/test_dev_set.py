@@ -28,7 +28,9 @@ _MARKUP = re.compile(r"[*_`#]")
 _SPACE = re.compile(r"\s+")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_QUESTION_NUMBER = re.compile(r"^\d+\.\s+")  # "## 12. ¿Qué es ...?": the number is not part of the section name
+_QUESTION_NUMBER = re.compile(
+    r"^\d+\.\s+"
+)  # "## 12. ¿Qué es ...?": the number is not part of the section name
 
 
 def normalize(text: str) -> str:
@@ -94,7 +96,9 @@ def test_schema(row: dict) -> None:
         if key in row:
             assert type(row[key]) is kind, f"{key} should be {kind.__name__}, got {row[key]!r}"
     for key in ("answers", "evidence"):
-        assert all(isinstance(s, str) and s.strip() for s in row[key]), f"{key} must be non-empty strings"
+        assert all(isinstance(s, str) and s.strip() for s in row[key]), (
+            f"{key} must be non-empty strings"
+        )
     assert row["question"].strip()
 
 

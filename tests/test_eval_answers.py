@@ -24,9 +24,11 @@ from tests.fakes import OverlapChecker, ScriptedGenerator
 
 @pytest.mark.parametrize(
     "text, normalized",
-    [("¿El MLM enmascara las palabras? [1]", "mlm enmascara palabras"),
-     ("Una   red «neuronal».", "red neuronal"),
-     ("Atención [1, 2].", "atención")],
+    [
+        ("¿El MLM enmascara las palabras? [1]", "mlm enmascara palabras"),
+        ("Una   red «neuronal».", "red neuronal"),
+        ("Atención [1, 2].", "atención"),
+    ],
 )
 def test_normalize_answer(text, normalized):
     assert normalize_answer(text) == normalized
@@ -34,10 +36,12 @@ def test_normalize_answer(text, normalized):
 
 @pytest.mark.parametrize(
     "prediction, reference, f1",
-    [("la atención pondera los tokens", "atención pondera tokens", 1.0),
-     ("atención pondera", "atención pondera tokens", 0.8),  # P=1, R=2/3
-     ("nada que ver", "atención pondera tokens", 0.0),
-     ("", "", 1.0)],
+    [
+        ("la atención pondera los tokens", "atención pondera tokens", 1.0),
+        ("atención pondera", "atención pondera tokens", 0.8),  # P=1, R=2/3
+        ("nada que ver", "atención pondera tokens", 0.0),
+        ("", "", 1.0),
+    ],
 )
 def test_token_f1(prediction, reference, f1):
     assert token_f1(prediction, reference) == pytest.approx(f1)
@@ -49,8 +53,17 @@ def test_exact_match_and_rouge():
 
 
 def _answer(text, abstained=False, sentences=(), first=100.0, total=300.0):
-    return Answer("q", text, abstained, [], list(sentences), "zero-shot", "fake", None,
-                  {"retrieve_ms": 1, "first_token_ms": first, "total_ms": total, "new_tokens": 3})
+    return Answer(
+        "q",
+        text,
+        abstained,
+        [],
+        list(sentences),
+        "zero-shot",
+        "fake",
+        None,
+        {"retrieve_ms": 1, "first_token_ms": first, "total_ms": total, "new_tokens": 3},
+    )
 
 
 def test_summary_matches_a_hand_computed_case():
@@ -58,12 +71,18 @@ def test_summary_matches_a_hand_computed_case():
     half = SentenceCheck("b", [1, 2], 0.8, 0.8, True, [], [0.8, 0.1])
     bare = SentenceCheck("c", [], 0.0, 0.2, False, [], [])
     results = [
-        Scored(Question("1", "q", answers=["atención pondera tokens"]),
-               _answer("atención pondera", sentences=[good, bare])),
+        Scored(
+            Question("1", "q", answers=["atención pondera tokens"]),
+            _answer("atención pondera", sentences=[good, bare]),
+        ),
         Scored(Question("2", "q", answers=["mlm"]), _answer("MLM", sentences=[half])),
         Scored(Question("3", "q", answers=["x"]), _answer("No encuentro esto en tus notas.", True)),
-        Scored(Question("u1", "q", answerable=False), _answer("No encuentro esto en tus notas.", True)),
-        Scored(Question("u2", "q", answerable=False), _answer("inventado", sentences=[bare], total=500)),
+        Scored(
+            Question("u1", "q", answerable=False), _answer("No encuentro esto en tus notas.", True)
+        ),
+        Scored(
+            Question("u2", "q", answerable=False), _answer("inventado", sentences=[bare], total=500)
+        ),
     ]
     summary = summarize(results, lambda score: score >= 0.5)
     assert summary["n"] == 3
@@ -93,8 +112,9 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
     assistant = Assistant(index, generator, OverlapChecker(), config)
     log = tmp_path / "log.jsonl"
-    summary = run_answer_eval(str(notes_copy), str(DEV_SET), limit=8, assistant=assistant,
-                              log=str(log), progress=False)
+    summary = run_answer_eval(
+        str(notes_copy), str(DEV_SET), limit=8, assistant=assistant, log=str(log), progress=False
+    )
     assert summary["abstain_answerable"] == 1.0 and summary["abstain_unanswerable"] == 1.0
     assert summary["token_f1"] == 0.0 and summary["n"] == 6
     assert len(log.read_text().splitlines()) == 8 == len(generator.prompts)

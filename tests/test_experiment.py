@@ -74,10 +74,16 @@ def test_aggregate_uses_each_metrics_subset_and_reports_the_seed_spread():
     # Seed 0: token F1 1 and 0 on two answerable rows, one unanswerable row abstained.
     # Seed 1: token F1 1 and 1, the unanswerable row answered.
     rows = {
-        0: [_row(token_f1=1.0, abstain_answerable=0.0), _row(token_f1=0.0, abstain_answerable=0.0),
-            _row(abstain_unanswerable=1.0)],
-        1: [_row(token_f1=1.0, abstain_answerable=0.0), _row(token_f1=1.0, abstain_answerable=0.0),
-            _row(abstain_unanswerable=0.0)],
+        0: [
+            _row(token_f1=1.0, abstain_answerable=0.0),
+            _row(token_f1=0.0, abstain_answerable=0.0),
+            _row(abstain_unanswerable=1.0),
+        ],
+        1: [
+            _row(token_f1=1.0, abstain_answerable=0.0),
+            _row(token_f1=1.0, abstain_answerable=0.0),
+            _row(abstain_unanswerable=0.0),
+        ],
     }
     result = aggregate(rows)
     f1 = result["metrics"]["token_f1"]
@@ -92,18 +98,28 @@ def test_aggregate_uses_each_metrics_subset_and_reports_the_seed_spread():
 
 
 def test_question_means_average_each_question_over_seeds_within_its_subset():
-    seed0 = [{"id": "a", "token_f1": 1.0}, {"id": "b", "token_f1": 0.0}, {"id": "u", "token_f1": None}]
-    seed1 = [{"id": "a", "token_f1": 0.5}, {"id": "b", "token_f1": 0.5}, {"id": "u", "token_f1": None}]
+    seed0 = [
+        {"id": "a", "token_f1": 1.0},
+        {"id": "b", "token_f1": 0.0},
+        {"id": "u", "token_f1": None},
+    ]
+    seed1 = [
+        {"id": "a", "token_f1": 0.5},
+        {"id": "b", "token_f1": 0.5},
+        {"id": "u", "token_f1": None},
+    ]
     assert question_means([seed0, seed1], "token_f1") == {"a": 0.75, "b": 0.25}
 
 
 def test_paired_comparisons_match_hand_computed_numbers():
     # Three questions. Base: zero-shot .2 .4 .6, few-shot .5 .5 .9 -> gains .3 .1 .3.
     # Instruct: zero-shot .5 .5 .5, few-shot .5 .6 .4 -> gains 0 .1 -.1.
-    means = {("zero-shot", "base"): {"a": .2, "b": .4, "c": .6},
-             ("few-shot:1", "base"): {"a": .5, "b": .5, "c": .9},
-             ("zero-shot", "instruct"): {"a": .5, "b": .5, "c": .5},
-             ("few-shot:1", "instruct"): {"a": .5, "b": .6, "c": .4}}
+    means = {
+        ("zero-shot", "base"): {"a": 0.2, "b": 0.4, "c": 0.6},
+        ("few-shot:1", "base"): {"a": 0.5, "b": 0.5, "c": 0.9},
+        ("zero-shot", "instruct"): {"a": 0.5, "b": 0.5, "c": 0.5},
+        ("few-shot:1", "instruct"): {"a": 0.5, "b": 0.6, "c": 0.4},
+    }
     paired = paired_comparisons(means, ["zero-shot", "few-shot:1"], ["base", "instruct"])
     base, instruct = paired["deltas"]
     assert paired["reference"] == "zero-shot" and base["model"] == "base"
@@ -150,8 +166,9 @@ class Grid:
         self.built.append((model, adapter, strategy, seed))
         self.generators.append(generator)
         # The default abstention thresholds are tuned for e5, not the fake embedder.
-        config = AssistantConfig(strategy=strategy, seed=seed,
-                                 abstention=AbstentionPolicy(0.0, 0.0))
+        config = AssistantConfig(
+            strategy=strategy, seed=seed, abstention=AbstentionPolicy(0.0, 0.0)
+        )
         return Assistant(self.index, generator, OverlapChecker(), config)
 
     @property
@@ -159,8 +176,12 @@ class Grid:
         return sum(len(generator.prompts) for generator in self.generators)
 
 
-GRID = {"strategies": ["zero-shot", "few-shot:1"], "models": ["gemma-270m", "gemma-270m+lora"],
-        "seeds": [0, 1], "limit": 6}
+GRID = {
+    "strategies": ["zero-shot", "few-shot:1"],
+    "models": ["gemma-270m", "gemma-270m+lora"],
+    "seeds": [0, 1],
+    "limit": 6,
+}
 
 
 def run(grid: Grid, out, **overrides):
@@ -173,13 +194,24 @@ def _cell(out, name: str) -> dict:
 
 def test_the_grid_writes_every_file(index, tmp_path):
     out, seen = tmp_path / "exp", []
-    results = run_experiment(DEV_SET, **GRID, out=out, assistant_factory=Grid(index),
-                             progress=lambda done, total, cell: seen.append((done, total)))
-    names = [f"{s}__{m}__seed{seed}" for s in ("zero-shot", "few-shot-1")
-             for m in GRID["models"] for seed in GRID["seeds"]]
+    results = run_experiment(
+        DEV_SET,
+        **GRID,
+        out=out,
+        assistant_factory=Grid(index),
+        progress=lambda done, total, cell: seen.append((done, total)),
+    )
+    names = [
+        f"{s}__{m}__seed{seed}"
+        for s in ("zero-shot", "few-shot-1")
+        for m in GRID["models"]
+        for seed in GRID["seeds"]
+    ]
     assert sorted(p.stem for p in (out / "cells").glob("*.json")) == sorted(names)
     for name in names:
-        log = [json.loads(line) for line in (out / "logs" / f"{name}.jsonl").read_text().splitlines()]
+        log = [
+            json.loads(line) for line in (out / "logs" / f"{name}.jsonl").read_text().splitlines()
+        ]
         assert len(log) == 6 and all({"question", "answer", "scores"} <= set(r) for r in log)
         assert any(r["answer"]["prompt"] and r["answer"]["draft"] for r in log)
     for name in ("results.json", "report.md", "metrics.png", "latency_f1.png", "outputs.jsonl"):
@@ -203,14 +235,22 @@ def test_paired_deltas_are_recomputed_from_the_cell_files(index, tmp_path):
     paired = results["paired"]
     assert paired["reference"] == "zero-shot" and paired["metric"] == "token_f1"
     assert [(d["strategy"], d["model"]) for d in paired["deltas"]] == [
-        ("few-shot:1", "gemma-270m"), ("few-shot:1", "gemma-270m+lora")]
+        ("few-shot:1", "gemma-270m"),
+        ("few-shot:1", "gemma-270m+lora"),
+    ]
 
     def per_question(strategy: str) -> dict[str, float]:
-        rows = [row for seed in (0, 1)
-                for row in _cell(out, f"{strategy}__gemma-270m__seed{seed}")["scores"]
-                if row["token_f1"] is not None]
-        return {qid: sum(r["token_f1"] for r in rows if r["id"] == qid)
-                / sum(r["id"] == qid for r in rows) for qid in {r["id"] for r in rows}}
+        rows = [
+            row
+            for seed in (0, 1)
+            for row in _cell(out, f"{strategy}__gemma-270m__seed{seed}")["scores"]
+            if row["token_f1"] is not None
+        ]
+        return {
+            qid: sum(r["token_f1"] for r in rows if r["id"] == qid)
+            / sum(r["id"] == qid for r in rows)
+            for qid in {r["id"] for r in rows}
+        }
 
     zero, few = per_question("zero-shot"), per_question("few-shot-1")
     gains = [few[qid] - zero[qid] for qid in zero]
@@ -222,11 +262,15 @@ def test_paired_deltas_are_recomputed_from_the_cell_files(index, tmp_path):
 def test_cell_numbers_are_the_aggregate_of_its_logged_rows(index, tmp_path):
     out = tmp_path / "exp"
     results = run(Grid(index), out)
-    cell = next(c for c in results["cells"] if c["strategy"] == "few-shot:1"
-                and c["model"] == "gemma-270m")
-    values = [row["token_f1"] for seed in (0, 1)
-              for row in _cell(out, f"few-shot-1__gemma-270m__seed{seed}")["scores"]
-              if row["answerable"]]
+    cell = next(
+        c for c in results["cells"] if c["strategy"] == "few-shot:1" and c["model"] == "gemma-270m"
+    )
+    values = [
+        row["token_f1"]
+        for seed in (0, 1)
+        for row in _cell(out, f"few-shot-1__gemma-270m__seed{seed}")["scores"]
+        if row["answerable"]
+    ]
     # results.json rounds to 6 decimals
     assert cell["metrics"]["token_f1"]["mean"] == pytest.approx(sum(values) / len(values), abs=1e-6)
     assert cell["metrics"]["token_f1"]["n"] == len(values)
@@ -254,8 +298,13 @@ def test_few_shot_prompts_change_with_the_seed(index, tmp_path):
 
 def test_draft_shapes():
     cot = draft_shapes("- hecho [1]\nRespuesta: Es X. [1]", 12, 160)
-    assert cot == {"at_token_limit": False, "answer_line": True, "cites": True,
-                   "citation_only": False, "abstention_sentence": False}
+    assert cot == {
+        "at_token_limit": False,
+        "answer_line": True,
+        "cites": True,
+        "citation_only": False,
+        "abstention_sentence": False,
+    }
     assert draft_shapes(" [1]", 3, 160)["citation_only"]
     assert draft_shapes("No encuentro esto en tus notas.", 9, 160)["abstention_sentence"]
     cut = draft_shapes("una lista que sigue", 160, 160)
@@ -267,11 +316,19 @@ def test_output_shapes_are_counted_over_the_generated_drafts(index, tmp_path, ca
     run(Grid(index), out)
     rows = summarize(out)
     assert [(r["strategy"], r["model"]) for r in rows] == [
-        ("zero-shot", "gemma-270m"), ("few-shot:1", "gemma-270m"),
-        ("zero-shot", "gemma-270m+lora"), ("few-shot:1", "gemma-270m+lora")]
-    drafts = sum(1 for seed in (0, 1)
-                 for line in (out / "logs" / f"zero-shot__gemma-270m__seed{seed}.jsonl")
-                 .read_text().splitlines() if json.loads(line)["answer"]["draft"])
+        ("zero-shot", "gemma-270m"),
+        ("few-shot:1", "gemma-270m"),
+        ("zero-shot", "gemma-270m+lora"),
+        ("few-shot:1", "gemma-270m+lora"),
+    ]
+    drafts = sum(
+        1
+        for seed in (0, 1)
+        for line in (out / "logs" / f"zero-shot__gemma-270m__seed{seed}.jsonl")
+        .read_text()
+        .splitlines()
+        if json.loads(line)["answer"]["draft"]
+    )
     assert rows[0]["drafts"] == drafts > 0
     # The fake answers with a passage's first line and cites [1], or writes the abstention.
     assert rows[0]["cites"] + rows[0]["abstention_sentence"] == pytest.approx(1.0)
@@ -312,13 +369,14 @@ def test_a_folder_of_another_experiment_is_refused(index, tmp_path):
     out = tmp_path / "exp"
     run(Grid(index), out, strategies=["zero-shot"], models=["gemma-270m"], seeds=[0])
     with pytest.raises(AssistantError, match="otro experimento"):
-        run(Grid(index), out, strategies=["zero-shot"], models=["gemma-270m"], seeds=[0],
-            limit=4)
+        run(Grid(index), out, strategies=["zero-shot"], models=["gemma-270m"], seeds=[0], limit=4)
 
 
 def test_cells_are_tied_to_the_notes_contents_not_their_folder(index, tmp_path):
-    out, grid = tmp_path / "exp", {"strategies": ["zero-shot"], "models": ["gemma-270m"],
-                                   "seeds": [0]}
+    out, grid = (
+        tmp_path / "exp",
+        {"strategies": ["zero-shot"], "models": ["gemma-270m"], "seeds": [0]},
+    )
     here, there = tmp_path / "here", tmp_path / "there"
     shutil.copytree(NOTES, here)
     shutil.copytree(NOTES, there)
@@ -333,13 +391,15 @@ def test_cells_are_tied_to_the_notes_contents_not_their_folder(index, tmp_path):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["--strategies", "zero-shot,magia"], "estrategia desconocida"),
-     (["--models", "gpt-5"], "modelo desconocido"),
-     (["--models", "smollm2-135m+lora"], "solo hay adaptador"),
-     (["--seeds", "0,a"], "semillas no válidas"),
-     (["--seeds", "1,1"], "repetid"),
-     (["--limit", "0"], "--limit"),
-     (["--questions", "no/existe.jsonl"], "no existe el archivo")],
+    [
+        (["--strategies", "zero-shot,magia"], "estrategia desconocida"),
+        (["--models", "gpt-5"], "modelo desconocido"),
+        (["--models", "smollm2-135m+lora"], "solo hay adaptador"),
+        (["--seeds", "0,a"], "semillas no válidas"),
+        (["--seeds", "1,1"], "repetid"),
+        (["--limit", "0"], "--limit"),
+        (["--questions", "no/existe.jsonl"], "no existe el archivo"),
+    ],
 )
 def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     args = {"--questions": str(DEV_SET), "--out": str(tmp_path / "exp")}
@@ -362,8 +422,16 @@ def test_model_specs_and_seed_lists():
 @pytest.mark.slow
 def test_a_small_real_run_writes_a_readable_report(tmp_path):
     began = time.perf_counter()
-    results = run_experiment(DEV_SET, ["zero-shot", "few-shot:1"], ["gemma-270m"], [0], limit=2,
-                             out=tmp_path / "exp", notes=NOTES, index_dir=tmp_path / "index")
+    results = run_experiment(
+        DEV_SET,
+        ["zero-shot", "few-shot:1"],
+        ["gemma-270m"],
+        [0],
+        limit=2,
+        out=tmp_path / "exp",
+        notes=NOTES,
+        index_dir=tmp_path / "index",
+    )
     print(f"small real run: {time.perf_counter() - began:.1f} s")
     out = tmp_path / "exp"
     for name in ("metrics.png", "latency_f1.png"):

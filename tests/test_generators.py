@@ -158,15 +158,16 @@ def test_int8_weight_linears_track_the_bf16_ones_on_both_paths():
     import torch
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.GELU(),
-                                torch.nn.Linear(128, 32, bias=False)).to(torch.bfloat16)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 128), torch.nn.GELU(), torch.nn.Linear(128, 32, bias=False)
+    ).to(torch.bfloat16)
     x = torch.randn(3, 40, 64, dtype=torch.bfloat16)  # 120 rows: the prefill path
     with torch.inference_mode():
         reference = model(x).float()
         quantize_int8_weights(model)
         assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
         prefill = model(x).float()
-        decode = torch.cat([model(x[:, i:i + 1]) for i in range(40)], dim=1).float()
+        decode = torch.cat([model(x[:, i : i + 1]) for i in range(40)], dim=1).float()
     assert 120 > INT8_KERNEL_MAX_ROWS >= 3  # one position of the batch at a time: the int8 kernel
     for out in (prefill, decode):
         assert ((out - reference).norm() / reference.norm()).item() < 0.02
@@ -402,8 +403,9 @@ def test_the_static_cache_decodes_what_a_dynamic_one_does_past_the_sliding_windo
     cache, step, reference = DynamicCache(config=fp32.model.config), torch.tensor([ids]), []
     with torch.inference_mode():
         for _ in range(48):
-            logits = fp32.model(input_ids=step, past_key_values=cache, use_cache=True,
-                                logits_to_keep=1).logits
+            logits = fp32.model(
+                input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1
+            ).logits
             reference.append(int(logits[0, -1].argmax()))
             step = torch.tensor([[reference[-1]]])
     assert ours == reference

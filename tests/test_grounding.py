@@ -46,4 +46,6 @@ def test_rewrite_keeps_the_layout_of_the_answer():
     text = "Ventajas:\n- Menos memoria [2].\n- Más rápido [1]."
     originals = ["Ventajas:", "- Menos memoria [2].", "- Más rápido [1]."]
     rewritten = ["Ventajas:", "- Menos memoria [1].", "- Más rápido [1]."]
-    assert rewrite(text, originals, rewritten) == "Ventajas:\n- Menos memoria [1].\n- Más rápido [1]."
+    assert (
+        rewrite(text, originals, rewritten) == "Ventajas:\n- Menos memoria [1].\n- Más rápido [1]."
+    )

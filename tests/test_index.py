@@ -49,7 +49,9 @@ def test_reindexing_an_unchanged_folder_embeds_nothing(built, fake_embedder):
     assert [c.id for c in NotesIndex.load(index_dir).chunks] == [c.id for c in before]
 
 
-def test_reindexing_embeds_only_changed_chunks_and_drops_deleted_notes(built, fake_embedder, tmp_path):
+def test_reindexing_embeds_only_changed_chunks_and_drops_deleted_notes(
+    built, fake_embedder, tmp_path
+):
     notes, index_dir = built
     (notes / "teacher_forcing.md").unlink()
     with open(notes / "preguntas_nlp_llm.md", "a", encoding="utf-8") as handle:
@@ -77,9 +79,13 @@ def test_a_change_in_the_text_given_to_the_embedder_re_embeds(built, fake_embedd
     assert report.embedded == report.chunks == fake_embedder.passages_embedded
 
 
-def test_rebuilding_keeps_the_embedder_but_takes_current_search_defaults(notes_copy, tmp_path, fake_embedder):
+def test_rebuilding_keeps_the_embedder_but_takes_current_search_defaults(
+    notes_copy, tmp_path, fake_embedder
+):
     index_dir = tmp_path / "index"
-    build_index(notes_copy, index_dir, index_config=IndexConfig(embedder="fake-hash", dense_weight=0.9))
+    build_index(
+        notes_copy, index_dir, index_config=IndexConfig(embedder="fake-hash", dense_weight=0.9)
+    )
     build_index(notes_copy, index_dir)
     config = NotesIndex.load(index_dir).config
     assert config.embedder == "fake-hash" and config.dense_weight == IndexConfig().dense_weight
@@ -133,7 +139,9 @@ def test_a_killed_build_leaves_the_previous_index_loadable(built):
     (notes / "extra.md").write_text("# Extra\n\nTexto nuevo.\n", encoding="utf-8")
     script = KILLED_BUILD.format(root=str(ROOT), notes=str(notes), index=str(index_dir))
     child = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "STUDY_ASSISTANT_CACHE": str(index_dir.parent / "child-cache")},
     )
     try:
@@ -158,7 +166,9 @@ CORRUPTIONS = {
     "no_current_pointer": lambda v: (v.parent / CURRENT).unlink(),
     "pointer_to_missing_version": lambda v: (v.parent / CURRENT).write_text("v-nada"),
     "config_not_json": lambda v: (v / "config.json").write_text("{roto"),
-    "config_missing_key": lambda v: (v / "config.json").write_text(json.dumps({"format_version": 2})),
+    "config_missing_key": lambda v: (v / "config.json").write_text(
+        json.dumps({"format_version": 2})
+    ),
     "future_format": lambda v: (v / "config.json").write_text(
         (v / "config.json").read_text().replace('"format_version": 2', '"format_version": 99')
     ),

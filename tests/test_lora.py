@@ -39,12 +39,28 @@ PASSAGE_LINE = re.compile(r"^\[(\d+)\] (.+)$", re.MULTILINE)
 # -- config ---------------------------------------------------------------------------------
 
 BAD_CONFIGS = [
-    ("rank", 0), ("rank", 2.5), ("alpha", -1), ("dropout", 1.0), ("dropout", -0.1),
-    ("target_modules", ()), ("target_modules", ("qkv",)), ("learning_rate", 0.0),
-    ("learning_rate", 0.5), ("warmup_steps", -1), ("epochs", 0), ("batch_size", 0),
-    ("grad_accumulation", 0), ("max_seq_len", 10), ("eval_fraction", 0.0),
-    ("eval_fraction", 1.0), ("distractors", -1), ("abstain_fraction", 1.0),
-    ("variants", 0), ("passage_chars", 50), ("save_steps", 0), ("max_grad_norm", 0.0),
+    ("rank", 0),
+    ("rank", 2.5),
+    ("alpha", -1),
+    ("dropout", 1.0),
+    ("dropout", -0.1),
+    ("target_modules", ()),
+    ("target_modules", ("qkv",)),
+    ("learning_rate", 0.0),
+    ("learning_rate", 0.5),
+    ("warmup_steps", -1),
+    ("epochs", 0),
+    ("batch_size", 0),
+    ("grad_accumulation", 0),
+    ("max_seq_len", 10),
+    ("eval_fraction", 0.0),
+    ("eval_fraction", 1.0),
+    ("distractors", -1),
+    ("abstain_fraction", 1.0),
+    ("variants", 0),
+    ("passage_chars", 50),
+    ("save_steps", 0),
+    ("max_grad_norm", 0.0),
 ]
 
 
@@ -167,7 +183,9 @@ def test_build_is_deterministic(built, tmp_path):
     again = tmp_path / "lora_train.jsonl"
     build_dataset(NOTES, DEV_SET, again, LoraTrainConfig())
     assert again.read_bytes() == out.read_bytes()
-    assert (tmp_path / "lora_split.json").read_bytes() == (out.parent / "lora_split.json").read_bytes()
+    assert (tmp_path / "lora_split.json").read_bytes() == (
+        out.parent / "lora_split.json"
+    ).read_bytes()
 
 
 def test_shipped_dataset_is_what_its_config_builds(tmp_path):
@@ -176,7 +194,8 @@ def test_shipped_dataset_is_what_its_config_builds(tmp_path):
     rebuilt = tmp_path / "lora_train.jsonl"
     build_dataset(NOTES, DEV_SET, rebuilt, config)
     assert rebuilt.read_bytes() == SHIPPED.read_bytes(), (
-        "eval/data/lora_train.jsonl is stale: rebuild it with build_dataset")
+        "eval/data/lora_train.jsonl is stale: rebuild it with build_dataset"
+    )
 
 
 OOD_NOTES = ROOT / "eval" / "data" / "ood_notes"
@@ -198,7 +217,9 @@ def test_ood_dev_set_points_into_the_ood_notes():
         assert question.answers and question.evidence, question.id
         for evidence in question.evidence:
             assert 5 <= len(evidence.split()) <= 15, (question.id, evidence)
-            holders = [key for key, chunks in groups.items() if is_relevant(chunks[0].text, [evidence])]
+            holders = [
+                key for key, chunks in groups.items() if is_relevant(chunks[0].text, [evidence])
+            ]
             assert holders == [section_key(question.section)], (question.id, evidence)
     notes_sections = set(group_sections(chunk_notes(load_notes(NOTES).notes)))
     assert not notes_sections & set(groups)  # another topic: nothing learnt from the notes applies
@@ -206,8 +227,12 @@ def test_ood_dev_set_points_into_the_ood_notes():
 
 CUT_CASES = [  # (text, limit, evidence, must keep)
     ("## T\n\n" + "Primera frase corta. " * 40, 200, (), "Primera frase corta."),
-    ("## T\n\nIntro.\n\n" + "relleno " * 100 + "\n\nla frase con la prueba al final.", 150,
-     ("la frase con la prueba al final",), "la frase con la prueba al final."),
+    (
+        "## T\n\nIntro.\n\n" + "relleno " * 100 + "\n\nla frase con la prueba al final.",
+        150,
+        ("la frase con la prueba al final",),
+        "la frase con la prueba al final.",
+    ),
 ]
 
 
@@ -224,12 +249,24 @@ def test_cut_passage_keeps_evidence_and_is_a_prefix(text, limit, evidence, kept)
 # -- trainer on a tiny model ----------------------------------------------------------------
 
 TINY_ROWS = [
-    {"prompt": "Pasajes:\n[1] El agua hierve a cien grados.\n[2] La luna gira.\n\nPregunta: ¿A cuántos grados hierve el agua?\nRespuesta:",
-     "completion": " A cien grados. [1]", "section": "a", "kind": "answer"},
-    {"prompt": "Pasajes:\n[1] La luna gira.\n[2] El hierro se oxida.\n\nPregunta: ¿Qué es LoRA?\nRespuesta:",
-     "completion": " " + ABSTAIN, "section": "b", "kind": "abstain"},
-    {"prompt": "Pasajes:\n[1] La luna gira.\n[2] El sol es una estrella.\n\nPregunta: ¿Qué es el sol?\nRespuesta:",
-     "completion": " Una estrella. [2]", "section": "c", "kind": "answer"},
+    {
+        "prompt": "Pasajes:\n[1] El agua hierve a cien grados.\n[2] La luna gira.\n\nPregunta: ¿A cuántos grados hierve el agua?\nRespuesta:",
+        "completion": " A cien grados. [1]",
+        "section": "a",
+        "kind": "answer",
+    },
+    {
+        "prompt": "Pasajes:\n[1] La luna gira.\n[2] El hierro se oxida.\n\nPregunta: ¿Qué es LoRA?\nRespuesta:",
+        "completion": " " + ABSTAIN,
+        "section": "b",
+        "kind": "abstain",
+    },
+    {
+        "prompt": "Pasajes:\n[1] La luna gira.\n[2] El sol es una estrella.\n\nPregunta: ¿Qué es el sol?\nRespuesta:",
+        "completion": " Una estrella. [2]",
+        "section": "c",
+        "kind": "answer",
+    },
 ]
 
 
@@ -267,18 +304,39 @@ def tiny_base(tmp_path_factory) -> Path:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     texts = [r["prompt"] + r["completion"] for r in TINY_ROWS] * 5
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     bos = bpe.token_to_id("<bos>")
-    bpe.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", bos)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", eos_token="<eos>",
-                                        bos_token="<bos>", unk_token="<unk>")
+    bpe.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", special_tokens=[("<bos>", bos)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        bos_token="<bos>",
+        unk_token="<unk>",
+    )
     torch.manual_seed(0)
     config = Gemma3TextConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
-        sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=bos,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=512,
+        sliding_window=64,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=bos,
         # Wider than the default 0.02, so that the attention output (what LoRA changes)
         # reaches the logits of a random model and a few steps visibly lower the loss.
         initializer_range=0.2,
@@ -292,13 +350,22 @@ def tiny_base(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_data(tmp_path) -> Path:
     path = tmp_path / "tiny.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TINY_ROWS * 2),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TINY_ROWS * 2), encoding="utf-8"
+    )
     return path
 
 
-TINY_CONFIG = {"rank": 4, "alpha": 8, "dropout": 0.1, "max_seq_len": 128, "warmup_steps": 1,
-               "learning_rate": 5e-3, "grad_accumulation": 2, "save_steps": 1}
+TINY_CONFIG = {
+    "rank": 4,
+    "alpha": 8,
+    "dropout": 0.1,
+    "max_seq_len": 128,
+    "warmup_steps": 1,
+    "learning_rate": 5e-3,
+    "grad_accumulation": 2,
+    "save_steps": 1,
+}
 
 
 def test_labels_mask_the_prompt(tiny_base):
@@ -312,7 +379,7 @@ def test_labels_mask_the_prompt(tiny_base):
     assert example.input_ids[0] == tokenizer.bos_token_id
     assert example.input_ids == prompt_ids + completion_ids + [tokenizer.eos_token_id]
     assert example.labels[: len(prompt_ids)] == [IGNORE] * len(prompt_ids)
-    assert example.labels[len(prompt_ids):] == completion_ids + [tokenizer.eos_token_id]
+    assert example.labels[len(prompt_ids) :] == completion_ids + [tokenizer.eos_token_id]
 
 
 def test_padded_batch_has_the_loss_of_its_examples_alone(tiny_base):
@@ -344,8 +411,10 @@ def test_training_steps_lower_the_loss_and_change_only_lora(tiny_base):
     tokenizer, model = load_base(tiny_base)
     model = add_lora(model, LoraTrainConfig(rank=4, alpha=8, dropout=0.0))
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    batch = collate([encode_example(tokenizer, r["prompt"], r["completion"]) for r in TINY_ROWS],
-                    tokenizer.pad_token_id)
+    batch = collate(
+        [encode_example(tokenizer, r["prompt"], r["completion"]) for r in TINY_ROWS],
+        tokenizer.pad_token_id,
+    )
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=3e-2)
     model.train()
@@ -429,7 +498,9 @@ def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp
     trainer.train_lora(str(tiny_base), tiny_data, out, config)
     (out / "adapter_model.safetensors").unlink()
     with pytest.raises(AdapterError, match="otra configuración"):
-        trainer.train_lora(str(tiny_base), tiny_data, out, LoraTrainConfig(**{**TINY_CONFIG, "rank": 2}))
+        trainer.train_lora(
+            str(tiny_base), tiny_data, out, LoraTrainConfig(**{**TINY_CONFIG, "rank": 2})
+        )
 
 
 def test_finished_adapter_is_not_overwritten_by_accident(tiny_base, tiny_data, tmp_path):
@@ -472,9 +543,12 @@ def test_shipped_examples_fit_the_real_tokenizer():
 
     tokenizer = AutoTokenizer.from_pretrained(prepare_model("gemma-270m"), local_files_only=True)
     config = LoraTrainConfig.from_json(
-        json.loads(SHIPPED.with_suffix(".config.json").read_text(encoding="utf-8"))["config"])
-    lengths = [len(encode_example(tokenizer, r["prompt"], r["completion"]).input_ids)
-               for r in read_examples(SHIPPED)]
+        json.loads(SHIPPED.with_suffix(".config.json").read_text(encoding="utf-8"))["config"]
+    )
+    lengths = [
+        len(encode_example(tokenizer, r["prompt"], r["completion"]).input_ids)
+        for r in read_examples(SHIPPED)
+    ]
     assert max(lengths) <= config.max_seq_len
 
 
@@ -495,7 +569,9 @@ def test_one_real_gemma_step_lowers_the_loss_on_its_batch():
     tokenizer, model = load_base(model_folder("gemma-270m"))
     model = add_lora(model, LoraTrainConfig(dropout=0.0))
     row = next(r for r in read_examples(SHIPPED) if r["kind"] == "answer")
-    batch = collate([encode_example(tokenizer, row["prompt"], row["completion"])], tokenizer.pad_token_id)
+    batch = collate(
+        [encode_example(tokenizer, row["prompt"], row["completion"])], tokenizer.pad_token_id
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     model.train()
     first = completion_loss(model, batch)

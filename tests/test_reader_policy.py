@@ -16,8 +16,9 @@ from index.store import NotesIndex, build_index
 from tests.fakes import OverlapChecker, ScriptedGenerator
 
 # The fake embedder's cosines are not e5's: every retrieval-confidence gate open.
-OPEN = AbstentionPolicy(0.0, 0.0, min_similarity_other_language=0.0,
-                        fallback_min_similarity_other_language=0.0)
+OPEN = AbstentionPolicy(
+    0.0, 0.0, min_similarity_other_language=0.0, fallback_min_similarity_other_language=0.0
+)
 
 
 @pytest.fixture
@@ -27,23 +28,29 @@ def index(notes_copy, tmp_path, fake_embedder, fake_config) -> NotesIndex:
 
 
 def extractive(index, policy=OPEN) -> Assistant:
-    return Assistant(index, None, OverlapChecker(),
-                     AssistantConfig(strategy="extractive", abstention=policy))
+    return Assistant(
+        index, None, OverlapChecker(), AssistantConfig(strategy="extractive", abstention=policy)
+    )
 
 
 def scripted(index, script, policy=OPEN) -> tuple[Assistant, ScriptedGenerator]:
     generator = ScriptedGenerator(script)
-    return Assistant(index, generator, OverlapChecker(), AssistantConfig(abstention=policy)), generator
+    return Assistant(
+        index, generator, OverlapChecker(), AssistantConfig(abstention=policy)
+    ), generator
 
 
 # -- the extractive reader -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("question", [
-    "¿Qué es Teacher Forcing?",
-    "¿Qué son los adapters?",
-    "¿Qué ventajas tiene LoRA?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "¿Qué es Teacher Forcing?",
+        "¿Qué son los adapters?",
+        "¿Qué ventajas tiene LoRA?",
+    ],
+)
 def test_extractive_answers_quote_the_passage_they_cite(index, question):
     answer = extractive(index).answer(question)
     assert not answer.abstained and answer.model == "extractive" and answer.prompt == ""
@@ -64,13 +71,23 @@ def test_extractive_needs_no_model_and_a_generating_strategy_does():
 # -- follow-up questions ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("first,follow_up,resolved", [
-    ("¿Qué son los adapters?", "¿Y cuáles son sus ventajas?",
-     "¿Y cuáles son las ventajas de los adapters?"),
-    ("¿Qué es el teacher forcing?", "¿y sus desventajas?", "¿y las desventajas del teacher forcing?"),
-    ("¿Qué es LoRA?", "¿Y para qué sirve?", "Sobre LoRA: ¿Y para qué sirve?"),
-    ("¿Qué es LoRA?", "¿Qué es BERT?", "¿Qué es BERT?"),  # a new topic is left alone
-])
+@pytest.mark.parametrize(
+    "first,follow_up,resolved",
+    [
+        (
+            "¿Qué son los adapters?",
+            "¿Y cuáles son sus ventajas?",
+            "¿Y cuáles son las ventajas de los adapters?",
+        ),
+        (
+            "¿Qué es el teacher forcing?",
+            "¿y sus desventajas?",
+            "¿y las desventajas del teacher forcing?",
+        ),
+        ("¿Qué es LoRA?", "¿Y para qué sirve?", "Sobre LoRA: ¿Y para qué sirve?"),
+        ("¿Qué es LoRA?", "¿Qué es BERT?", "¿Qué es BERT?"),  # a new topic is left alone
+    ],
+)
 def test_a_follow_up_names_its_subject(first, follow_up, resolved):
     assert resolve_question(follow_up, [Turn(first, first)]) == resolved
 
@@ -92,7 +109,8 @@ def _chat(assistant, questions):
 
 def test_adapters_then_their_advantages_answers_about_adapters(index):
     assistant, generator = scripted(
-        index, "Eficiencia y modularidad: se entrenan pocos parámetros por tarea [1].")
+        index, "Eficiencia y modularidad: se entrenan pocos parámetros por tarea [1]."
+    )
     _, follow = _chat(assistant, ["¿Qué son los adapters?", "¿Y cuáles son sus ventajas?"])
     assert "las ventajas de los adapters" in generator.prompts[-1]
     assert "adapters" in index.search(follow.query, k=1)[0].chunk.heading.lower()
@@ -112,16 +130,25 @@ def test_teacher_forcing_then_its_disadvantages_is_answered_from_that_passage(in
 # -- the question's language -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,language", [
-    ("¿Qué es LoRA?", "es"), ("What is LoRA?", "en"), ("How does teacher forcing work?", "en"),
-    ("Explica la destilación", "es"), ("BERT", "es"), ("Which are the advantages of adapters", "en"),
-])
+@pytest.mark.parametrize(
+    "text,language",
+    [
+        ("¿Qué es LoRA?", "es"),
+        ("What is LoRA?", "en"),
+        ("How does teacher forcing work?", "en"),
+        ("Explica la destilación", "es"),
+        ("BERT", "es"),
+        ("Which are the advantages of adapters", "en"),
+    ],
+)
 def test_the_question_language_is_detected(text, language):
     assert detect_language(text) == language
 
 
 def test_an_english_question_gets_english_instructions_and_is_answered(index):
-    assistant, generator = scripted(index, "It feeds the correct previous word as the next input [1].")
+    assistant, generator = scripted(
+        index, "It feeds the correct previous word as the next input [1]."
+    )
     answer = assistant.answer("What is teacher forcing?")
     assert generator.prompts[-1].startswith("Answer in English")
     # The overlap checker sees no Spanish word in the English draft: it is withdrawn, and
@@ -134,14 +161,17 @@ def test_an_english_question_gets_english_instructions_and_is_answered(index):
 POLICY = AbstentionPolicy()  # the shipped thresholds
 
 
-@pytest.mark.parametrize("confidence,abstains", [
-    (RetrievalConfidence(0.90, 0.8), False),
-    (RetrievalConfidence(0.80, 0.8), True),  # weak cosine
-    (RetrievalConfidence(0.90, 0.1), True),  # the question's words are not in the passages
-    (RetrievalConfidence(0.90, 0.8, ("DPO",)), True),  # a name the notes never write
-    (RetrievalConfidence(0.82, 0.0, same_language=False), False),  # English: cosine only
-    (RetrievalConfidence(0.75, 0.0, same_language=False), True),
-])
+@pytest.mark.parametrize(
+    "confidence,abstains",
+    [
+        (RetrievalConfidence(0.90, 0.8), False),
+        (RetrievalConfidence(0.80, 0.8), True),  # weak cosine
+        (RetrievalConfidence(0.90, 0.1), True),  # the question's words are not in the passages
+        (RetrievalConfidence(0.90, 0.8, ("DPO",)), True),  # a name the notes never write
+        (RetrievalConfidence(0.82, 0.0, same_language=False), False),  # English: cosine only
+        (RetrievalConfidence(0.75, 0.0, same_language=False), True),
+    ],
+)
 def test_before_generation(confidence, abstains):
     assert (POLICY.before(confidence) is not None) is abstains
 
@@ -156,14 +186,17 @@ def test_during_generation_the_veto_carries_the_policy_threshold(index, veto_bel
     assert POLICY.generation(GenerationConfig(), ("\n",)).stop == ("\n",)
 
 
-@pytest.mark.parametrize("draft,confident,expected", [
-    (ABSTAIN, True, "abstain"),  # the model's own abstention stands
-    ("no encuentro esto en tus notas [2]", True, "abstain"),  # any form of it
-    ("Lo siento. No encuentro esto en tus notas.", True, "abstain"),  # anywhere in the draft
-    ("Fue inventado en Marte por astronautas [1].", False, "abstain"),  # withdrawn
-    ("Fue inventado en Marte por astronautas [1].", True, "quote"),  # withdrawn, quoted
-    ("Usa la palabra correcta de la secuencia como entrada siguiente [1].", True, "answer"),
-])
+@pytest.mark.parametrize(
+    "draft,confident,expected",
+    [
+        (ABSTAIN, True, "abstain"),  # the model's own abstention stands
+        ("no encuentro esto en tus notas [2]", True, "abstain"),  # any form of it
+        ("Lo siento. No encuentro esto en tus notas.", True, "abstain"),  # anywhere in the draft
+        ("Fue inventado en Marte por astronautas [1].", False, "abstain"),  # withdrawn
+        ("Fue inventado en Marte por astronautas [1].", True, "quote"),  # withdrawn, quoted
+        ("Usa la palabra correcta de la secuencia como entrada siguiente [1].", True, "answer"),
+    ],
+)
 def test_after_generation(index, draft, confident, expected):
     # The fake embedder's cosines are not e5's: "confident" opens or shuts the fallback.
     floor = 0.0 if confident else 1.0
@@ -177,10 +210,16 @@ def test_after_generation(index, draft, confident, expected):
         assert "se muestra la frase de tus notas que mejor responde" in answer.notes
 
 
-@pytest.mark.parametrize("text,abstains", [
-    (ABSTAIN, True), ("no encuentro esto en tus notas", True), ("NO ENCUENTRO ESTO EN TUS NOTAS. [1]", True),
-    ("No encuentro esto en tus notas. Pero quizá...", True),
-    ("En tus notas no encuentro la fecha, pero sí el autor.", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "text,abstains",
+    [
+        (ABSTAIN, True),
+        ("no encuentro esto en tus notas", True),
+        ("NO ENCUENTRO ESTO EN TUS NOTAS. [1]", True),
+        ("No encuentro esto en tus notas. Pero quizá...", True),
+        ("En tus notas no encuentro la fecha, pero sí el autor.", False),
+        ("", False),
+    ],
+)
 def test_one_recognizer_of_the_abstention_sentence(text, abstains):
     assert is_abstention(text) is abstains

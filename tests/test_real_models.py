@@ -53,6 +53,7 @@ def test_default_retriever_finds_the_evidence_for_dev_questions(e5_index):
 
 def test_accents_and_case_do_not_matter_to_bm25_and_barely_to_fusion(e5_index):
     accented, plain = "¿Qué es el mecanismo de atención?", "que es el MECANISMO de atencion"
+
     def ids(hits):
         return [h.chunk.id for h in hits]
 

@@ -47,8 +47,12 @@ def _qa(qid, question, context, answer=None, impossible=False, start=None):
     if impossible:
         return {"id": qid, "question": question, "answers": [], "is_impossible": True}
     begin = context.find(answer) if start is None else start
-    return {"id": qid, "question": question, "is_impossible": False,
-            "answers": [{"text": answer, "answer_start": begin}] * 2}
+    return {
+        "id": qid,
+        "question": question,
+        "is_impossible": False,
+        "answers": [{"text": answer, "answer_start": begin}] * 2,
+    }
 
 
 def squad_payload() -> dict:
@@ -59,18 +63,29 @@ def squad_payload() -> dict:
             word = re.findall(r"\w{6,}", context)[1]
             qas = [
                 _qa(f"{title}-{p}-a", f"¿Qué dice el texto sobre {word}?", context, word),
-                _qa(f"{title}-{p}-u", f"¿Cuántos habitantes tenía {title} en 1500?", context,
-                    impossible=True),
+                _qa(
+                    f"{title}-{p}-u",
+                    f"¿Cuántos habitantes tenía {title} en 1500?",
+                    context,
+                    impossible=True,
+                ),
             ]
             entries.append({"context": context, "qas": qas})
         data.append({"title": title, "paragraphs": entries})
     # An answer whose offset is wrong but whose text is in the paragraph is re-anchored;
     # one whose text is nowhere in it is dropped.
     first = data[0]["paragraphs"][0]
-    first["qas"].append(_qa("moved", "¿De qué país es región Normandía?", first["context"],
-                            "Francia", start=0))
-    first["qas"].append({"id": "lost", "question": "¿Qué idioma?", "is_impossible": False,
-                         "answers": [{"text": "noruego antiguo", "answer_start": 3}]})
+    first["qas"].append(
+        _qa("moved", "¿De qué país es región Normandía?", first["context"], "Francia", start=0)
+    )
+    first["qas"].append(
+        {
+            "id": "lost",
+            "question": "¿Qué idioma?",
+            "is_impossible": False,
+            "answers": [{"text": "noruego antiguo", "answer_start": 3}],
+        }
+    )
     return {"version": "v2.0", "data": data}
 
 
@@ -123,14 +138,16 @@ def test_question_rows_keep_the_evidence_and_mark_unanswerables(squad_file):
 
 
 def test_examples_cite_the_gold_passage_and_abstain_on_unanswerables(
-        squad_file, tmp_path, fake_embedder, fake_config):
+    squad_file, tmp_path, fake_embedder, fake_config
+):
     articles, _ = load_squad(squad_file)
     notes = tmp_path / "notes"
     write_notes(articles, notes)
     build_index(notes, tmp_path / "index", index_config=fake_config)
     index = NotesIndex.load(tmp_path / "index")
-    rows, report = squad_examples(index, articles, SquadExampleConfig(
-        answers=4, abstentions=3, cot=2, passages=3))
+    rows, report = squad_examples(
+        index, articles, SquadExampleConfig(answers=4, abstentions=3, cot=2, passages=3)
+    )
     assert (report.answer_examples, report.abstain_examples, report.cot_examples) == (4, 3, 2)
     questions = {q.id: q for a in articles for p in a.paragraphs for q in p.questions}
     for row in rows:

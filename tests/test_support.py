@@ -61,25 +61,60 @@ TEACHER = """## Ventajas
 
 # (passage, supported sentence, unsupported variant, kind): the variant must score lower.
 PAIRS = [
-    (BERT, "BERT usa MLM para aprender representaciones bidireccionales del lenguaje.",
-     "BERT no usa MLM para aprender representaciones bidireccionales del lenguaje.", "negation"),
-    (TEACHER, "Teacher Forcing acelera el entrenamiento al guiar al modelo con la respuesta correcta.",
-     "Teacher Forcing nunca acelera el entrenamiento al guiar al modelo con la respuesta correcta.",
-     "negation"),
-    (MLM, "Se selecciona aleatoriamente un 15% de los tokens de la secuencia.",
-     "Se selecciona aleatoriamente un 25% de los tokens de la secuencia.", "changed_number"),
-    (MLM, "Se selecciona aleatoriamente un 15% de los tokens.",
-     "Se seleccionan aleatoriamente dos tokens de la secuencia.", "changed_number"),
-    (BERT, "BERT usa MLM para aprender representaciones bidireccionales del lenguaje.",
-     "GPT usa MLM para aprender representaciones bidireccionales del lenguaje.", "swapped_term"),
-    (ENCODER, "El encoder procesa la secuencia de entrada.",
-     "El decoder procesa la secuencia de entrada.", "swapped_term"),
-    (TEACHER, "Teacher Forcing acelera el entrenamiento al guiar al modelo.",
-     "Teacher Forcing acelera la inferencia al guiar al modelo.", "swapped_term"),
-    (MLM, "El modelo predice el token original en las posiciones enmascaradas.",
-     "La paella valenciana lleva pollo, conejo y judía verde.", "off_topic"),
-    (BERT, "Un MLM es una técnica de preentrenamiento donde se enmascaran palabras.",
-     "El MLM fue inventado por Google en 2018 para traducir documentos legales.", "invented"),
+    (
+        BERT,
+        "BERT usa MLM para aprender representaciones bidireccionales del lenguaje.",
+        "BERT no usa MLM para aprender representaciones bidireccionales del lenguaje.",
+        "negation",
+    ),
+    (
+        TEACHER,
+        "Teacher Forcing acelera el entrenamiento al guiar al modelo con la respuesta correcta.",
+        "Teacher Forcing nunca acelera el entrenamiento al guiar al modelo con la respuesta correcta.",
+        "negation",
+    ),
+    (
+        MLM,
+        "Se selecciona aleatoriamente un 15% de los tokens de la secuencia.",
+        "Se selecciona aleatoriamente un 25% de los tokens de la secuencia.",
+        "changed_number",
+    ),
+    (
+        MLM,
+        "Se selecciona aleatoriamente un 15% de los tokens.",
+        "Se seleccionan aleatoriamente dos tokens de la secuencia.",
+        "changed_number",
+    ),
+    (
+        BERT,
+        "BERT usa MLM para aprender representaciones bidireccionales del lenguaje.",
+        "GPT usa MLM para aprender representaciones bidireccionales del lenguaje.",
+        "swapped_term",
+    ),
+    (
+        ENCODER,
+        "El encoder procesa la secuencia de entrada.",
+        "El decoder procesa la secuencia de entrada.",
+        "swapped_term",
+    ),
+    (
+        TEACHER,
+        "Teacher Forcing acelera el entrenamiento al guiar al modelo.",
+        "Teacher Forcing acelera la inferencia al guiar al modelo.",
+        "swapped_term",
+    ),
+    (
+        MLM,
+        "El modelo predice el token original en las posiciones enmascaradas.",
+        "La paella valenciana lleva pollo, conejo y judía verde.",
+        "off_topic",
+    ),
+    (
+        BERT,
+        "Un MLM es una técnica de preentrenamiento donde se enmascaran palabras.",
+        "El MLM fue inventado por Google en 2018 para traducir documentos legales.",
+        "invented",
+    ),
 ]
 
 
@@ -100,9 +135,15 @@ def e5_checker(tmp_path_factory) -> SupportChecker:
 
 @pytest.mark.parametrize(
     "field, value",
-    [("threshold", 1.5), ("semantic_weight", -0.1), ("swap_penalty", 2.0),
-     ("cosine_floor", 0.99), ("sentence_role", "document"), ("min_claim_words", 0),
-     ("contrasts", (("encoder",),))],
+    [
+        ("threshold", 1.5),
+        ("semantic_weight", -0.1),
+        ("swap_penalty", 2.0),
+        ("cosine_floor", 0.99),
+        ("sentence_role", "document"),
+        ("min_claim_words", 0),
+        ("contrasts", (("encoder",),)),
+    ],
 )
 def test_bad_config_values_are_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):
@@ -193,9 +234,11 @@ def test_the_abstention_sentence_is_never_flagged(checker, abstention):
 
 @pytest.mark.parametrize(
     "sentences, inherits_from",
-    [(["Sí.", "El encoder procesa la secuencia de entrada."], 1),
-     (["La paella lleva arroz y conejo.", "Exacto."], 0),
-     (["Sí.", "El decoder genera la salida.", "Claro."], 1)],
+    [
+        (["Sí.", "El encoder procesa la secuencia de entrada."], 1),
+        (["La paella lleva arroz y conejo.", "Exacto."], 0),
+        (["Sí.", "El decoder genera la salida.", "Claro."], 1),
+    ],
 )
 def test_a_bare_assent_takes_the_score_of_the_claim_beside_it(checker, sentences, inherits_from):
     scores = checker.scores(sentences, [ENCODER])
@@ -223,15 +266,22 @@ def test_units_read_table_cells_with_row_and_column_names():
         "| Paralelización | Alta | Baja |\n"
     )
     assert passage_units(table) == (
-        "Paralelización — Transformer: Alta", "Paralelización — RNN: Baja"
+        "Paralelización — Transformer: Alta",
+        "Paralelización — RNN: Baja",
     )
 
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("un 15% de los tokens", {"15"}), ("Perro: 0,85 y 0.10", {"0.85", "0.10"}),
-     ("dos capas LSTM", {"2"}), ("Word2Vec, T5 y LLaMA2", set()), ("GPT-3", {"3"}),
-     ("1. Primero\n2. Segundo", set()), ("de 7B a 70B parámetros", {"7", "70"})],
+    [
+        ("un 15% de los tokens", {"15"}),
+        ("Perro: 0,85 y 0.10", {"0.85", "0.10"}),
+        ("dos capas LSTM", {"2"}),
+        ("Word2Vec, T5 y LLaMA2", set()),
+        ("GPT-3", {"3"}),
+        ("1. Primero\n2. Segundo", set()),
+        ("de 7B a 70B parámetros", {"7", "70"}),
+    ],
 )
 def test_numbers(text, expected):
     assert numbers(text) == expected
@@ -239,10 +289,16 @@ def test_numbers(text, expected):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("BERT no usa MLM", True), ("nunca se exponen", True), ("sin actualizar", True),
-     ("En lugar de ajustar todo", True), ("Evita que los errores se propaguen", True),
-     ("si la predicción es correcta o no", False), ("BERT usa MLM", False),
-     ("Noé y la nota", False)],
+    [
+        ("BERT no usa MLM", True),
+        ("nunca se exponen", True),
+        ("sin actualizar", True),
+        ("En lugar de ajustar todo", True),
+        ("Evita que los errores se propaguen", True),
+        ("si la predicción es correcta o no", False),
+        ("BERT usa MLM", False),
+        ("Noé y la nota", False),
+    ],
 )
 def test_has_negation(text, expected):
     assert has_negation(text) is expected
@@ -250,8 +306,14 @@ def test_has_negation(text, expected):
 
 @pytest.mark.parametrize(
     "sentence, expected",
-    [("GPT usa MLM.", ("gpt",)), ("BERT usa MLM.", ()), ("Lo propuso Google en 2018.", ("google",)),
-     ("Se usa en Transformers.", ()), ("Se usa en RNNs.", ("rnn",)), ("Los encoders de BERT.", ())],
+    [
+        ("GPT usa MLM.", ("gpt",)),
+        ("BERT usa MLM.", ()),
+        ("Lo propuso Google en 2018.", ("google",)),
+        ("Se usa en Transformers.", ()),
+        ("Se usa en RNNs.", ("rnn",)),
+        ("Los encoders de BERT.", ()),
+    ],
 )
 def test_foreign_names(sentence, expected):
     assert foreign_names(sentence, BERT + "\nUn Transformer con encoder.") == expected
@@ -291,8 +353,15 @@ def test_support_dev_set_schema_and_balance():
     supported = sum(row["supported"] for row in rows)
     assert len(rows) >= 200 and supported == len(rows) - supported
     assert len({row["id"] for row in rows}) == len(rows)
-    assert set(kinds) == {"verbatim", "paraphrase", "negation", "swapped_term",
-                          "changed_number", "off_topic", "invented"}
+    assert set(kinds) == {
+        "verbatim",
+        "paraphrase",
+        "negation",
+        "swapped_term",
+        "changed_number",
+        "off_topic",
+        "invented",
+    }
     for row in rows:
         assert set(row) == {"id", "sentence", "passages", "supported", "kind", "source", "section"}
         assert row["supported"] == (row["kind"] in ("verbatim", "paraphrase")), row["id"]

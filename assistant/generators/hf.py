@@ -102,11 +102,13 @@ def quantize_int8_weights(model):
             super().__init__()
             weight = linear.weight.detach().float()
             scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # (out,)
-            self.register_buffer("weight", torch.round(weight / scales[:, None])
-                                 .clamp(-128, 127).to(torch.int8))
+            self.register_buffer(
+                "weight", torch.round(weight / scales[:, None]).clamp(-128, 127).to(torch.int8)
+            )
             self.register_buffer("scales", scales.to(torch.bfloat16))
-            self.register_buffer("bias", None if linear.bias is None
-                                 else linear.bias.detach().to(torch.bfloat16))
+            self.register_buffer(
+                "bias", None if linear.bias is None else linear.bias.detach().to(torch.bfloat16)
+            )
             self.in_features, self.out_features = linear.in_features, linear.out_features
 
         def forward(self, x):
@@ -120,8 +122,11 @@ def quantize_int8_weights(model):
                 out = torch.nn.functional.linear(flat, weight, self.bias)
             return out.reshape(*x.shape[:-1], self.out_features)
 
-    linears = [(name, module) for name, module in model.named_modules()
-               if isinstance(module, torch.nn.Linear)]
+    linears = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    ]
     for name, module in linears:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
@@ -239,8 +244,9 @@ class HFGenerator:
         # Static: preallocated for the whole answer, so no step concatenates the keys and
         # values again (with the dynamic cache that was 15% of a decode step's op time;
         # Gemma decoded at 56 against 43 tok/s, with the same greedy tokens in fp32).
-        cache = StaticCache(config=self.model.config,
-                            max_cache_len=len(prompt_ids) + config.max_new_tokens)
+        cache = StaticCache(
+            config=self.model.config, max_cache_len=len(prompt_ids) + config.max_new_tokens
+        )
         rng = torch.Generator().manual_seed(config.seed) if config.temperature > 0 else None
         vetoed = self._first_token_ids(config.veto) if config.veto_below > 0 else set()
         generated: list[int] = []
@@ -251,8 +257,11 @@ class HFGenerator:
                 # logits_to_keep=1: only the last position goes through lm_head (for
                 # Gemma 640 x 262,144: the largest matrix by far).
                 output = self.model(
-                    input_ids=step_input, past_key_values=cache, use_cache=True,
-                    cache_position=positions, logits_to_keep=1,
+                    input_ids=step_input,
+                    past_key_values=cache,
+                    use_cache=True,
+                    cache_position=positions,
+                    logits_to_keep=1,
                 )
                 logits = output.logits[0, -1].float()  # (vocab,)
                 token = pick_token(logits, generated, config, rng)

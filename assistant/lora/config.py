@@ -52,7 +52,9 @@ class LoraTrainConfig:
     # Share of the sections with dev questions held out for evaluation (split by section,
     # so no held-out question, answer or passage is ever seen in training).
     eval_fraction: float = 0.3
-    distractors: int = 2  # passages from other sections beside the right one: 3 in all, as at inference
+    distractors: int = (
+        2  # passages from other sections beside the right one: 3 in all, as at inference
+    )
     # Of all examples: only distractors -> the abstention sentence. Kept low because greedy
     # decoding picks the single likeliest first token: every abstention starts with " No",
     # while answers spread their mass over many first tokens. At 0.25 the adapter abstained
@@ -71,8 +73,16 @@ class LoraTrainConfig:
     def __post_init__(self) -> None:
         # Loaded from JSON, a tuple arrives as a list.
         object.__setattr__(self, "target_modules", tuple(self.target_modules))
-        positive = ("rank", "alpha", "epochs", "batch_size", "grad_accumulation",
-                    "save_steps", "variants", "torch_threads")
+        positive = (
+            "rank",
+            "alpha",
+            "epochs",
+            "batch_size",
+            "grad_accumulation",
+            "save_steps",
+            "variants",
+            "torch_threads",
+        )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -121,8 +131,9 @@ class LoraTrainConfig:
         return payload
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     @classmethod
     def from_json(cls, payload: dict) -> LoraTrainConfig:

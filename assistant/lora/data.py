@@ -113,7 +113,9 @@ def group_sections(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
     return dict(groups)
 
 
-def split_sections(questions: list[Question], sections: Iterable[str], config: LoraTrainConfig) -> Split:
+def split_sections(
+    questions: list[Question], sections: Iterable[str], config: LoraTrainConfig
+) -> Split:
     """Hold out ``eval_fraction`` of the sections that have dev questions, drawn with the
     seed; every other section trains."""
     sections = sorted(set(sections))
@@ -141,7 +143,9 @@ def split_sections(questions: list[Question], sections: Iterable[str], config: L
     )
 
 
-def related_sections(questions: list[Question], groups: dict[str, list[Chunk]]) -> dict[str, set[str]]:
+def related_sections(
+    questions: list[Question], groups: dict[str, list[Chunk]]
+) -> dict[str, set[str]]:
     """section -> the other sections that also answer one of its questions (symmetric).
 
     The dev set's evidence names every section that answers a question, so these are the
@@ -164,7 +168,7 @@ def related_sections(questions: list[Question], groups: dict[str, list[Chunk]]) 
 
 
 def _is_question_heading(title: str) -> bool:
-    """"¿Qué es LoRA?" or "Explicá la destilación de modelos." ask something;
+    """ "¿Qué es LoRA?" or "Explicá la destilación de modelos." ask something;
     "Ventajas" or "Teacher Forcing en Modelos de Lenguaje" do not."""
     return title.endswith(("?", "."))
 
@@ -196,18 +200,30 @@ def train_questions(
             continue
         key = section_key(question.section)
         if key not in groups:
-            warnings.append(f"{question.id}: la sección {question.section!r} no está en las notas; se omite")
+            warnings.append(
+                f"{question.id}: la sección {question.section!r} no está en las notas; se omite"
+            )
             continue
         asked[key].add(normalize(question.question))
         if key in wanted and question.answers:
-            result.append(TrainQuestion(question.id, key, question.question,
-                                        tuple(question.answers), tuple(question.evidence)))
+            result.append(
+                TrainQuestion(
+                    question.id,
+                    key,
+                    question.question,
+                    tuple(question.answers),
+                    tuple(question.evidence),
+                )
+            )
     for key in sorted(wanted):
         chunk = groups[key][0]
         title = section_key(chunk.section)
         sentence = _first_sentence(_body(chunk))
-        if (_is_question_heading(title) and normalize(title) not in asked[key]
-                and _usable_sentence(sentence)):
+        if (
+            _is_question_heading(title)
+            and normalize(title) not in asked[key]
+            and _usable_sentence(sentence)
+        ):
             result.append(TrainQuestion(HEADING_ID, key, title, (sentence,), (sentence,)))
     result.sort(key=lambda q: (q.section, q.id))
     return result, warnings
@@ -301,25 +317,40 @@ def make_examples(
     rng.shuffle(positions)
 
     def others(question: TrainQuestion, count: int) -> list[Chunk]:
-        allowed = [s for s in train_sections
-                   if s != question.section and s not in related.get(question.section, ())]
+        allowed = [
+            s
+            for s in train_sections
+            if s != question.section and s not in related.get(question.section, ())
+        ]
         if len(allowed) < count:
             raise NotesError(
                 f"La sección {question.section!r} tiene solo {len(allowed)} secciones de "
                 f"entrenamiento no relacionadas; hacen falta {count} para los distractores"
             )
-        return [cut_passage(rng.choice(groups[s]), config.passage_chars)
-                for s in rng.sample(allowed, count)]
+        return [
+            cut_passage(rng.choice(groups[s]), config.passage_chars)
+            for s in rng.sample(allowed, count)
+        ]
 
     rows = []
     for (question, variant), position in zip(draws, positions):
-        right = cut_passage(_right_chunk(question, groups[question.section]),
-                            config.passage_chars, question.evidence)
+        right = cut_passage(
+            _right_chunk(question, groups[question.section]),
+            config.passage_chars,
+            question.evidence,
+        )
         chunks = others(question, config.distractors)
         chunks.insert(position, right)
         answer = question.answers[variant % len(question.answers)]
-        rows.append(_row(question, [Hit(c, 0.0) for c in chunks],
-                         " " + cite(answer, position + 1), "answer", position + 1))
+        rows.append(
+            _row(
+                question,
+                [Hit(c, 0.0) for c in chunks],
+                " " + cite(answer, position + 1),
+                "answer",
+                position + 1,
+            )
+        )
 
     # abstain_fraction of ALL examples: a / (answers + a) = f  =>  a = answers * f / (1 - f)
     abstentions = round(len(rows) * config.abstain_fraction / (1 - config.abstain_fraction))
@@ -368,8 +399,9 @@ def build_dataset(
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    split_path.write_text(json.dumps(split.to_json(), indent=2, ensure_ascii=False) + "\n",
-                          encoding="utf-8")
+    split_path.write_text(
+        json.dumps(split.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     config_path = out.with_suffix(".config.json")
     provenance = {
         "config": config.to_json(),
@@ -380,8 +412,9 @@ def build_dataset(
         "split": str(split_path),
         "strategy": ZERO_SHOT.name,
     }
-    config_path.write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
+    config_path.write_text(
+        json.dumps(provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
     answers = [r for r in rows if r["kind"] == "answer"]
     prompt_chars = [len(r["prompt"]) for r in rows]
@@ -412,7 +445,10 @@ def read_examples(path: str | Path) -> list[dict]:
     """The rows of a dataset written by build_dataset; QuestionsFileError when the file is
     missing or a row lacks its prompt or completion."""
     return read_jsonl(
-        path, _example, "entrenamiento", '{"prompt", "completion", ...}',
+        path,
+        _example,
+        "entrenamiento",
+        '{"prompt", "completion", ...}',
         hint="; créalo con build_dataset (assistant.lora.data)",
     )
 
@@ -451,18 +487,26 @@ def make_cot_examples(
     rng = random.Random(config.seed + 1)  # independent of make_examples' draws
     usable = []
     for question in questions:
-        right = cut_passage(_right_chunk(question, groups[question.section]),
-                            config.passage_chars, question.evidence)
+        right = cut_passage(
+            _right_chunk(question, groups[question.section]),
+            config.passage_chars,
+            question.evidence,
+        )
         sentence = evidence_sentence(right, question.evidence)
         if sentence:
             usable.append((question, right, sentence))
     rng.shuffle(usable)
     rows = []
     for question, right, sentence in usable[:count]:
-        allowed = [s for s in train_sections
-                   if s != question.section and s not in related.get(question.section, ())]
-        chunks = [cut_passage(rng.choice(groups[s]), config.passage_chars)
-                  for s in rng.sample(allowed, min(config.distractors, len(allowed)))]
+        allowed = [
+            s
+            for s in train_sections
+            if s != question.section and s not in related.get(question.section, ())
+        ]
+        chunks = [
+            cut_passage(rng.choice(groups[s]), config.passage_chars)
+            for s in rng.sample(allowed, min(config.distractors, len(allowed)))
+        ]
         position = rng.randrange(len(chunks) + 1)
         chunks.insert(position, right)
         n = position + 1
@@ -474,8 +518,9 @@ def make_cot_examples(
     return rows
 
 
-def notes_rows(notes_dir: str | Path, dev_questions: str | Path, config: LoraTrainConfig,
-               cot: int = 0) -> tuple[list[dict], Split]:
+def notes_rows(
+    notes_dir: str | Path, dev_questions: str | Path, config: LoraTrainConfig, cot: int = 0
+) -> tuple[list[dict], Split]:
     """The notes' answer and abstention rows (as build_dataset makes them) plus ``cot``
     chain-of-thought rows, without writing anything."""
     loaded = load_notes(Path(notes_dir))

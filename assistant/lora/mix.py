@@ -57,11 +57,15 @@ def write_eval_files(articles, split, root: Path) -> dict:
         rows = question_rows(chosen, seed=split.seed)
         questions = folder / "questions.jsonl"
         tmp = questions.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                       encoding="utf-8")
+        tmp.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         tmp.replace(questions)
-        written[side] = {"notes": len(notes), "questions": len(rows),
-                         "unanswerable": sum(not r["answerable"] for r in rows)}
+        written[side] = {
+            "notes": len(notes),
+            "questions": len(rows),
+            "unanswerable": sum(not r["answerable"] for r in rows),
+        }
     (root / "README.md").write_text(
         "# SQuAD-es articles as notes\n\n" + ATTRIBUTION + "\n\n"
         "Written by `python -m assistant.lora.mix` (see its docstring). `split.json` names the "
@@ -69,23 +73,37 @@ def write_eval_files(articles, split, root: Path) -> dict:
         "each hold `notes/` (one Markdown note per article) and `questions.jsonl` (the "
         "project's question format; `evidence` is the sentence holding the answer; rows "
         "shuffled with the split seed, so the first N are a random sample). `test/` is held "
-        "out: report on it, never tune on it.\n", encoding="utf-8")
+        "out: report on it, never tune on it.\n",
+        encoding="utf-8",
+    )
     return written
 
 
-def build_mix(squad_path: Path, out: Path, notes_dir: Path, dev_questions: Path,
-              cache: Path, config: MixConfig | None = None,
-              train_config: LoraTrainConfig | None = None) -> dict:
+def build_mix(
+    squad_path: Path,
+    out: Path,
+    notes_dir: Path,
+    dev_questions: Path,
+    cache: Path,
+    config: MixConfig | None = None,
+    train_config: LoraTrainConfig | None = None,
+) -> dict:
     from index.store import NotesIndex, build_index
 
     config, train_config = config or MixConfig(), train_config or LoraTrainConfig()
 
     articles, load_report = load_squad(squad_path)
-    split = split_articles(articles, config.split_seed, config.dev_articles,
-                           config.test_articles, file_sha256(squad_path))
+    split = split_articles(
+        articles,
+        config.split_seed,
+        config.dev_articles,
+        config.test_articles,
+        file_sha256(squad_path),
+    )
     SQUAD_DIR.mkdir(parents=True, exist_ok=True)
-    (SQUAD_DIR / "split.json").write_text(json.dumps(split.to_json(), indent=2, ensure_ascii=False)
-                                          + "\n", encoding="utf-8")
+    (SQUAD_DIR / "split.json").write_text(
+        json.dumps(split.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     eval_files = write_eval_files(articles, split, SQUAD_DIR)
 
     train_articles = [a for a in articles if a.title in split.train]
@@ -102,7 +120,9 @@ def build_mix(squad_path: Path, out: Path, notes_dir: Path, dev_questions: Path,
     random.Random(config.squad.seed).shuffle(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     tmp.replace(out)
     provenance = {
         "mix": asdict(config),
@@ -119,8 +139,9 @@ def build_mix(squad_path: Path, out: Path, notes_dir: Path, dev_questions: Path,
         "eval_files": eval_files,
         "attribution": ATTRIBUTION,
     }
-    out.with_suffix(".config.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False)
-                                               + "\n", encoding="utf-8")
+    out.with_suffix(".config.json").write_text(
+        json.dumps(provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return provenance
 
 
@@ -136,11 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cot", type=int, default=SquadExampleConfig.cot)
     parser.add_argument("--notes-cot", type=int, default=MixConfig.notes_cot)
     args = parser.parse_args(argv)
-    config = MixConfig(squad=SquadExampleConfig(args.answers, args.abstentions, args.cot),
-                       notes_cot=args.notes_cot)
+    config = MixConfig(
+        squad=SquadExampleConfig(args.answers, args.abstentions, args.cot), notes_cot=args.notes_cot
+    )
     report = build_mix(args.squad, args.out, args.notes, args.dev_questions, args.cache, config)
-    json.dump({k: report[k] for k in ("kinds", "load", "squad_examples", "eval_files")},
-              sys.stdout, indent=2, ensure_ascii=False)
+    json.dump(
+        {k: report[k] for k in ("kinds", "load", "squad_examples", "eval_files")},
+        sys.stdout,
+        indent=2,
+        ensure_ascii=False,
+    )
     print()
     return 0
 

@@ -85,7 +85,7 @@ class LoadReport:
 
 
 def clean_title(title: str) -> str:
-    """"Complejidad computacional _ teoría" -> "Complejidad computacional teoría" (the
+    """ "Complejidad computacional _ teoría" -> "Complejidad computacional teoría" (the
     translation kept Wikipedia's underscores as words)."""
     return " ".join(title.replace("_", " ").split()).rstrip(".")
 
@@ -128,7 +128,8 @@ def load_squad(path: str | Path) -> tuple[list[Article], LoadReport]:
         raise QuestionsFileError(f"No existe el fichero SQuAD {path}") from None
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         raise QuestionsFileError(
-            f"{path} no es un JSON de SQuAD v2.0 ({type(error).__name__}: {error})") from None
+            f"{path} no es un JSON de SQuAD v2.0 ({type(error).__name__}: {error})"
+        ) from None
     if not articles:
         raise QuestionsFileError(f"{path} no tiene artículos")
     return articles, report
@@ -179,8 +180,9 @@ class ArticleSplit:
         raise KeyError(title)
 
 
-def split_articles(articles: list[Article], seed: int = 0, dev: int = 4, test: int = 8,
-                   source_sha256: str = "") -> ArticleSplit:
+def split_articles(
+    articles: list[Article], seed: int = 0, dev: int = 4, test: int = 8, source_sha256: str = ""
+) -> ArticleSplit:
     titles = sorted(a.title for a in articles)
     if len(set(titles)) != len(titles):
         raise QuestionsFileError("Hay artículos con el mismo título: no se pueden separar")
@@ -191,8 +193,13 @@ def split_articles(articles: list[Article], seed: int = 0, dev: int = 4, test: i
         )
     rng = random.Random(seed)
     rng.shuffle(titles)
-    return ArticleSplit(seed, sorted(titles[dev + test :]), sorted(titles[:dev]),
-                        sorted(titles[dev : dev + test]), source_sha256)
+    return ArticleSplit(
+        seed,
+        sorted(titles[dev + test :]),
+        sorted(titles[:dev]),
+        sorted(titles[dev : dev + test]),
+        source_sha256,
+    )
 
 
 # -- notes and question files ---------------------------------------------------------------
@@ -238,10 +245,18 @@ def question_rows(articles: list[Article], seed: int = 0) -> list[dict]:
     for article in articles:
         for paragraph in article.paragraphs:
             for q in paragraph.questions:
-                row = {"id": q.id, "question": q.question, "answers": list(q.answers),
-                       "evidence": [], "answerable": not q.impossible, "section": article.title}
+                row = {
+                    "id": q.id,
+                    "question": q.question,
+                    "answers": list(q.answers),
+                    "evidence": [],
+                    "answerable": not q.impossible,
+                    "section": article.title,
+                }
                 if not q.impossible:
-                    row["evidence"] = [answer_sentence(paragraph.context, q.start, len(q.answers[0]))]
+                    row["evidence"] = [
+                        answer_sentence(paragraph.context, q.start, len(q.answers[0]))
+                    ]
                 rows.append(row)
     random.Random(seed).shuffle(rows)
     return rows
@@ -314,7 +329,9 @@ def _cite_completion(kind: str, answer: str, sentence: str, n: int) -> str:
     return f" {answer} [{n}]"
 
 
-def squad_examples(index, articles: list[Article], config: SquadExampleConfig) -> tuple[list[dict], SquadBuildReport]:
+def squad_examples(
+    index, articles: list[Article], config: SquadExampleConfig
+) -> tuple[list[dict], SquadBuildReport]:
     """LoRA rows from the articles' questions, passages retrieved by ``index`` (a NotesIndex
     over exactly these articles, written by write_notes)."""
     rng = random.Random(config.seed)
@@ -330,9 +347,11 @@ def squad_examples(index, articles: list[Article], config: SquadExampleConfig) -
                 (impossible if q.impossible else answerable).append(item)
     rng.shuffle(answerable)
     rng.shuffle(impossible)
-    plan = ([(item, "answer") for item in answerable[: config.answers]]
-            + [(item, "cot") for item in answerable[config.answers : config.answers + config.cot]]
-            + [(item, "abstain") for item in impossible[: config.abstentions]])
+    plan = (
+        [(item, "answer") for item in answerable[: config.answers]]
+        + [(item, "cot") for item in answerable[config.answers : config.answers + config.cot]]
+        + [(item, "abstain") for item in impossible[: config.abstentions]]
+    )
     report = SquadBuildReport()
     rows = []
     k = config.passages
@@ -351,25 +370,36 @@ def squad_examples(index, articles: list[Article], config: SquadExampleConfig) -
         report.gold_retrieved_top_k += any(h.chunk.id == gold.id for h in hits[:k])
         # Distractors: retrieved chunks that share no text with the question's paragraph
         # (a chunk overlapping it could hold the answer too).
-        distractors = [h.chunk for h in hits if h.chunk.id != gold.id and not (
-            h.chunk.source == gold.source
-            and h.chunk.start < paragraph_span[1] and h.chunk.end > paragraph_span[0])][: k - 1]
+        distractors = [
+            h.chunk
+            for h in hits
+            if h.chunk.id != gold.id
+            and not (
+                h.chunk.source == gold.source
+                and h.chunk.start < paragraph_span[1]
+                and h.chunk.end > paragraph_span[0]
+            )
+        ][: k - 1]
         position = rng.randrange(len(distractors) + 1)
         shown = distractors[:position] + [gold] + distractors[position:]
         n = position + 1
-        sentence = "" if q.impossible else answer_sentence(paragraph.context, q.start, len(q.answers[0]))
+        sentence = (
+            "" if q.impossible else answer_sentence(paragraph.context, q.start, len(q.answers[0]))
+        )
         answer = "" if q.impossible else (sentence if _WHY_HOW.search(q.question) else q.answers[0])
         strategy = COT if kind == "cot" else ZERO_SHOT
-        rows.append({
-            "prompt": build_prompt(strategy, q.question, [Hit(c, 0.0) for c in shown], []),
-            "completion": _cite_completion(kind, answer, sentence, n),
-            "section": article.title,
-            "kind": f"squad-{kind}",
-            "question_id": q.id,
-            "question": q.question,
-            "cited": 0 if q.impossible else n,
-            "source": "squad-es",
-        })
+        rows.append(
+            {
+                "prompt": build_prompt(strategy, q.question, [Hit(c, 0.0) for c in shown], []),
+                "completion": _cite_completion(kind, answer, sentence, n),
+                "section": article.title,
+                "kind": f"squad-{kind}",
+                "question_id": q.id,
+                "question": q.question,
+                "cited": 0 if q.impossible else n,
+                "source": "squad-es",
+            }
+        )
         if kind == "abstain":
             report.abstain_examples += 1
         elif kind == "cot":

@@ -61,7 +61,9 @@ def encode_example(tokenizer, prompt: str, completion: str) -> Encoded:
     """Prompt and completion tokenized apart, as at inference: the model reads the prompt's
     own tokens (``tokenizer(prompt)``) and writes the completion after them."""
     if tokenizer.eos_token_id is None:
-        raise AssistantError("El tokenizador no tiene token de fin (EOS): no se puede enseñar a parar")
+        raise AssistantError(
+            "El tokenizador no tiene token de fin (EOS): no se puede enseñar a parar"
+        )
     prompt_ids = tokenizer(prompt).input_ids
     completion_ids = tokenizer(completion, add_special_tokens=False).input_ids
     completion_ids = [*completion_ids, tokenizer.eos_token_id]
@@ -180,7 +182,9 @@ def micro_batches(n_examples: int, config: LoraTrainConfig) -> list[list[int]]:
     for epoch in range(config.epochs):
         order = list(range(n_examples))
         random.Random(config.seed + epoch).shuffle(order)
-        batches += [order[i : i + config.batch_size] for i in range(0, n_examples, config.batch_size)]
+        batches += [
+            order[i : i + config.batch_size] for i in range(0, n_examples, config.batch_size)
+        ]
     return batches
 
 
@@ -210,8 +214,11 @@ def save_checkpoint(root: Path, model, optimizer, scheduler, state: dict) -> Pat
     model.save_pretrained(staging)
     (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
     torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-         "torch_rng": torch.get_rng_state()},
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        },
         staging / "trainer.pt",
     )
     (staging / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
@@ -230,7 +237,9 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
     result = set_peft_model_state_dict(model, load_file(str(folder / "adapter_model.safetensors")))
     unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
     if unexpected:
-        raise AdapterError(f"El punto de control {folder} no encaja con el modelo: {unexpected[:3]}")
+        raise AdapterError(
+            f"El punto de control {folder} no encaja con el modelo: {unexpected[:3]}"
+        )
     trainer = torch.load(folder / "trainer.pt", weights_only=False)
     optimizer.load_state_dict(trainer["optimizer"])
     scheduler.load_state_dict(trainer["scheduler"])
@@ -243,7 +252,9 @@ def _read_log(path: Path, up_to_step: int) -> list[dict]:
     after its last checkpoint; they are redone)."""
     if not path.is_file():
         return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     return [row for row in rows if row["step"] <= up_to_step]
 
 
@@ -300,7 +311,9 @@ def _train(base, data, out, config, rows, data_sha, root, latest) -> dict:
     set_seed(config.seed)  # python, numpy and torch: LoRA's initial A matrices, dropout
     folder = model_folder(base)
     tokenizer, model = load_base(folder)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
 
     encoded, too_long = [], 0
     for row in rows:
@@ -316,7 +329,9 @@ def _train(base, data, out, config, rows, data_sha, root, latest) -> dict:
 
     model = add_lora(model, config)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     batches = micro_batches(len(encoded), config)
     total_steps = math.ceil(len(batches) / config.grad_accumulation)
     scheduler = get_linear_schedule_with_warmup(
@@ -355,19 +370,31 @@ def _train(base, data, out, config, rows, data_sha, root, latest) -> dict:
             optimizer.zero_grad(set_to_none=True)
             step += 1
             seconds = elapsed_before + time.perf_counter() - trained_at
-            row = {"step": step, "loss": round(step_loss, 5), "lr": learning_rate,
-                   "seconds": round(seconds, 1),  # since the run began, across resumes
-                   "step_seconds": round(time.perf_counter() - step_began, 2)}
+            row = {
+                "step": step,
+                "loss": round(step_loss, 5),
+                "lr": learning_rate,
+                "seconds": round(seconds, 1),  # since the run began, across resumes
+                "step_seconds": round(time.perf_counter() - step_began, 2),
+            }
             log.write(json.dumps(row) + "\n")
             log.flush()
             log_rows.append(row)
             progress.set_postfix(loss=f"{step_loss:.3f}", lr=f"{learning_rate:.1e}")
             progress.update(1)
             if step % config.save_steps == 0 or step == total_steps:
-                save_checkpoint(root, model, optimizer, scheduler, {
-                    "step": step, "seconds": seconds, "config": config.to_json(),
-                    "data_sha256": data_sha,
-                })
+                save_checkpoint(
+                    root,
+                    model,
+                    optimizer,
+                    scheduler,
+                    {
+                        "step": step,
+                        "seconds": seconds,
+                        "config": config.to_json(),
+                        "data_sha256": data_sha,
+                    },
+                )
     progress.close()
 
     model.save_pretrained(out)
@@ -385,7 +412,9 @@ def _train(base, data, out, config, rows, data_sha, root, latest) -> dict:
         "skipped_too_long": too_long,
         "tokens_mean": round(sum(lengths) / len(lengths), 1),
         "tokens_max": max(lengths),
-        "completion_tokens_mean": round(sum(e.completion_tokens for e in encoded) / len(encoded), 1),
+        "completion_tokens_mean": round(
+            sum(e.completion_tokens for e in encoded) / len(encoded), 1
+        ),
         "steps": total_steps,
         "resumed_from": resumed_from,
         "trainable_parameters": sum(p.numel() for p in trainable),
