@@ -40,12 +40,12 @@ from assistant.answer_html import (
     streaming_html,
 )
 from assistant.conversation import Turn
-from assistant.errors import AssistantError
 from assistant.evidence import answer_evidence
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.notes_admin import delete_note, list_notes, save_note
 from assistant.session import MODELS, load_assistant
+from corpus.errors import AssistantError
 from eval.experiment_report import PLOTS_HEADING
 from index.cache import default_cache_dir
 from index.store import NotesIndex, build_index

@@ -33,7 +33,7 @@ from assistant.language import is_spanish
 from assistant.prompts import ABSTAIN, is_abstention  # noqa: F401  (is_abstention: re-exported)
 from assistant.support import named_terms, passage_words
 from corpus.records import Hit
-from index.bm25 import analyse
+from corpus.text import analyse
 
 
 @dataclass(frozen=True)

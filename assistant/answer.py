@@ -22,7 +22,6 @@ import numpy as np
 from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_confidence
 from assistant.citations import Citation, split_sentences, strip_citations
 from assistant.conversation import Turn, resolve_query, resolve_question
-from assistant.errors import AssistantError
 from assistant.generators.base import GenerationConfig, Generator
 from assistant.grounding import SentenceCheck, ground, rewrite
 from assistant.language import detect_language
@@ -36,6 +35,7 @@ from assistant.prompts import (
     withhold_instructions,
 )
 from assistant.reader import ExtractiveReader
+from corpus.errors import AssistantError
 from corpus.records import Hit
 from index.store import NotesIndex
 

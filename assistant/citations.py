@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 from corpus.records import Hit
+from corpus.text import sentences
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*")
@@ -44,13 +44,6 @@ def strip_citations(text: str) -> str:
     return _SPACES.sub(" ", _MARKER.sub("", text)).replace(" .", ".").strip()
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="es", clean=False)
-
-
 def split_sentences(text: str) -> list[str]:
     """Sentences of an answer, each keeping the citation markers that close it.
 
@@ -60,7 +53,7 @@ def split_sentences(text: str) -> list[str]:
     """
     pieces: list[str] = []
     for line in text.splitlines():
-        for piece in _segmenter().segment(line):
+        for piece in sentences(line):
             piece = piece.strip()
             markers = _LEADING_MARKERS.match(piece)
             if markers and pieces:

@@ -11,14 +11,11 @@ import logging
 import sys
 from pathlib import Path
 
-from assistant.errors import AssistantError
+from assistant.generators.adapters import ADAPTER_HELP
 from assistant.generators.hf import PRECISIONS
+from corpus.errors import AssistantError
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
-ADAPTER_HELP = (
-    "default: el adaptador LoRA entrenado para el modelo (si tiene); none: sin "
-    "adaptador; o la carpeta de otro adaptador"
-)
 
 
 def _print_json(payload) -> None:
@@ -93,7 +90,7 @@ def cmd_search(args) -> int:
 def cmd_eval_retrieval(args) -> int:
     from dataclasses import asdict
 
-    from eval.questions import load_questions
+    from corpus.questions import load_questions
     from eval.retrieval import evaluate_retrieval
     from index.store import NotesIndex
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.bm25 import analyse, fold_accents
+from corpus.text import analyse, fold_accents
 
 # Words that point back to something said before (accents folded, lowercase).
 _ANAPHORA = re.compile(

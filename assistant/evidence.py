@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answer import Answer, Checker
+from corpus.text import sentences
 
 _SKIPPED_LINE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")  # headings, fences, rules
 
@@ -28,13 +29,6 @@ class Evidence:
     score: float  # the checker's support of the sentence by passage[start:end]
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="es", clean=False)
-
-
 @lru_cache(maxsize=1024)
 def sentence_spans(passage: str) -> tuple[tuple[int, int], ...]:
     """(start, end) offsets of the passage's sentences, headings and fences left out."""
@@ -44,7 +38,7 @@ def sentence_spans(passage: str) -> tuple[tuple[int, int], ...]:
         stripped = line.strip()
         if stripped and not stripped.startswith(_SKIPPED_LINE_STARTS):
             cursor = 0
-            for piece in _segmenter().segment(line):
+            for piece in sentences(line):
                 piece = piece.strip()
                 found = line.find(piece, cursor) if piece else -1
                 if found < 0:  # pysbd never rewrites text with clean=False; be safe anyway

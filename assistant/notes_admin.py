@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import NotesError
 from corpus.config import ChunkConfig
+from corpus.errors import NotesError
 from corpus.loader import iter_note_paths, load_notes
 from corpus.records import file_sha256
 

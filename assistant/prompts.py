@@ -17,6 +17,7 @@ import yaml
 from jinja2 import Environment, StrictUndefined
 
 from corpus.records import Chunk, Hit, plain_text
+from corpus.text import strip_question_number
 
 ABSTAIN = "No encuentro esto en tus notas."
 TEMPLATES_PATH = Path(__file__).with_name("prompts.yaml")
@@ -190,12 +191,9 @@ def _body(chunk: Chunk) -> str:
     return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines)
 
 
-_QUESTION_NUMBER = re.compile(r"^\d+\.\s*")
-
-
 def section_title(chunk: Chunk) -> str:
     """The chunk's own heading without its list number: "12. ¿Qué es X?" -> "¿Qué es X?"."""
-    return _QUESTION_NUMBER.sub("", chunk.section or chunk.heading.split(" > ")[-1])
+    return strip_question_number(chunk.section or chunk.heading.split(" > ")[-1])
 
 
 @dataclass

@@ -28,7 +28,7 @@ import numpy as np
 
 from assistant.support import passage_units
 from corpus.records import Hit, plain_text
-from index.bm25 import analyse
+from corpus.text import analyse
 
 
 @dataclass(frozen=True)

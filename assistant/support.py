@@ -78,7 +78,9 @@ import numpy as np
 
 from assistant.language import is_spanish
 from assistant.prompts import is_abstention
-from index.bm25 import analyse, fold_accents
+from corpus.text import WORD as _WORD
+from corpus.text import analyse, fold_accents, sentences
+from corpus.text import stems as _stems
 from index.cache import EmbeddingCache, default_cache_dir, embedding_key
 from index.embedders.base import Embedder
 
@@ -228,7 +230,6 @@ class SupportParts:
 
 # -- text pieces -------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _CODE_LIKE = re.compile(r"(?=\w*[A-Z]\w*[A-Z0-9])[A-Za-z]\w*|[A-Za-z]+\d\w*")  # BERT, LoRA, T5
 _CAPITALIZED = re.compile(r"[A-ZÁÉÍÓÚÑ]\w*")
 _STARTS = ".:;!?¿¡([—-\"“«'•"  # after these a capital starts a sentence or label
@@ -241,26 +242,6 @@ _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
 
 def _normalize(text: str) -> str:
     return " ".join(fold_accents(text.lower()).split())
-
-
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="es", clean=False)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("spanish")
-
-
-def _stems(text: str) -> set[str]:
-    """Every word stemmed and folded, stopwords kept (contrast words such as 'más' are
-    stopwords for BM25)."""
-    return {fold_accents(s) for s in _stemmer().stemWords(_WORD.findall(text.lower()))}
 
 
 def _clean_line(line: str) -> str:
@@ -315,7 +296,7 @@ def passage_units(passage: str) -> tuple[str, ...]:
         if text.endswith(":"):
             labels.append((indent, is_item, text))
             continue
-        for sentence in _segmenter().segment(text):
+        for sentence in sentences(text):
             sentence = sentence.strip()
             if _WORD.search(sentence):
                 units.append(f"{context} {sentence}" if context else sentence)

@@ -15,10 +15,10 @@ from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from corpus.config import ChunkConfig
 from corpus.records import Chunk, Note, content_hash
+from corpus.text import strip_markup
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_MARKUP = re.compile(r"[*_`]")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Section:
 
 
 def clean_heading(raw: str) -> str:
-    return _MARKUP.sub("", raw).strip()
+    return strip_markup(raw).strip()
 
 
 def find_sections(text: str) -> list[Section]:

@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.errors import NotesError
 from corpus.config import ChunkConfig
+from corpus.errors import NotesError
 from corpus.records import Note
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_confidence
 from assistant.answer import Answer, Assistant
-from assistant.cli import ADAPTER_HELP
-from assistant.errors import AssistantError
+from assistant.generators.adapters import ADAPTER_HELP
 from assistant.prompts import ABSTAIN
+from corpus.errors import AssistantError
+from corpus.questions import Question, load_questions
 from eval.answers import Scored, summarize
-from eval.questions import Question, load_questions
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 # With --open-before, the retrieval-confidence gate is swept too (post hoc: it depends on

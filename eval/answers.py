@@ -31,7 +31,7 @@ from rouge_score import rouge_scorer
 
 from assistant.answer import Answer
 from assistant.citations import strip_citations
-from eval.questions import Question, is_relevant
+from corpus.questions import Question, is_relevant
 
 _ARTICLES = re.compile(r"\b(el|la|lo|los|las|un|una|unos|unas)\b")
 _PUNCTUATION = set(string.punctuation) | {"¿", "¡", "«", "»", "“", "”", "‘", "’", "…", "—", "–"}
@@ -284,7 +284,7 @@ def run_answer_eval(
     from tqdm import tqdm
 
     from assistant.session import load_assistant, open_index
-    from eval.questions import load_questions
+    from corpus.questions import load_questions
 
     rows = limit_questions(load_questions(questions), limit)
     if assistant is None:

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from corpus.config import ChunkConfig
-from eval.questions import load_questions
+from corpus.questions import load_questions
 from eval.retrieval import evaluate_retrieval
 from index.config import IndexConfig
 from index.store import NotesIndex, build_index, with_config

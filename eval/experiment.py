@@ -29,9 +29,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assistant.errors import AssistantError
 from assistant.generators.adapters import SHIPPED_ADAPTERS  # what "<model>+lora" loads
 from assistant.prompts import parse_strategy
+from corpus.errors import AssistantError
+from corpus.questions import Question, load_questions
 from corpus.records import file_sha256
 from eval.answers import (
     METRICS,
@@ -48,7 +49,6 @@ from eval.experiment_stats import (
     question_means,
 )
 from eval.output_cache import CachedGenerator, OutputCache, restore_timings
-from eval.questions import Question, load_questions
 from index.cache import atomic_write_bytes
 
 LORA_SUFFIX = "+lora"

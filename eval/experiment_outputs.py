@@ -18,8 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from assistant.citations import cited_numbers, strip_citations
-from assistant.errors import AssistantError
 from assistant.prompts import ABSTAIN
+from corpus.errors import AssistantError
 from index.cache import atomic_write_bytes
 
 # The line after which a chain of thought gives its answer (assistant/prompts.yaml, cot).

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from assistant.conversation import Turn, is_follow_up, resolve_query
-from eval.questions import is_relevant
+from corpus.questions import is_relevant
 from index.store import NotesIndex
 
 ROOT = Path(__file__).resolve().parents[1]

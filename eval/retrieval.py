@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytrec_eval
 
-from eval.questions import Question, is_relevant
+from corpus.questions import Question, is_relevant
 from index.store import NotesIndex
 
 DEPTH = 10  # MRR and nDCG are cut at 10

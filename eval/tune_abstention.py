@@ -29,8 +29,8 @@ COVERAGE = (0.0, 0.2, 0.3, 0.4, 0.5)
 
 def main(argv: list[str] | None = None) -> int:
     from assistant.session import open_index
+    from corpus.questions import load_questions
     from eval.answers import limit_questions
-    from eval.questions import load_questions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=400)

@@ -35,7 +35,7 @@ GRID = {
 
 def set_features(reader: ExtractiveReader, notes: str, questions: str, limit: int, passages: int):
     from assistant.session import open_index
-    from eval.questions import load_questions
+    from corpus.questions import load_questions
 
     index = open_index(None, notes)
     rows = [q for q in load_questions(questions) if q.answerable][:limit]

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_SPANISH
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STEMMER = Stemmer.Stemmer("spanish")
-_STOPWORDS = frozenset(STOPWORDS_SPANISH)
+from corpus.text import analyse
+
 # bm25s logs "Building index from tokens" on its own handler at every build.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-def fold_accents(text: str) -> str:
-    """'atención' -> 'atencion': students type without accents as often as with them."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def analyse(text: str) -> list[str]:
-    """Lowercase, drop Spanish stopwords, stem (Snowball needs the accents), then fold."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-    return [fold_accents(stem) for stem in _STEMMER.stemWords(words)]
 
 
 class BM25Index:

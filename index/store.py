@@ -26,9 +26,9 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from assistant.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
 from corpus.chunking import chunk_notes
 from corpus.config import ChunkConfig
+from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
 from corpus.loader import load_notes
 from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index

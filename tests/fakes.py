@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from index.bm25 import analyse
+from corpus.text import analyse
 
 
 class HashEmbedder:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from assistant.answer import Answer, SentenceCheck
+from corpus.questions import Question
 from eval.abstain_sweep import Drafts, first_token_abstains, sweep
-from eval.questions import Question
 
 ABSTAINED = "No encuentro esto en tus notas."
 

@@ -11,8 +11,8 @@ import pytest
 from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.conversation import Turn, is_follow_up, resolve_query
-from assistant.errors import AssistantError
 from assistant.prompts import ABSTAIN, parse_strategy, render
+from corpus.errors import AssistantError
 from index.store import NotesIndex, build_index
 from tests.fakes import OverlapChecker, ScriptedGenerator
 

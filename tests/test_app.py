@@ -15,7 +15,6 @@ import app as study_app
 from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.answer_html import sources_panel_html
-from assistant.errors import ModelNotInstalledError, NotesError
 from assistant.evidence import best_spans, highlight_html, sentence_spans
 from assistant.notes_admin import (
     TRASH,
@@ -26,6 +25,7 @@ from assistant.notes_admin import (
     save_note,
 )
 from assistant.prompts import ABSTAIN
+from corpus.errors import ModelNotInstalledError, NotesError
 from index.store import build_index
 from tests.fakes import OverlapChecker, ScriptedGenerator
 

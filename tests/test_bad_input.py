@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import NotesError
 from corpus.config import ChunkConfig
+from corpus.errors import NotesError
 from corpus.loader import load_notes
 from index.store import NotesIndex, build_index
 from tests.conftest import ROOT

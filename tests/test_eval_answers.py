@@ -6,6 +6,7 @@ import pytest
 
 from assistant.abstain import AbstentionPolicy
 from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck
+from corpus.questions import Question
 from eval.answers import (
     Scored,
     exact_match,
@@ -16,7 +17,6 @@ from eval.answers import (
     summarize,
     token_f1,
 )
-from eval.questions import Question
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET
 from tests.fakes import OverlapChecker, ScriptedGenerator

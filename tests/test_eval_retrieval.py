@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from assistant.errors import QuestionsFileError
+from corpus.errors import QuestionsFileError
+from corpus.questions import Question, is_relevant, load_questions
 from corpus.records import Chunk
-from eval.questions import Question, is_relevant, load_questions, normalize
+from corpus.text import normalize
 from eval.retrieval import evaluate_retrieval
 
 

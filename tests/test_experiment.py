@@ -13,7 +13,7 @@ import pytest
 from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.cli import main
-from assistant.errors import AssistantError
+from corpus.errors import AssistantError
 from eval.answers import METRICS
 from eval.experiment import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment
 from eval.experiment_outputs import draft_shapes, summarize

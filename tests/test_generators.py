@@ -11,7 +11,6 @@ from dataclasses import replace
 import pytest
 
 from assistant import generators
-from assistant.errors import AdapterError, AssistantError, ModelNotInstalledError
 from assistant.generators import GenerationConfig, get_generator, model_cache
 from assistant.generators.hf import (
     INT8_KERNEL_MAX_ROWS,
@@ -20,6 +19,7 @@ from assistant.generators.hf import (
     quantize_int8_weights,
     stop_prefix_overlap,
 )
+from corpus.errors import AdapterError, AssistantError, ModelNotInstalledError
 
 # -- stop strings and token choice (no model) -----------------------------------------------
 

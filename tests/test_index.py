@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
+from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
 from corpus.records import Chunk
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index

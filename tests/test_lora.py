@@ -26,8 +26,8 @@ from assistant.lora.data import (
 from assistant.prompts import ABSTAIN, _body, render
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
+from corpus.questions import is_relevant, load_questions
 from corpus.records import Chunk, plain_text
-from eval.questions import is_relevant, load_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "corpus" / "notes"
@@ -490,8 +490,8 @@ def test_resume_continues_at_the_saved_step(tiny_base, tiny_data, tmp_path, monk
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp_path, monkeypatch):
-    from assistant.errors import AdapterError
     from assistant.lora import train as trainer
+    from corpus.errors import AdapterError
 
     out = tmp_path / "run"
     config = LoraTrainConfig(**{**TINY_CONFIG, "keep_checkpoints": True})
@@ -504,8 +504,8 @@ def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp
 
 
 def test_finished_adapter_is_not_overwritten_by_accident(tiny_base, tiny_data, tmp_path):
-    from assistant.errors import AdapterError
     from assistant.lora.train import train_lora
+    from corpus.errors import AdapterError
 
     out = tmp_path / "run"
     config = LoraTrainConfig(**TINY_CONFIG)
@@ -516,16 +516,16 @@ def test_finished_adapter_is_not_overwritten_by_accident(tiny_base, tiny_data, t
 
 
 def test_missing_data_file_is_a_spanish_error(tmp_path):
-    from assistant.errors import QuestionsFileError
     from assistant.lora.train import train_lora
+    from corpus.errors import QuestionsFileError
 
     with pytest.raises(QuestionsFileError, match="No existe el archivo de entrenamiento"):
         train_lora("gemma-270m", tmp_path / "nada.jsonl", tmp_path / "out", LoraTrainConfig())
 
 
 def test_unknown_base_model_is_a_spanish_error():
-    from assistant.errors import AssistantError
     from assistant.lora.train import model_folder
+    from corpus.errors import AssistantError
 
     with pytest.raises(AssistantError, match="Modelo base desconocido"):
         model_folder("no-such-model")

@@ -11,7 +11,7 @@ from assistant.conversation import Turn, question_topic, resolve_question
 from assistant.generators.base import GenerationConfig
 from assistant.language import detect_language
 from assistant.prompts import ABSTAIN, is_abstention
-from eval.questions import normalize
+from corpus.text import normalize
 from index.store import NotesIndex, build_index
 from tests.fakes import OverlapChecker, ScriptedGenerator
 

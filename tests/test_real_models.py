@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.questions import load_questions
+from corpus.questions import load_questions
 from eval.retrieval import evaluate_retrieval
 from index.embedders import get_embedder
 from index.store import NotesIndex, build_index

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from assistant.errors import QuestionsFileError
 from assistant.lora.squad import (
     SquadExampleConfig,
     article_note,
@@ -17,7 +16,8 @@ from assistant.lora.squad import (
     write_notes,
 )
 from assistant.prompts import ABSTAIN
-from eval.questions import is_relevant
+from corpus.errors import QuestionsFileError
+from corpus.questions import is_relevant
 from index.store import NotesIndex, build_index
 
 PARAGRAPHS = {

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from assistant.errors import AssistantError
 from assistant.generators.base import GenerationConfig, Generator
 
 # hf and model_cache import torch and transformers only inside functions: the CLI's other
 # commands (index, eval retrieval) never pay the seconds those imports take.
 from assistant.generators.hf import DEFAULT_PRECISION, PRECISIONS, HFConfig, HFGenerator
 from assistant.generators.model_cache import MODEL_SPECS
+from corpus.errors import AssistantError
 
 
 def _hf_factory(name: str, adapter: str | None, precision: str) -> Generator:

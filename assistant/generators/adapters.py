@@ -11,10 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.errors import AdapterError
+from corpus.errors import AdapterError
 
 NO_ADAPTER = ("", "none")
 DEFAULT_ADAPTER = "default"  # the shipped adapter of the chosen model, if it has one
+# What --adapter means, for every command that takes it.
+ADAPTER_HELP = (
+    "default: el adaptador LoRA entrenado para el modelo (si tiene); none: sin "
+    "adaptador; o la carpeta de otro adaptador"
+)
 WEIGHTS_FILE = "adapter_model.safetensors"
 # The adapters trained in this project, by base model (assistant/lora/adapters/; how they
 # were made: train_config.json and train_summary.json beside each).

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from assistant.errors import AssistantError
 from assistant.generators.base import GenerationConfig
 from assistant.generators.model_cache import get_spec, prepare_model
+from corpus.errors import AssistantError
 
 Precision = Literal["fp32", "bf16", "int8w", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8w", "int8")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from assistant.errors import ModelNotInstalledError
+from corpus.errors import ModelNotInstalledError
 from index.cache import default_cache_dir
 
 STALE_STAGING_S = 3600

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from assistant.citations import split_sentences
-from assistant.errors import NotesError, QuestionsFileError
 from assistant.lora.config import LoraTrainConfig
 from assistant.prompts import (
     ABSTAIN,
@@ -38,24 +36,23 @@ from assistant.prompts import (
     parse_strategy,
 )
 from corpus.chunking import chunk_notes
+from corpus.errors import NotesError, QuestionsFileError
 from corpus.loader import load_notes
+from corpus.questions import Question, is_relevant, load_questions, read_jsonl
 from corpus.records import Chunk, Hit, file_sha256, plain_text
-from eval.questions import Question, is_relevant, load_questions, normalize, read_jsonl
+from corpus.text import normalize, strip_markup, strip_question_number
 
 # _body and _first_sentence above are the prompt module's own helpers: passages and
 # first-sentence answers are taken from a chunk exactly as its few-shot examples take them.
 ZERO_SHOT = parse_strategy("zero-shot")
 HEADING_ID = "heading"  # question_id of the question made from a section's own heading
 
-_QUESTION_NUMBER = re.compile(r"^\d+\.\s*")
-_MARKUP = re.compile(r"[*_`]")
-
 
 def section_key(name: str) -> str:
     """One name per section on both sides of the data: the dev set writes
     ``¿Qué es *Self-Attention*?``, a chunk ``13. ¿Qué es Self-Attention?``. Both copies
     of a heading that occurs twice get the same key, so they stay on one side of the split."""
-    return " ".join(_MARKUP.sub("", _QUESTION_NUMBER.sub("", name.strip())).split())
+    return " ".join(strip_markup(strip_question_number(name.strip())).split())
 
 
 @dataclass(frozen=True)

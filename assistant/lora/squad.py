@@ -32,9 +32,10 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.errors import QuestionsFileError
 from assistant.prompts import ABSTAIN, build_prompt, parse_strategy
+from corpus.errors import QuestionsFileError
 from corpus.records import Chunk, Hit
+from corpus.text import sentence_spans
 
 ATTRIBUTION = (
     "Derived from SQuAD-es v2.0 (dev, small): SQuAD v2.0 machine-translated into Spanish by "
@@ -215,16 +216,9 @@ def article_note(article: Article) -> tuple[str, list[int]]:
     return text, offsets
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="es", clean=False, char_span=True)
-
-
 @lru_cache(maxsize=4096)
 def _sentence_spans(context: str) -> tuple[tuple[int, int], ...]:
-    return tuple((s.start, s.end) for s in _segmenter().segment(context))
+    return tuple(sentence_spans(context))
 
 
 def answer_sentence(context: str, start: int, length: int) -> str:
@@ -238,7 +232,7 @@ def answer_sentence(context: str, start: int, length: int) -> str:
 
 
 def question_rows(articles: list[Article], seed: int = 0) -> list[dict]:
-    """Rows in the project's question format (eval/questions.py), shuffled with the seed so
+    """Rows in the project's question format (corpus/questions.py), shuffled with the seed so
     that the first N rows of the file are a random sample. ``evidence`` is the sentence
     holding the answer: a passage that contains it contains the answer in context."""
     rows = []

@@ -36,9 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import AdapterError, AssistantError
 from assistant.lora.config import LoraTrainConfig
 from assistant.lora.data import read_examples
+from corpus.errors import AdapterError, AssistantError
 
 CHECKPOINTS = "checkpoints"
 IGNORE = -100  # label of a position that takes no part in the loss (torch's ignore_index)

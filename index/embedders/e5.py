@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from assistant.errors import ModelNotInstalledError
+from corpus.errors import ModelNotInstalledError
 
 
 class E5Embedder:

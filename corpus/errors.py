@@ -1,5 +1,7 @@
 """The exception family the CLI and the app turn into one-line messages.
 
+At the bottom layer (corpus) so that every stage can raise them without importing upward.
+
 Messages are in Spanish because they reach the student as they are; each says what went
 wrong, with which input, and what to do about it.
 """

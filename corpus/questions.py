@@ -1,5 +1,8 @@
 """Question files (JSONL) and the evidence-based relevance rule shared by every eval.
 
+In the corpus layer: question files are input data like the notes, read by the evals and
+by the LoRA data builder alike.
+
 One object per line: {"id", "question", "answers": [..], "evidence": [..], "answerable"}.
 Extra keys (e.g. "section") are kept but not required.
 """
@@ -7,23 +10,15 @@ Extra keys (e.g. "section") are kept but not required.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from assistant.errors import QuestionsFileError
+from corpus.errors import QuestionsFileError
+from corpus.text import normalize
 
 T = TypeVar("T")
-
-_STRIPPED = re.compile(r"[*_`#]")
-_SPACE = re.compile(r"\s+")
-
-
-def normalize(text: str) -> str:
-    """Lowercase, drop the characters * _ ` #, collapse whitespace to single spaces."""
-    return _SPACE.sub(" ", _STRIPPED.sub("", text.lower())).strip()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""Text helpers every stage shares, defined once: normalization, accent folding, Spanish
+analysis (stopwords + Snowball stems) and sentence splitting (pysbd, Spanish rules).
+
+At the bottom layer so that index, assistant and eval all use the same definitions: the
+relevance rule of the evals, the BM25 analyser and the support checker must agree on what
+a word and a sentence are.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+WORD = re.compile(r"\w+", re.UNICODE)
+_STRIPPED = re.compile(r"[*_`#]")
+_SPACE = re.compile(r"\s+")
+_MARKUP = re.compile(r"[*_`]")
+_QUESTION_NUMBER = re.compile(r"^\d+\.\s*")
+
+
+def normalize(text: str) -> str:
+    """Lowercase, drop the characters * _ ` #, collapse whitespace to single spaces (the
+    evals' relevance rule, eval/data/README.md)."""
+    return _SPACE.sub(" ", _STRIPPED.sub("", text.lower())).strip()
+
+
+def strip_markup(text: str) -> str:
+    """Drop the * _ ` emphasis marks of Markdown."""
+    return _MARKUP.sub("", text)
+
+
+def strip_question_number(heading: str) -> str:
+    """ "12. ¿Qué es X?" -> "¿Qué es X?" (the notes number their question headings)."""
+    return _QUESTION_NUMBER.sub("", heading)
+
+
+def fold_accents(text: str) -> str:
+    """'atención' -> 'atencion': students type without accents as often as with them."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("spanish")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_SPANISH
+
+    return frozenset(STOPWORDS_SPANISH)
+
+
+def analyse(text: str) -> list[str]:
+    """Lowercase, drop Spanish stopwords, stem (Snowball needs the accents), then fold."""
+    stopwords = _stopwords()
+    words = [w for w in WORD.findall(text.lower()) if w not in stopwords]
+    return [fold_accents(stem) for stem in _stemmer().stemWords(words)]
+
+
+def stems(text: str) -> set[str]:
+    """Every word stemmed and folded, stopwords kept (contrast words such as 'más' are
+    stopwords for BM25)."""
+    return {fold_accents(s) for s in _stemmer().stemWords(WORD.findall(text.lower()))}
+
+
+@lru_cache(maxsize=2)
+def segmenter(char_span: bool = False):
+    """pysbd's Spanish sentence splitter; it never rewrites the text (clean=False)."""
+    import pysbd
+
+    return pysbd.Segmenter(language="es", clean=False, char_span=char_span)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of one line or paragraph, as pysbd cuts them."""
+    return segmenter().segment(text)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text``."""
+    return [(span.start, span.end) for span in segmenter(char_span=True).segment(text)]
