@@ -339,7 +339,7 @@ class StudyApp:
                 index_dir=str(self.index_dir),
                 progress=report_progress,
             )
-        except (AssistantError, ValueError) as err:
+        except AssistantError as err:
             raise _error(str(err)) from None
         return experiment_view(f"Resultados en {out}", out, result)
 

@@ -32,6 +32,7 @@ from assistant.generators.base import GenerationConfig
 from assistant.language import is_spanish
 from assistant.prompts import ABSTAIN, is_abstention  # noqa: F401  (is_abstention: re-exported)
 from assistant.support import named_terms, passage_words
+from corpus.errors import SettingsError
 from corpus.records import Hit
 from corpus.text import analyse
 
@@ -86,7 +87,7 @@ class AbstentionPolicy:
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
+                raise SettingsError(f"{name} must be in [0, 1], got {value}")
 
     # -- 1. before -------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from assistant.prompts import (
     withhold_instructions,
 )
 from assistant.reader import ExtractiveReader
-from corpus.errors import AssistantError
+from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
 from index.store import NotesIndex
 
@@ -59,9 +59,9 @@ class AssistantConfig:
     def __post_init__(self) -> None:
         parse_strategy(self.strategy)  # raises with the bad name
         if not 1 <= self.passages <= 10:
-            raise ValueError(f"passages must be in [1, 10], got {self.passages}")
+            raise SettingsError(f"passages must be in [1, 10], got {self.passages}")
         if self.max_question_chars < 20:
-            raise ValueError(f"max_question_chars must be >= 20, got {self.max_question_chars}")
+            raise SettingsError(f"max_question_chars must be >= 20, got {self.max_question_chars}")
 
 
 @dataclass

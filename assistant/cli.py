@@ -11,8 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from assistant.generators.adapters import ADAPTER_HELP
-from assistant.generators.hf import PRECISIONS
+from assistant.options import add_options
 from corpus.errors import AssistantError
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
@@ -132,6 +131,8 @@ def cmd_chat(args) -> int:
         adapter=args.adapter,
         strategy=args.strategy,
         passages=args.passages,
+        generation=_generation_config(args),
+        precision=args.precision,
     )
     print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
     print("Escribe una pregunta (línea vacía o Ctrl-D para salir).")
@@ -236,6 +237,7 @@ def cmd_eval_answers(args) -> int:
         index_dir=args.index,
         log=args.log,
         precision=args.precision,
+        passages=args.passages,
         progress=not args.json or sys.stderr.isatty(),
     )
     if args.json:
@@ -314,6 +316,18 @@ def _question(text: str) -> str:
     return text
 
 
+# The options of every command that answers questions (ask, chat).
+ANSWERING = (
+    "strategy",
+    "model",
+    "adapter",
+    "passages",
+    "precision",
+    "max_new_tokens",
+    "temperature",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -329,8 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="busca pasajes en un índice")
     search.add_argument("--index", required=True)
-    search.add_argument("--k", type=int, default=5)
-    search.add_argument("--retriever", choices=["fused", "dense", "bm25"])
+    add_options(search, "k", "retriever")
     search.add_argument("--json", action="store_true")
     search.add_argument("question")
     search.set_defaults(func=cmd_search)
@@ -341,29 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--notes", required=True)
     retrieval.add_argument("--questions", required=True)
     retrieval.add_argument("--index", help="carpeta del índice (por defecto, una en la caché)")
-    retrieval.add_argument("--k", type=int, default=5)
-    retrieval.add_argument("--retriever", choices=["fused", "dense", "bm25"])
+    add_options(retrieval, "k", "retriever")
     retrieval.add_argument("--json", action="store_true")
     retrieval.set_defaults(func=cmd_eval_retrieval)
 
     ask = commands.add_parser("ask", help="responde una pregunta con citas de tus notas")
     ask.add_argument("--index", help="carpeta del índice (por defecto, la de --notes en la caché)")
     ask.add_argument("--notes", help="carpeta de notas: se reindexa antes de responder")
-    ask.add_argument(
-        "--strategy",
-        default="zero-shot",
-        help="zero-shot, few-shot[:k], cot[:k] (k = ejemplos resueltos) o extractive (cita la mejor frase, sin modelo)",
-    )
-    ask.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
-    ask.add_argument("--adapter", default="default", help=ADAPTER_HELP)
-    ask.add_argument("--passages", type=int, default=3, help="pasajes que se dan al modelo")
-    ask.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="precisión de los pesos en CPU (por defecto, la más rápida medida)",
-    )
-    ask.add_argument("--max-new-tokens", type=int, default=160)
-    ask.add_argument("--temperature", type=float, default=0.0)
+    add_options(ask, *ANSWERING)
     ask.add_argument("--json", action="store_true")
     ask.add_argument("question")
     ask.set_defaults(func=cmd_ask)
@@ -372,14 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--notes", required=True)
     answers.add_argument("--questions", required=True)
     answers.add_argument("--index")
-    answers.add_argument("--strategy", default="zero-shot")
-    answers.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
-    answers.add_argument("--adapter", default="default", help=ADAPTER_HELP)
+    add_options(answers, "strategy", "model", "adapter", "passages")
     answers.add_argument(
         "--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)"
     )
     answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
-    answers.add_argument("--precision", choices=PRECISIONS)
+    add_options(answers, "precision")
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
 
@@ -402,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--out", required=True, help="carpeta de resultados (se reanuda)")
     experiment.add_argument("--notes", default=str(DEFAULT_NOTES))
     experiment.add_argument("--index")
-    experiment.add_argument("--precision", choices=PRECISIONS)
+    add_options(experiment, "precision")
     experiment.set_defaults(func=cmd_experiment)
 
     train = commands.add_parser("train-lora", help="entrena un adaptador LoRA")
@@ -420,10 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
     chat.add_argument("--notes", default=str(DEFAULT_NOTES))
     chat.add_argument("--index")
-    chat.add_argument("--strategy", default="zero-shot")
-    chat.add_argument("--model", default="gemma-270m", choices=["gemma-270m", "smollm2-135m"])
-    chat.add_argument("--adapter", default="default", help=ADAPTER_HELP)
-    chat.add_argument("--passages", type=int, default=3)
+    add_options(chat, *ANSWERING)
     chat.set_defaults(func=cmd_chat)
     return parser
 
@@ -440,9 +433,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except AssistantError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # invalid settings (configs validate in __post_init__)
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

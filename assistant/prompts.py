@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, StrictUndefined
 
+from corpus.errors import SettingsError
 from corpus.records import Chunk, Hit, plain_text
 from corpus.text import strip_question_number
 
@@ -68,11 +69,11 @@ class Strategy:
 def parse_strategy(name: str) -> Strategy:
     kind, _, count = name.strip().partition(":")
     if kind not in STRATEGIES:
-        raise ValueError(f"estrategia desconocida {name!r}; usa una de {', '.join(STRATEGIES)}")
+        raise SettingsError(f"estrategia desconocida {name!r}; usa una de {', '.join(STRATEGIES)}")
     if kind in NO_EXAMPLES and count:
-        raise ValueError(f"{kind} no lleva ejemplos")
+        raise SettingsError(f"{kind} no lleva ejemplos")
     if count and not (count.isdigit() and 0 <= int(count) <= 8):
-        raise ValueError(f"número de ejemplos no válido en {name!r} (0-8)")
+        raise SettingsError(f"número de ejemplos no válido en {name!r} (0-8)")
     return Strategy(kind, int(count) if count else DEFAULT_EXAMPLES[kind])
 
 
@@ -137,7 +138,7 @@ def build_prompt(
     """The full prompt: instructions (in the question's language), worked examples,
     numbered passages [1]..[k], question."""
     if language not in ("es", "en"):
-        raise ValueError(f"language must be 'es' or 'en', got {language!r}")
+        raise SettingsError(f"language must be 'es' or 'en', got {language!r}")
     instructions = render(
         "instructions" if language == "es" else "instructions_en", abstain=ABSTAIN
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.support import passage_units
+from corpus.errors import SettingsError
 from corpus.records import Hit, plain_text
 from corpus.text import analyse
 
@@ -56,14 +57,14 @@ class ReaderConfig:
             "second_margin",
         ):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not -1.0 <= self.cosine_floor < self.cosine_ceiling <= 1.0:
-            raise ValueError(
+            raise SettingsError(
                 f"need -1 <= cosine_floor < cosine_ceiling <= 1, got {self.cosine_floor}, "
                 f"{self.cosine_ceiling}"
             )
         if self.max_units_per_passage < 1:
-            raise ValueError(
+            raise SettingsError(
                 f"max_units_per_passage must be >= 1, got {self.max_units_per_passage}"
             )
 

@@ -78,6 +78,7 @@ import numpy as np
 
 from assistant.language import is_spanish
 from assistant.prompts import is_abstention
+from corpus.errors import SettingsError
 from corpus.text import WORD as _WORD
 from corpus.text import analyse, fold_accents, sentences
 from corpus.text import stems as _stems
@@ -194,20 +195,20 @@ class SupportConfig:
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
+                raise SettingsError(f"{name} must be in [0, 1], got {value}")
         if not -1.0 <= self.cosine_floor < self.cosine_ceiling <= 1.0:
-            raise ValueError(
+            raise SettingsError(
                 f"need -1 <= cosine_floor < cosine_ceiling <= 1, got "
                 f"cosine_floor={self.cosine_floor}, cosine_ceiling={self.cosine_ceiling}"
             )
         if self.sentence_role not in ("query", "passage"):
-            raise ValueError(
+            raise SettingsError(
                 f"sentence_role must be 'query' or 'passage', got {self.sentence_role!r}"
             )
         if self.min_claim_words < 1:
-            raise ValueError(f"min_claim_words must be >= 1, got {self.min_claim_words}")
+            raise SettingsError(f"min_claim_words must be >= 1, got {self.min_claim_words}")
         if any(len(group) < 2 for group in self.contrasts):
-            raise ValueError(f"contrasts: every group needs >= 2 terms, got {self.contrasts}")
+            raise SettingsError(f"contrasts: every group needs >= 2 terms, got {self.contrasts}")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from corpus.errors import SettingsError
+
 NOTE_SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 
 
@@ -23,13 +25,13 @@ class ChunkConfig:
 
     def __post_init__(self) -> None:
         if self.chunk_size < 100:
-            raise ValueError(f"chunk_size must be >= 100 characters, got {self.chunk_size}")
+            raise SettingsError(f"chunk_size must be >= 100 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size // 2:
-            raise ValueError(
+            raise SettingsError(
                 f"chunk_overlap must be in [0, chunk_size/2), got {self.chunk_overlap} "
                 f"for chunk_size={self.chunk_size}"
             )
         if self.max_note_bytes <= 0:
-            raise ValueError(f"max_note_bytes must be positive, got {self.max_note_bytes}")
+            raise SettingsError(f"max_note_bytes must be positive, got {self.max_note_bytes}")
         if self.max_pdf_bytes <= 0:
-            raise ValueError(f"max_pdf_bytes must be positive, got {self.max_pdf_bytes}")
+            raise SettingsError(f"max_pdf_bytes must be positive, got {self.max_pdf_bytes}")

@@ -35,3 +35,10 @@ class QuestionsFileError(AssistantError):
 
 class AdapterError(AssistantError):
     """A LoRA adapter folder is missing, unreadable or made for another base model."""
+
+
+class SettingsError(AssistantError, ValueError):
+    """A setting (a config field, a CLI option) has a value it cannot take. Also a
+    ValueError, as config validation has always raised, so callers that catch that keep
+    working; the CLI and the app catch AssistantError, so a genuine ValueError from a bug
+    still shows its traceback."""

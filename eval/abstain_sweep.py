@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             adapter=args.adapter,
             strategy=args.strategy,
         )
-    except (AssistantError, ValueError) as err:
+    except AssistantError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     shipped = assistant.config.abstention

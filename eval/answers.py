@@ -274,6 +274,7 @@ def run_answer_eval(
     assistant=None,
     seed: int = 0,
     precision: str | None = None,
+    passages: int = 3,
 ) -> dict:
     """Answer every question of the file and summarize; ``assistant`` overrides the model
     (tests pass one built on a scripted generator)."""
@@ -290,7 +291,13 @@ def run_answer_eval(
     if assistant is None:
         index = open_index(index_dir, notes)
         assistant = load_assistant(
-            index, model=model, adapter=adapter, strategy=strategy, seed=seed, precision=precision
+            index,
+            model=model,
+            adapter=adapter,
+            strategy=strategy,
+            seed=seed,
+            precision=precision,
+            passages=passages,
         )
     results = []
     log_file = open(log, "w", encoding="utf-8") if log else None

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from assistant.generators.adapters import SHIPPED_ADAPTERS  # what "<model>+lora" loads
 from assistant.prompts import parse_strategy
-from corpus.errors import AssistantError
+from corpus.errors import AssistantError, SettingsError
 from corpus.questions import Question, load_questions
 from corpus.records import file_sha256
 from eval.answers import (
@@ -94,7 +94,7 @@ def parse_seeds(text: str) -> list[int]:
     """ "0,1,2" -> [0, 1, 2]."""
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts or not all(part.isdigit() for part in parts):
-        raise ValueError(
+        raise SettingsError(
             f"semillas no válidas {text!r}: usa enteros >= 0 separados por comas, p. ej. 0,1,2"
         )
     return [int(part) for part in parts]
@@ -107,9 +107,9 @@ def split_list(text: str) -> list[str]:
 
 def _unique(items: Sequence, what: str) -> list:
     if not items:
-        raise ValueError(f"la lista de {what} está vacía")
+        raise SettingsError(f"la lista de {what} está vacía")
     if len(set(items)) != len(items):
-        raise ValueError(f"hay {what} repetidos: {', '.join(map(str, items))}")
+        raise SettingsError(f"hay {what} repetidos: {', '.join(map(str, items))}")
     return list(items)
 
 
@@ -269,11 +269,11 @@ def run_experiment(
     _unique([spec.spec for spec in specs], "modelos")
     seeds = _unique(list(seeds), "semillas")
     if any(not isinstance(seed, int) or seed < 0 for seed in seeds):
-        raise ValueError(f"las semillas deben ser enteros >= 0, no {list(seeds)}")
+        raise SettingsError(f"las semillas deben ser enteros >= 0, no {list(seeds)}")
     if limit is not None and limit < 1:
-        raise ValueError(f"--limit debe ser al menos 1, no {limit}")
+        raise SettingsError(f"--limit debe ser al menos 1, no {limit}")
     if assistant_factory is None and notes is None and index_dir is None:
-        raise ValueError("indica la carpeta de notas o la del índice")
+        raise SettingsError("indica la carpeta de notas o la del índice")
     questions_path = Path(questions)
     rows = limit_questions(load_questions(questions_path), limit)
     out = Path(out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from corpus.errors import SettingsError
+
 RetrieverName = Literal["fused", "dense", "bm25"]
 RETRIEVERS: tuple[str, ...] = ("fused", "dense", "bm25")
 
@@ -31,17 +33,17 @@ class IndexConfig:
 
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
-            raise ValueError(f"retriever must be one of {RETRIEVERS}, got {self.retriever!r}")
+            raise SettingsError(f"retriever must be one of {RETRIEVERS}, got {self.retriever!r}")
         if self.fusion not in ("score", "rrf"):
-            raise ValueError(f"fusion must be 'score' or 'rrf', got {self.fusion!r}")
+            raise SettingsError(f"fusion must be 'score' or 'rrf', got {self.fusion!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
-            raise ValueError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+            raise SettingsError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
         if self.candidates < 1:
-            raise ValueError(f"candidates must be >= 1, got {self.candidates}")
+            raise SettingsError(f"candidates must be >= 1, got {self.candidates}")
         if self.faiss_index not in ("auto", "flat", "hnsw"):
-            raise ValueError(f"faiss_index must be auto, flat or hnsw, got {self.faiss_index!r}")
+            raise SettingsError(f"faiss_index must be auto, flat or hnsw, got {self.faiss_index!r}")
         if self.hnsw_m < 4 or self.hnsw_ef_search < 1:
-            raise ValueError(
+            raise SettingsError(
                 f"hnsw_m must be >= 4 and hnsw_ef_search >= 1, got {self.hnsw_m}, "
                 f"{self.hnsw_ef_search}"
             )

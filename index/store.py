@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from corpus.chunking import chunk_notes
 from corpus.config import ChunkConfig
-from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
+from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError, SettingsError
 from corpus.loader import load_notes
 from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index
@@ -149,7 +149,7 @@ class NotesIndex:
             manifest = json.loads((version / "config.json").read_text(encoding="utf-8"))
             notes_dir = manifest.get("notes_dir")
             if manifest.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"formato {manifest.get('format_version')!r}")
+                raise SettingsError(f"formato {manifest.get('format_version')!r}")
             config = IndexConfig(**manifest["index"])
             chunk_config = ChunkConfig(
                 **{**manifest["chunking"], "suffixes": tuple(manifest["chunking"]["suffixes"])}
@@ -159,7 +159,7 @@ class NotesIndex:
             vectors = faiss.read_index(str(version / "vectors.faiss"))
             embed_keys = json.loads((version / "embed_keys.json").read_text(encoding="utf-8"))
             if not vectors.ntotal == len(chunks) == len(embed_keys) == manifest["n_chunks"]:
-                raise ValueError(f"{vectors.ntotal} vectores para {len(chunks)} fragmentos")
+                raise SettingsError(f"{vectors.ntotal} vectores para {len(chunks)} fragmentos")
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
             detail = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             raise IndexCorruptError(

@@ -403,8 +403,10 @@ def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, t
 
 
 def test_experiment_errors_become_gradio_errors(make_app):
-    def refuses(*args, **kwargs):
-        raise ValueError("hay modelos repetidos: gemma-270m, gemma-270m")
+    def refuses(*args, **kwargs):  # as eval.experiment does: a settings error
+        from corpus.errors import SettingsError
+
+        raise SettingsError("hay modelos repetidos: gemma-270m, gemma-270m")
 
     with pytest.raises(gr.Error, match="repetidos"):
         make_app(run_experiment=refuses).experiment(

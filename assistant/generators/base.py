@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from corpus.errors import SettingsError
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -27,15 +29,15 @@ class GenerationConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 2048:
-            raise ValueError(f"max_new_tokens must be in [1, 2048], got {self.max_new_tokens}")
+            raise SettingsError(f"max_new_tokens must be in [1, 2048], got {self.max_new_tokens}")
         if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+            raise SettingsError(f"temperature must be in [0, 2], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise SettingsError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0.0 <= self.veto_below <= 1.0:
-            raise ValueError(f"veto_below must be in [0, 1], got {self.veto_below}")
+            raise SettingsError(f"veto_below must be in [0, 1], got {self.veto_below}")
         if self.repetition_penalty < 1.0:
-            raise ValueError(f"repetition_penalty must be >= 1, got {self.repetition_penalty}")
+            raise SettingsError(f"repetition_penalty must be >= 1, got {self.repetition_penalty}")
 
 
 class Generator(Protocol):

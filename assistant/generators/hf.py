@@ -17,7 +17,7 @@ from typing import Literal
 
 from assistant.generators.base import GenerationConfig
 from assistant.generators.model_cache import get_spec, prepare_model
-from corpus.errors import AssistantError
+from corpus.errors import AssistantError, SettingsError
 
 Precision = Literal["fp32", "bf16", "int8w", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8w", "int8")
@@ -43,11 +43,11 @@ class HFConfig:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+            raise SettingsError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.threads < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
+            raise SettingsError(f"threads must be >= 0, got {self.threads}")
         if self.attn_implementation not in ("sdpa", "eager"):
-            raise ValueError(
+            raise SettingsError(
                 f"attn_implementation must be 'sdpa' or 'eager', got {self.attn_implementation!r}"
             )
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from corpus.errors import ModelNotInstalledError
+from corpus.errors import ModelNotInstalledError, SettingsError
 from index.cache import default_cache_dir
 
 STALE_STAGING_S = 3600
@@ -48,9 +48,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
-            raise ValueError(f"name must be a non-empty folder-safe key, got {self.name!r}")
+            raise SettingsError(f"name must be a non-empty folder-safe key, got {self.name!r}")
         if not self.package or not self.module:
-            raise ValueError(f"package and module are required for {self.name!r}")
+            raise SettingsError(f"package and module are required for {self.name!r}")
 
 
 def _gemma_gguf(module: object, scratch: Path) -> Path:
@@ -89,7 +89,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 
 def get_spec(name: str) -> ModelSpec:
     if name not in MODEL_SPECS:
-        raise ValueError(f"unknown generator {name!r}; choose one of {sorted(MODEL_SPECS)}")
+        raise SettingsError(f"unknown generator {name!r}; choose one of {sorted(MODEL_SPECS)}")
     return MODEL_SPECS[name]
 
 

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from corpus.errors import SettingsError
+
 # Gemma 3's attention projections; peft matches these names as module-name suffixes.
 ATTENTION_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 KNOWN_MODULES = ATTENTION_MODULES + ("gate_proj", "up_proj", "down_proj")
@@ -86,39 +88,43 @@ class LoraTrainConfig:
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise SettingsError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise SettingsError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.target_modules:
-            raise ValueError("target_modules must name at least one module, got ()")
+            raise SettingsError("target_modules must name at least one module, got ()")
         unknown = [m for m in self.target_modules if m not in KNOWN_MODULES]
         if unknown:
-            raise ValueError(
+            raise SettingsError(
                 f"target_modules has unknown modules {unknown}; choose from {list(KNOWN_MODULES)}"
             )
         if not 0.0 < self.learning_rate <= 1e-2:
-            raise ValueError(f"learning_rate must be in (0, 0.01], got {self.learning_rate}")
+            raise SettingsError(f"learning_rate must be in (0, 0.01], got {self.learning_rate}")
         if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+            raise SettingsError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            raise SettingsError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.max_grad_norm <= 0:
-            raise ValueError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
+            raise SettingsError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
         if not 64 <= self.max_seq_len <= 32768:
-            raise ValueError(f"max_seq_len must be in [64, 32768] tokens, got {self.max_seq_len}")
+            raise SettingsError(
+                f"max_seq_len must be in [64, 32768] tokens, got {self.max_seq_len}"
+            )
         if not 0.0 < self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in (0, 1), got {self.eval_fraction}")
+            raise SettingsError(f"eval_fraction must be in (0, 1), got {self.eval_fraction}")
         if not 0 <= self.distractors <= 9:
-            raise ValueError(f"distractors must be in [0, 9], got {self.distractors}")
+            raise SettingsError(f"distractors must be in [0, 9], got {self.distractors}")
         if not 0.0 <= self.abstain_fraction < 1.0:
-            raise ValueError(f"abstain_fraction must be in [0, 1), got {self.abstain_fraction}")
+            raise SettingsError(f"abstain_fraction must be in [0, 1), got {self.abstain_fraction}")
         if self.abstain_fraction > 0 and self.distractors < 1:
-            raise ValueError(
+            raise SettingsError(
                 f"abstain_fraction={self.abstain_fraction} needs distractors >= 1 "
                 f"(an abstention example shows only distractors), got {self.distractors}"
             )
         if self.passage_chars < 100:
-            raise ValueError(f"passage_chars must be >= 100 characters, got {self.passage_chars}")
+            raise SettingsError(
+                f"passage_chars must be >= 100 characters, got {self.passage_chars}"
+            )
 
     @property
     def passages(self) -> int:
@@ -140,7 +146,7 @@ class LoraTrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(payload) - known)
         if unknown:
-            raise ValueError(f"unknown LoraTrainConfig fields {unknown}")
+            raise SettingsError(f"unknown LoraTrainConfig fields {unknown}")
         return cls(**payload)
 
     @classmethod

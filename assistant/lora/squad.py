@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.prompts import ABSTAIN, build_prompt, parse_strategy
-from corpus.errors import QuestionsFileError
+from corpus.errors import QuestionsFileError, SettingsError
 from corpus.records import Chunk, Hit
 from corpus.text import sentence_spans
 
@@ -286,9 +286,9 @@ class SquadExampleConfig:
     def __post_init__(self) -> None:
         for name in ("answers", "abstentions", "cot"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 1 <= self.passages <= 10:
-            raise ValueError(f"passages must be in [1, 10], got {self.passages}")
+            raise SettingsError(f"passages must be in [1, 10], got {self.passages}")
 
 
 @dataclass

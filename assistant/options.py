@@ -1,0 +1,65 @@
+"""One table of the command-line options several subcommands share, built from the
+registries (models, strategies, precisions, retrievers), so that a choice is written once
+and every subcommand offers the same ones with the same help.
+
+    add_options(parser, "model", "adapter", "strategy", "passages")
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from assistant.generators.adapters import ADAPTER_HELP, DEFAULT_ADAPTER
+from assistant.generators.base import GenerationConfig
+from assistant.generators.hf import PRECISIONS
+from assistant.generators.model_cache import MODEL_SPECS
+from assistant.prompts import STRATEGIES
+from index.config import RETRIEVERS
+
+MODELS = tuple(MODEL_SPECS)  # every model a package ships (assistant/generators/model_cache.py)
+DEFAULT_MODEL = "gemma-270m"
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    settings: dict = field(default_factory=dict)  # argparse add_argument keywords
+
+
+OPTIONS: dict[str, Option] = {
+    "model": Option("--model", {"default": DEFAULT_MODEL, "choices": MODELS}),
+    "adapter": Option("--adapter", {"default": DEFAULT_ADAPTER, "help": ADAPTER_HELP}),
+    "strategy": Option(
+        "--strategy",
+        {
+            "default": "zero-shot",
+            "help": f"una de {', '.join(STRATEGIES)}; few-shot[:k] y cot[:k] con k ejemplos "
+            "resueltos; extractive cita la mejor frase de tus notas, sin modelo",
+        },
+    ),
+    "passages": Option(
+        "--passages", {"type": int, "default": 3, "help": "pasajes que se dan al modelo"}
+    ),
+    "precision": Option(
+        "--precision",
+        {
+            "choices": PRECISIONS,
+            "help": "precisión de los pesos en CPU (por defecto, la más rápida medida)",
+        },
+    ),
+    "max_new_tokens": Option(
+        "--max-new-tokens", {"type": int, "default": GenerationConfig.max_new_tokens}
+    ),
+    "temperature": Option(
+        "--temperature", {"type": float, "default": GenerationConfig.temperature}
+    ),
+    "retriever": Option("--retriever", {"choices": RETRIEVERS}),
+    "k": Option("--k", {"type": int, "default": 5}),
+}
+
+
+def add_options(parser: argparse.ArgumentParser, *names: str) -> None:
+    for name in names:
+        option = OPTIONS[name]
+        parser.add_argument(option.flag, **option.settings)
