@@ -48,7 +48,7 @@ from assistant.session import MODELS, load_assistant
 from corpus.errors import AssistantError
 from eval.experiment_report import PLOTS_HEADING
 from index.cache import default_cache_dir
-from index.store import NotesIndex, build_index
+from index.store import NotesIndex, open_index
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTES = ROOT / "corpus" / "notes"
@@ -129,8 +129,7 @@ class StudyApp:
         self._lock = threading.Lock()  # guards the index and the assistants between events
         self._assistants: dict[ChatSettings, Assistant] = {}
         self._models_loaded: set[tuple[str, bool]] = set()
-        self.report = build_index(self.notes_dir, self.index_dir, progress=verbose)
-        self.index = NotesIndex.load(self.index_dir)
+        self.index, self.report = open_index(self.notes_dir, self.index_dir, progress=verbose)
 
     def assistant_for(self, settings: ChatSettings) -> Assistant:
         with self._lock:
@@ -285,8 +284,7 @@ class StudyApp:
     def reindex(self, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
         progress(0, desc="Leyendo las notas…")
         try:
-            report = build_index(self.notes_dir, self.index_dir, progress=True)
-            index = NotesIndex.load(self.index_dir)
+            index, report = open_index(self.notes_dir, self.index_dir, progress=True)
         except AssistantError as err:
             raise _error(str(err)) from None
         with self._lock:

@@ -28,9 +28,10 @@ def _index_dir(args) -> Path:
 
 
 def _build(notes: Path, index: Path, args, quiet: bool = False):
+    """Index the notes (the CLI's chunking and embedder options) and load the index."""
     from corpus.config import ChunkConfig
     from index.config import IndexConfig
-    from index.store import build_index
+    from index.store import open_index
 
     chunk_config = index_config = None
     if getattr(args, "chunk_size", None) or getattr(args, "chunk_overlap", None) is not None:
@@ -43,16 +44,16 @@ def _build(notes: Path, index: Path, args, quiet: bool = False):
         )
     if getattr(args, "embedder", None):
         index_config = IndexConfig(embedder=args.embedder)
-    report = build_index(
+    loaded, report = open_index(
         notes, index, chunk_config, index_config, progress=not quiet and sys.stderr.isatty()
     )
     for warning in report.warnings:
         print(f"aviso: {warning}", file=sys.stderr)
-    return report
+    return loaded, report
 
 
 def cmd_index(args) -> int:
-    report = _build(Path(args.notes), Path(args.index), args, quiet=args.json)
+    _, report = _build(Path(args.notes), Path(args.index), args, quiet=args.json)
     if args.json:
         _print_json(report.__dict__)
     else:
@@ -91,12 +92,10 @@ def cmd_eval_retrieval(args) -> int:
 
     from corpus.questions import load_questions
     from eval.retrieval import evaluate_retrieval
-    from index.store import NotesIndex
 
     questions = load_questions(args.questions)
     index_dir = _index_dir(args)
-    _build(Path(args.notes), index_dir, args, quiet=True)
-    index = NotesIndex.load(index_dir)
+    index, _ = _build(Path(args.notes), index_dir, args, quiet=True)
     metrics = evaluate_retrieval(index, questions, retriever=args.retriever)
     metrics["config"] = {
         "notes": str(Path(args.notes).resolve()),
@@ -120,11 +119,7 @@ def cmd_chat(args) -> int:
     from assistant.conversation import Turn
     from assistant.session import load_assistant
 
-    index_dir = _index_dir(args)
-    report = _build(Path(args.notes), index_dir, args)
-    from index.store import NotesIndex
-
-    index = NotesIndex.load(index_dir)
+    index, report = _build(Path(args.notes), _index_dir(args), args)
     assistant = load_assistant(
         index,
         model=args.model,

@@ -8,21 +8,15 @@ from pathlib import Path
 from assistant.answer import Assistant, AssistantConfig
 from assistant.generators.adapters import DEFAULT_ADAPTER, adapter_for
 from assistant.generators.base import GenerationConfig
-from corpus.errors import SettingsError
-from index.cache import default_index_dir
-from index.store import NotesIndex, build_index
+from index.store import NotesIndex
+from index.store import open_index as build_or_load
 
 MODELS = ("gemma-270m", "smollm2-135m")
 
 
 def open_index(index_dir: str | Path | None, notes_dir: str | Path | None) -> NotesIndex:
-    """Load the index; with a notes folder, (re)index it first (only changes are embedded)."""
-    if index_dir is None and notes_dir is None:
-        raise SettingsError("index_dir or notes_dir is required")
-    index_dir = Path(index_dir) if index_dir else default_index_dir(Path(notes_dir))
-    if notes_dir is not None:
-        build_index(notes_dir, index_dir)
-    return NotesIndex.load(index_dir)
+    """Load the index; with a notes folder, (re)index it first (index.store.open_index)."""
+    return build_or_load(notes_dir, index_dir)[0]
 
 
 def load_assistant(

@@ -309,6 +309,28 @@ def build_index(
     )
 
 
+def open_index(
+    notes_dir: str | Path | None = None,
+    index_dir: str | Path | None = None,
+    chunk_config: ChunkConfig | None = None,
+    index_config: IndexConfig | None = None,
+    progress: bool = False,
+) -> tuple[NotesIndex, BuildReport | None]:
+    """The one way every entry point (CLI, session, app) gets an index: with a notes
+    folder, (re)index it first (only changed notes are embedded) into ``index_dir`` or the
+    folder's default index in the cache; without one, load ``index_dir`` as it is. Returns
+    the index and the build report (None when nothing was built)."""
+    from index.cache import default_index_dir
+
+    if index_dir is None and notes_dir is None:
+        raise SettingsError("Indica la carpeta del índice o la de las notas")
+    index_dir = Path(index_dir) if index_dir else default_index_dir(Path(notes_dir))
+    report = None
+    if notes_dir is not None:
+        report = build_index(notes_dir, index_dir, chunk_config, index_config, progress=progress)
+    return NotesIndex.load(index_dir), report
+
+
 def _write_version(
     index_dir: Path, manifest: dict, chunks: list[Chunk], keys: list[str], vectors: faiss.Index
 ) -> None:
