@@ -29,6 +29,7 @@ from assistant.prompts import (
     ABSTAIN,
     ExamplePool,
     Strategy,
+    answer_marker,
     build_prompt,
     is_abstention,
     parse_strategy,
@@ -222,8 +223,9 @@ class Assistant:
 
     def _final_text(self, draft: str) -> str:
         """The answer part of the model's output (cot writes facts first)."""
-        if self.strategy.kind == "cot" and "Respuesta:" in draft:
-            return draft.rsplit("Respuesta:", 1)[1].strip()
+        marker = answer_marker()
+        if self.strategy.kind == "cot" and marker in draft:
+            return draft.rsplit(marker, 1)[1].strip()
         return draft.strip()
 
     def _check(

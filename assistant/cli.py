@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="indexa una carpeta de notas")
     index.add_argument("--notes", required=True)
     index.add_argument("--index", required=True)
-    index.add_argument("--embedder", choices=["e5-small", "minilm"])
+    add_options(index, "embedder")
     index.add_argument("--chunk-size", type=int)
     index.add_argument("--chunk-overlap", type=int)
     index.add_argument("--json", action="store_true")

@@ -16,6 +16,7 @@ from assistant.generators.hf import PRECISIONS
 from assistant.generators.model_cache import MODEL_SPECS
 from assistant.prompts import STRATEGIES
 from index.config import RETRIEVERS
+from index.embedders import EMBEDDERS
 
 MODELS = tuple(MODEL_SPECS)  # every model a package ships (assistant/generators/model_cache.py)
 DEFAULT_MODEL = "gemma-270m"
@@ -55,6 +56,7 @@ OPTIONS: dict[str, Option] = {
         "--temperature", {"type": float, "default": GenerationConfig.temperature}
     ),
     "retriever": Option("--retriever", {"choices": RETRIEVERS}),
+    "embedder": Option("--embedder", {"choices": tuple(EMBEDDERS)}),
     "k": Option("--k", {"type": int, "default": 5}),
 }
 

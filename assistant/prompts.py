@@ -62,8 +62,8 @@ class Strategy:
 
     @property
     def stop(self) -> tuple[str, ...]:
-        """Where a base model that keeps writing starts a new prompt block."""
-        return ("\nPregunta:", "\nPasajes:", "\n\n\n")
+        """Where a base model that keeps writing starts a new prompt block (prompts.yaml)."""
+        return tuple(_templates()["stop"])
 
 
 def parse_strategy(name: str) -> Strategy:
@@ -101,6 +101,11 @@ def _compiled(name: str):
 
 def render(name: str, **variables) -> str:
     return _compiled(name).render(**variables)
+
+
+def answer_marker() -> str:
+    """The line that opens the answer after cot's facts ("Respuesta:", prompts.yaml)."""
+    return _templates()["answer_marker"]
 
 
 # Lines of the notes that address the model rather than the student ("ignora las
@@ -223,7 +228,8 @@ class ExamplePool:
                 break
             question = section_title(chunk)
             distractor = rng.choice(others)
-            if i % 4 == 3:  # one in four teaches abstention
+            every = _templates()["pool_abstain_every"]
+            if i % every == every - 1:  # the pool's abstention examples (prompts.yaml)
                 second = rng.choice(
                     [c for c in others if c.section != distractor.section] or others
                 )

@@ -18,12 +18,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from assistant.citations import cited_numbers, strip_citations
-from assistant.prompts import ABSTAIN
+from assistant.prompts import ABSTAIN, answer_marker
 from corpus.errors import AssistantError
 from index.cache import atomic_write_bytes
 
 # The line after which a chain of thought gives its answer (assistant/prompts.yaml, cot).
-ANSWER_LINE = "Respuesta:"
+ANSWER_LINE = answer_marker()
 SHAPES = ("at_token_limit", "answer_line", "cites", "citation_only", "abstention_sentence")
 DESCRIPTIONS = {
     "at_token_limit": "cortadas por el límite de tokens nuevos",

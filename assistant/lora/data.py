@@ -32,6 +32,7 @@ from assistant.prompts import (
     ABSTAIN,
     _body,
     _first_sentence,
+    answer_marker,
     build_prompt,
     parse_strategy,
 )
@@ -508,7 +509,7 @@ def make_cot_examples(
         chunks.insert(position, right)
         n = position + 1
         answer = question.answers[rng.randrange(len(question.answers))]
-        completion = f"\n- {sentence} [{n}]\nRespuesta: {cite(answer, n)}"
+        completion = f"\n- {sentence} [{n}]\n{answer_marker()} {cite(answer, n)}"
         row = _row(question, [Hit(c, 0.0) for c in chunks], completion, "cot", n)
         row["prompt"] = build_prompt(COT, question.text, [Hit(c, 0.0) for c in chunks], [])
         rows.append(row)

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.prompts import ABSTAIN, build_prompt, parse_strategy
+from assistant.prompts import ABSTAIN, answer_marker, build_prompt, parse_strategy
 from corpus.errors import QuestionsFileError, SettingsError
 from corpus.records import Chunk, Hit
 from corpus.text import sentence_spans
@@ -317,9 +317,9 @@ def _cite_completion(kind: str, answer: str, sentence: str, n: int) -> str:
     if kind == "abstain":
         return " " + ABSTAIN
     if kind == "cot-abstain":
-        return f"\n{NO_EVIDENCE_FACT}\nRespuesta: {ABSTAIN}"
+        return f"\n{NO_EVIDENCE_FACT}\n{answer_marker()} {ABSTAIN}"
     if kind == "cot":
-        return f"\n- {sentence} [{n}]\nRespuesta: {answer} [{n}]"
+        return f"\n- {sentence} [{n}]\n{answer_marker()} {answer} [{n}]"
     return f" {answer} [{n}]"
 
 
