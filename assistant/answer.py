@@ -40,7 +40,7 @@ from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
 from index.store import NotesIndex
 
-__all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck"]
+__all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck", "Timings"]
 
 
 class Checker(Protocol):
@@ -65,7 +65,17 @@ class AssistantConfig:
             raise SettingsError(f"max_question_chars must be >= 20, got {self.max_question_chars}")
 
 
-@dataclass
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds since the question arrived, measured by the main path."""
+
+    retrieve_ms: float
+    first_token_ms: float | None = None  # None when nothing was generated or quoted
+    total_ms: float | None = None
+    new_tokens: int = 0
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -75,7 +85,7 @@ class Answer:
     strategy: str
     model: str
     adapter: str | None
-    timings: dict
+    timings: Timings
     query: str = ""  # what was searched (differs from the question for follow-ups)
     closest: list[Citation] = field(default_factory=list)  # shown with an abstention
     draft: str = ""  # the model's raw output
@@ -89,6 +99,31 @@ class Answer:
         payload["citations"] = [c.to_json() for c in self.citations]
         payload["closest"] = [c.to_json() for c in self.closest]
         return payload
+
+
+@dataclass
+class _Turn:
+    """What the steps of one answer share, filled in as the main path goes."""
+
+    question: str
+    query: str  # what was searched
+    asked: str  # what the model reads
+    hits: list[Hit]
+    notes: list[str]
+    began: float  # time.perf_counter() when the question arrived
+    retrieve_ms: float
+    confidence: RetrievalConfidence | None = None
+    prompt: str = ""
+    draft: str = ""
+    first_token_ms: float | None = None
+    new_tokens: int = 0
+
+    def mark_first_token(self) -> None:
+        self.first_token_ms = round((time.perf_counter() - self.began) * 1000, 1)
+
+    def timings(self) -> Timings:
+        total = round((time.perf_counter() - self.began) * 1000, 1)
+        return Timings(self.retrieve_ms, self.first_token_ms, total, self.new_tokens)
 
 
 class Assistant:
@@ -150,51 +185,49 @@ class Assistant:
         began = time.perf_counter()
         question, notes = self._clean_question(question)
         query = resolve_query(question, history)
-        asked = resolve_question(question, history)
         hits = self.index.search(query, k=self.config.passages)
-        retrieve_ms = (time.perf_counter() - began) * 1000
-        timings = {
-            "retrieve_ms": round(retrieve_ms, 1),
-            "first_token_ms": None,
-            "total_ms": None,
-            "new_tokens": 0,
-        }
+        turn = _Turn(
+            question,
+            query,
+            resolve_question(question, history),
+            hits,
+            notes,
+            began,
+            retrieve_ms=round((time.perf_counter() - began) * 1000, 1),
+        )
 
-        confidence = retrieval_confidence(self.index, query, hits)
-        reason = self.policy.before(confidence)
+        turn.confidence = retrieval_confidence(self.index, query, hits)
+        reason = self.policy.before(turn.confidence)
         if reason:
             notes.append(reason)
-            yield self._finish(self._abstain(question, query, hits, timings, notes), began)
+            yield self._abstain(turn)
             return
 
-        prompt = ""
         if not self.strategy.generates:
-            draft = self.reader.draft(asked, hits, self.index.query_vector(query))
-            timings["first_token_ms"] = round((time.perf_counter() - began) * 1000, 1)
-            yield draft
+            turn.draft = self.reader.draft(turn.asked, hits, self.index.query_vector(query))
+            turn.mark_first_token()
+            yield turn.draft
         else:
             exclude = {hit.chunk.section for hit in hits} | {section}
             examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
             language = detect_language(question)
-            hits = self._fit_context(asked, hits, examples, language)
+            turn.hits = hits = self._fit_context(turn.asked, hits, examples, language)
             if any(withhold_instructions(hit.chunk.text)[1] for hit in hits):
                 notes.append(
                     "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
                 )
-            prompt = build_prompt(self.strategy, asked, hits, examples, language=language)
+            turn.prompt = build_prompt(self.strategy, turn.asked, hits, examples, language=language)
             generation = self.policy.generation(self.config.generation, self.strategy.stop)
             pieces: list[str] = []
-            for piece in self.generator.stream(prompt, generation):
+            for piece in self.generator.stream(turn.prompt, generation):
                 if not pieces:
-                    timings["first_token_ms"] = round((time.perf_counter() - began) * 1000, 1)
+                    turn.mark_first_token()
                 pieces.append(piece)
                 yield piece
-            draft = "".join(pieces)
-            timings["new_tokens"] = self.generator.count_tokens(draft) if draft else 0
+            turn.draft = "".join(pieces)
+            turn.new_tokens = self.generator.count_tokens(turn.draft) if turn.draft else 0
 
-        answer = self._check(question, query, hits, draft, timings, notes, confidence, asked)
-        answer.prompt = prompt
-        yield self._finish(answer, began)
+        yield self._check(turn)
 
     # -- steps ------------------------------------------------------------------------
 
@@ -228,49 +261,32 @@ class Assistant:
             return draft.rsplit(marker, 1)[1].strip()
         return draft.strip()
 
-    def _check(
-        self,
-        question: str,
-        query: str,
-        hits: list[Hit],
-        draft: str,
-        timings: dict,
-        notes: list[str],
-        confidence: RetrievalConfidence,
-        asked: str,
-    ) -> Answer:
-        text = self._final_text(draft)
+    def _check(self, turn: _Turn) -> Answer:
+        text = self._final_text(turn.draft)
         # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains.
         if not text or any(is_abstention(s) for s in [text, *split_sentences(text)]):
-            return self._abstain(question, query, hits, timings, notes, draft)
-        checks, text = self._ground(text, hits)
+            return self._abstain(turn)
+        checks, text = self._ground(text, turn.hits)
         quoted = False
         if self.policy.withdraw([c.best_support for c in checks]):
-            notes.append("ninguna frase del borrador está respaldada por las notas")
-            if not (self.strategy.generates and self.policy.quote_instead(confidence)):
-                return self._abstain(question, query, hits, timings, notes, draft)
+            turn.notes.append("ninguna frase del borrador está respaldada por las notas")
+            if not (self.strategy.generates and self.policy.quote_instead(turn.confidence)):
+                return self._abstain(turn)
             # Retrieval is confident: quote the notes' own best sentence instead.
-            notes.append("se muestra la frase de tus notas que mejor responde")
-            quote = self.reader.draft(asked, hits, self.index.query_vector(query), quote=True)
-            checks, text = self._ground(quote, hits)
+            turn.notes.append("se muestra la frase de tus notas que mejor responde")
+            vector = self.index.query_vector(turn.query)
+            checks, text = self._ground(
+                self.reader.draft(turn.asked, turn.hits, vector, quote=True), turn.hits
+            )
             quoted = True
         cited = sorted({n for check in checks for n in check.cited})
-        return Answer(
-            question=question,
+        return self._answer(
+            turn,
             answer=text,
             abstained=False,
-            citations=[Citation.from_hit(n, hits[n - 1]) for n in cited],
+            citations=[Citation.from_hit(n, turn.hits[n - 1]) for n in cited],
             sentences=checks,
-            strategy=self.strategy.name,
-            model=self.model_name,
-            adapter=self.adapter_name,
-            timings=timings,
-            query=query,
-            closest=[],
-            draft=draft,
-            notes=notes,
             quoted=quoted,
-            asked=asked,
         )
 
     def _ground(self, text: str, hits: list[Hit]) -> tuple[list[SentenceCheck], str]:
@@ -283,24 +299,24 @@ class Assistant:
         checks, rewritten = ground(sentences, scores, self.checker.supported)
         return checks, rewrite(text, sentences, rewritten)
 
-    def _abstain(self, question, query, hits, timings, notes, draft: str = "") -> Answer:
+    def _abstain(self, turn: _Turn) -> Answer:
+        closest = [Citation.from_hit(n, hit) for n, hit in enumerate(turn.hits, start=1)]
+        return self._answer(
+            turn, answer=ABSTAIN, abstained=True, citations=[], sentences=[], closest=closest
+        )
+
+    def _answer(self, turn: _Turn, **fields) -> Answer:
+        """The Answer of this turn, its total time taken now."""
         return Answer(
-            question=question,
-            answer=ABSTAIN,
-            abstained=True,
-            citations=[],
-            sentences=[],
+            question=turn.question,
             strategy=self.strategy.name,
             model=self.model_name,
             adapter=self.adapter_name,
-            timings=timings,
-            query=query,
-            closest=[Citation.from_hit(n, hit) for n, hit in enumerate(hits, start=1)],
-            draft=draft,
-            notes=notes,
+            timings=turn.timings(),
+            query=turn.query,
+            draft=turn.draft,
+            notes=turn.notes,
+            prompt=turn.prompt,
+            asked=turn.asked,
+            **fields,
         )
-
-    @staticmethod
-    def _finish(answer: Answer, began: float) -> Answer:
-        answer.timings["total_ms"] = round((time.perf_counter() - began) * 1000, 1)
-        return answer

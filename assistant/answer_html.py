@@ -71,8 +71,8 @@ def error_html(message: str) -> str:
 
 def timings_text(answer: Answer) -> str:
     t = answer.timings
-    first = f"{t['first_token_ms'] / 1000:.1f} s" if t.get("first_token_ms") is not None else "—"
-    total = f"{t['total_ms'] / 1000:.1f} s" if t.get("total_ms") is not None else "—"
+    first = f"{t.first_token_ms / 1000:.1f} s" if t.first_token_ms is not None else "—"
+    total = f"{t.total_ms / 1000:.1f} s" if t.total_ms is not None else "—"
     model = f"{answer.model}{' + LoRA' if answer.adapter else ''}"
     return f"{model}, {answer.strategy} · primer token {first} · total {total}"
 

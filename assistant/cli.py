@@ -184,12 +184,9 @@ def _print_answer_tail(answer) -> None:
             print("  (la respuesta no cita ningún pasaje)")
     for note in answer.notes:
         print(f"nota: {note}")
-    t = answer.timings
-    first = f"{t['first_token_ms'] / 1000:.1f} s" if t["first_token_ms"] is not None else "—"
-    print(
-        f"\n[{answer.model}{' + LoRA' if answer.adapter else ''}, {answer.strategy}; "
-        f"primer token {first}, total {t['total_ms'] / 1000:.1f} s]"
-    )
+    from assistant.answer_html import timings_text
+
+    print(f"\n[{timings_text(answer)}]")
 
 
 def _generation_config(args):

@@ -196,8 +196,8 @@ def score_question(result: Scored, is_supported: Callable[[float], bool]) -> Que
         citation_precision=precision,
         sentences=len(sentences),
         supported_sentences=sum(s.supported for s in sentences),
-        first_token_ms=answer.timings.get("first_token_ms"),
-        total_ms=answer.timings.get("total_ms"),
+        first_token_ms=answer.timings.first_token_ms,
+        total_ms=answer.timings.total_ms,
         citations=citations,
         evidence_citations=evidence_citations,
     )

@@ -149,7 +149,7 @@ def _run_cell(
             replayed = generator.replayed
             generator.replayed = None  # an abstention before generating leaves it unset
             if replayed is not None:
-                restore_timings(answer.timings, replayed)
+                answer = restore_timings(answer, replayed)
             scores = score_question(Scored(question, answer), assistant.checker.supported)
             rows.append(
                 {

@@ -121,9 +121,15 @@ class CachedGenerator:
             )
 
 
-def restore_timings(timings: dict, record: dict) -> None:
-    """A replay takes ~0 ms; add the generation time measured when the output was made, so
-    latency describes the model rather than the cache (retrieval and checks are re-timed)."""
-    if timings["first_token_ms"] is not None and record["first_piece_ms"] is not None:
-        timings["first_token_ms"] = round(timings["first_token_ms"] + record["first_piece_ms"], 1)
-    timings["total_ms"] = round(timings["total_ms"] + record["generate_ms"], 1)
+def restore_timings(answer, record: dict):
+    """The answer with the generation time measured when the output was made added back: a
+    replay takes ~0 ms, and latency must describe the model rather than the cache
+    (retrieval and checks are re-timed)."""
+    from dataclasses import replace
+
+    t = answer.timings
+    first = t.first_token_ms
+    if first is not None and record["first_piece_ms"] is not None:
+        first = round(first + record["first_piece_ms"], 1)
+    total = round(t.total_ms + record["generate_ms"], 1)
+    return replace(answer, timings=replace(t, first_token_ms=first, total_ms=total))

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from assistant.answer import Answer, SentenceCheck
+from assistant.answer import Answer, SentenceCheck, Timings
 from corpus.questions import Question
 from eval.abstain_sweep import Drafts, first_token_abstains, sweep
 
@@ -26,7 +26,7 @@ def _answer(text, abstained=False):
         "zero-shot",
         "fake",
         None,
-        {"retrieve_ms": 1, "first_token_ms": 10.0, "total_ms": 30.0, "new_tokens": 3},
+        Timings(1, 10.0, 30.0, 3),
     )
 
 

@@ -299,8 +299,8 @@ def test_stream_yields_pieces_then_the_answer(index):
     pieces, final = events[:-1], events[-1]
     assert all(isinstance(p, str) for p in pieces)
     assert "".join(pieces).strip() == final.draft.strip()
-    assert final.timings["first_token_ms"] <= final.timings["total_ms"]
-    assert final.timings["new_tokens"] > 0
+    assert final.timings.first_token_ms <= final.timings.total_ms
+    assert final.timings.new_tokens > 0
 
 
 def test_answer_json_has_the_documented_keys(index):

@@ -34,7 +34,7 @@ def test_each_strategy_answers_from_the_retrieved_passages(index, strategy):
         assert answer.answer == ABSTAIN and answer.closest
     else:
         assert answer.sentences and all(0 <= s.support <= 1 for s in answer.sentences)
-    assert answer.timings["first_token_ms"] is not None
+    assert answer.timings.first_token_ms is not None
     assert "Teacher" in answer.prompt
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.abstain import AbstentionPolicy
-from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck
+from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck, Timings
 from corpus.questions import Question
 from eval.answers import (
     Scored,
@@ -62,7 +62,7 @@ def _answer(text, abstained=False, sentences=(), first=100.0, total=300.0):
         "zero-shot",
         "fake",
         None,
-        {"retrieve_ms": 1, "first_token_ms": first, "total_ms": total, "new_tokens": 3},
+        Timings(1, first, total, 3),
     )
 
 
