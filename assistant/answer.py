@@ -89,7 +89,7 @@ class Answer:
     query: str = ""  # what was searched (differs from the question for follow-ups)
     closest: list[Citation] = field(default_factory=list)  # shown with an abstention
     draft: str = ""  # the model's raw output
-    notes: list[str] = field(default_factory=list)  # e.g. the question was truncated
+    remarks: list[str] = field(default_factory=list)  # for the student: e.g. the question was cut
     prompt: str = ""
     quoted: bool = False  # the answer is the notes' own sentence (a withdrawn draft's fallback)
     asked: str = ""  # the question as the model read it (a follow-up gets its subject)
@@ -109,7 +109,7 @@ class _Turn:
     query: str  # what was searched
     asked: str  # what the model reads
     hits: list[Hit]
-    notes: list[str]
+    remarks: list[str]
     began: float  # time.perf_counter() when the question arrived
     retrieve_ms: float
     confidence: RetrievalConfidence | None = None
@@ -183,7 +183,7 @@ class Assistant:
         examples never come from it.
         """
         began = time.perf_counter()
-        question, notes = self._clean_question(question)
+        question, remarks = self._clean_question(question)
         query = resolve_query(question, history)
         hits = self.index.search(query, k=self.config.passages)
         turn = _Turn(
@@ -191,7 +191,7 @@ class Assistant:
             query,
             resolve_question(question, history),
             hits,
-            notes,
+            remarks,
             began,
             retrieve_ms=round((time.perf_counter() - began) * 1000, 1),
         )
@@ -199,7 +199,7 @@ class Assistant:
         turn.confidence = retrieval_confidence(self.index, query, hits)
         reason = self.policy.before(turn.confidence)
         if reason:
-            notes.append(reason)
+            remarks.append(reason)
             yield self._abstain(turn)
             return
 
@@ -213,7 +213,7 @@ class Assistant:
             language = detect_language(question)
             turn.hits = hits = self._fit_context(turn.asked, hits, examples, language)
             if any(withhold_instructions(hit.chunk.text)[1] for hit in hits):
-                notes.append(
+                remarks.append(
                     "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
                 )
             turn.prompt = build_prompt(self.strategy, turn.asked, hits, examples, language=language)
@@ -235,14 +235,14 @@ class Assistant:
         question = " ".join(question.split())
         if not question:
             raise AssistantError("La pregunta está vacía: escribe qué quieres saber")
-        notes = []
+        remarks = []
         limit = self.config.max_question_chars
         if len(question) > limit:
-            notes.append(
+            remarks.append(
                 f"la pregunta tenía {len(question)} caracteres; se usan los primeros {limit}"
             )
             question = question[:limit]
-        return question, notes
+        return question, remarks
 
     def _fit_context(self, question: str, hits: list[Hit], examples, language: str) -> list[Hit]:
         """Drop the lowest-ranked passages until prompt + answer fit the context window."""
@@ -269,11 +269,11 @@ class Assistant:
         checks, text = self._ground(text, turn.hits)
         quoted = False
         if self.policy.withdraw([c.best_support for c in checks]):
-            turn.notes.append("ninguna frase del borrador está respaldada por las notas")
+            turn.remarks.append("ninguna frase del borrador está respaldada por las notas")
             if not (self.strategy.generates and self.policy.quote_instead(turn.confidence)):
                 return self._abstain(turn)
             # Retrieval is confident: quote the notes' own best sentence instead.
-            turn.notes.append("se muestra la frase de tus notas que mejor responde")
+            turn.remarks.append("se muestra la frase de tus notas que mejor responde")
             vector = self.index.query_vector(turn.query)
             checks, text = self._ground(
                 self.reader.draft(turn.asked, turn.hits, vector, quote=True), turn.hits
@@ -315,7 +315,7 @@ class Assistant:
             timings=turn.timings(),
             query=turn.query,
             draft=turn.draft,
-            notes=turn.notes,
+            remarks=turn.remarks,
             prompt=turn.prompt,
             asked=turn.asked,
             **fields,

@@ -114,7 +114,7 @@ def answer_html(answer: Answer, turn: int) -> str:
         )
     if answer.query and answer.query != answer.question:
         paragraphs.append(f'<small class="query">Búsqueda: «{_esc(answer.query)}»</small>')
-    for note in answer.notes:
+    for note in answer.remarks:
         paragraphs.append(f"<small>nota: {_esc(note)}</small>")
     paragraphs.append(f'<small class="timings">{_esc(timings_text(answer))}</small>')
     return "\n\n".join(paragraphs)

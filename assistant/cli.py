@@ -182,8 +182,8 @@ def _print_answer_tail(answer) -> None:
             print(f"  [{c.n}] {c.source} — {c.heading}")
         if not answer.citations:
             print("  (la respuesta no cita ningún pasaje)")
-    for note in answer.notes:
-        print(f"nota: {note}")
+    for remark in answer.remarks:
+        print(f"nota: {remark}")
     from assistant.answer_html import timings_text
 
     print(f"\n[{timings_text(answer)}]")

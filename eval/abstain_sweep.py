@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 **{
                     f"{name}_{key}": getattr(answer, key)
                     for name, answer in (("vetoed", d.vetoed), ("natural", d.natural))
-                    for key in ("draft", "abstained", "notes")
+                    for key in ("draft", "abstained", "remarks")
                 },
             }
             for d in drafts

@@ -82,7 +82,7 @@ def test_teacher_forcing_then_its_disadvantages_is_not_abstained(
 )
 def test_an_english_question_over_the_spanish_notes_is_answered(default_assistant, question):
     answer = default_assistant.answer(question)
-    assert not answer.abstained, answer.notes
+    assert not answer.abstained, answer.remarks
     topic = "teacher forcing" if "teacher" in question else "lora"
     assert any(topic in c.text.lower() for c in answer.citations)
 

@@ -207,7 +207,7 @@ def test_after_generation(index, draft, confident, expected):
     assert outcome == expected
     if expected == "quote":
         assert answer.answer.startswith("«") and answer.sentences[0].supported
-        assert "se muestra la frase de tus notas que mejor responde" in answer.notes
+        assert "se muestra la frase de tus notas que mejor responde" in answer.remarks
 
 
 @pytest.mark.parametrize(
