@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
 import numpy as np
 
@@ -36,16 +35,12 @@ from assistant.prompts import (
     withhold_instructions,
 )
 from assistant.reader import ExtractiveReader
+from assistant.support import Checker
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
 from index.store import NotesIndex
 
 __all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck", "Timings"]
-
-
-class Checker(Protocol):
-    def scores(self, sentences: list[str], passages: list[str]) -> np.ndarray: ...
-    def supported(self, score: float) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import html
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.answer import Answer, Checker
+from assistant.answer import Answer
+from assistant.support import Checker
 from corpus.text import sentences
 
 _SKIPPED_LINE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")  # headings, fences, rules

@@ -160,7 +160,11 @@ def build_prompt(
     ]
     block = passages_block(
         [
-            (n, section_title(hit.chunk), withhold_instructions(plain_text(_body(hit.chunk)))[0])
+            (
+                n,
+                section_title(hit.chunk),
+                withhold_instructions(plain_text(chunk_body(hit.chunk)))[0],
+            )
             for n, hit in enumerate(hits, start=1)
         ]
     )
@@ -176,7 +180,7 @@ def build_prompt(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
-def _first_sentence(text: str) -> str:
+def first_sentence(text: str) -> str:
     body = plain_text(text).strip()
     sentence = _SENTENCE_END.split(body, maxsplit=1)[0].strip()
     return sentence
@@ -191,7 +195,7 @@ def _short(text: str) -> str:
     )
 
 
-def _body(chunk: Chunk) -> str:
+def chunk_body(chunk: Chunk) -> str:
     """The chunk without its heading line."""
     lines = chunk.text.strip().splitlines()
     return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines)
@@ -218,8 +222,8 @@ class ExamplePool:
             for c in chunks
             if c.section.endswith("?")
             and c.text.lstrip().startswith("#")
-            and len(_first_sentence(_body(c))) >= 40
-            and _body(c).lstrip()[:1].isalpha()
+            and len(first_sentence(chunk_body(c))) >= 40
+            and chunk_body(c).lstrip()[:1].isalpha()
         ]
         examples = []
         for i, chunk in enumerate(usable):
@@ -234,8 +238,8 @@ class ExamplePool:
                     [c for c in others if c.section != distractor.section] or others
                 )
                 passages = (
-                    (section_title(distractor), _short(_body(distractor))),
-                    (section_title(second), _short(_body(second))),
+                    (section_title(distractor), _short(chunk_body(distractor))),
+                    (section_title(second), _short(chunk_body(second))),
                 )
                 examples.append(
                     Example(
@@ -249,14 +253,14 @@ class ExamplePool:
                 continue
             right_first = rng.random() < 0.5
             pair = [
-                (section_title(chunk), _short(_body(chunk))),
-                (section_title(distractor), _short(_body(distractor))),
+                (section_title(chunk), _short(chunk_body(chunk))),
+                (section_title(distractor), _short(chunk_body(distractor))),
             ]
             if not right_first:
                 pair.reverse()
             n = 1 if right_first else 2
-            answer = f"{_first_sentence(_body(chunk))} [{n}]"
-            facts = f"- {_first_sentence(_body(chunk))} [{n}]"
+            answer = f"{first_sentence(chunk_body(chunk))} [{n}]"
+            facts = f"- {first_sentence(chunk_body(chunk))} [{n}]"
             examples.append(Example(chunk.section, question, tuple(pair), answer, facts=facts))
         return cls(examples)
 

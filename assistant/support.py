@@ -72,7 +72,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -385,6 +385,16 @@ def _profile(passage: str) -> _PassageProfile:
 
 
 # -- the checker -------------------------------------------------------------------------
+
+
+class Checker(Protocol):
+    """What the answer path needs of a support checker (tests pass a word-overlap fake)."""
+
+    def scores(self, sentences: list[str], passages: list[str]) -> np.ndarray:
+        """(len(sentences), len(passages)) support in [0, 1]."""
+        ...
+
+    def supported(self, score: float) -> bool: ...
 
 
 class SupportChecker:

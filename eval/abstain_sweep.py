@@ -67,7 +67,7 @@ def first_token_abstains(generator, prompt: str) -> float | None:
     """The probability of the greedy first token if it begins the abstention sentence."""
     import torch
 
-    vetoed = generator._first_token_ids(ABSTAIN)  # the ids the veto itself checks
+    vetoed = generator.first_token_ids(ABSTAIN)  # the ids the veto itself checks
     with torch.inference_mode():
         logits = (
             generator.model(input_ids=torch.tensor([generator.encode(prompt)]), logits_to_keep=1)

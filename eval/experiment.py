@@ -65,13 +65,17 @@ AssistantFactory = Callable[[str, "str | None", str, int], object]
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    spec: str  # as written on the command line: "gemma-270m+lora"
+class GridModel:
+    label: str  # as written on the command line: "gemma-270m+lora"
     name: str  # generator registry key
     adapter: str | None  # adapter folder, None for the base model
 
+    def to_json(self) -> dict:
+        # "spec" is the key the committed grids (docs/experiments/) were written with.
+        return {"spec": self.label, "name": self.name, "adapter": self.adapter}
 
-def parse_model(spec: str) -> ModelSpec:
+
+def parse_model(spec: str) -> GridModel:
     from assistant.generators import GENERATORS
 
     name, plus, suffix = spec.strip().partition("+")
@@ -81,13 +85,13 @@ def parse_model(spec: str) -> ModelSpec:
             f" (con {LORA_SUFFIX} para el adaptador entrenado: {', '.join(SHIPPED_ADAPTERS)})"
         )
     if not plus:
-        return ModelSpec(name, name, None)
+        return GridModel(name, name, None)
     if "+" + suffix != LORA_SUFFIX or name not in SHIPPED_ADAPTERS:
         raise AssistantError(
             f"Modelo no válido {spec!r}: solo hay adaptador LoRA para "
             f"{', '.join(n + LORA_SUFFIX for n in SHIPPED_ADAPTERS)}"
         )
-    return ModelSpec(name + LORA_SUFFIX, name, str(SHIPPED_ADAPTERS[name]))
+    return GridModel(name + LORA_SUFFIX, name, str(SHIPPED_ADAPTERS[name]))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -116,12 +120,12 @@ def _unique(items: Sequence, what: str) -> list:
 @dataclass(frozen=True)
 class Cell:
     strategy: str  # canonical name: "cot" is written "cot:1"
-    model: ModelSpec
+    model: GridModel
     seed: int
 
     @property
     def name(self) -> str:
-        return f"{self.strategy.replace(':', '-')}__{self.model.spec}__seed{self.seed}"
+        return f"{self.strategy.replace(':', '-')}__{self.model.label}__seed{self.seed}"
 
 
 # -- running ------------------------------------------------------------------------------
@@ -179,7 +183,7 @@ def _run_cell(
         {
             "cell": cell.name,
             "strategy": cell.strategy,
-            "model": asdict(cell.model),
+            "model": cell.model.to_json(),
             "seed": cell.seed,
             "inputs": inputs,
             "config": {
@@ -266,7 +270,7 @@ def run_experiment(
     """
     strategies = _unique([parse_strategy(s).name for s in strategies], "estrategias")
     specs = [parse_model(m) for m in models]
-    _unique([spec.spec for spec in specs], "modelos")
+    _unique([spec.label for spec in specs], "modelos")
     seeds = _unique(list(seeds), "semillas")
     if any(not isinstance(seed, int) or seed < 0 for seed in seeds):
         raise SettingsError(f"las semillas deben ser enteros >= 0, no {list(seeds)}")
@@ -348,7 +352,7 @@ def _results(
             cells.append(
                 {
                     "strategy": strategy,
-                    "model": spec.spec,
+                    "model": spec.label,
                     "seeds": list(seeds),
                     **aggregate(by_seed),
                     # True: every question got the same prompt under every seed, so greedy
@@ -362,13 +366,13 @@ def _results(
             )
     first = next(iter(finished.values()))["config"]
     means = {
-        (strategy, spec.spec): question_means(
+        (strategy, spec.label): question_means(
             [finished[Cell(strategy, spec, seed)]["scores"] for seed in seeds], PAIRED_METRIC
         )
         for strategy in strategies
         for spec in specs
     }
-    paired = paired_comparisons(means, strategies, [spec.spec for spec in specs])
+    paired = paired_comparisons(means, strategies, [spec.label for spec in specs])
     return {
         "config": {
             "questions": str(questions_path.resolve()),
@@ -378,7 +382,7 @@ def _results(
             "n_answerable": sum(q.answerable for q in rows),
             "n_unanswerable": sum(not q.answerable for q in rows),
             "strategies": list(strategies),
-            "models": [asdict(spec) for spec in specs],
+            "models": [spec.to_json() for spec in specs],
             "seeds": list(seeds),
             "notes": str(Path(notes).resolve()) if notes else None,
             "index": str(Path(index_dir).resolve()) if index_dir else None,

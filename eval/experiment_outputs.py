@@ -46,7 +46,7 @@ def draft_shapes(draft: str, new_tokens: int | None, max_new_tokens: int) -> dic
     }
 
 
-def summarize(folder: Path) -> list[dict]:
+def summarize_outputs(folder: Path) -> list[dict]:
     """Per (strategy, model), in the order the cells appear in results.json when there is
     one: the number of drafts, their mean new tokens and the share of each shape."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.folder / "cells").is_dir():
         parser.error(f"{args.folder} no tiene celdas de un experimento (falta cells/)")
     try:
-        rows = summarize(args.folder)
+        rows = summarize_outputs(args.folder)
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -113,7 +113,7 @@ class FirstStep:
     def encode(self, prompt):
         return [0, 1]
 
-    def _first_token_ids(self, text):
+    def first_token_ids(self, text):
         return self.abstention_ids
 
 

@@ -16,7 +16,7 @@ from assistant.cli import main
 from corpus.errors import AssistantError
 from eval.answers import METRICS
 from eval.experiment import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment
-from eval.experiment_outputs import draft_shapes, summarize
+from eval.experiment_outputs import draft_shapes, summarize_outputs
 from eval.experiment_outputs import main as outputs_main
 from eval.experiment_stats import (
     Estimate,
@@ -314,7 +314,7 @@ def test_draft_shapes():
 def test_output_shapes_are_counted_over_the_generated_drafts(index, tmp_path, capsys):
     out = tmp_path / "exp"
     run(Grid(index), out)
-    rows = summarize(out)
+    rows = summarize_outputs(out)
     assert [(r["strategy"], r["model"]) for r in rows] == [
         ("zero-shot", "gemma-270m"),
         ("few-shot:1", "gemma-270m"),

@@ -23,7 +23,7 @@ from assistant.lora.data import (
     read_examples,
     section_key,
 )
-from assistant.prompts import ABSTAIN, _body, render
+from assistant.prompts import ABSTAIN, chunk_body, render
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
 from corpus.questions import is_relevant, load_questions
@@ -109,7 +109,7 @@ def _passages(prompt: str) -> dict[int, str]:
 
 def _snippet(chunk: Chunk) -> str:
     """The first 80 characters of a chunk's body as the prompt shows it."""
-    return plain_text(_body(chunk)).strip()[:80]
+    return plain_text(chunk_body(chunk)).strip()[:80]
 
 
 def test_split_holds_out_about_30_percent_of_sections_and_is_saved(built, sections):

@@ -248,7 +248,7 @@ class HFGenerator:
             config=self.model.config, max_cache_len=len(prompt_ids) + config.max_new_tokens
         )
         rng = torch.Generator().manual_seed(config.seed) if config.temperature > 0 else None
-        vetoed = self._first_token_ids(config.veto) if config.veto_below > 0 else set()
+        vetoed = self.first_token_ids(config.veto) if config.veto_below > 0 else set()
         generated: list[int] = []
         step_input = torch.tensor([prompt_ids])  # (1, T): prefill, then (1, 1) per step
         positions = torch.arange(len(prompt_ids))
@@ -274,7 +274,7 @@ class HFGenerator:
             step_input = torch.tensor([[token]])
             positions = positions[-1:] + 1
 
-    def _first_token_ids(self, text: str) -> set[int]:
+    def first_token_ids(self, text: str) -> set[int]:
         """Ids that can begin ``text`` as the first new token: right after the prompt
         ("Respuesta:" + " No") or at the start of a chat turn ("No")."""
         if not text:

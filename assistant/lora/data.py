@@ -30,10 +30,10 @@ from assistant.citations import split_sentences
 from assistant.lora.config import LoraTrainConfig
 from assistant.prompts import (
     ABSTAIN,
-    _body,
-    _first_sentence,
     answer_marker,
     build_prompt,
+    chunk_body,
+    first_sentence,
     parse_strategy,
 )
 from corpus.chunking import chunk_notes
@@ -43,7 +43,7 @@ from corpus.questions import Question, is_relevant, load_questions, read_jsonl
 from corpus.records import Chunk, Hit, file_sha256, plain_text
 from corpus.text import normalize, strip_markup, strip_question_number
 
-# _body and _first_sentence above are the prompt module's own helpers: passages and
+# chunk_body and first_sentence above are the prompt module's own helpers: passages and
 # first-sentence answers are taken from a chunk exactly as its few-shot examples take them.
 ZERO_SHOT = parse_strategy("zero-shot")
 HEADING_ID = "heading"  # question_id of the question made from a section's own heading
@@ -84,7 +84,7 @@ class Split:
 
 
 @dataclass
-class BuildReport:
+class DatasetReport:
     examples: int = 0
     answer_examples: int = 0
     abstain_examples: int = 0
@@ -106,7 +106,7 @@ def group_sections(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
     """section_key -> its chunks with some body text (a title-only chunk teaches nothing)."""
     groups: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
-        if chunk.section and plain_text(_body(chunk)).strip():
+        if chunk.section and plain_text(chunk_body(chunk)).strip():
             groups[section_key(chunk.section)].append(chunk)
     return dict(groups)
 
@@ -216,7 +216,7 @@ def train_questions(
     for key in sorted(wanted):
         chunk = groups[key][0]
         title = section_key(chunk.section)
-        sentence = _first_sentence(_body(chunk))
+        sentence = first_sentence(chunk_body(chunk))
         if (
             _is_question_heading(title)
             and normalize(title) not in asked[key]
@@ -374,7 +374,7 @@ def build_dataset(
 ) -> dict:
     """Write ``out`` (JSONL rows {prompt, completion, section, kind, ...}), its config
     beside it (``<name>.config.json``) and the section split (``split_path``, by default
-    ``lora_split.json`` in the same folder). Returns the BuildReport as a dict."""
+    ``lora_split.json`` in the same folder). Returns the DatasetReport as a dict."""
     config = config or LoraTrainConfig()
     notes_dir, dev_questions, out = Path(notes_dir), Path(dev_questions), Path(out)
     split_path = Path(split_path) if split_path else out.parent / "lora_split.json"
@@ -416,7 +416,7 @@ def build_dataset(
 
     answers = [r for r in rows if r["kind"] == "answer"]
     prompt_chars = [len(r["prompt"]) for r in rows]
-    report = BuildReport(
+    report = DatasetReport(
         examples=len(rows),
         answer_examples=len(answers),
         abstain_examples=len(rows) - len(answers),
@@ -461,7 +461,7 @@ def evidence_sentence(chunk: Chunk, evidence: Iterable[str]) -> str:
     """The sentence (or list item) of the chunk's body, as the prompt shows it, that holds
     one of the evidence strings; "" when none does."""
     needles = [n for n in map(normalize, evidence) if n]
-    body = plain_text(_body(chunk))
+    body = plain_text(chunk_body(chunk))
     for line in body.splitlines():
         for sentence in split_sentences(line):
             plain = normalize(sentence)
