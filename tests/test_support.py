@@ -378,3 +378,12 @@ def test_support_dev_passages_are_the_notes_chunks_of_the_rows_section():
         assert all(found), f"{row['id']}: a passage is not a chunk of the notes"
         own = [c for c in found if (c.section, c.source) == (row["section"], row["source"])]
         assert own, f"{row['id']}: none of its passages is from its own section"
+
+
+def test_the_language_data_file_reads_as_words():
+    # YAML reads a bare `no` as false: every cue, contrast term and number must be text.
+    from assistant.support import DEFAULT_CONTRASTS, NEGATION_CUES, NUMBER_WORDS
+
+    assert "no" in NEGATION_CUES and "en lugar de" in NEGATION_CUES
+    assert all(isinstance(w, str) for group in DEFAULT_CONTRASTS for w in group)
+    assert NUMBER_WORDS["doce"] == "12" and all(isinstance(v, str) for v in NUMBER_WORDS.values())

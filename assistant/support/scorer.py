@@ -1,76 +1,10 @@
-"""Support checker: how well do the notes back each sentence of an answer?
-
-``SupportChecker.scores(sentences, passages)`` gives a (n_sentences, n_passages) matrix in
-[0, 1]; ``supported(score)`` applies the threshold chosen on the labeled dev set
-(``eval/data/support_dev.jsonl``, ``eval/bench_support.py``, ``docs/results/support.json``).
-
-Method, per (sentence, passage) pair
-------------------------------------
-1. **Units.** The passage is cut into the pieces one answer sentence could restate: each
-   sentence of a Markdown line (pysbd, Spanish rules); a list item prefixed with the label
-   it hangs from ("Encoder: Procesa la secuencia de entrada.", since the notes put a
-   list's subject in its label); a table cell with its row and column names ("Complejidad
-   — RNN: Menor complejidad"). Headings (questions here) and bare labels are not units.
-2. **Semantic** (e5): the best cosine between the sentence and any unit, rescaled from
-   [cosine_floor, cosine_ceiling] to [0, 1]. Against units, one on-point line of a long
-   chunk is not diluted by the rest. It separates off-topic and invented sentences and
-   rewards paraphrases that share few words with the notes, but it barely sees negation,
-   swapped terms or numbers: e5 puts "BERT usa MLM..." and "GPT usa MLM..." at 0.96.
-3. **Lexical**: the share of the sentence's content words (``index.bm25.analyse``:
-   stopwords out, Snowball stems, accents folded) found anywhere in the passage. It gives
-   off-topic and invented sentences a low absolute score and sees terms the passage lacks.
-4. **Checks**, each a multiplicative penalty (the *aligned unit* is the best-cosine one):
-   - negation flip: the sentence and its aligned unit disagree on having a negation cue
-     ("no", "nunca", "sin", "ni", "en lugar de", "evita"...; "... o no" is not one);
-   - swapped term: the sentence has a term the aligned unit lacks while the unit has, in
-     the same group, one the sentence lacks. Groups: model names written like code or
-     acronyms (BERT, GPT, LoRA, T5), and the contrast pairs of ``SupportConfig.contrasts``
-     (encoder/decoder, teacher/student, mayor/menor...);
-   - foreign name: a name in the sentence (code-like, or capitalized mid-sentence:
-     "Transformers", "Google") that the passage never writes;
-   - changed number: a number in the sentence (digits, or "dos".."doce") that the passage
-     does not contain (list markers and heading numbers are not numbers).
-
-score = (semantic_weight * semantic + (1 - semantic_weight) * lexical) * penalties, so a
-verbatim sentence scores ~1 and any one fired check halves it or more.
-``eval/bench_support.py`` reports the AUC of each component alone and of the mix.
-
-Special sentences
------------------
-- The abstention sentence ("No encuentro esto en tus notas.", any case or accents) makes
-  no claim about the notes, so there is nothing to flag: it scores 1 everywhere. (The
-  answer pipeline withdraws such answers before checking; this is for other callers.)
-- A sentence with fewer than ``min_claim_words`` content words ("Sí.", "Exacto.",
-  "Sí, BERT.") is an assent to the claim beside it, and e5 is unreliable on so little
-  text: it takes the scores of the next full claim of the answer, else the previous one.
-  Alone in an answer it keeps its own score, which is 0 when it has no content word.
-- An empty sentence, and any sentence against an empty passage, scores 0.
-
-Known limits
-------------
-- A role reversal inside one unit ("ROUGE para traducción y BLEU para resúmenes", "del peor
-  al mejor", "el encoder es como el decoder") keeps every term present: no check fires
-  and e5 drops only a little. This is most of the swapped_term misses in the results.
-- The contrast groups are a short hand-written list for these notes (model names need
-  none); antonyms outside it pass the swapped-term check.
-- A faithful paraphrase that drops or adds a negation ("aparecen solo cuando..." for "no
-  están presentes en modelos pequeños pero aparecen cuando...") is penalised.
-- Numbers written as words beyond "doce", ordinals and symbols ("n+1" vs "n-1") are not
-  compared.
-- A plausible invented claim built from the passage's own words and names is caught only
-  by e5; the notes hold no knowledge outside themselves to contradict it.
-
-Speed: a unit's vector is cached by content hash in memory and on disk
-(``EmbeddingCache``), so a passage is embedded once ever; each answer sentence costs one
-e5 call. ``warm(passages)`` embeds the units ahead of time.
-"""
+"""The support scorer: how well do the notes back each sentence of an answer (the method
+is described in assistant/support/__init__.py)."""
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -78,82 +12,28 @@ import numpy as np
 
 from assistant.language import is_spanish
 from assistant.prompts import is_abstention
+from assistant.support.claims import (
+    content_words,
+    foreign_names,
+    has_negation,
+    language_data,
+    model_names,
+    numbers,
+    passage_profile,
+    passage_units,
+)
 from corpus.errors import SettingsError
 from corpus.text import WORD as _WORD
-from corpus.text import analyse, fold_accents, sentences
 from corpus.text import stems as _stems
 from index.cache import EmbeddingCache, default_cache_dir, embedding_key
 from index.embedders.base import Embedder
 
 log = logging.getLogger(__name__)
 
-# Contrast groups for the swapped-term check: words a small model swaps for their partner
-# while the sentence stays fluent. Compared as stems, so inflections match.
-DEFAULT_CONTRASTS: tuple[tuple[str, ...], ...] = (
-    ("encoder", "decoder"),
-    ("bidireccional", "unidireccional"),
-    ("izquierda", "derecha"),
-    ("anterior", "posterior", "futuro"),
-    ("previo", "posterior", "futuro"),
-    ("teacher", "student"),
-    ("entrenamiento", "inferencia"),
-    ("soft", "hard"),
-    ("supervisado", "refuerzo"),
-    ("mayor", "menor"),
-    ("más", "menos"),
-    ("alta", "baja"),
-    ("alto", "bajo"),
-    ("grandes", "pequeños"),
-    ("rápidamente", "lentamente"),
-    ("primeras", "últimas"),
-    ("fijos", "aprendibles"),
-    ("densa", "dispersa"),
-    ("local", "global"),
-    ("suma", "concatenación", "multiplican"),
-    ("linealmente", "exponencialmente"),
-    ("opcional", "obligatorio"),
-    ("mejor", "peor"),
-    ("promediar", "concatenar"),
+# Contrast groups for the swapped-term check (spanish.yaml).
+DEFAULT_CONTRASTS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(group) for group in language_data()["contrasts"]
 )
-
-NEGATION_CUES: tuple[str, ...] = (
-    "no",
-    "nunca",
-    "jamás",
-    "ni",
-    "tampoco",
-    "sin",
-    "ningún",
-    "ninguna",
-    "ninguno",
-    "nada",
-    "nadie",
-    "en lugar de",
-    "en vez de",
-    # negative predicates: "evita que X" says what "que no X" says
-    "evitar",
-    "evita",
-    "evitan",
-    "impide",
-    "impiden",
-    "impedir",
-)
-
-# Spelled numbers a sentence may use for a digit of the notes; "uno/una" are left out
-# because they are mostly articles.
-NUMBER_WORDS = {
-    "dos": "2",
-    "tres": "3",
-    "cuatro": "4",
-    "cinco": "5",
-    "seis": "6",
-    "siete": "7",
-    "ocho": "8",
-    "nueve": "9",
-    "diez": "10",
-    "once": "11",
-    "doce": "12",
-}
 
 
 @dataclass(frozen=True)
@@ -227,161 +107,6 @@ class SupportParts:
     # overlap and the Spanish negation and contrast cues mean nothing across languages, so
     # only e5 (multilingual), numbers and names are used.
     cross_lingual: bool = False
-
-
-# -- text pieces -------------------------------------------------------------------------
-
-_CODE_LIKE = re.compile(r"(?=\w*[A-Z]\w*[A-Z0-9])[A-Za-z]\w*|[A-Za-z]+\d\w*")  # BERT, LoRA, T5
-_CAPITALIZED = re.compile(r"[A-ZÁÉÍÓÚÑ]\w*")
-_STARTS = ".:;!?¿¡([—-\"“«'•"  # after these a capital starts a sentence or label
-_NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")  # not inside a name: Word2Vec, T5
-_LIST_MARKER = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
-_HEADING = re.compile(r"^#{1,6}\s+(?:\d+\.\s*)?")
-_MARKUP = re.compile(r"[*_`$]+|\\text\{|\\(?:left|right|frac|sqrt|dots)")
-_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
-
-
-def _normalize(text: str) -> str:
-    return " ".join(fold_accents(text.lower()).split())
-
-
-def _clean_line(line: str) -> str:
-    return " ".join(_MARKUP.sub("", _HEADING.sub("", line)).split())
-
-
-@lru_cache(maxsize=4096)
-def passage_units(passage: str) -> tuple[str, ...]:
-    """The passage cut into units that a single answer sentence could restate.
-
-    Sentences of each line, list items prefixed with the label line they hang from, table
-    cells with their row and column names. Headings (questions in these notes) and lines
-    that are only a label ("Ventajas:") are context, not units. Cached: the same chunk
-    comes back for many questions.
-    """
-    units: list[str] = []
-    labels: list[tuple[int, bool, str]] = []  # (indent, is list item, label text)
-    header: list[str] = []  # the current table's header cells
-    in_fence = False
-    for raw in passage.splitlines():
-        stripped = raw.strip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if not stripped or _TABLE_RULE.match(stripped):
-            continue
-        if stripped.startswith("|"):
-            cells = [_clean_line(c) for c in stripped.strip("|").split("|")]
-            if not header:
-                header = cells
-                continue
-            # One unit per cell: a row mixes pros and cons, which would blur the checks.
-            units.extend(f"{cells[0]} — {h}: {c}" for h, c in zip(header[1:], cells[1:]))
-            continue
-        header = []
-        if in_fence:
-            units.append(stripped)
-            continue
-        if stripped.startswith("#"):  # a heading asks a question; it states nothing
-            labels.clear()
-            continue
-        indent = len(raw) - len(raw.lstrip())
-        is_item = bool(_LIST_MARKER.match(stripped))
-        text = _clean_line(_LIST_MARKER.sub("", stripped))
-        # A label governs deeper lines, and list items at its own depth when it is a
-        # paragraph ("Ventajas de LoRA:" over "- Menor uso de memoria").
-        while labels and not (
-            labels[-1][0] < indent or (labels[-1][0] == indent and is_item and not labels[-1][1])
-        ):
-            labels.pop()
-        context = labels[-1][2] if labels else ""
-        if text.endswith(":"):
-            labels.append((indent, is_item, text))
-            continue
-        for sentence in sentences(text):
-            sentence = sentence.strip()
-            if _WORD.search(sentence):
-                units.append(f"{context} {sentence}" if context else sentence)
-    return tuple(units)
-
-
-def content_words(text: str) -> set[str]:
-    return set(analyse(text))
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers as canonical strings: '15%' -> '15', '0,85' -> '0.85', 'dos' -> '2'.
-
-    Ordered-list markers and heading numbers are not numbers of the content.
-    """
-    body = "\n".join(
-        _HEADING.sub("", _LIST_MARKER.sub("", line.strip())) for line in text.splitlines()
-    )
-    found = {n.replace(",", ".").rstrip(".") for n in _NUMBER.findall(body)}
-    words = _WORD.findall(fold_accents(body.lower()))
-    found |= {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS}
-    return found
-
-
-def has_negation(text: str) -> bool:
-    padded = f" {' '.join(_WORD.findall(text.lower()))} "
-    padded = padded.replace(" o no ", " ")  # "sea correcta o no" = whether or not
-    return any(f" {cue} " in padded for cue in NEGATION_CUES)
-
-
-def model_names(text: str) -> set[str]:
-    """Names written like code or acronyms, lowercased: 'BERT', 'GPT-3' -> 'gpt', 'LoRA',
-    'Word2Vec', 'T5'. A model swapped for another is the commonest wrong fact."""
-    return {word.lower() for word in _WORD.findall(text) if _CODE_LIKE.fullmatch(word)}
-
-
-def names(text: str) -> set[str]:
-    """Model names plus capitalized words inside a sentence ('Transformers', 'Hinton',
-    'Google'), lowercased, accents folded and a plural 's' dropped.
-
-    A capital after sentence or label punctuation only starts a sentence: not a name.
-    """
-    return set(named_terms(text))
-
-
-def named_terms(text: str) -> dict[str, str]:
-    """The names of ``names(text)``, each mapped to how the text writes it."""
-    found: dict[str, str] = {}
-    for match in _WORD.finditer(text):
-        word = match.group()
-        before = text[: match.start()].rstrip()
-        if _CODE_LIKE.fullmatch(word) or (
-            _CAPITALIZED.fullmatch(word) and before and before[-1] not in _STARTS
-        ):
-            found.setdefault(_singular(fold_accents(word.lower())), word)
-    return found
-
-
-def _singular(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
-def passage_words(passage: str) -> frozenset[str]:
-    """Every word of the passage as ``names`` spells it: lowercase, folded, singular."""
-    return _profile(passage).words
-
-
-def foreign_names(sentence: str, passage: str) -> tuple[str, ...]:
-    """Names in the sentence that the passage never writes (any case, plural or not)."""
-    return tuple(sorted(names(sentence) - _profile(passage).words))
-
-
-@dataclass(frozen=True)
-class _PassageProfile:
-    content_words: frozenset[str]
-    numbers: frozenset[str]
-    words: frozenset[str]  # every word, lowercased, folded, singular: for names
-
-
-@lru_cache(maxsize=4096)
-def _profile(passage: str) -> _PassageProfile:
-    """What every sentence is compared with, computed once per passage text."""
-    words = frozenset(_singular(w) for w in _WORD.findall(fold_accents(passage.lower())))
-    return _PassageProfile(frozenset(content_words(passage)), frozenset(numbers(passage)), words)
 
 
 # -- the checker -------------------------------------------------------------------------
@@ -498,7 +223,7 @@ class SupportChecker:
                 best = int(segment.argmax())
                 unit = units[j][best]
                 semantic = float(np.clip((segment[best] - low) / (high - low), 0.0, 1.0))
-                profile = _profile(passage)
+                profile = passage_profile(passage)
                 lexical = len(words & profile.content_words) / len(words) if words else 1.0
                 table[i][j] = SupportParts(
                     cosine=float(segment[best]),

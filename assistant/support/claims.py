@@ -1,0 +1,185 @@
+"""Spanish claim analysis: a passage cut into the units one sentence can restate, and the
+pieces of a sentence the checks compare (content words, numbers, negation, names).
+
+Shared by the support scorer (scorer.py) and the abstention policy (assistant/abstain.py:
+the names a question uses that no note writes). The language data (negation cues, spelled
+numbers) is in spanish.yaml beside this file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from corpus.text import WORD as _WORD
+from corpus.text import analyse, fold_accents, sentences
+
+LANGUAGE_DATA = Path(__file__).with_name("spanish.yaml")
+
+
+@lru_cache(maxsize=1)
+def language_data() -> dict:
+    return yaml.safe_load(LANGUAGE_DATA.read_text(encoding="utf-8"))
+
+
+NEGATION_CUES: tuple[str, ...] = tuple(language_data()["negation_cues"])
+NUMBER_WORDS: dict[str, str] = {k: str(v) for k, v in language_data()["number_words"].items()}
+
+
+# -- text pieces -------------------------------------------------------------------------
+
+_CODE_LIKE = re.compile(r"(?=\w*[A-Z]\w*[A-Z0-9])[A-Za-z]\w*|[A-Za-z]+\d\w*")  # BERT, LoRA, T5
+_CAPITALIZED = re.compile(r"[A-ZÁÉÍÓÚÑ]\w*")
+_STARTS = ".:;!?¿¡([—-\"“«'•"  # after these a capital starts a sentence or label
+_NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")  # not inside a name: Word2Vec, T5
+_LIST_MARKER = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_HEADING = re.compile(r"^#{1,6}\s+(?:\d+\.\s*)?")
+_MARKUP = re.compile(r"[*_`$]+|\\text\{|\\(?:left|right|frac|sqrt|dots)")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+
+
+def _normalize(text: str) -> str:
+    return " ".join(fold_accents(text.lower()).split())
+
+
+def _clean_line(line: str) -> str:
+    return " ".join(_MARKUP.sub("", _HEADING.sub("", line)).split())
+
+
+@lru_cache(maxsize=4096)
+def passage_units(passage: str) -> tuple[str, ...]:
+    """The passage cut into units that a single answer sentence could restate.
+
+    Sentences of each line, list items prefixed with the label line they hang from, table
+    cells with their row and column names. Headings (questions in these notes) and lines
+    that are only a label ("Ventajas:") are context, not units. Cached: the same chunk
+    comes back for many questions.
+    """
+    units: list[str] = []
+    labels: list[tuple[int, bool, str]] = []  # (indent, is list item, label text)
+    header: list[str] = []  # the current table's header cells
+    in_fence = False
+    for raw in passage.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if not stripped or _TABLE_RULE.match(stripped):
+            continue
+        if stripped.startswith("|"):
+            cells = [_clean_line(c) for c in stripped.strip("|").split("|")]
+            if not header:
+                header = cells
+                continue
+            # One unit per cell: a row mixes pros and cons, which would blur the checks.
+            units.extend(f"{cells[0]} — {h}: {c}" for h, c in zip(header[1:], cells[1:]))
+            continue
+        header = []
+        if in_fence:
+            units.append(stripped)
+            continue
+        if stripped.startswith("#"):  # a heading asks a question; it states nothing
+            labels.clear()
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        is_item = bool(_LIST_MARKER.match(stripped))
+        text = _clean_line(_LIST_MARKER.sub("", stripped))
+        # A label governs deeper lines, and list items at its own depth when it is a
+        # paragraph ("Ventajas de LoRA:" over "- Menor uso de memoria").
+        while labels and not (
+            labels[-1][0] < indent or (labels[-1][0] == indent and is_item and not labels[-1][1])
+        ):
+            labels.pop()
+        context = labels[-1][2] if labels else ""
+        if text.endswith(":"):
+            labels.append((indent, is_item, text))
+            continue
+        for sentence in sentences(text):
+            sentence = sentence.strip()
+            if _WORD.search(sentence):
+                units.append(f"{context} {sentence}" if context else sentence)
+    return tuple(units)
+
+
+def content_words(text: str) -> set[str]:
+    return set(analyse(text))
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as canonical strings: '15%' -> '15', '0,85' -> '0.85', 'dos' -> '2'.
+
+    Ordered-list markers and heading numbers are not numbers of the content.
+    """
+    body = "\n".join(
+        _HEADING.sub("", _LIST_MARKER.sub("", line.strip())) for line in text.splitlines()
+    )
+    found = {n.replace(",", ".").rstrip(".") for n in _NUMBER.findall(body)}
+    words = _WORD.findall(fold_accents(body.lower()))
+    found |= {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS}
+    return found
+
+
+def has_negation(text: str) -> bool:
+    padded = f" {' '.join(_WORD.findall(text.lower()))} "
+    padded = padded.replace(" o no ", " ")  # "sea correcta o no" = whether or not
+    return any(f" {cue} " in padded for cue in NEGATION_CUES)
+
+
+def model_names(text: str) -> set[str]:
+    """Names written like code or acronyms, lowercased: 'BERT', 'GPT-3' -> 'gpt', 'LoRA',
+    'Word2Vec', 'T5'. A model swapped for another is the commonest wrong fact."""
+    return {word.lower() for word in _WORD.findall(text) if _CODE_LIKE.fullmatch(word)}
+
+
+def names(text: str) -> set[str]:
+    """Model names plus capitalized words inside a sentence ('Transformers', 'Hinton',
+    'Google'), lowercased, accents folded and a plural 's' dropped.
+
+    A capital after sentence or label punctuation only starts a sentence: not a name.
+    """
+    return set(named_terms(text))
+
+
+def named_terms(text: str) -> dict[str, str]:
+    """The names of ``names(text)``, each mapped to how the text writes it."""
+    found: dict[str, str] = {}
+    for match in _WORD.finditer(text):
+        word = match.group()
+        before = text[: match.start()].rstrip()
+        if _CODE_LIKE.fullmatch(word) or (
+            _CAPITALIZED.fullmatch(word) and before and before[-1] not in _STARTS
+        ):
+            found.setdefault(_singular(fold_accents(word.lower())), word)
+    return found
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def passage_words(passage: str) -> frozenset[str]:
+    """Every word of the passage as ``names`` spells it: lowercase, folded, singular."""
+    return passage_profile(passage).words
+
+
+def foreign_names(sentence: str, passage: str) -> tuple[str, ...]:
+    """Names in the sentence that the passage never writes (any case, plural or not)."""
+    return tuple(sorted(names(sentence) - passage_profile(passage).words))
+
+
+@dataclass(frozen=True)
+class PassageProfile:
+    content_words: frozenset[str]
+    numbers: frozenset[str]
+    words: frozenset[str]  # every word, lowercased, folded, singular: for names
+
+
+@lru_cache(maxsize=4096)
+def passage_profile(passage: str) -> PassageProfile:
+    """What every sentence is compared with, computed once per passage text."""
+    words = frozenset(_singular(w) for w in _WORD.findall(fold_accents(passage.lower())))
+    return PassageProfile(frozenset(content_words(passage)), frozenset(numbers(passage)), words)
