@@ -16,7 +16,6 @@ import argparse
 import html
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -46,7 +45,7 @@ from assistant.generators.base import GenerationConfig
 from assistant.notes_admin import delete_note, list_notes, save_note
 from assistant.session import MODELS, load_assistant
 from corpus.errors import AssistantError
-from eval.experiment_report import PLOTS_HEADING
+from eval.experiment_report import report_without_plots, results_table
 from index.cache import default_cache_dir
 from index.store import NotesIndex, open_index
 
@@ -61,7 +60,6 @@ EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
 EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
 PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 # The report's plots section: its image links are relative to the report's folder.
-PLOTS_SECTION = re.compile(rf"^{PLOTS_HEADING}\n+(?:!\[[^\]]*\]\([^)]*\)\n+)*", re.MULTILINE)
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -360,40 +358,17 @@ class StudyApp:
 
 
 def experiment_view(status: str, out: Path, result: dict) -> tuple:
-    """(status, table, plots, report) for an experiment folder. The report's plots section
-    is dropped: the gallery shows the same PNGs, and Markdown here cannot reach the files."""
+    """(status, table, plots, report) for an experiment folder. The report is rendered
+    without its plots section: the gallery shows the same PNGs, and Markdown here cannot
+    reach the files."""
     headers, rows = results_table(result)
-    report = out / "report.md"
-    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    text = report_without_plots(out)
     return (
         status,
         gr.Dataframe(value=rows, headers=headers) if rows else None,
         sorted(str(p) for p in out.glob("*.png")),
-        PLOTS_SECTION.sub("", text),
+        text,
     )
-
-
-def results_table(result: dict) -> tuple[list[str], list[list]]:
-    """One row per (strategy, model) of results.json: each metric as "mean ± stderr"."""
-    cells = result.get("cells") or []
-    metrics = list(cells[0]["metrics"]) if cells else []
-    rows = [
-        [
-            cell["strategy"],
-            cell["model"],
-            *(_estimate(cell["metrics"].get(metric, {})) for metric in metrics),
-        ]
-        for cell in cells
-    ]
-    return ["estrategia", "modelo", *metrics], rows
-
-
-def _estimate(estimate: dict) -> str:
-    mean, stderr = estimate.get("mean"), estimate.get("stderr")
-    if mean is None:
-        return "—"
-    digits = 0 if abs(mean) >= 100 else 3  # milliseconds vs rates
-    return f"{mean:.{digits}f}" + (f" ± {stderr:.{digits}f}" if stderr is not None else "")
 
 
 def _error(message: str) -> gr.Error:
@@ -411,46 +386,10 @@ def _bot(content: str) -> dict:
 
 # -- UI ----------------------------------------------------------------------------------
 
-CSS = """
-.cite, .cite-source { color: var(--link-text-color); cursor: pointer; font-weight: 600; }
-.cite:hover, .cite-source:hover { text-decoration: underline; }
-.cite.invalid { color: var(--body-text-color-subdued); cursor: help; text-decoration: line-through; }
-.unsupported { background: rgba(245, 158, 11, 0.18); border-bottom: 2px dotted #d97706; }
-.abstained { color: #b45309; }
-.timings, .query { color: var(--body-text-color-subdued); font-size: 0.8em; }
-.source-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
-               padding: 10px; margin-top: 8px; }
-.source-title { font-weight: 600; }
-.source-sentence { margin: 6px 0; font-style: italic; }
-.passage { white-space: pre-wrap; font-size: 0.92em; max-height: 420px; overflow-y: auto; }
-.passage mark { background: #fde68a; color: inherit; padding: 0 2px; }
-"""
 
-# Citations live in the Chatbot, cards in the sources panel: a document-level listener
-# connects them without a round trip to the server.
-HEAD = """<script>
-(() => {
-  const show = (key) => {
-    let shown = null;
-    document.querySelectorAll('.source-card').forEach((card) => {
-      card.hidden = card.dataset.key !== key;
-      if (!card.hidden) shown = card;
-    });
-    if (shown) shown.scrollIntoView({block: 'nearest', behavior: 'smooth'});
-  };
-  const handle = (event) => {
-    const link = event.target.closest && event.target.closest('.cite, .cite-source');
-    const token = link && [...link.classList].find((name) => name.startsWith('src-'));
-    if (!token) return;
-    if (event.type === 'keydown' && event.key !== 'Enter' && event.key !== ' ') return;
-    event.preventDefault();
-    event.stopPropagation();
-    show(token.slice(4));
-  };
-  document.addEventListener('click', handle, true);
-  document.addEventListener('keydown', handle, true);
-})();
-</script>"""
+STATIC = ROOT / "assistant" / "static"
+CSS = (STATIC / "app.css").read_text(encoding="utf-8")
+HEAD = f"<script>\n{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>"
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 

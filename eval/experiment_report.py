@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 # Shares in [0, 1], then latencies (shown in seconds).
@@ -258,7 +259,27 @@ def _paired_section(paired: dict) -> list[str]:
     return lines
 
 
+def results_table(results: dict) -> tuple[list[str], list[list]]:
+    """Headers and one row per (strategy, model) of results.json: each metric as
+    "mean ± stderr" (0 decimals for milliseconds, 3 for rates)."""
+    cells = results.get("cells") or []
+    metrics = list(cells[0]["metrics"]) if cells else []
+
+    def shown(estimate: dict) -> str:
+        mean = estimate.get("mean")
+        digits = 0 if mean is not None and abs(mean) >= 100 else 3
+        return _fmt(mean, estimate.get("stderr"), digits)
+
+    rows = [
+        [cell["strategy"], cell["model"], *(shown(cell["metrics"].get(m, {})) for m in metrics)]
+        for cell in cells
+    ]
+    return ["estrategia", "modelo", *metrics], rows
+
+
 def render_report(results: dict, plots: dict[str, Path]) -> str:
+    """The report in Markdown; without ``plots`` (the app shows them in a gallery) the
+    plots section is left out."""
     config = results["config"]
     seeds = config["seeds"]
     lines = [
@@ -290,12 +311,18 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
             "eligieron; no incluye otras fuentes (otra máquina, otras notas)."
         ),
         "",
-        PLOTS_HEADING,
-        "",
-        f"![Métricas por estrategia y modelo]({plots['metrics'].name})",
-        "",
-        f"![Latencia frente a token F1]({plots['latency_f1'].name})",
-        "",
+        *(
+            [
+                PLOTS_HEADING,
+                "",
+                f"![Métricas por estrategia y modelo]({plots['metrics'].name})",
+                "",
+                f"![Latencia frente a token F1]({plots['latency_f1'].name})",
+                "",
+            ]
+            if plots
+            else []
+        ),
         "## Calidad",
         "",
         *_table(results, SHARES[:6]),
@@ -367,6 +394,18 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# The plots section as render_report writes it: its heading and the image links after it.
+_PLOTS_SECTION = re.compile(rf"^{PLOTS_HEADING}\n+(?:!\[[^\]]*\]\([^)]*\)\n+)*", re.MULTILINE)
+
+
+def report_without_plots(out: Path) -> str:
+    """``out/report.md`` without its plots section ("" when there is none): the app shows
+    the PNGs in a gallery, and its Markdown cannot reach the files."""
+    report = Path(out) / "report.md"
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    return _PLOTS_SECTION.sub("", text)
 
 
 def write_report(results: dict, out: Path) -> dict[str, Path]:
