@@ -323,6 +323,9 @@ def test_warm_up_loads_the_default_chat_once_so_the_first_question_finds_it(make
     app = make_app(made=made)
     assert app.warm_up() >= 0
     assert made == [study_app.ChatSettings()]
+    # The warm-up ran the generator once (a one-token "Hola"), so its model is loaded.
+    warmed = app._assistants[study_app.ChatSettings()].generator
+    assert warmed.prompts == ["Hola"] and warmed.configs[0].max_new_tokens == 1
     defaults = astuple(study_app.ChatSettings())  # what the UI's controls start with
     updates = ask(app, QUESTION, study_app.ChatSession(), settings=defaults)
     assert made == [study_app.ChatSettings()]

@@ -76,7 +76,7 @@ def row_id(row: dict) -> str:
 @pytest.fixture(scope="module")
 def sections() -> list[tuple[str, str]]:
     if not sorted(NOTES_DIR.glob("*.md")):
-        pytest.fail(f"no Markdown notes in {NOTES_DIR}; run corpus.convert_seeds first")
+        pytest.fail(f"no Markdown notes in {NOTES_DIR}; run scripts/convert_seeds.py first")
     return load_sections()
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python3 -m corpus.convert_seeds SEEDS_DIR OUT_DIR
+    python3 scripts/convert_seeds.py SEEDS_DIR OUT_DIR
 
 Each seed file named in ``SEEDS`` becomes ``OUT_DIR/<slug>.md``. The
 conversion is deterministic (same seeds, same bytes), never writes to
