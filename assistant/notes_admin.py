@@ -21,8 +21,8 @@ from pathlib import Path
 
 from corpus.config import ChunkConfig
 from corpus.errors import NotesError
+from corpus.files import file_sha256
 from corpus.loader import iter_note_paths, load_notes
-from corpus.records import file_sha256
 
 TRASH = ".papelera"
 MAX_NAME_CHARS = 100  # characters of the stem; long names wrap badly in the notes table

@@ -16,12 +16,6 @@ def plain_text(markdown: str) -> str:
     return _EMPHASIS.sub("", _HEADING_MARK.sub("", markdown))
 
 
-def file_sha256(path) -> str:
-    """sha256 of a file's bytes (what a note's ``sha256`` and artefact provenance record)."""
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
 def content_hash(*parts: str, length: int = 16) -> str:
     """Stable hex digest of the given strings (NUL-separated so parts cannot run together)."""
     digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.records import file_sha256
+from corpus.files import atomic_write_text, file_sha256
 
 ADAPTERS = Path("assistant/lora/adapters")
 
@@ -105,9 +105,7 @@ def run_cell(
         precision=precision,
     )
     cell = {"identity": identity, "summary": summary}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(cell, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(cell, indent=2, ensure_ascii=False) + "\n")
     return cell
 
 

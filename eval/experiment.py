@@ -32,8 +32,8 @@ from pathlib import Path
 from assistant.generators.adapters import SHIPPED_ADAPTERS  # what "<model>+lora" loads
 from assistant.prompts import parse_strategy
 from corpus.errors import AssistantError, SettingsError
+from corpus.files import file_sha256
 from corpus.questions import Question, load_questions
-from corpus.records import file_sha256
 from eval.answers import (
     METRICS,
     QuestionScores,

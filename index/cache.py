@@ -7,11 +7,11 @@ hundred vectors, where one small file beats a database.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from corpus.files import FILE_MODE, atomic_write_bytes  # noqa: F401  (re-exported)
 from corpus.records import content_hash
 
 
@@ -23,33 +23,6 @@ def default_cache_dir() -> Path:
 
 def embedding_key(embedder_name: str, text: str) -> str:
     return content_hash(embedder_name, text, length=32)
-
-
-def _file_mode() -> int:
-    """The mode open() would give a new file: mkstemp's temp files are 0600, and a renamed
-    results.json or report.md should be as readable as any other file the user writes."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class EmbeddingCache:

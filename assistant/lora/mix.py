@@ -33,7 +33,7 @@ from assistant.lora.squad import (
     squad_examples,
     write_notes,
 )
-from corpus.records import file_sha256
+from corpus.files import atomic_write_text, file_sha256
 
 SQUAD_DIR = Path("eval/data/squad_es")
 
@@ -56,11 +56,9 @@ def write_eval_files(articles, split, root: Path) -> dict:
         notes = write_notes(chosen, folder / "notes")
         rows = question_rows(chosen, seed=split.seed)
         questions = folder / "questions.jsonl"
-        tmp = questions.with_suffix(".jsonl.tmp")
-        tmp.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        atomic_write_text(
+            questions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         )
-        tmp.replace(questions)
         written[side] = {
             "notes": len(notes),
             "questions": len(rows),
@@ -119,11 +117,7 @@ def build_mix(
     rows = squad_rows + own_rows
     random.Random(config.squad.seed).shuffle(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".jsonl.tmp")
-    tmp.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
-    tmp.replace(out)
+    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     provenance = {
         "mix": asdict(config),
         "notes_config": train_config.to_json(),

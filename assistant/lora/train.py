@@ -27,7 +27,6 @@ that drives dropout is saved with each checkpoint).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -39,6 +38,7 @@ from pathlib import Path
 from assistant.lora.config import LoraTrainConfig
 from assistant.lora.data import read_examples
 from corpus.errors import AdapterError, AssistantError
+from corpus.files import file_sha256
 
 CHECKPOINTS = "checkpoints"
 IGNORE = -100  # label of a position that takes no part in the loss (torch's ignore_index)
@@ -188,10 +188,6 @@ def micro_batches(n_examples: int, config: LoraTrainConfig) -> list[list[int]]:
     return batches
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # -- checkpoints ----------------------------------------------------------------------------
 
 
@@ -276,7 +272,7 @@ def train_lora(
     config = config or LoraTrainConfig()
     data, out = Path(data), Path(out)
     rows = read_examples(data)
-    data_sha = _sha256(data)
+    data_sha = file_sha256(data)
     root = out / CHECKPOINTS
     latest = _step_dirs(root)[-1] if resume and _step_dirs(root) else None
     if latest is None and (out / "adapter_model.safetensors").exists() and resume:
