@@ -117,18 +117,9 @@ def cmd_eval_retrieval(args) -> int:
 def cmd_chat(args) -> int:
     """Interactive loop over the notes: streamed answers with sources; follow-ups work."""
     from assistant.conversation import Turn
-    from assistant.session import load_assistant
 
     index, report = _build(Path(args.notes), _index_dir(args), args)
-    assistant = load_assistant(
-        index,
-        model=args.model,
-        adapter=args.adapter,
-        strategy=args.strategy,
-        passages=args.passages,
-        generation=_generation_config(args),
-        precision=args.precision,
-    )
+    assistant = _answering_assistant(args, index)
     print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
     print("Escribe una pregunta (línea vacía o Ctrl-D para salir).")
     history: list[Turn] = []
@@ -189,26 +180,29 @@ def _print_answer_tail(answer) -> None:
     print(f"\n[{timings_text(answer)}]")
 
 
-def _generation_config(args):
+def _answering_assistant(args, index):
+    """The Assistant the ANSWERING options ask for (ask, chat)."""
     from assistant.generators.base import GenerationConfig
+    from assistant.session import load_assistant
 
-    return GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
-
-
-def cmd_ask(args) -> int:
-    from assistant.session import load_assistant, open_index
-
-    question = _question(args.question)
-    index = open_index(args.index, args.notes)
-    assistant = load_assistant(
+    return load_assistant(
         index,
         model=args.model,
         adapter=args.adapter,
         strategy=args.strategy,
         passages=args.passages,
-        generation=_generation_config(args),
+        generation=GenerationConfig(
+            max_new_tokens=args.max_new_tokens, temperature=args.temperature
+        ),
         precision=args.precision,
     )
+
+
+def cmd_ask(args) -> int:
+    from assistant.session import open_index
+
+    question = _question(args.question)
+    assistant = _answering_assistant(args, open_index(args.index, args.notes))
     if args.json:
         _print_json(assistant.answer(question).to_json())
         return 0
