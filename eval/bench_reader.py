@@ -124,6 +124,43 @@ COLUMNS = (
 )
 
 
+def markdown(summary: dict) -> str:
+    """summary.json as one Markdown table per set (what docs/RESULTS.md shows)."""
+    heads = (
+        "token F1",
+        "EM",
+        "cit. precision",
+        "cit. recall",
+        "cit. on evidence",
+        "abstain answerable",
+        "abstain unanswerable",
+        "first token p50",
+        "total p50",
+    )
+    lines = []
+    for set_name, rows in summary.items():
+        some = next(iter(rows.values()))
+        lines += [
+            f"**{set_name}** ({some['n']} answerable, {some['n_unanswerable']} unanswerable)",
+            "",
+            "| row | " + " | ".join(heads) + " |",
+            "|---" * (len(heads) + 1) + "|",
+        ]
+        for row, values in rows.items():
+            cells = []
+            for key in COLUMNS[:-2]:
+                value = values.get(key)
+                if value is None:
+                    cells.append("—")
+                elif key.endswith("_ms_p50"):
+                    cells.append(f"{value / 1000:.2f} s")
+                else:
+                    cells.append(f"{value:.3f}")
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/results/reader"))
@@ -131,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="notes_dev,notes_heldout,squad_es_test")
     parser.add_argument("--squad-limit", type=int, default=300)
     parser.add_argument("--precision", default=None)
+    parser.add_argument(
+        "--markdown", action="store_true", help="print OUT/summary.json as tables and stop"
+    )
     parser.add_argument(
         "--extra-row",
         action="append",
@@ -145,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (name and strategy and adapter):
             parser.error(f"--extra-row necesita NOMBRE=ESTRATEGIA@ADAPTADOR, no {spec!r}")
         ROWS[name] = Row(strategy, adapter=adapter)
+    if args.markdown:
+        print(markdown(json.loads((args.out / "summary.json").read_text(encoding="utf-8"))))
+        return 0
     rows, sets = args.rows.split(","), args.sets.split(",")
     unknown = [r for r in rows if r not in ROWS] + [s for s in sets if s not in SETS]
     if unknown:
