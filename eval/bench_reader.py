@@ -58,6 +58,7 @@ SETS = {
         "eval/data/squad_es/test/questions.jsonl",
         "squad",
     ),
+    "notes_en": ("corpus/notes", "eval/data/notes_en.jsonl", None),
     # For choosing training settings (checkpoints), never reported as a result.
     "squad_es_dev": (
         "eval/data/squad_es/dev/notes",
