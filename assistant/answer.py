@@ -198,33 +198,39 @@ class Assistant:
             yield self._abstain(turn)
             return
 
-        if not self.strategy.generates:
-            turn.draft = self.reader.draft(turn.asked, hits, self.index.query_vector(query))
-            turn.mark_first_token()
-            yield turn.draft
-        else:
-            exclude = {hit.chunk.section for hit in hits} | {section}
-            examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
-            language = detect_language(question)
-            turn.hits = hits = self._fit_context(turn.asked, hits, examples, language)
-            if any(withhold_instructions(hit.chunk.text)[1] for hit in hits):
-                remarks.append(
-                    "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
-                )
-            turn.prompt = build_prompt(self.strategy, turn.asked, hits, examples, language=language)
-            generation = self.policy.generation(self.config.generation, self.strategy.stop)
-            pieces: list[str] = []
-            for piece in self.generator.stream(turn.prompt, generation):
-                if not pieces:
-                    turn.mark_first_token()
-                pieces.append(piece)
-                yield piece
-            turn.draft = "".join(pieces)
-            turn.new_tokens = self.generator.count_tokens(turn.draft) if turn.draft else 0
-
+        yield from (self._generate(turn, section) if self.strategy.generates else self._quote(turn))
         yield self._check(turn)
 
     # -- steps ------------------------------------------------------------------------
+
+    def _quote(self, turn: _Turn) -> Iterator[str]:
+        """The extractive strategy: the passages' best sentence, cited; no model."""
+        turn.draft = self.reader.draft(turn.asked, turn.hits, self.index.query_vector(turn.query))
+        turn.mark_first_token()
+        yield turn.draft
+
+    def _generate(self, turn: _Turn, section: str) -> Iterator[str]:
+        """Prompt the model with the passages that fit its context and stream its draft."""
+        exclude = {hit.chunk.section for hit in turn.hits} | {section}
+        examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
+        language = detect_language(turn.question)
+        turn.hits = self._fit_context(turn.asked, turn.hits, examples, language)
+        if any(withhold_instructions(hit.chunk.text)[1] for hit in turn.hits):
+            turn.remarks.append(
+                "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
+            )
+        turn.prompt = build_prompt(
+            self.strategy, turn.asked, turn.hits, examples, language=language
+        )
+        generation = self.policy.generation(self.config.generation, self.strategy.stop)
+        pieces: list[str] = []
+        for piece in self.generator.stream(turn.prompt, generation):
+            if not pieces:
+                turn.mark_first_token()
+            pieces.append(piece)
+            yield piece
+        turn.draft = "".join(pieces)
+        turn.new_tokens = self.generator.count_tokens(turn.draft) if turn.draft else 0
 
     def _clean_question(self, question: str) -> tuple[str, list[str]]:
         question = " ".join(question.split())
