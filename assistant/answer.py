@@ -22,7 +22,7 @@ from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_c
 from assistant.citations import Citation, split_sentences, strip_citations
 from assistant.conversation import Turn, resolve_query, resolve_question
 from assistant.generators.base import GenerationConfig, Generator
-from assistant.grounding import SentenceCheck, ground, rewrite
+from assistant.grounding import SentenceCheck, claim_text, ground, rewrite
 from assistant.language import detect_language
 from assistant.prompts import (
     ABSTAIN,
@@ -267,7 +267,7 @@ class Assistant:
         # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains.
         if not text or any(is_abstention(s) for s in [text, *split_sentences(text)]):
             return self._abstain(turn)
-        checks, text = self._ground(text, turn.hits)
+        checks, text = self._ground(text, turn)
         quoted = False
         if self.policy.withdraw([c.best_support for c in checks]):
             turn.remarks.append("ninguna frase del borrador está respaldada por las notas")
@@ -277,7 +277,7 @@ class Assistant:
             turn.remarks.append("se muestra la frase de tus notas que mejor responde")
             vector = self.index.query_vector(turn.query)
             checks, text = self._ground(
-                self.reader.draft(turn.asked, turn.hits, vector, quote=True), turn.hits
+                self.reader.draft(turn.asked, turn.hits, vector, quote=True), turn
             )
             quoted = True
         cited = sorted({n for check in checks for n in check.cited})
@@ -290,13 +290,13 @@ class Assistant:
             quoted=quoted,
         )
 
-    def _ground(self, text: str, hits: list[Hit]) -> tuple[list[SentenceCheck], str]:
+    def _ground(self, text: str, turn: _Turn) -> tuple[list[SentenceCheck], str]:
         """Each sentence checked against the passages, its citations repaired; the text
         rewritten with the repaired markers."""
         sentences = split_sentences(text)
-        passages = [hit.chunk.text for hit in hits]
-        plain = [strip_citations(s) for s in sentences]
-        scores = self.checker.scores(plain, passages) if sentences else np.zeros((0, len(hits)))
+        passages = [hit.chunk.text for hit in turn.hits]
+        claims = [claim_text(strip_citations(s), turn.asked) for s in sentences]
+        scores = self.checker.scores(claims, passages) if sentences else np.zeros((0, len(passages)))
         checks, rewritten = ground(sentences, scores, self.checker.supported)
         return checks, rewrite(text, sentences, rewritten)
 

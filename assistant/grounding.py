@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.citations import cited_numbers, strip_citations
+from assistant.support import content_words
 
 
 @dataclass
@@ -34,6 +35,20 @@ class SentenceCheck:
     cited_support: list[float] = field(default_factory=list)  # support of each cited passage
     moved_from: list[int] = field(default_factory=list)  # citations dropped as not supporting
     added_citation: bool = False  # the sentence cited nothing and got its passage's [n]
+
+
+# A sentence with fewer content words than this is a bare answer ("Francia", "siglos X y
+# XI", "BART y T5"): it states nothing on its own, so its support is measured for the claim
+# it makes together with the question. Otherwise a right span scores low (e5 sees one
+# word) and a span that merely occurs in a passage is not tied to what was asked.
+SHORT_ANSWER_WORDS = 4
+
+
+def claim_text(sentence: str, question: str) -> str:
+    """What the support checker scores for one answer sentence."""
+    if question and len(content_words(sentence)) < SHORT_ANSWER_WORDS:
+        return f"{question} {sentence}"
+    return sentence
 
 
 def _markers(numbers: list[int]) -> str:

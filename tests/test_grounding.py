@@ -49,3 +49,39 @@ def test_rewrite_keeps_the_layout_of_the_answer():
     assert (
         rewrite(text, originals, rewritten) == "Ventajas:\n- Menos memoria [1].\n- Más rápido [1]."
     )
+
+
+@pytest.mark.parametrize(
+    "sentence,question,claim",
+    [
+        ("Francia", "¿En qué país está Normandía?", "¿En qué país está Normandía? Francia"),
+        (
+            "BART y T5.",
+            "¿Qué modelos usan encoder-decoder?",
+            "¿Qué modelos usan encoder-decoder? BART y T5.",
+        ),
+        (
+            "El teacher forcing usa la palabra correcta como entrada siguiente.",
+            "¿Qué es?",
+            "El teacher forcing usa la palabra correcta como entrada siguiente.",
+        ),
+    ],
+)
+def test_a_bare_answer_is_checked_as_the_claim_it_makes_with_its_question(
+    sentence, question, claim
+):
+    from assistant.grounding import claim_text
+
+    assert claim_text(sentence, question) == claim
+
+
+def test_a_bare_span_is_supported_by_the_passage_that_answers_the_question():
+    from assistant.grounding import claim_text
+    from tests.fakes import OverlapChecker
+
+    question = "¿En qué país se encuentra Normandía?"
+    answers = "Normandía es una región de Francia."
+    mentions = "Francia exporta vino y queso."
+    scores = OverlapChecker().scores([claim_text("Francia", question)], [mentions, answers])
+    (check,), _ = ground(["Francia [1]"], scores, OverlapChecker().supported)
+    assert check.cited == [2] and check.moved_from == [1]
