@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from assistant.options import add_options
+from assistant.study.commands import add_parsers as add_study_parsers
 from corpus.errors import AssistantError
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
@@ -404,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--index")
     add_options(chat, *ANSWERING)
     chat.set_defaults(func=cmd_chat)
+    add_study_parsers(commands)  # cards build|list|review|due|export|stats|restore, study
     return parser
 
 

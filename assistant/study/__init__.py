@@ -1,0 +1,18 @@
+"""Study mode: flashcards made from the notes, reviewed on an FSRS schedule.
+
+The way of the data, one module each:
+
+    notes -> cards.py     Card records, a pure function of the notes (sections.py reads the
+                          Markdown blocks, rules.py holds each kind's text rules)
+          -> deck.py      a SQLite deck: cards, review state, every review, one file
+                          (sync.py plans a rebuild, storage.py: path, integrity, backup;
+                          records.py: what the deck hands out)
+          -> schedule.py  the next due date of a reviewed card (``fsrs``, FSRS-6)
+          -> quiz.py      a session of due cards, free-text grading, multiple choice
+          -> stats.py     due today/this week, reviews per day, retention by note; a PNG
+          -> export.py    Anki .apkg (genanki) and CSV for Anki's text import
+    commands.py holds the ``cards`` and ``study`` subcommands the CLI registers.
+
+A card's id is a hash of its kind and the note text it was taken from, so rebuilding the
+deck after an unrelated edit keeps every card and its history (``Deck.sync``).
+"""

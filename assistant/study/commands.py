@@ -1,0 +1,345 @@
+"""The ``cards`` and ``study`` subcommands: argparse registration and one function per
+subcommand (Namespace in, exit code out). assistant/cli.py registers them with
+``add_parsers(commands)`` and turns every AssistantError into ``error: ...`` and exit 2.
+
+Options are checked before the notes are read or the deck is opened: a bad rating or an
+export path over an input fails at once, with one Spanish line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.study.schedule import RATING_KEYS, RATING_LABELS, ScheduleConfig, parse_rating
+from assistant.study.storage import check_deck_path, default_deck_path
+from corpus.errors import SettingsError
+
+if TYPE_CHECKING:  # the deck pulls in the chunker (langchain): imported when a command runs
+    from assistant.study.deck import Deck
+    from assistant.study.records import DeckCard
+
+DEFAULT_NOTES = Path(__file__).resolve().parents[2] / "corpus" / "notes"
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+def _deck_path(args: argparse.Namespace) -> Path:
+    """--deck, else the notes folder's deck in the cache; never inside the notes folder."""
+    notes = Path(args.notes) if args.notes else DEFAULT_NOTES
+    deck = Path(args.deck).expanduser() if args.deck else default_deck_path(notes)
+    check_deck_path(deck, notes)
+    return deck
+
+
+def _positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise SettingsError(f"{flag} debe ser al menos 1, no {value}")
+
+
+def _when(row: DeckCard) -> str:
+    return row.state.due.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _print_rows(rows: list[DeckCard]) -> None:
+    for row in rows:
+        print(f"{row.card.id}  {row.card.kind:<10} {row.status:<10} {_when(row)}  {row.card.front}")
+
+
+# -- cards -------------------------------------------------------------------------------
+
+
+def cmd_cards_build(args: argparse.Namespace) -> int:
+    from assistant.study.cards import build_cards
+    from corpus.loader import load_notes
+
+    notes = Path(args.notes)
+    deck_path = _deck_path(args)
+    config = None
+    if args.retention is not None:
+        if not 0.0 < args.retention < 1.0:
+            raise SettingsError(
+                f"--retention debe estar entre 0 y 1 (sin incluirlos), no {args.retention}"
+            )
+        config = ScheduleConfig(desired_retention=args.retention)
+    loaded = load_notes(notes)
+    for warning in loaded.warnings:
+        print(f"aviso: {warning}", file=sys.stderr)
+    cards = build_cards(loaded.notes)
+    from assistant.study.deck import Deck
+
+    with Deck.open(deck_path, create=True, schedule_config=config, notes_dir=notes) as deck:
+        report = deck.sync(cards)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"Mazo {deck_path}: {report.cards} tarjetas ({report.new} nuevas, "
+            f"{report.updated} actualizadas, {report.retired} retiradas)"
+        )
+    return 0
+
+
+def cmd_cards_list(args: argparse.Namespace) -> int:
+    from assistant.study.deck import Deck
+
+    with Deck.open(_deck_path(args)) as deck:
+        rows = deck.cards(include_retired=args.all)
+    if args.json:
+        _print_json([row.to_json() for row in rows])
+    else:
+        _print_rows(rows)
+    return 0
+
+
+def cmd_cards_due(args: argparse.Namespace) -> int:
+    _positive(args.limit, "--limit")
+    from assistant.study.deck import Deck
+
+    with Deck.open(_deck_path(args)) as deck:
+        rows = deck.due(limit=args.limit)
+    if args.json:
+        _print_json([row.to_json() for row in rows])
+    elif rows:
+        _print_rows(rows)
+    else:
+        print("No hay tarjetas pendientes.")
+    return 0
+
+
+def _review_json(row: DeckCard) -> dict:
+    return {
+        "id": row.card.id,
+        "due": row.state.due.isoformat(timespec="seconds"),
+        "stability": row.state.stability,
+        "difficulty": row.state.difficulty,
+        "state": row.status,
+    }
+
+
+def cmd_cards_review(args: argparse.Namespace) -> int:
+    rating = parse_rating(args.rating)
+    from assistant.study.deck import Deck
+
+    with Deck.open(_deck_path(args)) as deck:
+        row = deck.review(args.card, rating)
+    if args.json:
+        _print_json(_review_json(row))
+    else:
+        print(f"Tarjeta {row.card.id}: próxima revisión {_when(row)} ({row.status})")
+    return 0
+
+
+def cmd_cards_export(args: argparse.Namespace) -> int:
+    from assistant.study.export import check_output, write_anki, write_csv
+
+    deck_path = _deck_path(args)
+    out, suffix = (Path(args.anki), ".apkg") if args.anki else (Path(args.csv), ".csv")
+    inputs = [deck_path, Path(args.notes) if args.notes else DEFAULT_NOTES]
+    check_output(out, suffix, inputs)
+    from assistant.study.deck import Deck
+
+    with Deck.open(deck_path) as deck:
+        if deck.meta("notes_dir"):
+            inputs.append(Path(deck.meta("notes_dir")))
+        cards = [row.card for row in deck.cards()]
+    written = write_anki(cards, out, inputs=inputs) if args.anki else write_csv(cards, out, inputs)
+    if args.json:
+        _print_json({"cards": written, "out": str(out)})
+    else:
+        print(f"Exportadas {written} tarjetas a {out}")
+    return 0
+
+
+def cmd_cards_stats(args: argparse.Namespace) -> int:
+    from assistant.study.export import check_output
+    from assistant.study.stats import deck_stats, plot_reviews_per_day
+
+    deck_path = _deck_path(args)
+    if args.plot:
+        check_output(Path(args.plot), ".png", [deck_path])
+    from assistant.study.deck import Deck
+
+    with Deck.open(deck_path) as deck:
+        stats = deck_stats(deck)
+    if args.plot:
+        plot_reviews_per_day(stats, Path(args.plot))
+    if args.json:
+        _print_json(stats)
+    else:
+        print(
+            f"{stats['cards']} tarjetas: {stats['due_today']} pendientes hoy, "
+            f"{stats['due_this_week']} esta semana; {stats['reviews']} repasos"
+        )
+        for source, note in stats["retention_by_note"].items():
+            share = "—" if note["retention"] is None else f"{note['retention']:.0%}"
+            print(f"  {source}: retención {share} ({note['reviews']} repasos)")
+    return 0
+
+
+def cmd_cards_restore(args: argparse.Namespace) -> int:
+    from assistant.study.storage import restore_backup
+
+    restored = restore_backup(_deck_path(args))
+    print(f"Mazo {restored} restaurado desde su última copia buena")
+    return 0
+
+
+# -- study -------------------------------------------------------------------------------
+
+_HELP_LINE = (
+    "Enter muestra la respuesta; luego valora con "
+    + ", ".join(f"{key} {RATING_LABELS[name]}" for key, name in RATING_KEYS.items())
+    + ". Enter vacío o Ctrl-D para salir."
+)
+
+
+def run_study(
+    deck: Deck,
+    limit: int | None = None,
+    read: Callable[[str], str] = input,
+    write: Callable[[str], None] = print,
+) -> int:
+    """The terminal review loop over the due cards; returns how many were reviewed.
+
+    Front, Enter, back and source, then a rating 1-4; empty input or EOF stops (every
+    rating is already saved)."""
+    due = deck.due(limit=limit)
+    if not due:
+        write("No hay tarjetas pendientes. ¡Vuelve más tarde!")
+        return 0
+    write(f"{len(due)} tarjetas pendientes. {_HELP_LINE}")
+    reviewed = 0
+    try:
+        for number, row in enumerate(due, 1):
+            card = row.card
+            shown = time.monotonic()
+            write(f"\n[{number}/{len(due)}] {card.front}")
+            if read("(Enter: ver la respuesta) ").strip().lower() in ("q", "salir"):
+                break
+            write(card.back)
+            write(f"Fuente: {card.source} — {card.heading}" if card.heading else card.source)
+            while True:
+                answer = read("Valoración 1-4: ").strip()
+                if not answer:
+                    write(f"Repasadas {reviewed} tarjetas.")
+                    return reviewed
+                try:
+                    rating = parse_rating(answer)
+                    break
+                except SettingsError:
+                    write("Escribe 1, 2, 3 o 4 (o Enter para salir).")
+            duration_ms = int((time.monotonic() - shown) * 1000)
+            updated = deck.review(card.id, rating, duration_ms=duration_ms)
+            reviewed += 1
+            write(f"{RATING_LABELS[rating]}: próxima revisión {_when(updated)}")
+    except (EOFError, KeyboardInterrupt):
+        write("")
+    write(f"Repasadas {reviewed} tarjetas.")
+    return reviewed
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    _positive(args.limit, "--limit")
+    from assistant.study.deck import Deck
+
+    with Deck.open(_deck_path(args)) as deck:
+        run_study(deck, args.limit)
+    return 0
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def _deck_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--deck", help="archivo del mazo (.sqlite; por defecto, el de --notes en la caché)"
+    )
+    parser.add_argument(
+        "--notes", help=f"carpeta de notas (por defecto, {DEFAULT_NOTES.name}/ del proyecto)"
+    )
+
+
+def add_cards_parser(subparsers) -> argparse.ArgumentParser:
+    """``cards build|list|due|review|export|stats|restore``."""
+    cards = subparsers.add_parser("cards", help="tarjetas de estudio hechas con tus notas")
+    actions = cards.add_subparsers(dest="cards_command", required=True)
+
+    build = actions.add_parser("build", help="crea o actualiza el mazo desde las notas")
+    _deck_options(build)
+    build.set_defaults(notes=str(DEFAULT_NOTES))
+    build.add_argument(
+        "--retention",
+        type=float,
+        help="retención deseada de FSRS, entre 0 y 1 (por defecto 0.9)",
+    )
+    build.add_argument("--json", action="store_true")
+    build.set_defaults(func=cmd_cards_build)
+
+    listing = actions.add_parser("list", help="lista las tarjetas del mazo")
+    _deck_options(listing)
+    listing.add_argument("--all", action="store_true", help="incluye las retiradas")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_cards_list)
+
+    due = actions.add_parser("due", help="las tarjetas pendientes ahora")
+    _deck_options(due)
+    due.add_argument("--limit", type=int)
+    due.add_argument("--json", action="store_true")
+    due.set_defaults(func=cmd_cards_due)
+
+    review = actions.add_parser("review", help="valora una tarjeta")
+    _deck_options(review)
+    review.add_argument("--card", required=True, help="id de la tarjeta (ver `cards list`)")
+    review.add_argument("--rating", required=True, help="again, hard, good o easy (o 1-4)")
+    review.add_argument("--json", action="store_true")
+    review.set_defaults(func=cmd_cards_review)
+
+    export = actions.add_parser("export", help="exporta a Anki (.apkg) o CSV")
+    _deck_options(export)
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--anki", help="paquete .apkg de Anki")
+    target.add_argument("--csv", help="CSV para importar en Anki")
+    export.add_argument("--json", action="store_true")
+    export.set_defaults(func=cmd_cards_export)
+
+    stats = actions.add_parser("stats", help="pendientes, repasos por día, retención")
+    _deck_options(stats)
+    stats.add_argument("--plot", help="guarda un PNG de repasos por día")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_cards_stats)
+
+    restore = actions.add_parser("restore", help="recupera la última copia buena del mazo")
+    _deck_options(restore)
+    restore.set_defaults(func=cmd_cards_restore)
+    return cards
+
+
+def add_study_parser(subparsers) -> argparse.ArgumentParser:
+    """``study``: the terminal review loop."""
+    study = subparsers.add_parser("study", help="repasa las tarjetas pendientes en la terminal")
+    _deck_options(study)
+    study.add_argument("--limit", type=int, help="como mucho N tarjetas")
+    study.set_defaults(func=cmd_study)
+    return study
+
+
+def add_parsers(subparsers) -> None:
+    """Both: what assistant/cli.py calls."""
+    add_cards_parser(subparsers)
+    add_study_parser(subparsers)
+
+
+__all__ = [
+    "add_cards_parser",
+    "add_parsers",
+    "add_study_parser",
+    "run_study",
+]

@@ -1,0 +1,442 @@
+"""The deck: cards, their review state and every review, in one SQLite file.
+
+Tables: ``meta`` (schema version, notes folder), ``scheduler`` (the FSRS settings as JSON),
+``cards`` (a card, its review state, ``retired`` when its section left the notes) and
+``review_log`` (one row per review, never rewritten). Every write is one transaction
+(``BEGIN IMMEDIATE`` .. ``COMMIT``): a review updates its card and appends its log row
+together, so a killed process loses at most the review in flight; SQLite's journal rolls
+back the rest on the next open.
+
+After a session that wrote, ``deck.sqlite.bak`` is refreshed with SQLite's backup API (to a
+temp file, then renamed), so a damaged deck can be put back to its last good state with
+``restore_backup``. The deck never lives inside the notes folder (``check_deck_path``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from assistant.study import schedule
+from assistant.study.cards import Card
+from assistant.study.records import DeckCard, ReviewRecord, SyncReport
+from assistant.study.schedule import RatingName, ReviewState, ScheduleConfig, as_utc, utc_now
+from assistant.study.storage import (
+    DeckCorruptError,
+    DeckError,
+    backup_path,
+    check_deck_path,
+    check_integrity,
+    copy_database,
+    corrupt_message,
+)
+from assistant.study.sync import plan_sync
+from corpus.errors import SettingsError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE scheduler (id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL);
+CREATE TABLE cards (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    front TEXT NOT NULL,
+    back TEXT NOT NULL,
+    full_back TEXT NOT NULL,
+    source TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    step INTEGER,
+    stability REAL,
+    difficulty REAL,
+    due TEXT NOT NULL,
+    last_review TEXT,
+    created TEXT NOT NULL,
+    retired TEXT
+);
+CREATE INDEX cards_due ON cards (retired, due);
+CREATE TABLE review_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    card_id TEXT NOT NULL REFERENCES cards (id) ON UPDATE CASCADE,
+    rating TEXT NOT NULL,
+    reviewed TEXT NOT NULL,
+    duration_ms INTEGER,
+    state_before TEXT NOT NULL,
+    state TEXT NOT NULL,
+    stability REAL NOT NULL,
+    difficulty REAL NOT NULL,
+    due TEXT NOT NULL
+);
+CREATE INDEX review_log_card ON review_log (card_id);
+"""
+
+_CARD_COLUMNS = (
+    "id, kind, front, back, full_back, source, heading, chunk_id, span_start, span_end, "
+    "state, step, stability, difficulty, due, last_review, retired"
+)
+
+
+def _iso(moment: datetime) -> str:
+    # Fixed width (always microseconds, always +00:00): text order is time order in SQL.
+    return as_utc(moment).isoformat(timespec="microseconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# -- the deck ----------------------------------------------------------------------------
+
+
+def _append_review(
+    connection: sqlite3.Connection,
+    card_id: str,
+    rating: str,
+    now: datetime,
+    duration_ms: int | None,
+    before: ReviewState,
+    after: ReviewState,
+) -> None:
+    connection.execute(
+        "INSERT INTO review_log (card_id, rating, reviewed, duration_ms, state_before, "
+        "state, stability, difficulty, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            card_id,
+            rating,
+            _iso(now),
+            duration_ms,
+            before.state,
+            after.state,
+            after.stability,
+            after.difficulty,
+            _iso(after.due),
+        ),
+    )
+
+
+class Deck:
+    """An open deck file. Use as a context manager: a clean exit after a write refreshes
+    the backup, then the connection is closed."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, config: ScheduleConfig):
+        self.path = path
+        self.config = config
+        self._connection = connection
+        self._scheduler = config.scheduler()
+        self._changed = False
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        schedule_config: ScheduleConfig | None = None,
+        notes_dir: str | Path | None = None,
+    ) -> Deck:
+        """Open (``create``: or make) the deck at ``path``. ``schedule_config`` replaces the
+        stored FSRS settings; ``notes_dir`` is checked not to hold the deck and recorded."""
+        path = Path(path).expanduser()
+        if notes_dir is not None:
+            check_deck_path(path, notes_dir)
+        if path.is_dir():
+            raise DeckError(f"{path} es una carpeta; --deck debe ser un archivo .sqlite")
+        if not path.exists():
+            if not create:
+                raise DeckError(
+                    f"No existe el mazo {path}: créalo con `python -m assistant cards build "
+                    f"--notes CARPETA --deck {path}`"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+        try:
+            tables = check_integrity(connection)
+            connection.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as err:
+            connection.close()
+            raise DeckCorruptError(corrupt_message(path, err)) from None
+        deck = cls(path, connection, schedule_config or ScheduleConfig())
+        try:
+            deck._prepare(tables, create, schedule_config, notes_dir)
+        except BaseException:
+            connection.close()
+            raise
+        return deck
+
+    def _prepare(self, tables, create, schedule_config, notes_dir) -> None:
+        if not tables:
+            if not create:
+                raise DeckError(f"{self.path} está vacío: créalo con `cards build`")
+            with self.transaction() as connection:
+                # One statement at a time: executescript would COMMIT the transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)",
+                    (str(SCHEMA_VERSION), _iso(utc_now())),
+                )
+        elif not {"meta", "cards", "review_log", "scheduler"} <= tables:
+            raise DeckError(
+                f"{self.path} es una base de datos SQLite pero no un mazo de estudio; "
+                "elige otro --deck"
+            )
+        version = int(self.meta("schema_version") or 0)
+        if version > SCHEMA_VERSION:
+            raise DeckError(
+                f"El mazo {self.path} es de una versión más nueva (esquema {version}); "
+                "actualiza el asistente"
+            )
+        stored_notes = self.meta("notes_dir")
+        if stored_notes:
+            check_deck_path(self.path, stored_notes)
+        row = self._connection.execute("SELECT config FROM scheduler").fetchone()
+        stored = ScheduleConfig.from_dict(json.loads(row[0])) if row else None
+        wanted = schedule_config or stored or ScheduleConfig()
+        notes = str(Path(notes_dir).expanduser().resolve()) if notes_dir is not None else None
+        if wanted != stored or (notes and notes != stored_notes):
+            with self.transaction() as connection:
+                connection.execute(
+                    "INSERT OR REPLACE INTO scheduler (id, config) VALUES (1, ?)",
+                    (json.dumps(wanted.to_dict()),),
+                )
+                if notes:
+                    connection.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('notes_dir', ?)", (notes,)
+                    )
+        self.config, self._scheduler = wanted, wanted.scheduler()
+
+    def meta(self, key: str) -> str | None:
+        row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is committed or none of it."""
+        connection = self._connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise DeckError(f"El mazo {self.path} está en uso por otro proceso ({err})") from None
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException as err:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(err, sqlite3.OperationalError):  # disk full, read-only file...
+                raise DeckError(f"No se pudo guardar el mazo {self.path} ({err})") from None
+            raise
+        self._changed = True
+
+    def backup(self) -> Path:
+        """Copy the deck to ``<deck>.bak`` (storage.copy_database: whole or not at all)."""
+        return copy_database(self._connection, backup_path(self.path))
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> Deck:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None and self._changed:
+                self.backup()
+        finally:
+            self.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(row: tuple) -> DeckCard:
+        (identity, kind, front, back, full_back, source, heading, chunk_id, start, end) = row[:10]
+        (state, step, stability, difficulty, due, last_review, retired) = row[10:]
+        card = Card(
+            id=identity,
+            kind=kind,
+            front=front,
+            back=back,
+            source=source,
+            heading=heading,
+            chunk_id=chunk_id,
+            start=start,
+            end=end,
+            full_back=full_back,
+        )
+        review_state = ReviewState(
+            state=state,
+            due=_time(due),
+            step=step,
+            stability=stability,
+            difficulty=difficulty,
+            last_review=_time(last_review),
+        )
+        return DeckCard(card, review_state, _time(retired))
+
+    def cards(self, include_retired: bool = False) -> list[DeckCard]:
+        """The deck's cards in note order (retired ones last, when asked for)."""
+        where = "" if include_retired else "WHERE retired IS NULL"
+        rows = self._connection.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards {where} ORDER BY retired IS NOT NULL, position"
+        )
+        return [self._row(row) for row in rows]
+
+    def get(self, card_id: str) -> DeckCard:
+        row = self._connection.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE id = ?", (card_id,)
+        ).fetchone()
+        if row is None:
+            raise DeckError(
+                f"No hay ninguna tarjeta con id {card_id!r} en el mazo {self.path} "
+                "(la lista: `cards list`)"
+            )
+        return self._row(row)
+
+    def due(self, now: datetime | None = None, limit: int | None = None) -> list[DeckCard]:
+        """Active cards due at ``now``: cards already studied first (soonest due first),
+        then new ones in note order, so learning steps are not buried under new cards."""
+        if limit is not None and limit < 1:
+            raise SettingsError(f"limit must be >= 1, got {limit}")
+        rows = self._connection.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL AND due <= ? "
+            "ORDER BY state = 'new', due, position LIMIT ?",
+            (_iso(now or utc_now()), -1 if limit is None else limit),
+        )
+        return [self._row(row) for row in rows]
+
+    def reviews(self, card_id: str | None = None) -> list[ReviewRecord]:
+        """The review log in time order, of one card or of all."""
+        query = (
+            "SELECT l.card_id, c.source, l.rating, l.reviewed, l.duration_ms, l.state_before, "
+            "l.state, l.stability, l.difficulty, l.due FROM review_log l "
+            "JOIN cards c ON c.id = l.card_id"
+        )
+        params: tuple = ()
+        if card_id is not None:
+            query, params = query + " WHERE l.card_id = ?", (card_id,)
+        rows = self._connection.execute(query + " ORDER BY l.reviewed, l.id", params)
+        return [
+            ReviewRecord(
+                card_id=row[0],
+                source=row[1],
+                rating=row[2],
+                reviewed=_time(row[3]),
+                duration_ms=row[4],
+                state_before=row[5],
+                state=row[6],
+                stability=row[7],
+                difficulty=row[8],
+                due=_time(row[9]),
+            )
+            for row in rows
+        ]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def review(
+        self,
+        card_id: str,
+        rating: RatingName,
+        now: datetime | None = None,
+        duration_ms: int | None = None,
+    ) -> DeckCard:
+        """Rate a card: its new state and its log row are written in one transaction."""
+        now = as_utc(now or utc_now())
+        with self.transaction() as connection:
+            current = self.get(card_id)
+            if current.retired:
+                raise DeckError(
+                    f"La tarjeta {card_id} está retirada: su sección ya no está en las notas"
+                )
+            after = schedule.review(current.state, rating, now, self._scheduler)
+            connection.execute(
+                "UPDATE cards SET state = ?, step = ?, stability = ?, difficulty = ?, due = ?, "
+                "last_review = ? WHERE id = ?",
+                (
+                    after.state,
+                    after.step,
+                    after.stability,
+                    after.difficulty,
+                    _iso(after.due),
+                    _iso(after.last_review or now),
+                    card_id,
+                ),
+            )
+            _append_review(connection, card_id, rating, now, duration_ms, current.state, after)
+        return DeckCard(current.card, after)
+
+    def sync(self, cards: list[Card], now: datetime | None = None) -> SyncReport:
+        """Make the deck hold exactly ``cards`` (build_cards' output), keeping every
+        review: the rules are in sync.py; all of it is one transaction."""
+        now = as_utc(now or utc_now())
+        with self.transaction() as connection:
+            plan = plan_sync(self.cards(include_retired=True), cards)
+            for position, card, old_id in plan.rewrites:
+                self._write_card(connection, card, position, old_id)
+            fresh = ReviewState.new(now)
+            for position, card in plan.inserts:
+                connection.execute(
+                    "INSERT INTO cards (id, kind, front, back, full_back, source, heading, "
+                    "chunk_id, span_start, span_end, position, state, step, due, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        card.id,
+                        card.kind,
+                        card.front,
+                        card.back,
+                        card.full_back,
+                        card.source,
+                        card.heading,
+                        card.chunk_id,
+                        card.start,
+                        card.end,
+                        position,
+                        fresh.state,
+                        fresh.step,
+                        _iso(fresh.due),
+                        _iso(now),
+                    ),
+                )
+            connection.executemany(
+                "UPDATE cards SET retired = ? WHERE id = ?",
+                [(_iso(now), card_id) for card_id in plan.retire],
+            )
+        return plan.report
+
+    @staticmethod
+    def _write_card(connection: sqlite3.Connection, card: Card, position: int, old_id: str):
+        """Overwrite the row ``old_id`` with ``card`` (its id too: the review log follows
+        through ON UPDATE CASCADE), un-retiring it; the review state is kept."""
+        connection.execute(
+            "UPDATE cards SET id = ?, kind = ?, front = ?, back = ?, full_back = ?, source = ?, "
+            "heading = ?, chunk_id = ?, span_start = ?, span_end = ?, position = ?, "
+            "retired = NULL WHERE id = ?",
+            (
+                card.id,
+                card.kind,
+                card.front,
+                card.back,
+                card.full_back,
+                card.source,
+                card.heading,
+                card.chunk_id,
+                card.start,
+                card.end,
+                position,
+                old_id,
+            ),
+        )

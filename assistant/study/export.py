@@ -1,0 +1,161 @@
+"""The deck's cards out to Anki: an ``.apkg`` package (genanki) or a CSV for Anki's text
+import. Both are written whole or not at all (temp file, then rename) and never over an
+input (the deck file, a note).
+
+Re-importing updates instead of duplicating: the note type and the deck have fixed ids,
+and each Anki note's guid is the card id (CSV: the ``#guid column`` header). A card
+whose text was edited gets a new id (cards.py), so Anki adds it as a new note and keeps
+the old one: delete that by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import itertools
+import sqlite3
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from assistant.study.cards import Card
+from corpus.errors import AssistantError
+from corpus.files import atomic_write_bytes
+
+# Fixed, random once (genanki's advice: random.randrange(1 << 30, 1 << 31)). Anki matches
+# a re-imported note type and deck by these ids: never change them.
+ANKI_MODEL_ID = 1_724_093_517
+ANKI_DECK_ID = 1_453_887_266
+DEFAULT_DECK_NAME = "Asistente de estudio"
+TAG_PREFIX = "asistente"
+
+CSV_COLUMNS = ("Front", "Back", "Source", "Tags", "GUID")
+CSV_HEADER = (
+    "#separator:Comma\n"
+    "#html:false\n"
+    f"#columns:{','.join(CSV_COLUMNS)}\n"
+    f"#tags column:{CSV_COLUMNS.index('Tags') + 1}\n"
+    f"#guid column:{CSV_COLUMNS.index('GUID') + 1}\n"
+)
+
+_CSS = """.card { font-family: sans-serif; font-size: 20px; text-align: left; }
+.source { color: #666; font-size: 14px; margin-top: 1em; }
+.passage { font-size: 16px; white-space: normal; }"""
+
+
+class ExportError(AssistantError):
+    """The export target is not usable (wrong extension, an input file, a folder)."""
+
+
+def check_output(out: Path, suffix: str, inputs: Iterable[Path] = ()) -> Path:
+    """``out`` must end in ``suffix``, not be a folder and not be (or lie inside) an input."""
+    out = Path(out).expanduser()
+    if out.suffix.lower() != suffix:
+        raise ExportError(f"El archivo de exportación {out} debe terminar en {suffix}")
+    if out.is_dir():
+        raise ExportError(f"{out} es una carpeta; indica un archivo {suffix}")
+    target = out.resolve()
+    for given in inputs:
+        source = Path(given).expanduser().resolve()
+        if target == source or source in target.parents:
+            raise ExportError(
+                f"No se exporta sobre una entrada ({source}): elige otro archivo de salida"
+            )
+    return out
+
+
+def _tags(card: Card) -> list[str]:
+    """Anki tags (no spaces): the kind and the note, e.g. asistente::qa."""
+    note = card.source.rsplit(".", 1)[0].replace(" ", "_")
+    return [f"{TAG_PREFIX}::{card.kind}", f"{TAG_PREFIX}::nota::{note}"]
+
+
+def _html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _source(card: Card) -> str:
+    return f"{card.source} — {card.heading}" if card.heading else card.source
+
+
+def anki_model():
+    import genanki
+
+    return genanki.Model(
+        ANKI_MODEL_ID,
+        "Asistente de estudio (tarjeta)",
+        fields=[{"name": "Front"}, {"name": "Back"}, {"name": "Source"}, {"name": "Passage"}],
+        templates=[
+            {
+                "name": "Tarjeta",
+                "qfmt": "{{Front}}",
+                "afmt": (
+                    '{{FrontSide}}<hr id="answer">{{Back}}'
+                    '<div class="source">{{Source}}</div>'
+                    '<details class="passage"><summary>Pasaje</summary>{{Passage}}</details>'
+                ),
+            }
+        ],
+        css=_CSS,
+    )
+
+
+def write_anki(
+    cards: list[Card],
+    out: Path,
+    deck_name: str = DEFAULT_DECK_NAME,
+    inputs: Iterable[Path] = (),
+) -> int:
+    """Write ``cards`` as an Anki package; returns the number of notes written."""
+    import genanki
+
+    out = check_output(out, ".apkg", inputs)
+    model = anki_model()
+    deck = genanki.Deck(ANKI_DECK_ID, deck_name)
+    for card in cards:
+        deck.add_note(
+            genanki.Note(
+                model=model,
+                fields=[
+                    _html(card.front),
+                    _html(card.back),
+                    _html(_source(card)),
+                    _html(card.full_back or card.back),
+                ],
+                guid=card.id,
+                tags=_tags(card),
+            )
+        )
+    package = genanki.Package(deck)
+    # Package.write_to_file leaves its collection in the system temp folder; this is its
+    # body with the collection in a folder that is removed, zipped in memory, then
+    # written atomically.
+    with tempfile.TemporaryDirectory(prefix="apkg-") as folder:
+        collection = Path(folder) / "collection.anki2"
+        connection = sqlite3.connect(collection)
+        timestamp = time.time()
+        ids = itertools.count(int(timestamp * 1000))  # genanki's own note/card ids
+        package.write_to_db(connection.cursor(), timestamp, ids)
+        connection.commit()
+        connection.close()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(collection, "collection.anki2")
+            archive.writestr("media", "{}")
+    atomic_write_bytes(out, buffer.getvalue())
+    return len(cards)
+
+
+def write_csv(cards: list[Card], out: Path, inputs: Iterable[Path] = ()) -> int:
+    """Write ``cards`` as CSV with Anki's import headers; returns the rows written."""
+    out = check_output(out, ".csv", inputs)
+    buffer = io.StringIO()
+    buffer.write(CSV_HEADER)
+    writer = csv.writer(buffer, lineterminator="\n")
+    for card in cards:
+        writer.writerow([card.front, card.back, _source(card), " ".join(_tags(card)), card.id])
+    atomic_write_bytes(out, buffer.getvalue().encode("utf-8"))
+    return len(cards)

@@ -1,0 +1,155 @@
+"""The quiz: free-text answers graded with a support checker (the word-overlap fake here),
+multiple choice with distractors from the same kind and note, sessions of due cards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from assistant.study.cards import build_cards
+from assistant.study.deck import Deck
+from assistant.study.quiz import (
+    GradeConfig,
+    QuizError,
+    grade_answer,
+    multiple_choice,
+    session,
+)
+from corpus.errors import SettingsError
+from corpus.loader import load_notes
+from tests.conftest import NOTES
+from tests.fakes import OverlapChecker
+
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def cards():
+    return build_cards(load_notes(NOTES).notes)
+
+
+def _card(cards, front=None, kind=None, back=None):
+    found = [
+        c
+        for c in cards
+        if (front is None or c.front == front)
+        and (kind is None or c.kind == kind)
+        and (back is None or c.back == back)
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+LORA = "¿Qué es LoRA?"
+GRADES = [
+    # (answer, the rating it should get): the whole back, most of it, a part, wrong, nothing
+    (
+        "LoRA (Low-Rank Adaptation) es una técnica de fine-tuning eficiente para modelos de "
+        "lenguaje grandes. En lugar de ajustar todos los parámetros del modelo, LoRA inserta "
+        "matrices de bajo rango en las capas de atención y solo ajusta estos componentes "
+        "adicionales durante el entrenamiento.",
+        "easy",
+    ),
+    (
+        "LoRA (Low-Rank Adaptation) es una técnica de fine-tuning eficiente para modelos de "
+        "lenguaje grandes.",
+        "good",
+    ),
+    ("LoRA es una técnica de fine-tuning eficiente.", "hard"),
+    ("Es una red recurrente que traduce imágenes.", "again"),
+    ("", "again"),
+]
+
+
+@pytest.mark.parametrize("answer, rating", GRADES, ids=[r for _, r in GRADES])
+def test_a_free_text_answer_gets_a_proposed_rating(cards, answer, rating):
+    grade = grade_answer(_card(cards, LORA), answer, OverlapChecker())
+    assert grade.rating == rating
+
+
+def test_scores_order_the_answers(cards):
+    card = _card(cards, LORA)
+    scores = [grade_answer(card, answer, OverlapChecker()).score for answer, _ in GRADES]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 1.0 and scores[-1] == 0.0
+
+
+def test_a_wrong_claim_is_not_supported_even_when_it_covers_the_back(cards):
+    card = _card(
+        cards,
+        kind="list",
+        front="¿Cuáles son las desventajas de Teacher Forcing en Modelos de Lenguaje?",
+    )
+    right = grade_answer(
+        card, "Dependencia de la guía y discrepancia de exposición.", OverlapChecker()
+    )
+    wrong = grade_answer(card, "Eficiencia.", OverlapChecker())  # an advantage, not a drawback
+    assert right.rating == "easy" and right.supported
+    assert wrong.rating == "again" and not wrong.supported
+
+
+@pytest.mark.parametrize("answer", ["tokenización", "Tokenizacion", " la tokenización. "])
+def test_a_cloze_accepts_its_term_without_accents_or_article(cards, answer):
+    card = _card(cards, kind="cloze", back="tokenización")
+    assert grade_answer(card, answer, OverlapChecker()).rating == "easy"
+
+
+@pytest.mark.parametrize(
+    "score, rating",
+    [(0.0, "again"), (0.34, "again"), (0.35, "hard"), (0.6, "good"), (0.95, "easy")],
+)
+def test_grade_thresholds(score, rating):
+    assert GradeConfig().rating(score) == rating
+
+
+def test_grade_thresholds_must_be_ordered():
+    with pytest.raises(SettingsError, match="again_below"):
+        GradeConfig(again_below=0.7, good_from=0.6)
+
+
+def test_multiple_choice_draws_from_the_same_kind_and_note(cards):
+    card = _card(cards, LORA)
+    question = multiple_choice(card, cards, seed=7)
+    assert len(question.options) == 4 and question.options[question.answer] == card.back
+    others = {c.back: c for c in cards if c.id != card.id}
+    for i, option in enumerate(question.options):
+        if i != question.answer:
+            assert (others[option].kind, others[option].source) == ("qa", card.source)
+
+
+def test_multiple_choice_is_deterministic_with_a_seed(cards):
+    card = _card(cards, kind="cloze", back="tokenización")
+    assert multiple_choice(card, cards, seed=1) == multiple_choice(card, cards[::-1], seed=1)
+    drawn = {multiple_choice(card, cards, seed=s).options for s in range(6)}
+    assert len(drawn) > 1  # the seed matters
+
+
+def test_multiple_choice_tops_up_from_other_notes(cards):
+    card = _card(
+        cards,
+        kind="cloze",
+        front=next(
+            c.front for c in cards if c.kind == "cloze" and c.source == "teacher_forcing.md"
+        ),
+    )
+    question = multiple_choice(card, cards, seed=0)
+    assert (
+        len(question.options) == 4
+    )  # teacher_forcing.md has 2 cloze cards; the rest come from elsewhere
+
+
+def test_multiple_choice_without_any_other_card_of_the_kind_is_an_error(cards):
+    card = _card(cards, kind="definition")  # the only definition in the notes
+    with pytest.raises(QuizError, match="responde por escrito"):
+        multiple_choice(card, cards)
+
+
+def test_a_session_holds_the_next_due_cards(tmp_path, cards):
+    with Deck.open(tmp_path / "deck.sqlite", create=True) as deck:
+        deck.sync(cards[:8], now=T0)
+        due = session(deck, size=5, now=T0)
+        assert [row.card.id for row in due] == [card.id for card in cards[:5]]
+        for row in deck.due(now=T0):
+            deck.review(row.card.id, "easy", now=T0)
+        with pytest.raises(QuizError, match="No hay tarjetas pendientes"):
+            session(deck, now=T0 + timedelta(hours=1))
