@@ -29,11 +29,11 @@ def test_each_strategy_answers_from_the_retrieved_passages(index, strategy):
     retrieved = {hit.chunk.id for hit in index.search(QUESTION, k=3)}
     assert answer.strategy.startswith(strategy.split(":")[0]) and answer.model == "gemma-270m"
     assert answer.draft.strip(), "the model wrote nothing"
-    assert all(c.chunk_id in retrieved for c in answer.citations)
-    if answer.abstained:
-        assert answer.answer == ABSTAIN and answer.closest
-    else:
-        assert answer.sentences and all(0 <= s.support <= 1 for s in answer.sentences)
+    # The notes answer this question: every strategy must answer it, from what it cites.
+    assert not answer.abstained, (answer.draft, answer.remarks)
+    assert answer.citations and all(c.chunk_id in retrieved for c in answer.citations)
+    assert any(s.supported for s in answer.sentences)
+    assert any("teacher forcing" in c.text.lower() for c in answer.citations)
     assert answer.timings.first_token_ms is not None
     assert "Teacher" in answer.prompt
 
