@@ -296,7 +296,9 @@ class Assistant:
         sentences = split_sentences(text)
         passages = [hit.chunk.text for hit in turn.hits]
         claims = [claim_text(strip_citations(s), turn.asked) for s in sentences]
-        scores = self.checker.scores(claims, passages) if sentences else np.zeros((0, len(passages)))
+        scores = (
+            self.checker.scores(claims, passages) if sentences else np.zeros((0, len(passages)))
+        )
         checks, rewritten = ground(sentences, scores, self.checker.supported)
         return checks, rewrite(text, sentences, rewritten)
 
