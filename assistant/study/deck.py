@@ -123,6 +123,23 @@ def _append_review(
     )
 
 
+def _card_columns(card: Card, position: int) -> tuple:
+    """The card's own columns, in the order of both the INSERT and the UPDATE of cards."""
+    return (
+        card.id,
+        card.kind,
+        card.front,
+        card.back,
+        card.full_back,
+        card.source,
+        card.heading,
+        card.chunk_id,
+        card.start,
+        card.end,
+        position,
+    )
+
+
 class Deck:
     """An open deck file. Use as a context manager: a clean exit after a write refreshes
     the backup, then the connection is closed."""
@@ -394,17 +411,7 @@ class Deck:
                     "chunk_id, span_start, span_end, position, state, step, due, created) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        card.id,
-                        card.kind,
-                        card.front,
-                        card.back,
-                        card.full_back,
-                        card.source,
-                        card.heading,
-                        card.chunk_id,
-                        card.start,
-                        card.end,
-                        position,
+                        *_card_columns(card, position),
                         fresh.state,
                         fresh.step,
                         _iso(fresh.due),
@@ -426,17 +433,7 @@ class Deck:
             "heading = ?, chunk_id = ?, span_start = ?, span_end = ?, position = ?, "
             "retired = NULL WHERE id = ?",
             (
-                card.id,
-                card.kind,
-                card.front,
-                card.back,
-                card.full_back,
-                card.source,
-                card.heading,
-                card.chunk_id,
-                card.start,
-                card.end,
-                position,
+                *_card_columns(card, position),
                 old_id,
             ),
         )
