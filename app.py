@@ -1,13 +1,16 @@
 """The study assistant in the browser: a thin Gradio shell over the functions the CLI uses.
 
     .venv/bin/python app.py [--host 127.0.0.1] [--port 7860] [--notes corpus/notes]
-                            [--index .cache/index] [--auth user:password]
+                            [--index .cache/index] [--deck FILE.sqlite] [--auth user:password]
 
-STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _AUTH stand in for the flags. The notes
-are (re)indexed on start (only changed notes are embedded); the default chat's models load
-in the background right after (a question that comes first waits for them). Tabs: Chat
-(streamed answers, clickable citations, a sources panel), Notes (upload, delete,
-re-index), Experiments (eval/experiment.py).
+STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _DECK / _AUTH stand in for the flags. The
+notes are (re)indexed on start (only changed notes are embedded) and their study cards
+rebuilt into the deck (by default the one `cards build` uses for --notes); the default
+chat's models load in the background right after (a question that comes first waits for
+them). Tabs: Chat (streamed answers, clickable citations, a sources panel), Study (due
+cards, written answers graded by the support checker, statistics, Anki/CSV export;
+assistant/study/session.py), Notes (upload, delete, re-index, each rebuilding the cards),
+Experiments (eval/experiment.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
@@ -44,6 +48,18 @@ from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.notes_admin import delete_note, list_notes, save_note
 from assistant.session import MODELS, load_assistant
+from assistant.study.card_html import (
+    back_html,
+    front_html,
+    progress_markdown,
+    rating_label,
+    retention_rows,
+    stats_markdown,
+)
+from assistant.study.schedule import RATING_KEYS
+from assistant.study.session import CardView, StudyDesk, StudyError, StudySession
+from assistant.study.storage import default_deck_path
+from assistant.support import Checker
 from corpus.errors import AssistantError
 from eval.experiment_report import report_without_plots, results_table
 from index.cache import default_cache_dir
@@ -62,6 +78,7 @@ PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 # The report's plots section: its image links are relative to the report's folder.
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STUDY_MODES = ("Tarjetas", "Respuesta escrita")  # flip the card, or write the answer first
 
 
 @dataclass(frozen=True)
@@ -109,8 +126,9 @@ def _real_experiment(*args, **kwargs) -> dict:
 
 
 class StudyApp:
-    """State shared by every session (notes folder, loaded index, assistants) and the
-    callbacks the UI wires to it. Tests build it with a fake assistant factory."""
+    """State shared by every session (notes folder, loaded index, assistants, study deck)
+    and the callbacks the UI wires to it. Tests build it with a fake assistant factory
+    and a fake checker for the study tab's grading."""
 
     def __init__(
         self,
@@ -120,6 +138,9 @@ class StudyApp:
         run_experiment: Callable[..., dict] = _real_experiment,
         experiments_dir: Path | None = None,
         verbose: bool = False,
+        deck_path: str | Path | None = None,
+        make_checker: Callable[[], Checker] | None = None,
+        study_dir: Path | None = None,
     ) -> None:
         self.notes_dir, self.index_dir = Path(notes_dir), Path(index_dir)
         self.experiments_dir = experiments_dir or default_cache_dir() / "experiments"
@@ -127,7 +148,16 @@ class StudyApp:
         self._lock = threading.Lock()  # guards the index and the assistants between events
         self._assistants: dict[ChatSettings, Assistant] = {}
         self._models_loaded: set[tuple[str, bool]] = set()
+        # Before indexing: a deck inside the notes folder fails at once. The grading
+        # checker is the study tab's own (e5 alone), so it never waits for the chat model.
+        self.study = StudyDesk(
+            Path(deck_path).expanduser() if deck_path else default_deck_path(self.notes_dir),
+            self.notes_dir,
+            study_dir or default_cache_dir() / "study",
+            make_checker,
+        )
         self.index, self.report = open_index(self.notes_dir, self.index_dir, progress=verbose)
+        self.cards_status = self.rebuild_cards()
 
     def assistant_for(self, settings: ChatSettings) -> Assistant:
         with self._lock:
@@ -290,6 +320,8 @@ class StudyApp:
             self._assistants.clear()  # they hold the old index
         for warning in report.warnings:
             _warn(warning)
+        progress(0.95, desc="Actualizando las tarjetas de estudio…")
+        cards = self.rebuild_cards()
         changes = [
             f"{label}: {', '.join(names)}"
             for label, names in (
@@ -303,7 +335,82 @@ class StudyApp:
             f"Índice listo: {report.notes} notas, {report.chunks} fragmentos "
             f"({report.embedded} calculados) en {report.seconds:.1f} s. "
             + ("; ".join(changes) if changes else "Sin cambios.")
+            + f" {cards}"
         )
+
+    # -- study -------------------------------------------------------------------------
+
+    def rebuild_cards(self) -> str:
+        """The cards (re)built from the notes as the index holds them, reviews kept; one
+        line saying what changed. A failure (a damaged deck) is that line, never raised:
+        the chat works without a deck, and the study tab shows the error."""
+        try:
+            report = self.study.rebuild(self.index.chunks, self.index.chunk_config)
+        except AssistantError as err:
+            print(f"aviso: las tarjetas no se actualizaron: {err}", file=sys.stderr)
+            return f"Tarjetas sin actualizar: {err}"
+        return (
+            f"Tarjetas: {report.cards} ({report.new} nuevas, {report.updated} actualizadas, "
+            f"{report.retired} retiradas)."
+        )
+
+    def study_show(self, session: StudySession, mode: str) -> tuple:
+        """The session's card, or the next due one, in the tab's components."""
+        try:
+            view = self.study.view(session)
+        except AssistantError as err:
+            return study_problem(session, str(err))
+        return study_view(session, view, mode)
+
+    def study_reveal(self, session: StudySession, mode: str) -> tuple:
+        self._study_action(self.study.reveal, session)
+        return self.study_show(session, mode)
+
+    def study_check(self, answer: str, session: StudySession, mode: str) -> tuple:
+        """Grade a written answer: its back, the passage and the proposed rating."""
+        self._study_action(self.study.grade, session, answer)
+        return self.study_show(session, mode)
+
+    def study_rate(self, rating: str, session: StudySession, mode: str) -> tuple:
+        """Save a rating, then show the next due card. A card that left the deck meanwhile
+        (its note edited or deleted) is a warning, and the next card comes."""
+        try:
+            self.study.rate(session, rating)
+        except StudyError as err:
+            raise _error(str(err)) from None
+        except AssistantError as err:
+            _warn(str(err))
+        return self.study_show(session, mode)
+
+    def study_stats(self, session: StudySession) -> tuple:
+        """(progress line, statistics line, reviews-per-day PNG, retention table)."""
+        try:
+            stats = self.study.stats()
+            plot = str(self.study.plot(stats))
+        except AssistantError as err:
+            return f"⚠ {html.escape(str(err))}", "", None, []
+        return (
+            progress_markdown(stats, session.reviewed, session.last),
+            stats_markdown(stats),
+            plot,
+            retention_rows(stats),
+        )
+
+    def study_export(self, fmt: str) -> str:
+        """The deck as an Anki package or CSV in the study folder, for the download box."""
+        try:
+            out, written = self.study.export(fmt)  # type: ignore[arg-type]
+        except AssistantError as err:
+            raise _error(str(err)) from None
+        gr.Info(f"Exportadas {written} tarjetas a {out.name}")
+        return str(out)
+
+    @staticmethod
+    def _study_action(action: Callable, *args) -> None:
+        try:
+            action(*args)
+        except AssistantError as err:
+            raise _error(str(err)) from None
 
     # -- experiments -------------------------------------------------------------------
 
@@ -368,6 +475,42 @@ def experiment_view(status: str, out: Path, result: dict) -> tuple:
         gr.Dataframe(value=rows, headers=headers) if rows else None,
         sorted(str(p) for p in out.glob("*.png")),
         text,
+    )
+
+
+def study_view(session: StudySession, view: CardView, mode: str) -> tuple:
+    """(session, front, back, answer box, check, reveal, ratings row, 4 rating buttons):
+    the front alone, then the back with its passage and the four ratings; a written
+    answer's proposed rating is the highlighted button."""
+    card, written = view.row is not None, mode == STUDY_MODES[1]
+    proposal = view.grade.rating if view.grade is not None else None
+    return (
+        session,
+        front_html(view),
+        back_html(view),
+        gr.Textbox(visible=card and written, value=view.answer),
+        gr.Button(visible=card and written),
+        gr.Button(visible=card and not view.revealed),
+        gr.Row(visible=card and view.revealed),
+        *(
+            gr.Button(variant="primary" if name == proposal else "secondary")
+            for name in RATING_KEYS.values()
+        ),
+    )
+
+
+def study_problem(session: StudySession, message: str) -> tuple:
+    """study_view's outputs when the deck cannot be read: the message, no card."""
+    session.show(None)
+    return (
+        session,
+        error_html(message),
+        "",
+        gr.Textbox(visible=False),
+        gr.Button(visible=False),
+        gr.Button(visible=False),
+        gr.Row(visible=False),
+        *(gr.Button(variant="secondary") for _ in RATING_KEYS),
     )
 
 
@@ -475,6 +618,11 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 api_visibility="private",
             )
 
+        with gr.Tab("Estudiar") as study_tab:
+            study = study_tab_ui(app)
+        study.redraw_on(demo.load)
+        study.redraw_on(study_tab.select)
+
         with gr.Tab("Notas"):
             gr.Markdown(f"Carpeta de notas: `{app.notes_dir}`")
             notes_table = gr.Dataframe(
@@ -503,16 +651,22 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             )
             view = [notes_table, to_delete, to_preview]
             hidden = {"api_visibility": "private"}  # steps of a chain, not API endpoints
-            add.click(app.upload, [files, replace], notes_status).success(
-                lambda: None, None, files, **hidden
-            ).then(app.reindex, None, notes_status, **hidden).then(
-                app.notes_view, None, view, **hidden
+            # app.reindex rebuilds the cards too; the study tab then shows the new deck.
+            study.refresh_after(
+                add.click(app.upload, [files, replace], notes_status)
+                .success(lambda: None, None, files, **hidden)
+                .then(app.reindex, None, notes_status, **hidden)
+                .then(app.notes_view, None, view, **hidden)
             )
-            delete.click(app.delete, to_delete, notes_status).success(
-                app.reindex, None, notes_status, **hidden
-            ).then(app.notes_view, None, view, **hidden)
-            reindex.click(app.reindex, None, notes_status).then(
-                app.notes_view, None, view, **hidden
+            study.refresh_after(
+                delete.click(app.delete, to_delete, notes_status)
+                .success(app.reindex, None, notes_status, **hidden)
+                .then(app.notes_view, None, view, **hidden)
+            )
+            study.refresh_after(
+                reindex.click(app.reindex, None, notes_status).then(
+                    app.notes_view, None, view, **hidden
+                )
             )
             to_preview.change(app.note_text, to_preview, preview, **hidden)
             demo.load(app.notes_view, None, view, **hidden)
@@ -561,6 +715,102 @@ def build_ui(app: StudyApp) -> gr.Blocks:
     return demo
 
 
+@dataclass
+class StudyTab:
+    """The study tab's components that other tabs' events refresh."""
+
+    app: StudyApp
+    session: gr.State
+    mode: gr.Radio
+    card: list  # study_view's outputs
+    stats: list  # study_stats' outputs
+
+    def redraw_on(self, trigger) -> None:
+        """Redraw the tab (its card, progress and statistics) on ``trigger`` (an event
+        listener such as ``demo.load``): a deck changed elsewhere shows as it is now."""
+        hidden = {"api_visibility": "private"}
+        trigger(self.app.study_show, [self.session, self.mode], self.card, **hidden).then(
+            self.app.study_stats, self.session, self.stats, **hidden
+        )
+
+    def refresh_after(self, event) -> None:
+        """Chain the same redraw to the end of ``event`` (a Notes tab chain, a rating)."""
+        self.redraw_on(event.then)
+
+
+def study_tab_ui(app: StudyApp) -> StudyTab:
+    """Due cards one at a time (front; "Mostrar respuesta": back and passage; four
+    ratings, keys 1-4 in app.js), or a written answer first with a proposed rating;
+    progress, statistics and exports beside it."""
+    hidden = {"api_visibility": "private"}
+    session = gr.State(StudySession())
+    progress = gr.Markdown(elem_id="study-progress")
+    with gr.Row():
+        with gr.Column(scale=3):
+            mode = gr.Radio(list(STUDY_MODES), value=STUDY_MODES[0], label="Modo")
+            front = gr.HTML(elem_id="study-front")
+            answer = gr.Textbox(
+                label="Tu respuesta",
+                placeholder="Escribe lo que recuerdes y pulsa «Comprobar respuesta»…",
+                lines=2,
+                visible=False,
+                elem_id="study-answer",
+            )
+            with gr.Row():
+                check = gr.Button("Comprobar respuesta", visible=False, elem_id="study-check")
+                reveal = gr.Button("Mostrar respuesta", variant="primary", elem_id="study-reveal")
+            back = gr.HTML(elem_id="study-back")
+            with gr.Row(visible=False) as ratings:
+                buttons = {
+                    name: gr.Button(f"{rating_label(name)} ({key})", elem_id=f"study-rate-{key}")
+                    for key, name in RATING_KEYS.items()
+                }
+            gr.Markdown(
+                "<small>Atajos de teclado: 1 Otra vez · 2 Difícil · 3 Bien · 4 Fácil "
+                "(con la respuesta a la vista, fuera del cuadro de texto).</small>"
+            )
+        with gr.Column(scale=2):
+            summary = gr.Markdown(elem_id="study-stats")
+            plot = gr.Image(
+                label="Repasos por día",  # the plot's own title says it on screen
+                show_label=False,
+                type="filepath",
+                interactive=False,
+                buttons=[],
+                elem_id="study-plot",
+            )
+            retention = gr.Dataframe(
+                headers=["Nota", "Repasos", "Retención"],
+                interactive=False,
+                label="Retención por nota (repasos que no fueron «Otra vez»)",
+                elem_id="study-retention",
+            )
+            with gr.Row():
+                to_anki = gr.Button("Exportar a Anki (.apkg)", size="sm")
+                to_csv = gr.Button("Exportar a CSV", size="sm")
+            exported = gr.File(label="Archivo exportado", interactive=False, height=90)
+            gr.Markdown(f"<small>Mazo: `{app.study.deck_path}`</small>")
+
+    tab = StudyTab(
+        app,
+        session,
+        mode,
+        card=[session, front, back, answer, check, reveal, ratings, *buttons.values()],
+        stats=[progress, summary, plot, retention],
+    )
+    card_in = [session, mode]
+    reveal.click(app.study_reveal, card_in, tab.card, **hidden)
+    tab.refresh_after(
+        gr.on([check.click, answer.submit], app.study_check, [answer, *card_in], tab.card, **hidden)
+    )
+    for name, button in buttons.items():
+        tab.refresh_after(button.click(partial(app.study_rate, name), card_in, tab.card, **hidden))
+    mode.change(app.study_show, card_in, tab.card, **hidden)
+    to_anki.click(partial(app.study_export, "apkg"), None, exported, **hidden)
+    to_csv.click(partial(app.study_export, "csv"), None, exported, **hidden)
+    return tab
+
+
 # -- start -------------------------------------------------------------------------------
 
 
@@ -571,6 +821,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(env("STUDY_ASSISTANT_PORT", "7860")))
     parser.add_argument("--notes", default=env("STUDY_ASSISTANT_NOTES", str(DEFAULT_NOTES)))
     parser.add_argument("--index", default=env("STUDY_ASSISTANT_INDEX", str(DEFAULT_INDEX)))
+    parser.add_argument(
+        "--deck",
+        default=env("STUDY_ASSISTANT_DECK"),
+        help="mazo de estudio (.sqlite; por defecto, el de --notes en la caché, como "
+        "`cards build`; nunca dentro de la carpeta de notas)",
+    )
     parser.add_argument(
         "--auth",
         default=env("STUDY_ASSISTANT_AUTH"),
@@ -604,13 +860,14 @@ def main(argv: list[str] | None = None) -> int:
         if warning := exposure_warning(args.host, auth):
             print(warning, file=sys.stderr)
         print(f"Indexando {args.notes} en {args.index}…", file=sys.stderr)
-        app = StudyApp(args.notes, args.index, verbose=sys.stderr.isatty())
+        app = StudyApp(args.notes, args.index, verbose=sys.stderr.isatty(), deck_path=args.deck)
     except AssistantError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(
-        f"Notas: {app.report.notes} notas, {app.report.chunks} fragmentos. Los modelos se "
-        "cargan en segundo plano; una pregunta que llegue antes espera a que estén listos.",
+        f"Notas: {app.report.notes} notas, {app.report.chunks} fragmentos. Mazo "
+        f"{app.study.deck_path}: {app.cards_status} Los modelos se cargan en segundo plano; "
+        "una pregunta que llegue antes espera a que estén listos.",
         file=sys.stderr,
     )
 
@@ -619,21 +876,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Modelos listos en {seconds:.1f} s.", file=sys.stderr)
 
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    launch(app, args.host, args.port, auth)
+    return 0
+
+
+def launch(
+    app: StudyApp,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+) -> gr.Blocks:
+    """Build the UI and serve it; ``block=False`` returns once it listens (the browser
+    tests), the caller then closes it."""
     demo = build_ui(app)
     demo.queue(max_size=64).launch(
-        server_name=args.host,
-        server_port=args.port,
+        server_name=host,
+        server_port=port,
         auth=auth,
         max_file_size=MAX_UPLOAD,
-        allowed_paths=[str(app.experiments_dir)],
+        # Files the app hands out: experiment plots, and the study tab's plot and exports.
+        allowed_paths=[str(app.experiments_dir), str(app.study.exports_dir)],
         theme=THEME,
         css=CSS,
         head=HEAD,
         footer_links=["api"],
         run_history=False,
         show_error=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
     )
-    return 0
+    return demo
 
 
 if __name__ == "__main__":

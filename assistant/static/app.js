@@ -3,7 +3,8 @@
 (() => {
   const show = (key) => {
     let shown = null;
-    document.querySelectorAll('.source-card').forEach((card) => {
+    // Only the chat's panel: the study tab draws its passage as a source card too.
+    document.querySelectorAll('#sources .source-card').forEach((card) => {
       card.hidden = card.dataset.key !== key;
       if (!card.hidden) shown = card;
     });
@@ -20,4 +21,28 @@
   };
   document.addEventListener('click', handle, true);
   document.addEventListener('keydown', handle, true);
+})();
+
+// The study tab: keys 1-4 press its rating buttons (Otra vez, Difícil, Bien, Fácil), but
+// only while they are on screen (the Estudiar tab open, the answer shown) and never while
+// the student types: a "3" in the answer box is a 3.
+(() => {
+  const NOT_TYPING = new Set(['button', 'checkbox', 'radio', 'range', 'reset', 'submit']);
+  const typing = (element) => {
+    if (!element) return false;
+    if (element.isContentEditable) return true;
+    const tag = element.tagName;
+    if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
+    return tag === 'INPUT' && !NOT_TYPING.has((element.type || 'text').toLowerCase());
+  };
+  document.addEventListener('keydown', (event) => {
+    if (!['1', '2', '3', '4'].includes(event.key)) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (typing(event.target) || typing(document.activeElement)) return;
+    const button = document.getElementById(`study-rate-${event.key}`);
+    // offsetParent is null when the button or a parent is hidden (another tab, no answer).
+    if (!button || button.disabled || button.offsetParent === null) return;
+    event.preventDefault();
+    button.click();
+  });
 })();

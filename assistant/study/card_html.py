@@ -1,0 +1,186 @@
+"""The study tab's card, passage, proposed grade and statistics as HTML and Markdown.
+
+As in assistant/answer_html.py, every piece of text from the notes or the student is
+escaped with ``html.escape``; the passage is drawn as the chat's source cards are
+(``source-card``, ``source-title``, ``passage``: the same CSS in assistant/static/app.css).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import datetime
+
+from assistant.study.quiz import Grade
+from assistant.study.schedule import RATING_LABELS, utc_now
+from assistant.study.session import CardView, LastReview, Passage
+
+KIND_LABELS = {
+    "qa": "Pregunta",
+    "definition": "Definición",
+    "cloze": "Completa el hueco",
+    "list": "Lista",
+}
+STATE_LABELS = {
+    "new": "nueva",
+    "learning": "aprendiendo",
+    "review": "repaso",
+    "relearning": "reaprendiendo",
+}
+NOTHING_DUE = "No hay tarjetas pendientes ahora."
+NO_CARDS = (
+    "Tus notas aún no tienen tarjetas. Salen de las secciones cuyo título es una pregunta "
+    "(«## ¿Qué es X?»), de las definiciones («X es un…»), de los términos en **negrita** y "
+    "de las listas de ventajas, desventajas o tipos. Añade notas en la pestaña Notas."
+)
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def rating_label(rating: str) -> str:
+    """The rating buttons' label: "good" -> "Bien"."""
+    return RATING_LABELS[rating].capitalize()
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def due_text(due: datetime, now: datetime | None = None) -> str:
+    """How long until ``due``: "ahora", "en 10 min", "en 3 h", "en 4 días"."""
+    seconds = (due - (now or utc_now())).total_seconds()
+    if seconds <= 0:
+        return "ahora"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"en {minutes} min"
+    if minutes < 24 * 60:
+        return f"en {round(minutes / 60)} h"
+    return f"en {_plural(round(minutes / (24 * 60)), 'día', 'días')}"
+
+
+def front_html(view: CardView, now: datetime | None = None) -> str:
+    """The card's front with its kind, note and state; or why there is no card."""
+    if view.row is None:
+        if not view.cards:
+            return f'<div class="study-card study-empty">{_esc(NO_CARDS)}</div>'
+        upcoming = ""
+        if view.next_due is not None:
+            local = view.next_due.astimezone()
+            upcoming = (
+                f" La siguiente vence {due_text(view.next_due, now)} "
+                f"({local.strftime('%Y-%m-%d %H:%M')})."
+            )
+        return (
+            f'<div class="study-card study-empty"><strong>{_esc(NOTHING_DUE)}</strong>'
+            f"{_esc(upcoming)} ¡Buen trabajo!</div>"
+        )
+    card = view.row.card
+    meta = " · ".join(
+        [KIND_LABELS[card.kind], card.source, STATE_LABELS.get(view.row.status, view.row.status)]
+    )
+    return (
+        '<div class="study-card">'
+        f'<div class="study-meta">{_esc(meta)}</div>'
+        f'<div class="study-front">{_esc(card.front)}</div>'
+        "</div>"
+    )
+
+
+def passage_html(passage: Passage) -> str:
+    """The passage as a source card: file and heading, then the text with the card's span
+    marked."""
+    text = passage.text
+    if passage.mark is None:
+        body = _esc(text)
+    else:
+        start, end = passage.mark
+        body = (
+            _esc(text[:start])
+            + '<mark title="De aquí sale la tarjeta">'
+            + _esc(text[start:end])
+            + "</mark>"
+            + _esc(text[end:])
+        )
+    title = f"{passage.source} — {passage.heading}" if passage.heading else passage.source
+    return "\n".join(
+        [
+            '<article class="source-card study-source">',
+            f'<div class="source-title">{_esc(title)}</div>',
+            f'<div class="passage">{body}</div>',
+            "</article>",
+        ]
+    )
+
+
+def grade_html(answer: str, grade: Grade) -> str:
+    """The written answer and the rating the checker proposes for it."""
+    lines = [
+        f'<div class="study-answer">Tu respuesta: «{_esc(answer.strip()) or "(vacía)"}»</div>',
+        f'<div class="study-proposal">Propuesta: <strong>{_esc(rating_label(grade.rating))}'
+        f"</strong> <small>(puntuación {grade.score:.2f}: respaldo {grade.support:.2f}, "
+        f"cobertura {grade.coverage:.2f})</small>. Acéptala con su botón o elige otra "
+        "valoración.</div>",
+    ]
+    if answer.strip() and not grade.supported:
+        lines.append(
+            '<div class="unsupported">⚠ La tarjeta no respalda parte de lo que has escrito.</div>'
+        )
+    return '<div class="study-grade">' + "".join(lines) + "</div>"
+
+
+def back_html(view: CardView) -> str:
+    """The back, the proposed grade (written answers), and the passage; "" before the
+    answer is shown."""
+    if view.row is None or not view.revealed:
+        return ""
+    parts = [f'<div class="study-back">{_esc(view.row.card.back)}</div>']
+    if view.grade is not None:
+        parts.append(grade_html(view.answer, view.grade))
+    if view.passage is not None:
+        parts.append(passage_html(view.passage))
+    return "\n".join(parts)
+
+
+def progress_markdown(
+    stats: dict, reviewed: int, last: LastReview | None = None, now: datetime | None = None
+) -> str:
+    """The progress line ("**12 pendientes hoy** · 3 repasadas en esta sesión") and the
+    last rating given."""
+    line = (
+        f"**{_plural(stats['due_today'], 'pendiente', 'pendientes')} hoy** · "
+        f"{_plural(reviewed, 'repasada', 'repasadas')} en esta sesión"
+    )
+    if last is not None:
+        line += (
+            f" · última: {_md(last.front)} → {rating_label(last.rating)}, "
+            f"vuelve {due_text(last.due, now)}"
+        )
+    return line
+
+
+def stats_markdown(stats: dict) -> str:
+    return (
+        f"**{_plural(stats['cards'], 'tarjeta', 'tarjetas')}** · pendientes: "
+        f"{stats['due_today']} hoy, {stats['due_this_week']} esta semana · "
+        f"{_plural(stats['reviews'], 'repaso', 'repasos')} en total"
+    )
+
+
+def retention_rows(stats: dict) -> list[list]:
+    """[note, reviews, retention] per note; "—" for a note never reviewed."""
+    rows = []
+    for source, note in stats["retention_by_note"].items():
+        share = "—" if note["retention"] is None else f"{note['retention']:.0%}"
+        rows.append([source, note["reviews"], share])
+    return rows
+
+
+def _md(text: str, limit: int = 60) -> str:
+    """Card text quoted inside Markdown: cut to ``limit`` characters, escaped, and with no
+    emphasis or link syntax left live."""
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return "«" + _esc(text).translate(str.maketrans({c: "\\" + c for c in "*_`[]#"})) + "»"

@@ -1,0 +1,241 @@
+"""Study mode in the app, without Gradio: the deck beside the notes, one due card at a time.
+
+``StudyDesk`` is shared by every browser session: it rebuilds the deck from the notes
+(``build_cards`` + ``Deck.sync``), hands out the next due card with the passage it came
+from, grades a written answer (``quiz.grade_answer`` with the support checker alone: no
+chat model), saves ratings, and computes statistics and exports. ``StudySession`` is one
+browser's place in it: the card on screen, whether its back is shown, the proposed grade,
+how many cards were rated. app.py maps both onto Gradio components.
+
+The deck is opened for each operation (SQLite connections stay in the thread that made
+them, and Gradio runs callbacks in a pool) under one lock, so two browser tabs never race
+for its write transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from assistant.study.cards import Card, build_cards
+from assistant.study.deck import Deck
+from assistant.study.export import check_output, write_anki, write_csv
+from assistant.study.quiz import Grade, GradeConfig, grade_answer
+from assistant.study.records import DeckCard, SyncReport
+from assistant.study.schedule import RatingName, parse_rating, utc_now
+from assistant.study.stats import deck_stats, plot_reviews_per_day
+from assistant.study.storage import DeckError, check_deck_path
+from corpus.config import ChunkConfig
+from corpus.errors import AssistantError
+from corpus.loader import load_notes
+from corpus.records import Chunk
+
+if TYPE_CHECKING:
+    from assistant.support.scorer import Checker
+
+ExportFormat = Literal["apkg", "csv"]
+EXPORT_NAME = "asistente-de-estudio"  # the downloaded file's name, before its extension
+PLOT_NAME = "repasos_por_dia.png"
+
+
+class StudyError(AssistantError):
+    """A study action that cannot be done now (no card on screen, back not shown yet)."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The part of the notes a card was taken from, as the chat's sources panel shows it."""
+
+    source: str
+    heading: str
+    text: str  # the chunk holding the card's start (its whole text)
+    mark: tuple[int, int] | None = None  # the card's span within ``text``, when a part of it
+
+
+def card_passage(card: Card, chunks: Mapping[str, Chunk]) -> Passage:
+    """The chunk the card points to, with the card's own span marked; the card's full
+    back when the index does not hold that chunk (an index built with other settings)."""
+    chunk = chunks.get(card.chunk_id)
+    if chunk is None or chunk.source != card.source:
+        return Passage(card.source, card.heading, card.full_back or card.back)
+    start = max(card.start, chunk.start) - chunk.start
+    end = min(card.end, chunk.end) - chunk.start
+    whole = start <= 0 and end >= len(chunk.text)  # a question card: its whole section
+    mark = (start, end) if 0 <= start < end and not whole else None
+    return Passage(chunk.source, chunk.heading, chunk.text, mark)
+
+
+@dataclass(frozen=True)
+class LastReview:
+    """The rating just given, to confirm it on screen."""
+
+    front: str
+    rating: RatingName
+    due: datetime
+
+
+@dataclass
+class StudySession:
+    """One browser session's place in the deck; gr.State gives each session its own."""
+
+    card_id: str | None = None
+    revealed: bool = False
+    answer: str = ""  # the written answer that ``grade`` scored
+    grade: Grade | None = None
+    shown_at: float | None = None  # time.monotonic() when the front appeared
+    reviewed: int = 0  # cards rated in this session
+    last: LastReview | None = None
+
+    def show(self, card_id: str | None) -> None:
+        self.card_id, self.revealed, self.answer, self.grade = card_id, False, "", None
+        self.shown_at = time.monotonic() if card_id else None
+
+
+@dataclass(frozen=True)
+class CardView:
+    """What the tab shows: the card on screen (None: nothing due) and, once revealed, its
+    back's passage; when nothing is due, when the next card is (None: the deck is empty)."""
+
+    row: DeckCard | None
+    revealed: bool = False
+    passage: Passage | None = None
+    answer: str = ""
+    grade: Grade | None = None
+    next_due: datetime | None = None
+    cards: int = 0  # active cards in the deck
+
+
+@dataclass
+class StudyDesk:
+    """The deck file of a notes folder and the operations the study tab needs."""
+
+    deck_path: Path
+    notes_dir: Path
+    exports_dir: Path  # exports and the plot; never inside the notes folder (checked)
+    make_checker: Callable[[], Checker] | None = None  # default: the e5 SupportChecker
+    grade_config: GradeConfig = field(default_factory=GradeConfig)
+
+    def __post_init__(self) -> None:
+        self.deck_path, self.notes_dir = Path(self.deck_path), Path(self.notes_dir)
+        self.exports_dir = Path(self.exports_dir)
+        check_deck_path(self.deck_path, self.notes_dir)
+        self._lock = threading.Lock()  # one deck operation at a time
+        self._checker_lock = threading.Lock()  # the checker loads once, grades one at a time
+        self._checker: Checker | None = None
+        self._chunks: dict[str, Chunk] = {}
+
+    # -- the deck ----------------------------------------------------------------------
+
+    @contextmanager
+    def _deck(self, create: bool = False) -> Iterator[Deck]:
+        with self._lock, Deck.open(self.deck_path, create=create) as deck:
+            yield deck
+
+    def rebuild(
+        self, chunks: list[Chunk], chunk_config: ChunkConfig, now: datetime | None = None
+    ) -> SyncReport:
+        """Cards from the notes as they are now into the deck, every review kept; ``chunks``
+        and ``chunk_config`` are the index's, so each card's chunk is one of ``chunks``."""
+        notes = load_notes(self.notes_dir, chunk_config).notes
+        cards = build_cards(notes, chunk_config=chunk_config)
+        with self._lock:
+            with Deck.open(self.deck_path, create=True, notes_dir=self.notes_dir) as deck:
+                report = deck.sync(cards, now)
+            self._chunks = {chunk.id: chunk for chunk in chunks}
+        return report
+
+    def view(self, session: StudySession, now: datetime | None = None) -> CardView:
+        """The session's card if it is still in the deck, else the next due one."""
+        now = now or utc_now()
+        with self._deck() as deck:
+            row = None
+            if session.card_id is not None:
+                try:
+                    row = deck.get(session.card_id)
+                except DeckError:  # a rebuild gave its edited text a new id
+                    row = None
+                if row is not None and row.retired:  # its section left the notes
+                    row = None
+            if row is None:
+                due = deck.due(now, limit=1)
+                row = due[0] if due else None
+                session.show(row.card.id if row else None)
+            active = deck.cards() if row is None else []
+        if row is None:
+            upcoming = [r.state.due for r in active]
+            return CardView(None, next_due=min(upcoming, default=None), cards=len(active))
+        passage = card_passage(row.card, self._chunks) if session.revealed else None
+        return CardView(row, session.revealed, passage, session.answer, session.grade)
+
+    def reveal(self, session: StudySession) -> None:
+        if session.card_id is None:
+            raise StudyError("No hay ninguna tarjeta en pantalla")
+        session.revealed = True
+
+    def grade(self, session: StudySession, answer: str) -> Grade:
+        """Propose a rating for a written answer to the session's card and show its back."""
+        if session.card_id is None:
+            raise StudyError("No hay ninguna tarjeta que responder")
+        with self._deck() as deck:
+            card = deck.get(session.card_id).card
+        with self._checker_lock:
+            if self._checker is None:
+                if self.make_checker is None:
+                    from assistant.support import SupportChecker
+
+                    self.make_checker = SupportChecker
+                self._checker = self.make_checker()
+            grade = grade_answer(card, answer or "", self._checker, self.grade_config)
+        session.answer, session.grade, session.revealed = answer or "", grade, True
+        return grade
+
+    def rate(self, session: StudySession, rating: str, now: datetime | None = None) -> DeckCard:
+        """Save the rating of the session's card (after its back was shown) and clear the
+        screen for the next one; returns the card with its next due date."""
+        name = parse_rating(rating)
+        if session.card_id is None:
+            raise StudyError("No hay ninguna tarjeta que valorar")
+        if not session.revealed:
+            raise StudyError("Muestra la respuesta antes de valorar la tarjeta")
+        shown = session.shown_at
+        duration_ms = int((time.monotonic() - shown) * 1000) if shown is not None else None
+        try:
+            with self._deck() as deck:
+                row = deck.review(session.card_id, name, now, duration_ms=duration_ms)
+        finally:  # a retired or vanished card is not shown again either
+            session.show(None)
+        session.reviewed += 1
+        session.last = LastReview(row.card.front, name, row.state.due)
+        return row
+
+    # -- statistics and exports --------------------------------------------------------
+
+    def stats(self, now: datetime | None = None) -> dict:
+        """stats.deck_stats of the deck."""
+        with self._deck() as deck:
+            return deck_stats(deck, now)
+
+    def plot(self, stats: dict) -> Path:
+        """The reviews-per-day PNG of ``stats`` in the exports folder."""
+        out = check_output(self.exports_dir / PLOT_NAME, ".png", self._inputs())
+        return plot_reviews_per_day(stats, out)
+
+    def export(self, fmt: ExportFormat) -> tuple[Path, int]:
+        """The deck's active cards as an Anki package or CSV: (file, cards written)."""
+        if fmt not in ("apkg", "csv"):
+            raise StudyError(f"Formato de exportación no válido: {fmt!r}; usa apkg o csv")
+        out = check_output(self.exports_dir / f"{EXPORT_NAME}.{fmt}", f".{fmt}", self._inputs())
+        with self._deck() as deck:
+            cards = [row.card for row in deck.cards()]
+        if fmt == "apkg":
+            return out, write_anki(cards, out, inputs=self._inputs())
+        return out, write_csv(cards, out, self._inputs())
+
+    def _inputs(self) -> list[Path]:
+        return [self.deck_path, self.notes_dir]
