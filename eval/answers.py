@@ -275,9 +275,11 @@ def run_answer_eval(
     seed: int = 0,
     precision: str | None = None,
     passages: int = 3,
+    finish=None,
 ) -> dict:
     """Answer every question of the file and summarize; ``assistant`` overrides the model
-    (tests pass one built on a scripted generator)."""
+    (tests pass one built on a scripted generator); ``finish(question, answer)`` may return
+    a changed answer before it is scored and logged (a replay restores its timings)."""
     import json
     from dataclasses import asdict
     from pathlib import Path
@@ -304,6 +306,8 @@ def run_answer_eval(
     try:
         for question in tqdm(rows, desc="Respondiendo", unit="preg", disable=not progress):
             answer = assistant.answer(question.question, section=question.section)
+            if finish is not None:
+                answer = finish(question, answer)
             results.append(Scored(question, answer))
             if log_file:
                 record = {"question": asdict(question), "answer": answer.to_json()}

@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.errors import AssistantError
 from corpus.files import atomic_write_text, file_sha256
 
 ADAPTERS = Path("assistant/lora/adapters")
@@ -69,8 +70,15 @@ SETS = {
 
 
 def run_cell(
-    row_name: str, set_name: str, out: Path, squad_limit: int, precision: str | None
+    row_name: str,
+    set_name: str,
+    out: Path,
+    squad_limit: int,
+    precision: str | None,
+    replay: bool = False,
 ) -> dict:
+    """One (row, set) cell; with ``replay``, the cell's logged drafts are re-scored under
+    the current code instead of generated again (see ``LoggedDrafts``)."""
     from eval.answers import run_answer_eval
 
     row = ROWS[row_name]
@@ -91,10 +99,19 @@ def run_cell(
         if row.adapter
         else None,
     }
-    if path.is_file():
+    log = cells / f"{row_name}__{set_name}.log.jsonl"
+    if path.is_file() and not replay:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored.get("identity") == identity:
             return stored
+    assistant, finish = None, None
+    if replay:
+        if not log.is_file():
+            raise AssistantError(f"--replay necesita el registro {log}, que no existe")
+        assistant, finish = _replaying(row, notes, log, precision)
+    # The log is written beside the old one and renamed at the end: a replay reads the
+    # old log, and a failed run must leave it whole.
+    partial = log.with_suffix(".partial")
     summary = run_answer_eval(
         notes,
         questions,
@@ -102,12 +119,37 @@ def run_cell(
         model=row.model,
         adapter=row.adapter_path(),
         limit=limit,
-        log=str(cells / f"{row_name}__{set_name}.log.jsonl"),
+        log=str(partial),
         precision=precision,
+        assistant=assistant,
+        finish=finish,
     )
+    partial.replace(log)
     cell = {"identity": identity, "summary": summary}
+    if replay:
+        cell["replayed"] = True
     atomic_write_text(path, json.dumps(cell, indent=2, ensure_ascii=False) + "\n")
     return cell
+
+
+def _replaying(row: Row, notes: str, log: Path, precision: str | None):
+    """The row's assistant with its generator replaying ``log``, and the hook that puts
+    back the latencies measured when the drafts were generated."""
+    from assistant.session import load_assistant, open_index
+    from eval.output_cache import LoggedDrafts
+
+    assistant = load_assistant(
+        open_index(None, notes),
+        model=row.model,
+        adapter=row.adapter_path(),
+        strategy=row.strategy,
+        precision=precision,
+    )
+    if assistant.generator is None:  # extractive: nothing to replay, the run is the replay
+        return assistant, None
+    drafts = LoggedDrafts(assistant.generator, log)
+    assistant.generator = drafts
+    return assistant, drafts.restore_timings
 
 
 COLUMNS = (
@@ -173,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         "--markdown", action="store_true", help="print OUT/summary.json as tables and stop"
     )
     parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="re-score each cell's logged drafts under the current code, generating nothing",
+    )
+    parser.add_argument(
         "--extra-row",
         action="append",
         default=[],
@@ -200,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     table = {}
     for set_name in sets:
         for row in rows:
-            cell = run_cell(row, set_name, args.out, args.squad_limit, args.precision)
+            cell = run_cell(
+                row, set_name, args.out, args.squad_limit, args.precision, replay=args.replay
+            )
             table.setdefault(set_name, {})[row] = {k: cell["summary"].get(k) for k in COLUMNS}
             print(json.dumps({"set": set_name, "row": row, **table[set_name][row]}), flush=True)
     existing = {}

@@ -13,6 +13,8 @@ from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
+from corpus.errors import AssistantError
+
 
 @lru_cache(maxsize=8)
 def _adapter_id(adapter: str | None) -> str | None:
@@ -133,3 +135,53 @@ def restore_timings(answer, record: dict):
         first = round(first + record["first_piece_ms"], 1)
     total = round(t.total_ms + record["generate_ms"], 1)
     return replace(answer, timings=replace(t, first_token_ms=first, total_ms=total))
+
+
+class LoggedDrafts:
+    """A generator that replays the drafts of an earlier run's answer log, keyed by prompt.
+
+    Greedy decoding makes a draft a function of its prompt, so re-running the main path
+    over logged drafts re-scores them under the current grounding and abstention code
+    without generating again. A prompt the log lacks means the inputs changed (retrieval,
+    prompt template): that raises instead of generating, so a replay never mixes runs.
+    Everything else (tokenizer, context window, name) is the wrapped generator's.
+    """
+
+    def __init__(self, generator, log_path: Path) -> None:
+        self.generator = generator
+        self.drafts: dict[str, str] = {}
+        self.timings: dict[str, dict] = {}  # question id -> the logged timings
+        for line in Path(log_path).read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            answer = record["answer"]
+            if answer.get("prompt"):
+                self.drafts[answer["prompt"]] = answer["draft"]
+            self.timings[record["question"]["id"]] = answer["timings"]
+
+    def __getattr__(self, name):
+        return getattr(self.generator, name)
+
+    def stream(self, prompt: str, config) -> Iterator[str]:
+        if prompt not in self.drafts:
+            raise AssistantError(
+                "la repetición no encuentra este prompt en el registro: las entradas cambiaron"
+            )
+        if self.drafts[prompt]:
+            yield self.drafts[prompt]
+
+    def restore_timings(self, question, answer):
+        """The answer with the latencies measured when its draft was generated."""
+        from dataclasses import replace
+
+        logged = self.timings.get(question.id)
+        if logged is None or answer.timings.first_token_ms is None:
+            return answer  # abstained before generation: its own timing is the real one
+        return replace(
+            answer,
+            timings=replace(
+                answer.timings,
+                first_token_ms=logged["first_token_ms"],
+                total_ms=logged["total_ms"],
+                new_tokens=logged["new_tokens"],
+            ),
+        )

@@ -6,6 +6,7 @@ import pytest
 
 from assistant.abstain import AbstentionPolicy
 from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck, Timings
+from corpus.errors import AssistantError
 from corpus.questions import Question
 from eval.answers import (
     Scored,
@@ -119,3 +120,41 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     assert summary["token_f1"] == 0.0 and summary["n"] == 6
     assert len(log.read_text().splitlines()) == 8 == len(generator.prompts)
     assert summary["config"]["model"] == "fake-gen"
+
+
+def test_a_replay_rescores_the_logged_drafts_without_generating(
+    notes_copy, tmp_path, fake_embedder, fake_config
+):
+    from eval.output_cache import LoggedDrafts
+
+    build_index(notes_copy, tmp_path / "index", index_config=fake_config)
+    index = NotesIndex.load(tmp_path / "index")
+    # A script that varies with the prompt: the replay must hand each prompt its own draft.
+    generator = ScriptedGenerator(lambda prompt: f"Respuesta número {len(prompt) % 7} [1].")
+    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
+    log = tmp_path / "first.jsonl"
+    first = run_answer_eval(
+        str(notes_copy),
+        str(DEV_SET),
+        limit=6,
+        assistant=Assistant(index, generator, OverlapChecker(), config),
+        log=str(log),
+        progress=False,
+    )
+    replayed = ScriptedGenerator("never called")
+    drafts = LoggedDrafts(replayed, log)
+    again = run_answer_eval(
+        str(notes_copy),
+        str(DEV_SET),
+        limit=6,
+        assistant=Assistant(index, drafts, OverlapChecker(), config),
+        log=str(tmp_path / "again.jsonl"),
+        progress=False,
+        finish=drafts.restore_timings,
+    )
+    assert replayed.prompts == []  # nothing generated
+    for key in ("token_f1", "citation_precision", "abstain_answerable", "total_ms_p50"):
+        assert again[key] == first[key], key
+    # A prompt the log lacks (the inputs changed) is an error, never a fresh generation.
+    with pytest.raises(AssistantError, match="registro"):
+        list(drafts.stream("otro prompt", config.generation))
