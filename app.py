@@ -396,14 +396,15 @@ class StudyApp:
             retention_rows(stats),
         )
 
-    def study_export(self, fmt: str) -> str:
-        """The deck as an Anki package or CSV in the study folder, for the download box."""
+    def study_export(self, fmt: str) -> dict:
+        """The deck as an Anki package or CSV in the study folder, in the download box (an
+        update: a gr.File built here would copy the file into Gradio's cache at once)."""
         try:
             out, written = self.study.export(fmt)  # type: ignore[arg-type]
         except AssistantError as err:
             raise _error(str(err)) from None
         gr.Info(f"Exportadas {written} tarjetas a {out.name}")
-        return str(out)
+        return gr.update(value=str(out), visible=True)
 
     @staticmethod
     def _study_action(action: Callable, *args) -> None:
@@ -479,18 +480,20 @@ def experiment_view(status: str, out: Path, result: dict) -> tuple:
 
 
 def study_view(session: StudySession, view: CardView, mode: str) -> tuple:
-    """(session, front, back, answer box, check, reveal, ratings row, 4 rating buttons):
-    the front alone, then the back with its passage and the four ratings; a written
-    answer's proposed rating is the highlighted button."""
+    """(session, front, back, answer box, actions row, check, reveal, ratings row, 4 rating
+    buttons): the front alone, then the back with its passage and the four ratings; a
+    written answer's proposed rating is the highlighted button."""
     card, written = view.row is not None, mode == STUDY_MODES[1]
     proposal = view.grade.rating if view.grade is not None else None
+    check, reveal = card and written, card and not view.revealed
     return (
         session,
         front_html(view),
         back_html(view),
         gr.Textbox(visible=card and written, value=view.answer),
-        gr.Button(visible=card and written),
-        gr.Button(visible=card and not view.revealed),
+        gr.Row(visible=check or reveal),  # an empty row would still take its height
+        gr.Button(visible=check),
+        gr.Button(visible=reveal),
         gr.Row(visible=card and view.revealed),
         *(
             gr.Button(variant="primary" if name == proposal else "secondary")
@@ -507,6 +510,7 @@ def study_problem(session: StudySession, message: str) -> tuple:
         error_html(message),
         "",
         gr.Textbox(visible=False),
+        gr.Row(visible=False),
         gr.Button(visible=False),
         gr.Button(visible=False),
         gr.Row(visible=False),
@@ -756,7 +760,7 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
                 visible=False,
                 elem_id="study-answer",
             )
-            with gr.Row():
+            with gr.Row() as actions:
                 check = gr.Button("Comprobar respuesta", visible=False, elem_id="study-check")
                 reveal = gr.Button("Mostrar respuesta", variant="primary", elem_id="study-reveal")
             back = gr.HTML(elem_id="study-back")
@@ -788,14 +792,16 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             with gr.Row():
                 to_anki = gr.Button("Exportar a Anki (.apkg)", size="sm")
                 to_csv = gr.Button("Exportar a CSV", size="sm")
-            exported = gr.File(label="Archivo exportado", interactive=False, height=90)
+            exported = gr.File(
+                label="Archivo exportado", interactive=False, visible=False, elem_id="study-export"
+            )
             gr.Markdown(f"<small>Mazo: `{app.study.deck_path}`</small>")
 
     tab = StudyTab(
         app,
         session,
         mode,
-        card=[session, front, back, answer, check, reveal, ratings, *buttons.values()],
+        card=[session, front, back, answer, actions, check, reveal, ratings, *buttons.values()],
         stats=[progress, summary, plot, retention],
     )
     card_in = [session, mode]

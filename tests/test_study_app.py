@@ -46,8 +46,8 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 NO_PROGRESS = lambda *a, **k: None  # noqa: E731 (gr.Progress stand-in)
 FLIP, WRITTEN = study_app.STUDY_MODES
 # study_view's outputs, by position
-SESSION, FRONT, BACK, ANSWER, CHECK, REVEAL, RATINGS = range(7)
-RATING_BUTTONS = slice(7, 11)
+SESSION, FRONT, BACK, ANSWER, ACTIONS, CHECK, REVEAL, RATINGS = range(8)
+RATING_BUTTONS = slice(8, 12)
 
 
 def no_chat(index, settings):
@@ -324,6 +324,7 @@ def test_the_tab_flips_a_card_rates_it_and_refreshes_the_statistics(make_app):
     revealed = app.study_reveal(session, FLIP)
     assert 'class="source-card study-source"' in revealed[BACK] and "study-back" in revealed[BACK]
     assert revealed[RATINGS].visible and not revealed[REVEAL].visible
+    assert not revealed[ACTIONS].visible  # no button left in it (flip mode)
     progress, summary, plot, retention = app.study_stats(session)
     assert "130 pendientes hoy** · 0 repasadas" in progress and "0 repasos en total" in summary
 
@@ -413,8 +414,9 @@ def test_a_damaged_deck_leaves_the_app_running_and_says_how_to_restore(make_app,
 def test_the_export_buttons_hand_out_files(make_app, tmp_path):
     app = make_app()
     package = app.study_export("apkg")
-    assert package.endswith(".apkg") and zipfile.is_zipfile(package)
-    assert app.study_export("csv").endswith(".csv")
+    assert package["visible"] and package["value"].endswith(".apkg")
+    assert zipfile.is_zipfile(package["value"])
+    assert app.study_export("csv")["value"].endswith(".csv")
 
 
 def test_the_ui_has_the_study_tab_with_its_rating_buttons(make_app):
