@@ -61,9 +61,10 @@ from assistant.study.session import CardView, StudyDesk, StudyError, StudySessio
 from assistant.study.storage import default_deck_path
 from assistant.support import Checker
 from corpus.errors import AssistantError
+from corpus.files import resolves_inside
 from eval.experiment_report import report_without_plots, results_table
 from index.cache import default_cache_dir
-from index.store import NotesIndex, open_index
+from index.store import NotesIndex, check_index_dir, open_index
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTES = ROOT / "corpus" / "notes"
@@ -279,8 +280,8 @@ class StudyApp:
             return ""
         if source.lower().endswith(".pdf"):
             return "\n\n".join(c.text for c in self.index.chunks if c.source == source)
-        path = (self.notes_dir / source).resolve()
-        if not path.is_relative_to(self.notes_dir.resolve()) or not path.is_file():
+        path = self.notes_dir / source  # the loader's rule: links out of the folder refused
+        if not resolves_inside(path, self.notes_dir) or not path.is_file():
             raise _error(f"No hay ninguna nota {source!r}")
         return path.read_text(encoding="utf-8", errors="replace")[:200_000]
 
@@ -865,6 +866,7 @@ def main(argv: list[str] | None = None) -> int:
         auth = parse_auth(args.auth)
         if warning := exposure_warning(args.host, auth):
             print(warning, file=sys.stderr)
+        check_index_dir(args.index, args.notes)  # a bad --index fails before any loading
         print(f"Indexando {args.notes} en {args.index}…", file=sys.stderr)
         app = StudyApp(args.notes, args.index, verbose=sys.stderr.isatty(), deck_path=args.deck)
     except AssistantError as err:

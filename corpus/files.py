@@ -1,4 +1,4 @@
-"""Files written whole or not at all, and file hashes: one definition for every stage.
+"""Files written whole or not at all, file hashes, and the path checks every writer shares.
 
 An artefact (index, results, adapter data) is written to a temp file in its own folder,
 fsynced, then renamed over the target: a killed process leaves the previous file intact.
@@ -10,6 +10,8 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from corpus.errors import SettingsError
 
 
 def file_sha256(path) -> str:
@@ -47,3 +49,35 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(Path(path), text.encode("utf-8"))
+
+
+def resolves_inside(path: str | Path, folder: str | Path) -> bool:
+    """True when ``path``, with every link followed, is ``folder`` or lies under it.
+
+    The one test of "is this inside the notes folder" that the loader (a link to a file
+    elsewhere is not a note) and the app's note preview both apply, so they always agree.
+    """
+    target, root = Path(path).resolve(), Path(folder).resolve()
+    return target == root or root in target.parents
+
+
+def check_output_path(
+    out: str | Path, flag: str, inputs: dict[str, str | Path | None], folder: bool = False
+) -> Path:
+    """``out`` (the value of option ``flag``) unless writing it could touch an input.
+
+    ``inputs`` names each input for the message ("preguntas") and gives its path (None
+    when the run has none). Refused: ``out`` is an input, or lies inside an input folder
+    (notes, index, adapter); with ``folder=True`` (a folder of results), also an input
+    lying inside ``out``. Links are followed, so a link to the question file is caught.
+    """
+    target = Path(out).expanduser().resolve()
+    for name, given in inputs.items():
+        if given is None:
+            continue
+        source = Path(given).expanduser().resolve()
+        if target == source or source in target.parents or (folder and target in source.parents):
+            raise SettingsError(
+                f"{flag} {out} escribiría sobre una entrada ({name}: {given}): elige otra ruta"
+            )
+    return Path(out)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from corpus.config import ChunkConfig
 from corpus.errors import NotesError
+from corpus.files import resolves_inside
 from corpus.records import Note
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,20 @@ def _read_pdf(path: Path, data: bytes, config: ChunkConfig) -> str:
 
 
 def iter_note_paths(notes_dir: Path, config: ChunkConfig) -> tuple[list[Path], list[str]]:
-    """Candidate note files in a stable order, and warnings for files of other types."""
+    """Candidate note files in a stable order, and warnings for files of other types and
+    for links that lead out of the folder (``ln -s /etc/passwd notes/x.txt`` would
+    otherwise be indexed and quoted to whoever uses the app)."""
     paths, warnings = [], []
     for path in sorted(notes_dir.rglob("*")):
         relative = path.relative_to(notes_dir)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if not resolves_inside(path, notes_dir):
+            warnings.append(
+                f"{relative.as_posix()}: es un enlace a algo fuera de la carpeta de notas, se omite"
+            )
+            continue
+        if not path.is_file():
             continue
         if path.suffix.lower() in config.suffixes:
             paths.append(path)

@@ -9,12 +9,21 @@ Layout::
 
 A build writes a new version folder, then swaps CURRENT with os.replace; a build killed at
 any point leaves CURRENT naming the previous, complete version.
+
+Loading trusts nothing it reads: CURRENT must name a version folder inside INDEX_DIR, every
+field of config.json is checked for its type, and the vectors must match the manifest's
+count, dimension and sha256 (``vectors`` in config.json, written since this check
+exists; an older index without it still loads, and its vectors are reused by the next
+build only when their dimension is the embedder's). A damaged index is an
+IndexCorruptError saying "vuelve a indexar", and the next build starts over from the
+notes (and the embedding cache).
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import re
 import shutil
 import time
 import uuid
@@ -29,6 +38,7 @@ from tqdm import tqdm
 from corpus.chunking import chunk_notes
 from corpus.config import ChunkConfig
 from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError, SettingsError
+from corpus.files import file_sha256, resolves_inside
 from corpus.loader import load_notes
 from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index
@@ -40,6 +50,8 @@ from index.retrievers import BM25Retriever, DenseRetriever, FusedRetriever, Retr
 
 FORMAT_VERSION = 2  # 2: embedding keys stored beside the vectors
 CURRENT = "CURRENT"
+# What CURRENT may hold: the name of a version folder (v-<stamp>), never a path.
+_VERSION_NAME = re.compile(r"v-[0-9A-Za-z_-]+")
 
 
 def reindex_hint(index_dir: Path, notes_dir: str | None = None) -> str:
@@ -97,9 +109,16 @@ class NotesIndex:
     def query_vector(self, query: str) -> np.ndarray:
         """(dim,) float32 embedding of a query, memoized for the last few queries."""
         if query not in self._query_vectors:
+            vector = get_embedder(self.config.embedder).embed_query(query)
+            if vector.shape != (self.vectors.d,):  # FAISS would assert, killing the process
+                raise IndexCorruptError(
+                    f"El índice en {self.path} está dañado (vectores de dimensión "
+                    f"{self.vectors.d}; {self.config.embedder} da {vector.shape[-1]}): "
+                    + reindex_hint(self.path, self.notes_dir)
+                )
             if len(self._query_vectors) >= 64:
                 self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = get_embedder(self.config.embedder).embed_query(query)
+            self._query_vectors[query] = vector
         return self._query_vectors[query]
 
     def similarities(self, query: str, chunks: list[Chunk]) -> np.ndarray:
@@ -145,21 +164,27 @@ class NotesIndex:
             )
         notes_dir = None
         try:
-            version = index_dir / pointer.read_text(encoding="utf-8").strip()
+            version = _version_dir(index_dir, pointer)
             manifest = json.loads((version / "config.json").read_text(encoding="utf-8"))
+            _check_manifest(manifest)
             notes_dir = manifest.get("notes_dir")
-            if manifest.get("format_version") != FORMAT_VERSION:
-                raise SettingsError(f"formato {manifest.get('format_version')!r}")
             config = IndexConfig(**manifest["index"])
             chunk_config = ChunkConfig(
                 **{**manifest["chunking"], "suffixes": tuple(manifest["chunking"]["suffixes"])}
             )
             with open(version / "chunks.jsonl", encoding="utf-8") as handle:
-                chunks = [Chunk.from_dict(json.loads(line)) for line in handle]
+                chunks = [_chunk(json.loads(line)) for line in handle]
+            stored = manifest.get("vectors")
+            if stored and file_sha256(version / "vectors.faiss") != stored["sha256"]:
+                raise SettingsError("vectors.faiss no coincide con su suma de control")
             vectors = faiss.read_index(str(version / "vectors.faiss"))
             embed_keys = json.loads((version / "embed_keys.json").read_text(encoding="utf-8"))
+            if not isinstance(embed_keys, list) or not all(isinstance(k, str) for k in embed_keys):
+                raise SettingsError("embed_keys.json no es una lista de claves")
             if not vectors.ntotal == len(chunks) == len(embed_keys) == manifest["n_chunks"]:
                 raise SettingsError(f"{vectors.ntotal} vectores para {len(chunks)} fragmentos")
+            if stored and vectors.d != stored["dim"]:
+                raise SettingsError(f"vectores de dimensión {vectors.d}, no {stored['dim']}")
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
             detail = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             raise IndexCorruptError(
@@ -167,6 +192,85 @@ class NotesIndex:
                 + reindex_hint(index_dir, notes_dir)
             ) from None
         return cls(index_dir, config, chunk_config, chunks, vectors, manifest, embed_keys)
+
+
+def _version_dir(index_dir: Path, pointer: Path) -> Path:
+    """The version folder CURRENT names: a bare name inside ``index_dir``, never a path
+    (an absolute one, "../x" or a link would send the load anywhere on the disk)."""
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not _VERSION_NAME.fullmatch(name):
+        raise SettingsError(f"{CURRENT} no nombra una versión ({name[:60]!r})")
+    version = index_dir / name
+    if version.is_symlink() or not resolves_inside(version, index_dir):
+        raise SettingsError(f"{CURRENT} nombra {name}, que no está dentro de la carpeta")
+    return version
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A dataclass field's annotation (a string, under `from __future__ import annotations`)
+# -> the JSON values it accepts; other annotations (Literal choices, tuples) are checked
+# by the config's own __post_init__.
+_JSON_TYPES = {
+    "str": lambda v: isinstance(v, str),
+    "int": _is_int,
+    "float": lambda v: _is_int(v) or isinstance(v, float),
+    "bool": lambda v: isinstance(v, bool),
+}
+
+
+def _check_fields(record, cls, where: str) -> None:
+    """Every key of ``record`` is a field of dataclass ``cls`` with a value of its type."""
+    if not isinstance(record, dict):
+        raise SettingsError(f"{where} no es un objeto")
+    fields = cls.__dataclass_fields__
+    for key, value in record.items():
+        if key not in fields:
+            raise SettingsError(f"{where}: campo desconocido {key!r}")
+        accepts = _JSON_TYPES.get(str(fields[key].type))
+        if accepts is not None and not accepts(value):
+            raise SettingsError(f"{where}.{key} no vale {json.dumps(value)[:40]}")
+
+
+def _check_manifest(manifest) -> None:
+    """config.json as load and build read it, field by field: valid JSON of another shape
+    ([1, 2, 3], a string for a number) fails here, by name, rather than deep in a search."""
+    if not isinstance(manifest, dict):
+        raise SettingsError(f"config.json no es un objeto JSON ({type(manifest).__name__})")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise SettingsError(f"formato {manifest.get('format_version')!r}")
+    if not _is_int(manifest.get("n_chunks")) or manifest["n_chunks"] < 0:
+        raise SettingsError("n_chunks no es un número de fragmentos")
+    if not isinstance(manifest.get("notes_dir", ""), (str, type(None))):
+        raise SettingsError("notes_dir no es una ruta")
+    _check_fields(manifest.get("index"), IndexConfig, "index")
+    _check_fields(manifest.get("chunking"), ChunkConfig, "chunking")
+    suffixes = manifest["chunking"].get("suffixes")
+    if not isinstance(suffixes, list) or not all(isinstance(x, str) for x in suffixes):
+        raise SettingsError("chunking.suffixes no es una lista de extensiones")
+    notes = manifest.get("notes")
+    if not isinstance(notes, dict) or not all(
+        isinstance(note, dict)
+        and isinstance(note.get("sha256"), str)
+        and _is_int(note.get("chunks"))
+        for note in notes.values()
+    ):
+        raise SettingsError("notes no describe las notas indexadas")
+    vectors = manifest.get("vectors")  # absent in indexes built before it was recorded
+    if vectors is not None and not (
+        isinstance(vectors, dict)
+        and _is_int(vectors.get("dim"))
+        and vectors["dim"] > 0
+        and isinstance(vectors.get("sha256"), str)
+    ):
+        raise SettingsError("vectors no tiene dim y sha256")
+
+
+def _chunk(record) -> Chunk:
+    _check_fields(record, Chunk, "chunks.jsonl")
+    return Chunk.from_dict(record)
 
 
 @contextmanager
@@ -191,9 +295,42 @@ def _previous(index_dir: Path, warnings: list[str]) -> NotesIndex | None:
         return None
 
 
-def _check_index_dir(index_dir: Path) -> None:
+def check_index_dir(index_dir: str | Path, notes_dir: str | Path | None = None) -> Path:
+    """The index folder, created if missing, once it is known the build can write there;
+    a one-line AssistantError otherwise: a path through a regular file
+    (``notes/a.md/idx``), one that cannot be created (``/proc/idx``), a folder that holds
+    other things, or one inside the notes folder (the notes are never written to). Called
+    by every build, and by the app at start so that a bad --index fails before anything
+    else is loaded."""
+    index_dir = Path(index_dir).expanduser()
     if index_dir.exists() and not index_dir.is_dir():
         raise AssistantError(f"La ruta del índice no es una carpeta: {index_dir}")
+    blocking = next((p for p in index_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise AssistantError(
+            f"La ruta del índice {index_dir} pasa por {blocking}, que es un archivo y no una "
+            "carpeta: elige otra ruta para --index"
+        )
+    if notes_dir is not None and resolves_inside(index_dir, notes_dir):
+        raise AssistantError(
+            f"El índice no puede guardarse dentro de la carpeta de notas ({notes_dir}): "
+            "elige una ruta de --index fuera de ella"
+        )
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        probe = index_dir / f".tmp-probe-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()  # a build writes its version in a folder like this one
+        probe.rmdir()
+    except OSError as err:
+        raise AssistantError(
+            f"No se puede escribir el índice en {index_dir} ({err.strerror}): elige otra "
+            "ruta para --index"
+        ) from None
+    _check_index_contents(index_dir)
+    return index_dir
+
+
+def _check_index_contents(index_dir: Path) -> None:
     if index_dir.exists():
         foreign = [
             p.name
@@ -205,6 +342,24 @@ def _check_index_dir(index_dir: Path) -> None:
                 f"{index_dir} no es una carpeta de índice (contiene {foreign[0]}); "
                 "elige una carpeta vacía o nueva"
             )
+
+
+def _reusable(previous: NotesIndex | None, embedder_name: str, warnings: list[str]) -> bool:
+    """Whether the previous version's vectors may be copied into the new one. Its load
+    checked them against the manifest's checksum and dimension; an index from before the
+    checksum has none, so its dimension is checked against the embedder's (loading the
+    model once: the version this build writes carries the checksum)."""
+    if previous is None or previous.config.embedder != embedder_name:
+        return False
+    if "vectors" in previous.manifest:
+        return True
+    if previous.vectors.d == get_embedder(embedder_name).dim:
+        return True
+    warnings.append(
+        f"los vectores del índice anterior en {previous.path} no tienen la dimensión de "
+        f"{embedder_name}; se recalculan"
+    )
+    return False
 
 
 def embed_missing(
@@ -243,10 +398,9 @@ def build_index(
     """
     began = time.perf_counter()
     notes_dir, index_dir = Path(notes_dir), Path(index_dir)
-    _check_index_dir(index_dir)
     loaded = load_notes(notes_dir, chunk_config or ChunkConfig())
+    check_index_dir(index_dir, notes_dir)
     warnings = list(loaded.warnings)
-    index_dir.mkdir(parents=True, exist_ok=True)
     with _build_lock(index_dir):
         previous = _previous(index_dir, warnings)
         if previous is not None:
@@ -260,7 +414,7 @@ def build_index(
         }
 
         known: dict[str, np.ndarray] = {}
-        if previous is not None and previous.config.embedder == index_config.embedder:
+        if _reusable(previous, index_config.embedder, warnings):
             known.update(previous.vectors_by_key())
         cache = EmbeddingCache(cache_dir or default_cache_dir(), index_config.embedder)
         known.update(cache.get_many([k for k in texts_by_key if k not in known]))
@@ -342,6 +496,12 @@ def _write_version(
         (staging / "chunks.jsonl").write_text(lines, encoding="utf-8")
         (staging / "embed_keys.json").write_text(json.dumps(keys), encoding="utf-8")
         faiss.write_index(vectors, str(staging / "vectors.faiss"))
+        # What the load checks the vectors against: a file of another dimension, or
+        # random vectors of the right one, must not pass for this version's.
+        manifest = {
+            **manifest,
+            "vectors": {"dim": vectors.d, "sha256": file_sha256(staging / "vectors.faiss")},
+        }
         # config.json last: a version folder without it is never taken for complete.
         (staging / "config.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
