@@ -357,11 +357,12 @@ class StudyApp:
 
     def study_show(self, session: StudySession, mode: str) -> tuple:
         """The session's card, or the next due one, in the tab's components."""
+        shown = session.card_id
         try:
             view = self.study.view(session)
         except AssistantError as err:
             return study_problem(session, str(err))
-        return study_view(session, view, mode)
+        return study_view(session, view, mode, new_card=session.card_id != shown)
 
     def study_reveal(self, session: StudySession, mode: str) -> tuple:
         self._study_action(self.study.reveal, session)
@@ -480,18 +481,20 @@ def experiment_view(status: str, out: Path, result: dict) -> tuple:
     )
 
 
-def study_view(session: StudySession, view: CardView, mode: str) -> tuple:
+def study_view(session: StudySession, view: CardView, mode: str, new_card: bool) -> tuple:
     """(session, front, back, answer box, actions row, check, reveal, ratings row, 4 rating
     buttons): the front alone, then the back with its passage and the four ratings; a
-    written answer's proposed rating is the highlighted button."""
+    written answer's proposed rating is the highlighted button. The answer box is emptied
+    only for a new card: a redraw (another tab, the mode) keeps what is being typed."""
     card, written = view.row is not None, mode == STUDY_MODES[1]
     proposal = view.grade.rating if view.grade is not None else None
     check, reveal = card and written, card and not view.revealed
+    answer = {"value": view.answer} if new_card else {}
     return (
         session,
         front_html(view),
         back_html(view),
-        gr.Textbox(visible=card and written, value=view.answer),
+        gr.update(visible=card and written, **answer),
         gr.Row(visible=check or reveal),  # an empty row would still take its height
         gr.Button(visible=check),
         gr.Button(visible=reveal),
@@ -739,7 +742,7 @@ class StudyTab:
         )
 
     def refresh_after(self, event) -> None:
-        """Chain the same redraw to the end of ``event`` (a Notes tab chain, a rating)."""
+        """Chain the same redraw to the end of ``event`` (a Notes tab chain)."""
         self.redraw_on(event.then)
 
 
@@ -807,11 +810,11 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
     )
     card_in = [session, mode]
     reveal.click(app.study_reveal, card_in, tab.card, **hidden)
-    tab.refresh_after(
-        gr.on([check.click, answer.submit], app.study_check, [answer, *card_in], tab.card, **hidden)
-    )
-    for name, button in buttons.items():
-        tab.refresh_after(button.click(partial(app.study_rate, name), card_in, tab.card, **hidden))
+    gr.on([check.click, answer.submit], app.study_check, [answer, *card_in], tab.card, **hidden)
+    for name, button in buttons.items():  # the next card, then the new statistics
+        button.click(partial(app.study_rate, name), card_in, tab.card, **hidden).then(
+            app.study_stats, session, tab.stats, **hidden
+        )
     mode.change(app.study_show, card_in, tab.card, **hidden)
     to_anki.click(partial(app.study_export, "apkg"), None, exported, **hidden)
     to_csv.click(partial(app.study_export, "csv"), None, exported, **hidden)

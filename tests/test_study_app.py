@@ -240,7 +240,8 @@ def test_a_deck_inside_the_notes_folder_is_refused_before_any_work(notes_copy, t
     code = study_app.main(
         ["--notes", str(notes_copy), "--index", str(tmp_path / "i"), "--deck", str(notes_copy)]
     )
-    assert code == 2 and not (tmp_path / "i").exists()
+    index_files = [p for p in (tmp_path / "i").rglob("*") if p.is_file()]  # an empty probe is ok
+    assert code == 2 and index_files == [] and not (notes_copy / "deck.sqlite").exists()
 
 
 # -- the HTML ----------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def test_the_tab_flips_a_card_rates_it_and_refreshes_the_statistics(make_app):
     session = StudySession()
     shown = app.study_show(session, FLIP)
     assert "study-front" in shown[FRONT] and shown[BACK] == ""
-    assert shown[REVEAL].visible and not shown[CHECK].visible and not shown[ANSWER].visible
+    assert shown[REVEAL].visible and not shown[CHECK].visible and not shown[ANSWER]["visible"]
     assert not shown[RATINGS].visible
     first = session.card_id
 
@@ -341,16 +342,20 @@ def test_written_mode_proposes_a_rating_that_the_buttons_accept_or_override(make
     app = make_app()
     session = StudySession()
     shown = app.study_show(session, WRITTEN)
-    assert shown[ANSWER].visible and shown[CHECK].visible and shown[REVEAL].visible
+    assert shown[ANSWER] == {"__type__": "update", "visible": True, "value": ""}  # a new card
+    assert shown[CHECK].visible and shown[REVEAL].visible
+    redrawn = app.study_show(session, WRITTEN)  # another tab, the mode: the typing is kept
+    assert "value" not in redrawn[ANSWER] and redrawn[ANSWER]["visible"]
     with Deck.open(app.study.deck_path) as deck:
         back = deck.get(session.card_id).card.back
     graded = app.study_check(back, session, WRITTEN)
     assert "Propuesta: <strong>Fácil</strong>" in graded[BACK] and graded[RATINGS].visible
     variants = [button.variant for button in graded[RATING_BUTTONS]]
     assert variants == ["secondary", "secondary", "secondary", "primary"]  # Fácil proposed
-    assert graded[ANSWER].value == back and graded[CHECK].visible  # may be edited and re-checked
+    assert "value" not in graded[ANSWER] and graded[CHECK].visible  # may be edited, re-checked
     card = session.card_id
-    app.study_rate("hard", session, WRITTEN)  # overriding the proposal
+    after = app.study_rate("hard", session, WRITTEN)  # overriding the proposal
+    assert after[ANSWER]["value"] == ""  # the next card's box starts empty
     with Deck.open(app.study.deck_path) as deck:
         assert [r.rating for r in deck.reviews(card)] == ["hard"]
 
