@@ -11,7 +11,8 @@ The way of the data, one module each:
           -> quiz.py      a session of due cards, free-text grading, multiple choice
           -> stats.py     due today/this week, reviews per day, retention by note; a PNG
           -> export.py    Anki .apkg (genanki) and CSV for Anki's text import
-    commands.py holds the ``cards`` and ``study`` subcommands the CLI registers.
+    commands.py holds the ``cards`` and ``study`` subcommands the CLI registers;
+    session.py the app's Estudiar tab without Gradio (card_html.py: what it shows).
 
 A card's id is a hash of its kind and the note text it was taken from, so rebuilding the
 deck after an unrelated edit keeps every card and its history (``Deck.sync``).

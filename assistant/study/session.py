@@ -133,8 +133,8 @@ class StudyDesk:
     # -- the deck ----------------------------------------------------------------------
 
     @contextmanager
-    def _deck(self, create: bool = False) -> Iterator[Deck]:
-        with self._lock, Deck.open(self.deck_path, create=create) as deck:
+    def _deck(self) -> Iterator[Deck]:
+        with self._lock, Deck.open(self.deck_path) as deck:
             yield deck
 
     def rebuild(
