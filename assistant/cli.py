@@ -1,6 +1,8 @@
 """Command line: ``python -m assistant {index,search,eval,chat}``.
 
 Every AssistantError becomes one line on stderr and exit code 2; tracebacks are for bugs.
+Every option is checked (``check_options``) before a note is read or a model loads, and
+no command writes over one of its inputs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 from assistant.options import add_options
 from assistant.study.commands import add_parsers as add_study_parsers
-from corpus.errors import AssistantError
+from corpus.errors import AssistantError, SettingsError
+from corpus.files import check_output_path
 
 DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
 
@@ -28,21 +31,26 @@ def _index_dir(args) -> Path:
     return Path(args.index) if args.index else default_index_dir(Path(args.notes))
 
 
+def _chunk_config(args):
+    """The ChunkConfig --chunk-size / --chunk-overlap ask for; None when neither is given
+    (the build keeps the previous index's chunking)."""
+    from corpus.config import ChunkConfig
+
+    if not getattr(args, "chunk_size", None) and getattr(args, "chunk_overlap", None) is None:
+        return None
+    defaults = ChunkConfig()
+    return ChunkConfig(
+        chunk_size=args.chunk_size or defaults.chunk_size,
+        chunk_overlap=defaults.chunk_overlap if args.chunk_overlap is None else args.chunk_overlap,
+    )
+
+
 def _build(notes: Path, index: Path, args, quiet: bool = False):
     """Index the notes (the CLI's chunking and embedder options) and load the index."""
-    from corpus.config import ChunkConfig
     from index.config import IndexConfig
     from index.store import open_index
 
-    chunk_config = index_config = None
-    if getattr(args, "chunk_size", None) or getattr(args, "chunk_overlap", None) is not None:
-        defaults = ChunkConfig()
-        chunk_config = ChunkConfig(
-            chunk_size=args.chunk_size or defaults.chunk_size,
-            chunk_overlap=defaults.chunk_overlap
-            if args.chunk_overlap is None
-            else args.chunk_overlap,
-        )
+    chunk_config, index_config = _chunk_config(args), None
     if getattr(args, "embedder", None):
         index_config = IndexConfig(embedder=args.embedder)
     loaded, report = open_index(
@@ -212,8 +220,15 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval_answers(args) -> int:
-    from eval.answers import run_answer_eval
+    from eval.answers import check_log_path, run_answer_eval
 
+    if args.log:
+        check_log_path(args.log, args.questions, args.notes, args.index, args.model, args.adapter)
+        if Path(args.log).exists() and not (args.force or args.append):
+            raise SettingsError(
+                f"--log {args.log} ya existe: añade --append para seguirlo o --force para "
+                "reemplazarlo"
+            )
     result = run_answer_eval(
         notes=args.notes,
         questions=args.questions,
@@ -223,6 +238,7 @@ def cmd_eval_answers(args) -> int:
         limit=args.limit,
         index_dir=args.index,
         log=args.log,
+        append=args.append,
         precision=args.precision,
         passages=args.passages,
         progress=not args.json or sys.stderr.isatty(),
@@ -240,6 +256,8 @@ def cmd_experiment(args) -> int:
     """The strategy x model x seed grid: results.json, plots and report.md in --out."""
     from eval.experiment import parse_seeds, progress_bar, run_experiment, split_list
 
+    inputs = {"preguntas": args.questions, "notas": args.notes, "índice": args.index}
+    check_output_path(args.out, "--out", inputs, folder=True)
     with progress_bar(enabled=sys.stderr.isatty()) as progress:
         results = run_experiment(
             args.questions,
@@ -264,6 +282,8 @@ def cmd_train_lora(args) -> int:
     """Train a LoRA adapter on a dataset built by assistant.lora.data (resumable)."""
     from dataclasses import fields
 
+    inputs = {"datos": args.data, "configuración": args.config}
+    check_output_path(args.out, "--out", inputs, folder=True)
     from assistant.lora.config import LoraTrainConfig
     from assistant.lora.train import train_lora
 
@@ -301,6 +321,38 @@ def _question(text: str) -> str:
     if not text:
         raise AssistantError("La pregunta está vacía")
     return text
+
+
+def check_options(args) -> None:
+    """Every option the command has, checked by the config that will take it, before any
+    note is read or model loaded: a bad --strategy or --passages used to surface after
+    ~25 s of loading. Raises SettingsError (or AdapterError) naming the option."""
+    for flag in ("k", "limit", "passages", "chunk_size"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
+            raise SettingsError(f"--{flag.replace('_', '-')} debe ser al menos 1, no {value}")
+    if getattr(args, "strategy", None) is not None:
+        from assistant.answer import AssistantConfig
+        from assistant.generators.adapters import adapter_for, resolve_adapter
+        from assistant.prompts import parse_strategy
+
+        AssistantConfig(strategy=args.strategy, passages=args.passages)
+        if parse_strategy(args.strategy).generates:
+            resolve_adapter(adapter_for(args.model, args.adapter))
+    if getattr(args, "max_new_tokens", None) is not None:
+        from assistant.generators.base import GenerationConfig
+
+        GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    _chunk_config(args)
+    if getattr(args, "command", None) == "experiment":
+        from assistant.prompts import parse_strategy
+        from eval.experiment import parse_model, parse_seeds, split_list
+
+        for name in split_list(args.strategies):
+            parse_strategy(name)
+        for spec in split_list(args.models):
+            parse_model(spec)
+        parse_seeds(args.seeds)
 
 
 # The options of every command that answers questions (ask, chat).
@@ -362,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)"
     )
     answers.add_argument("--log", help="guarda cada pregunta, prompt y respuesta en este JSONL")
+    rewrite = answers.add_mutually_exclusive_group()
+    rewrite.add_argument("--force", action="store_true", help="reemplaza un --log que ya existe")
+    rewrite.add_argument("--append", action="store_true", help="añade al final de un --log")
     add_options(answers, "precision")
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=cmd_eval_answers)
@@ -412,13 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     args = build_parser().parse_args(argv)
-    if getattr(args, "k", 1) < 1:
-        print("error: --k debe ser al menos 1", file=sys.stderr)
-        return 2
     if getattr(args, "index", "") is None and getattr(args, "notes", "") is None:
         print("error: indica --index o --notes", file=sys.stderr)
         return 2
     try:
+        check_options(args)
         return args.func(args)
     except AssistantError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -52,6 +52,10 @@ def read_jsonl(
                 continue
             try:
                 rows.append(parse(json.loads(line)))
+            except RowError as err:
+                raise QuestionsFileError(
+                    f"{path}, línea {number}: fila no válida ({err}); se espera {expected}"
+                ) from None
             except (json.JSONDecodeError, KeyError, TypeError) as err:
                 raise QuestionsFileError(
                     f"{path}, línea {number}: fila no válida ({type(err).__name__}: {err}); "
@@ -62,14 +66,50 @@ def read_jsonl(
     return rows
 
 
+class RowError(ValueError):
+    """A JSONL row parsed as JSON but a field has the wrong type or value; the message
+    names the field and what it holds, read_jsonl adds the file and the line."""
+
+
+def _json_repr(value) -> str:
+    return json.dumps(value, ensure_ascii=False)[:60]
+
+
+def _text(row: dict, key: str, required: bool = False) -> str:
+    value = row.get(key, "")
+    if key not in row and required:
+        raise RowError(f'falta "{key}"')
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise RowError(f'"{key}" debe ser un texto no vacío, no {_json_repr(value)}')
+    return value
+
+
+def _texts(row: dict, key: str) -> list[str]:
+    value = row.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RowError(f'"{key}" debe ser una lista de textos, no {_json_repr(value)}')
+    return list(value)
+
+
 def _question(row: dict) -> Question:
+    """One validated row: a null or empty question would be asked as "None" or abort the
+    run halfway, after the models have loaded."""
+    if not isinstance(row, dict):
+        raise RowError(f"se esperaba un objeto JSON, no {_json_repr(row)}")
+    if "id" not in row:
+        raise RowError('falta "id"')
+    if isinstance(row["id"], bool) or not isinstance(row["id"], (str, int)) or row["id"] == "":
+        raise RowError(f'"id" debe ser un texto o un número, no {_json_repr(row["id"])}')
+    answerable = row.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise RowError(f'"answerable" debe ser true o false, no {_json_repr(answerable)}')
     return Question(
         id=str(row["id"]),
-        question=str(row["question"]),
-        answers=[str(a) for a in row.get("answers", [])],
-        evidence=[str(e) for e in row.get("evidence", [])],
-        answerable=bool(row.get("answerable", True)),
-        section=str(row.get("section", "")),
+        question=_text(row, "question", required=True),
+        answers=_texts(row, "answers"),
+        evidence=_texts(row, "evidence"),
+        answerable=answerable,
+        section=_text(row, "section"),
     )
 
 

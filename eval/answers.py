@@ -26,11 +26,14 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rouge_score import rouge_scorer
 
 from assistant.answer import Answer
 from assistant.citations import strip_citations
+from corpus.errors import SettingsError
+from corpus.files import check_output_path
 from corpus.questions import Question, is_relevant
 
 _ARTICLES = re.compile(r"\b(el|la|lo|los|las|un|una|unos|unas)\b")
@@ -250,8 +253,11 @@ def summarize_scores(scores: list[QuestionScores]) -> dict:
 
 def limit_questions(questions: list[Question], limit: int | None) -> list[Question]:
     """The first ``limit`` rows, keeping the file's share of unanswerable rows (at least one
-    of each kind when both exist), so a quick look still measures abstention."""
-    if not limit or limit >= len(questions):
+    of each kind when both exist), so a quick look still measures abstention. None is
+    every row; 0 or less is an error (it once meant every row, silently)."""
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        raise SettingsError(f"--limit debe ser al menos 1, no {limit}")
+    if limit is None or limit >= len(questions):
         return questions
     answerable = [q for q in questions if q.answerable]
     unanswerable = [q for q in questions if not q.answerable]
@@ -259,6 +265,31 @@ def limit_questions(questions: list[Question], limit: int | None) -> list[Questi
     if unanswerable and answerable and limit >= 2:
         n_un = min(max(n_un, 1), limit - 1)
     return answerable[: limit - n_un] + unanswerable[:n_un]
+
+
+def check_log_path(
+    log: str | Path,
+    questions: str | Path,
+    notes: str | Path,
+    index_dir: str | Path | None = None,
+    model: str = "gemma-270m",
+    adapter: str | None = None,
+) -> None:
+    """SettingsError unless ``log`` is a file path clear of every input of the run: the
+    question file (``--log Q.jsonl --questions Q.jsonl`` once overwrote the questions),
+    the notes, the index (the notes' default one without ``index_dir``) and the adapter."""
+    from assistant.generators.adapters import adapter_for
+    from index.cache import default_index_dir
+
+    inputs = {
+        "preguntas": questions,
+        "notas": notes,
+        "índice": index_dir or default_index_dir(Path(notes)),
+        "adaptador": adapter_for(model, adapter),
+    }
+    check_output_path(log, "--log", inputs)
+    if Path(log).is_dir():
+        raise SettingsError(f"--log {log} es una carpeta; indica un archivo .jsonl")
 
 
 def run_answer_eval(
@@ -276,19 +307,25 @@ def run_answer_eval(
     precision: str | None = None,
     passages: int = 3,
     finish=None,
+    append: bool = False,
 ) -> dict:
     """Answer every question of the file and summarize; ``assistant`` overrides the model
     (tests pass one built on a scripted generator); ``finish(question, answer)`` may return
-    a changed answer before it is scored and logged (a replay restores its timings)."""
+    a changed answer before it is scored and logged (a replay restores its timings).
+
+    ``log`` is replaced, or extended with ``append``; it may not be an input (the question
+    file, or a path inside the notes, the index or the adapter). Whether an existing log
+    may be replaced is the caller's decision (the CLI asks for --force)."""
     import json
     from dataclasses import asdict
-    from pathlib import Path
 
     from tqdm import tqdm
 
     from assistant.session import load_assistant, open_index
     from corpus.questions import load_questions
 
+    if log:
+        check_log_path(log, questions, notes, index_dir, model, adapter)
     rows = limit_questions(load_questions(questions), limit)
     if assistant is None:
         index = open_index(index_dir, notes)
@@ -302,7 +339,7 @@ def run_answer_eval(
             passages=passages,
         )
     results = []
-    log_file = open(log, "w", encoding="utf-8") if log else None
+    log_file = open(log, "a" if append else "w", encoding="utf-8") if log else None
     try:
         for question in tqdm(rows, desc="Respondiendo", unit="preg", disable=not progress):
             answer = assistant.answer(question.question, section=question.section)

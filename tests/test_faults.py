@@ -1,0 +1,603 @@
+"""Fault injection: one row per way a user's files, options or processes can go wrong.
+
+Every row makes its fault on real files in tmp_path (or in a real child process), meets it
+with the real code (the CLI in-process, or ``python -m assistant`` / ``app.py`` in a child
+when the edge itself is the point), and asserts that the user sees one ``error:`` line
+naming the problem, or a sensible result; that nothing was lost (every file as it was,
+unless the row writes on purpose); and, where the fault is a damaged index, that the next
+build repairs it. The fake embedder keeps it fast: no row loads a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import faiss
+import numpy as np
+import pytest
+
+from assistant.cli import main
+from corpus.errors import AssistantError
+from index.config import IndexConfig
+from index.store import CURRENT, NotesIndex, build_index
+from tests.conftest import ROOT
+
+FAKE = IndexConfig(embedder="fake-hash")
+QUESTIONS = [
+    {"id": "q1", "question": "¿Qué es LoRA?", "answers": ["adaptación"], "evidence": ["LoRA"]},
+    {"id": "q2", "question": "¿Qué es teacher forcing?", "answers": [], "evidence": []},
+]
+# A child that builds with the fake embedder and hangs once the vectors are half-written:
+# it holds the build lock and has a staging folder on disk (killed, or raced against).
+HANGING_BUILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from index import embedders
+from index.config import IndexConfig
+from tests.fakes import HashEmbedder
+import index.store as store
+embedders.EMBEDDERS["fake-hash"] = HashEmbedder
+real_write = store.faiss.write_index
+def write_then_hang(index, path):
+    real_write(index, path)
+    print("WRITING", flush=True)
+    time.sleep(120)
+store.faiss.write_index = write_then_hang
+store.build_index({notes!r}, {index!r}, index_config=IndexConfig(embedder="fake-hash"))
+"""
+
+
+@dataclass
+class Case:
+    """The files of one row: a copy of the notes, an index built from them with the fake
+    embedder, and a valid question file."""
+
+    tmp: Path
+    notes: Path
+    index: Path
+    questions: Path
+
+    @property
+    def version(self) -> Path:
+        return self.index / (self.index / CURRENT).read_text()
+
+    def files(self) -> dict[str, str]:
+        """sha256 of every file under tmp (links followed): what 'nothing lost' compares."""
+        return {
+            p.relative_to(self.tmp).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(self.tmp.rglob("*"))
+            if p.is_file() and "child-cache" not in p.parts
+        }
+
+    def argv(self, template: list[str]) -> list[str]:
+        return [
+            part.format(tmp=self.tmp, notes=self.notes, index=self.index, q=self.questions)
+            for part in template
+        ]
+
+    def hanging_build(self) -> subprocess.Popen:
+        script = HANGING_BUILD.format(root=str(ROOT), notes=str(self.notes), index=str(self.index))
+        child = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "STUDY_ASSISTANT_CACHE": str(self.tmp / "child-cache")},
+        )
+        assert child.stdout.readline().strip() == "WRITING"
+        return child
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How the fault is made, what meets it, what the user must see, what follows."""
+
+    inject: Callable[[Case], None] | None
+    # CLI arguments ({tmp}, {notes}, {index}, {q} filled in), or a call on the real code.
+    meet: list[str] | Callable[[Case], object]
+    expect: str | None  # in the one error line; None: no error, `after` checks the result
+    after: Callable[[Case, object], None] | None = None
+    process: str | None = None  # "assistant" or "app": argv run in a child process
+    keeps: bool = True  # every file as before `meet` (False: the row writes on purpose)
+
+
+# -- injections ---------------------------------------------------------------------------
+
+
+def _manifest(change: Callable[[dict], object]) -> Callable[[Case], None]:
+    def inject(case: Case) -> None:
+        path = case.version / "config.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        change(manifest)
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    return inject
+
+
+def _file(name: str, text: str) -> Callable[[Case], None]:
+    return lambda case: (case.version / name).write_text(text, encoding="utf-8")
+
+
+def _vectors(dim: int, legacy: bool = False) -> Callable[[Case], None]:
+    """vectors.faiss replaced by random unit vectors of ``dim``; ``legacy`` also drops the
+    manifest's checksum, as in an index built before it was recorded."""
+
+    def inject(case: Case) -> None:
+        count = json.loads((case.version / "config.json").read_text())["n_chunks"]
+        vectors = np.random.default_rng(0).normal(size=(count, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index = faiss.IndexFlatIP(dim)
+        index.add(vectors)
+        faiss.write_index(index, str(case.version / "vectors.faiss"))
+        if legacy:
+            _manifest(lambda m: m.pop("vectors"))(case)
+
+    return inject
+
+
+def _questions(*rows: str) -> Callable[[Case], None]:
+    """The question file with a good first row, then ``rows`` as written."""
+    good = json.dumps(QUESTIONS[0], ensure_ascii=False)
+    return lambda case: case.questions.write_text("\n".join([good, *rows]) + "\n", encoding="utf-8")
+
+
+def _elsewhere(case: Case) -> Path:
+    """A complete copy of the live version outside the index folder."""
+    copy = case.tmp / "elsewhere" / "v-copy"
+    shutil.copytree(case.version, copy)
+    return copy
+
+
+def _current(value: Callable[[Case], str]) -> Callable[[Case], None]:
+    return lambda case: (case.index / CURRENT).write_text(value(case), encoding="utf-8")
+
+
+def _link_version(case: Case) -> None:
+    (case.index / "v-link").symlink_to(_elsewhere(case), target_is_directory=True)
+    (case.index / CURRENT).write_text("v-link", encoding="utf-8")
+
+
+def _link_out_of_notes(case: Case) -> None:
+    secret = case.tmp / "secreto.txt"
+    secret.write_text("CLAVE-SECRETA del servidor\n", encoding="utf-8")
+    (case.notes / "passwd.txt").symlink_to(secret)
+    outside = case.tmp / "fuera"
+    outside.mkdir()
+    (outside / "ajena.md").write_text("# Ajena\n\nCLAVE-SECRETA en una carpeta.\n")
+    (case.notes / "carpeta").symlink_to(outside, target_is_directory=True)
+
+
+def _write(relative: str, text: str) -> Callable[[Case], None]:
+    def inject(case: Case) -> None:
+        path = case.tmp / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    return inject
+
+
+# -- what follows -------------------------------------------------------------------------
+
+
+def _rebuilds(warning: str = "dañado") -> Callable[[Case, object], None]:
+    """The next build repairs the index: it warns, and every chunk's own text retrieves
+    that chunk first by its vector alone (so the vectors are the notes' again)."""
+
+    def after(case: Case, _) -> None:
+        report = build_index(case.notes, case.index, index_config=FAKE)
+        assert any(warning in w for w in report.warnings), report.warnings
+        index = NotesIndex.load(case.index)
+        first = [
+            index.search(c.embed_text(), k=1, retriever="dense")[0].chunk for c in index.chunks
+        ]
+        assert [c.id for c in first] == [c.id for c in index.chunks]
+        assert "vectors" in index.manifest
+
+    return after
+
+
+def _rebuilds_and_keeps_the_copy(case: Case, outcome) -> None:
+    copy = case.tmp / "elsewhere" / "v-copy"
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    _rebuilds()(case, outcome)
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+
+
+def _link_skipped(case: Case, report) -> None:
+    import gradio as gr
+
+    import app
+
+    assert any(w.startswith("passwd.txt:") and "fuera" in w for w in report.warnings)
+    assert any(w.startswith("carpeta:") for w in report.warnings)
+    index = NotesIndex.load(case.index)
+    assert not [c for c in index.chunks if "CLAVE-SECRETA" in c.text]
+    # The app's note preview applies the same rule (corpus.files.resolves_inside).
+    shown = SimpleNamespace(notes_dir=case.notes, index=index)
+    with pytest.raises(gr.Error):
+        app.StudyApp.note_text(shown, "passwd.txt")
+    assert "Teacher" in app.StudyApp.note_text(shown, "teacher_forcing.md")
+
+
+def _log_appended(case: Case, _) -> None:
+    lines = (case.tmp / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == '{"earlier": "run"}' and len(lines) == 1 + len(QUESTIONS)
+
+
+def _append_to_log(case: Case):
+    from assistant.abstain import AbstentionPolicy
+    from assistant.answer import Assistant, AssistantConfig
+    from eval.answers import run_answer_eval
+    from tests.fakes import OverlapChecker, ScriptedGenerator
+
+    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
+    assistant = Assistant(
+        NotesIndex.load(case.index), ScriptedGenerator(), OverlapChecker(), config
+    )
+    return run_answer_eval(
+        str(case.notes),
+        str(case.questions),
+        assistant=assistant,
+        log=str(case.tmp / "log.jsonl"),
+        append=True,
+        progress=False,
+    )
+
+
+def _killed_mid_build(case: Case):
+    expected = [h.chunk.id for h in NotesIndex.load(case.index).search("atención", k=5)]
+    (case.notes / "extra.md").write_text("# Extra\n\nTexto nuevo.\n", encoding="utf-8")
+    child = case.hanging_build()
+    try:
+        assert list(case.index.glob(".tmp-*/vectors.faiss")), "the child was not mid-write"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    return expected
+
+
+def _killed_build_left_the_old_index(case: Case, expected) -> None:
+    assert [h.chunk.id for h in NotesIndex.load(case.index).search("atención", k=5)] == expected
+    assert build_index(case.notes, case.index).added == ["extra.md"]
+    assert not list(case.index.glob(".tmp-*")) and len(list(case.index.glob("v-*"))) == 1
+
+
+def _build_during_another(case: Case):
+    child = case.hanging_build()
+    try:
+        build_index(case.notes, case.index, index_config=FAKE)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+
+def _builds_once_alone(case: Case, _) -> None:
+    assert NotesIndex.load(case.index).chunks
+    assert build_index(case.notes, case.index).embedded == 0
+
+
+SEARCH = ["search", "--index", "{index}", "atención"]
+EVAL = ["eval", "answers", "--notes", "{notes}", "--questions", "{q}", "--index", "{index}"]
+NO_NOTES = "{tmp}/no_existe"  # an option error must come before the notes are even read
+
+FAULTS: dict[str, Fault] = {
+    # 1. An output path that is an input, or an existing log.
+    "log_is_the_question_file": Fault(
+        None, [*EVAL, "--log", "{q}"], "escribiría sobre una entrada", process="assistant"
+    ),
+    "log_is_a_link_to_the_question_file": Fault(
+        lambda case: (case.tmp / "enlace.jsonl").symlink_to(case.questions),
+        [*EVAL, "--log", "{tmp}/enlace.jsonl"],
+        "escribiría sobre una entrada",
+    ),
+    "log_inside_the_notes": Fault(
+        None, [*EVAL, "--log", "{notes}/log.jsonl"], "escribiría sobre una entrada"
+    ),
+    "log_inside_the_index": Fault(
+        None, [*EVAL, "--log", "{index}/log.jsonl"], "escribiría sobre una entrada"
+    ),
+    "log_exists_without_force": Fault(
+        _write("log.jsonl", '{"earlier": "run"}\n'), [*EVAL, "--log", "{tmp}/log.jsonl"], "--force"
+    ),
+    "log_appended_keeps_the_earlier_run": Fault(
+        _write("log.jsonl", '{"earlier": "run"}\n'),
+        _append_to_log,
+        None,
+        _log_appended,
+        keeps=False,
+    ),
+    "experiment_out_holds_the_questions": Fault(
+        None,
+        ["experiment", "--questions", "{q}", "--out", "{tmp}", "--notes", "{notes}"],
+        "escribiría sobre una entrada",
+    ),
+    "experiment_out_is_the_question_file": Fault(
+        None,
+        ["experiment", "--questions", "{q}", "--out", "{q}", "--notes", "{notes}"],
+        "escribiría sobre una entrada",
+    ),
+    "train_out_holds_the_data": Fault(
+        _write("datos/train.jsonl", "{}\n"),
+        ["train-lora", "--data", "{tmp}/datos/train.jsonl", "--out", "{tmp}/datos"],
+        "escribiría sobre una entrada",
+    ),
+    "index_inside_the_notes": Fault(
+        None,
+        ["index", "--notes", "{notes}", "--index", "{notes}/indice"],
+        "dentro de la carpeta de notas",
+    ),
+    "cards_export_over_a_note": Fault(
+        None,
+        ["cards", "export", "--notes", "{notes}", "--csv", "{notes}/tarjetas.csv"],
+        "sobre una entrada",
+    ),
+    # 2. config.json valid JSON but not the manifest: searching says so, the next build
+    # starts over.
+    "config_is_a_list": Fault(
+        _file("config.json", "[1, 2, 3]"), SEARCH, "dañado", _rebuilds(), process="assistant"
+    ),
+    "config_is_a_string": Fault(_file("config.json", '"hola"'), SEARCH, "dañado", _rebuilds()),
+    "config_is_empty": Fault(_file("config.json", ""), SEARCH, "dañado", _rebuilds()),
+    "config_n_chunks_is_text": Fault(
+        _manifest(lambda m: m.update(n_chunks="90")), SEARCH, "n_chunks", _rebuilds()
+    ),
+    "config_embedder_is_a_number": Fault(
+        _manifest(lambda m: m["index"].update(embedder=5)), SEARCH, "index.embedder", _rebuilds()
+    ),
+    "config_index_is_a_list": Fault(
+        _manifest(lambda m: m.update(index=[])), SEARCH, "dañado", _rebuilds()
+    ),
+    "config_notes_is_a_list": Fault(
+        _manifest(lambda m: m.update(notes=["a.md"])), SEARCH, "dañado", _rebuilds()
+    ),
+    "config_suffixes_is_text": Fault(
+        _manifest(lambda m: m["chunking"].update(suffixes=".md")), SEARCH, "dañado", _rebuilds()
+    ),
+    "config_vectors_is_text": Fault(
+        _manifest(lambda m: m.update(vectors="x")), SEARCH, "dañado", _rebuilds()
+    ),
+    "chunk_row_is_a_list": Fault(_file("chunks.jsonl", "[1, 2]\n"), SEARCH, "dañado", _rebuilds()),
+    "chunk_text_is_a_number": Fault(
+        lambda case: _file(
+            "chunks.jsonl",
+            "".join(
+                json.dumps({**json.loads(line), "text": 7}) + "\n"
+                for line in (case.version / "chunks.jsonl").read_text().splitlines()
+            ),
+        )(case),
+        SEARCH,
+        "chunks.jsonl.text",
+        _rebuilds(),
+    ),
+    "embed_keys_is_an_object": Fault(
+        _file("embed_keys.json", '{"a": 1}'), SEARCH, "dañado", _rebuilds()
+    ),
+    "vectors_truncated": Fault(_file("vectors.faiss", "IxF"), SEARCH, "dañado", _rebuilds()),
+    # 3. vectors.faiss of another dimension, or random vectors of the right one.
+    "vectors_of_another_dimension": Fault(_vectors(8), SEARCH, "suma de control", _rebuilds()),
+    "random_vectors_of_the_right_dimension": Fault(
+        _vectors(256), SEARCH, "suma de control", _rebuilds()
+    ),
+    "legacy_index_vectors_of_another_dimension": Fault(
+        _vectors(8, legacy=True), SEARCH, "dimensión 8", _rebuilds("dimensión")
+    ),
+    # 4. --index through a regular file, or where nothing can be written.
+    "index_under_a_regular_file": Fault(
+        None,
+        ["index", "--notes", "{notes}", "--index", "{notes}/teacher_forcing.md/idx"],
+        "que es un archivo",
+        process="assistant",
+    ),
+    "index_unwritable": Fault(
+        None,
+        ["index", "--notes", "{notes}", "--index", "/proc/idx"],
+        "No se puede escribir",
+        process="assistant",
+    ),
+    "ask_with_index_under_a_file": Fault(
+        None,
+        ["ask", "--notes", "{notes}", "--index", "{q}/idx", "--strategy", "extractive", "hola"],
+        "que es un archivo",
+    ),
+    "search_index_under_a_file": Fault(
+        None, ["search", "--index", "{notes}/teacher_forcing.md/idx", "hola"], "No hay índice"
+    ),
+    "app_start_with_index_under_a_file": Fault(
+        None,
+        ["--notes", "{notes}", "--index", "{notes}/teacher_forcing.md/idx"],
+        "que es un archivo",
+        process="app",
+    ),
+    # 6. A link inside the notes folder to a file (or a folder) outside it.
+    "link_out_of_the_notes": Fault(
+        _link_out_of_notes,
+        lambda case: build_index(case.notes, case.index),
+        None,
+        _link_skipped,
+        keeps=False,
+    ),
+    # 7. Question rows that would be asked as "None", abort the run, or --limit 0.
+    "question_null": Fault(
+        _questions('{"id": "q2", "question": null}'),
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}"],
+        'línea 2: fila no válida ("question" debe ser un texto no vacío, no null)',
+        process="assistant",
+    ),
+    "question_empty": Fault(
+        _questions('{"id": "q2", "question": "  "}'),
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}"],
+        "línea 2",
+    ),
+    "question_missing": Fault(
+        _questions('{"id": "q2"}'),
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}"],
+        'línea 2: fila no válida (falta "question")',
+    ),
+    "question_row_not_an_object": Fault(
+        _questions("[1, 2]"),
+        ["eval", "retrieval", "--notes", NO_NOTES, "--questions", "{q}"],
+        "línea 2",
+    ),
+    "answers_not_a_list": Fault(
+        _questions('{"id": "q2", "question": "¿Qué?", "answers": "sí"}'),
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}"],
+        '"answers" debe ser una lista',
+    ),
+    "answerable_not_a_bool": Fault(
+        _questions('{"id": "q2", "question": "¿Qué?", "answerable": "no"}'),
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}"],
+        '"answerable"',
+    ),
+    "limit_zero": Fault(
+        None,
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}", "--limit", "0"],
+        "--limit",
+    ),
+    # 8. Bad settings: reported before the notes are read (so before any model loads).
+    "strategy_bogus": Fault(
+        None, ["ask", "--notes", NO_NOTES, "--strategy", "bogus", "hola"], "estrategia desconocida"
+    ),
+    "eval_strategy_bogus": Fault(
+        None,
+        ["eval", "answers", "--notes", NO_NOTES, "--questions", "{q}", "--strategy", "bogus"],
+        "estrategia desconocida",
+    ),
+    "passages_zero": Fault(
+        None, ["ask", "--notes", NO_NOTES, "--passages", "0", "hola"], "--passages"
+    ),
+    "passages_too_many": Fault(None, ["chat", "--notes", NO_NOTES, "--passages", "11"], "passages"),
+    "max_new_tokens_zero": Fault(
+        None, ["ask", "--notes", NO_NOTES, "--max-new-tokens", "0", "hola"], "max_new_tokens"
+    ),
+    "temperature_negative": Fault(
+        None, ["ask", "--notes", NO_NOTES, "--temperature", "-1", "hola"], "temperature"
+    ),
+    "adapter_missing": Fault(
+        None, ["ask", "--notes", NO_NOTES, "--adapter", "{tmp}/nada", "hola"], "adaptador"
+    ),
+    "chunk_overlap_too_large": Fault(
+        None,
+        ["index", "--notes", NO_NOTES, "--index", "{tmp}/i", "--chunk-size", "200"]
+        + ["--chunk-overlap", "150"],
+        "chunk_overlap",
+    ),
+    "k_zero": Fault(None, ["search", "--index", "{index}", "--k", "0", "hola"], "--k"),
+    "experiment_model_bogus": Fault(
+        None,
+        ["experiment", "--questions", "{q}", "--out", "{tmp}/exp", "--models", "bogus"]
+        + ["--notes", NO_NOTES],
+        "Modelo desconocido",
+    ),
+    "experiment_seeds_not_numbers": Fault(
+        None,
+        ["experiment", "--questions", "{q}", "--out", "{tmp}/exp", "--seeds", "a,b"]
+        + ["--notes", NO_NOTES],
+        "semillas",
+    ),
+    # 10. CURRENT naming something other than a version folder inside the index.
+    "current_absolute_path": Fault(
+        _current(lambda case: str(_elsewhere(case))),
+        SEARCH,
+        "CURRENT no nombra una versión",
+        _rebuilds_and_keeps_the_copy,
+    ),
+    "current_parent_path": Fault(
+        _current(lambda case: f"../{_elsewhere(case).parent.name}/v-copy"),
+        SEARCH,
+        "CURRENT no nombra una versión",
+        _rebuilds_and_keeps_the_copy,
+    ),
+    "current_names_a_link_out": Fault(
+        _link_version, SEARCH, "no está dentro de la carpeta", _rebuilds_and_keeps_the_copy
+    ),
+    "current_empty": Fault(_current(lambda case: ""), SEARCH, "dañado", _rebuilds()),
+    # Faults of the process: killed with SIGKILL mid-write, and two builds at once.
+    "killed_mid_build": Fault(
+        None, _killed_mid_build, None, _killed_build_left_the_old_index, keeps=False
+    ),
+    "concurrent_builds": Fault(
+        None, _build_during_another, "Otro proceso está indexando", _builds_once_alone, keeps=False
+    ),
+}
+
+
+@pytest.fixture
+def case(notes_copy, tmp_path, fake_embedder) -> Case:
+    index = tmp_path / "index"
+    build_index(notes_copy, index, index_config=FAKE)
+    questions = tmp_path / "preguntas.jsonl"
+    questions.write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUESTIONS), encoding="utf-8"
+    )
+    return Case(tmp_path, notes_copy, index, questions)
+
+
+def _run(fault: Fault, case: Case, capsys) -> tuple[int, str]:
+    """(exit code, stderr) of the CLI or the app meeting the fault."""
+    argv = case.argv(fault.meet)
+    if fault.process is None:
+        capsys.readouterr()
+        code = main(argv)
+        return code, capsys.readouterr().err
+    program = ["-m", "assistant"] if fault.process == "assistant" else [str(ROOT / "app.py")]
+    result = subprocess.run(
+        [sys.executable, *program, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    return result.returncode, result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_a_fault_ends_in_one_line_or_a_sensible_result(name, case, capsys):
+    fault = FAULTS[name]
+    if fault.inject is not None:
+        fault.inject(case)
+    before = case.files()
+
+    outcome = None
+    if callable(fault.meet):
+        if fault.expect is None:
+            outcome = fault.meet(case)
+        else:
+            with pytest.raises(AssistantError) as raised:
+                fault.meet(case)
+            message = str(raised.value)
+            assert "\n" not in message and fault.expect in message, message
+    else:
+        code, stderr = _run(fault, case, capsys)
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        if fault.expect is None:
+            assert code == 0, stderr
+        else:
+            assert "Traceback" not in stderr, stderr
+            assert code == 2 and len(lines) == 1, stderr
+            assert lines[0].startswith("error: ") and fault.expect in lines[0], lines[0]
+
+    if fault.keeps:
+        assert case.files() == before, "a file changed"
+    if fault.after is not None:
+        fault.after(case, outcome)
+
+
+def test_an_index_without_the_vectors_checksum_loads_the_same_and_gains_it(case):
+    """Indexes built before the checksum was recorded keep working, search for search;
+    the next build reuses their vectors (no embedding) and records the checksum."""
+    queries = ["atención", "¿Qué es LoRA?", "teacher forcing"]
+    expected = [[h.to_json() for h in NotesIndex.load(case.index).search(q)] for q in queries]
+    _manifest(lambda m: m.pop("vectors"))(case)
+    legacy = NotesIndex.load(case.index)
+    assert "vectors" not in legacy.manifest
+    assert [[h.to_json() for h in legacy.search(q)] for q in queries] == expected
+    report = build_index(case.notes, case.index)
+    assert report.embedded == 0 and not report.warnings
+    rebuilt = NotesIndex.load(case.index)
+    assert rebuilt.manifest["vectors"]["dim"] == 256
+    assert [[h.to_json() for h in rebuilt.search(q)] for q in queries] == expected
