@@ -16,8 +16,12 @@ from corpus.errors import SettingsError
 
 def file_sha256(path) -> str:
     """sha256 of a file's bytes (what a note's ``sha256`` and artefact provenance record)."""
+    # 1 MiB at a time: an index's vectors can be hundreds of MB, hashed at every load.
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _file_mode() -> int:
