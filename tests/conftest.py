@@ -7,6 +7,7 @@ import pytest
 
 from index import embedders
 from index.config import IndexConfig
+from tests.browser import headless_chromium
 from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +45,13 @@ def notes_copy(tmp_path) -> Path:
     target = tmp_path / "notes"
     shutil.copytree(NOTES, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, for one module's browser tests; without it they fail
+    (tests/browser.py). Name it before a module fixture that starts an app: fixtures of
+    one scope are set up in the order the test names them, so a missing browser fails
+    before the app's minutes of start-up."""
+    with headless_chromium() as chromium:
+        yield chromium

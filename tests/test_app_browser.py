@@ -1,7 +1,8 @@
 """The app in a real browser with the real models: ask, watch the answer stream in, click a
-citation, see its passage. Debian's chromium driven headless by playwright (never
-`playwright install`; .ci/run installs chromium). Set STUDY_ASSISTANT_SCREENSHOT=PATH to
-keep the screenshot (the README's docs/img/chat.png is made that way)."""
+citation, see its passage. Debian's chromium driven headless by playwright (the `browser`
+fixture, tests/browser.py: never `playwright install`; without chromium the tests fail).
+Set STUDY_ASSISTANT_SCREENSHOT=PATH to keep the screenshot (the README's
+docs/img/chat.png is made that way)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,6 @@ from tests.conftest import NOTES, ROOT
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # Questions from the notes, asked in turn until an answer cites a passage: whether a 270M
 # model writes [n] depends on its weights (the adapter is retrained now and then), and the
 # app, not the model, is under test here.
@@ -91,20 +84,7 @@ def app_url(tmp_path_factory):
             process.kill()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(app_url, browser, tmp_path):
+def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(browser, app_url, tmp_path):
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     # Gradio keeps a connection open, so "networkidle" never comes: wait for elements.
     page.goto(app_url, wait_until="domcontentloaded")
@@ -148,7 +128,7 @@ def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(app_url, browser
     page.close()
 
 
-def test_the_experiments_tab_shows_the_published_grid(app_url, browser):
+def test_the_experiments_tab_shows_the_published_grid(browser, app_url):
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     page.goto(app_url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Experimentos").click()

@@ -1,7 +1,8 @@
 """The Estudiar tab in a real browser: reveal a card, rate it with a click and with a key,
 see the next card and the progress and statistics change; a written answer's proposed
 rating, and a digit typed in the answer box that must stay a digit. Debian's chromium
-driven headless by playwright (never `playwright install`), as in test_app_browser.py.
+driven headless by playwright (the `browser` fixture, tests/browser.py), as in
+test_app_browser.py.
 
 The app runs in this process (app.launch, as main() serves it) over a copy of the default
 notes with the fake embedder and the word-overlap checker: the tab needs no chat model,
@@ -26,7 +27,7 @@ from index.config import IndexConfig
 from index.store import build_index
 from tests.conftest import NOTES
 from tests.fakes import HashEmbedder, OverlapChecker
-from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.test_app_browser import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -65,20 +66,6 @@ def served(tmp_path_factory):
             yield f"http://127.0.0.1:{port}/", app.study.deck_path
         finally:
             demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright  # missing: an error, not a skip
-
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def open_study_tab(browser, url: str):
@@ -126,7 +113,7 @@ def reveal(page) -> None:
     page.locator("#study-rate-1").wait_for(state="visible", timeout=WAIT_MS)
 
 
-def test_a_card_is_revealed_rated_by_click_and_by_key_and_the_next_one_comes(served, browser):
+def test_a_card_is_revealed_rated_by_click_and_by_key_and_the_next_one_comes(browser, served):
     url, _ = served
     page = open_study_tab(browser, url)
     before = numbers(page)
@@ -177,7 +164,7 @@ def test_a_card_is_revealed_rated_by_click_and_by_key_and_the_next_one_comes(ser
     page.close()
 
 
-def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(served, browser):
+def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(browser, served):
     url, deck_path = served
     page = open_study_tab(browser, url)
     page.get_by_text("Respuesta escrita", exact=True).click()
@@ -214,7 +201,7 @@ def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(serve
 @pytest.mark.parametrize(
     "button, suffix", [("Exportar a Anki (.apkg)", ".apkg"), ("Exportar a CSV", ".csv")]
 )
-def test_an_export_is_offered_as_a_download(served, browser, tmp_path, button, suffix):
+def test_an_export_is_offered_as_a_download(browser, served, tmp_path, button, suffix):
     url, deck_path = served
     page = open_study_tab(browser, url)
     page.get_by_role("button", name=button).click()
