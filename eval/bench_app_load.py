@@ -34,9 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "corpus" / "notes"
-# The app's default settings (app.ChatSettings): model, adapter, strategy, passages,
-# max_new_tokens, temperature.
+# The app's default settings (app.ChatSettings), in the order /ask takes them.
 SETTINGS = ("gemma-270m", True, "zero-shot", 3, 160, 0.0)
+SETTING_NAMES = ("model", "adapter", "strategy", "passages", "max_new_tokens", "temperature")
 TOPICS = (
     "¿Qué es LoRA?",
     "¿Qué es Teacher Forcing?",
@@ -47,7 +47,11 @@ TOPICS = (
     "¿Qué es ELMo y cuál es su arquitectura?",
     "¿Qué son los Positional Embeddings?",
 )
+WARMUP_QUESTION = "¿Qué es el fine-tuning?"  # on no chat's topic
 FOLLOW_UP = "¿Y cuáles son sus ventajas?"
+# One turn's wait, its place in the queue included: with 8 chats of 2 turns on busy cores
+# the last turn waits for 15 answers ahead of it. A hung app fails the turn, not the run.
+TURN_TIMEOUT_S = 1800
 _QUERY = re.compile(r"Búsqueda: «(.*?)»", re.DOTALL)
 
 
@@ -90,6 +94,16 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 900) -
     raise SystemExit(f"the app did not answer on {url} within {timeout_s} s")
 
 
+def stop_app(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the app has not exited within a minute."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def message_text(message: dict) -> str:
     content = message["content"]
     if isinstance(content, list):
@@ -106,7 +120,8 @@ def run_chat(url: str, first: str, others: list[str]) -> dict:
     turn_seconds, chat = [], []
     for question in (first, FOLLOW_UP):
         start = time.perf_counter()
-        _, chat, _ = client.predict(question, *SETTINGS, api_name="/ask")
+        job = client.submit(question, *SETTINGS, api_name="/ask")
+        _, chat, _ = job.result(timeout=TURN_TIMEOUT_S)
         turn_seconds.append(round(time.perf_counter() - start, 2))
     seconds = round(time.perf_counter() - began, 2)
 
@@ -129,6 +144,43 @@ def run_chat(url: str, first: str, others: list[str]) -> dict:
     }
 
 
+def spread(seconds: list[float]) -> dict | None:
+    """min, median, max of some durations; None when there are none."""
+    if not seconds:
+        return None
+    return {
+        "min": min(seconds),
+        "median": round(statistics.median(seconds), 2),
+        "max": max(seconds),
+    }
+
+
+def chats_at_once(url: str, topics: list[str]) -> tuple[list[dict], float]:
+    """One run_chat per topic, all at once: (their results in topic order, wall seconds).
+    A chat that raised is a result too: its error, not answered, not isolated."""
+    results: list[dict] = [{} for _ in topics]
+
+    def worker(i: int) -> None:
+        others = [t for t in topics if t != topics[i]]
+        try:
+            results[i] = run_chat(url, topics[i], others)
+        except Exception as err:  # noqa: BLE001 (a failed chat is a result, not a crash)
+            results[i] = {
+                "first_question": topics[i],
+                "error": f"{type(err).__name__}: {err}",
+                "answered": False,
+                "isolated": False,
+            }
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(topics))]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=8)
@@ -146,34 +198,17 @@ def main() -> None:
         try:
             wait_until_up(url, process)
             startup_s = time.perf_counter() - began
-            warmup = run_chat(url, "¿Qué es el fine-tuning?", [])  # loads the models
-            results: list[dict | None] = [None] * args.chats
-
-            def worker(i: int) -> None:
-                results[i] = run_chat(url, topics[i], [t for t in topics if t != topics[i]])
-
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.chats)]
-            wall = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall_s = time.perf_counter() - wall
+            warmup = run_chat(url, WARMUP_QUESTION, [])  # loads the models
+            results, wall_s = chats_at_once(url, topics)
         finally:
-            process.terminate()
-            process.wait(timeout=60)
+            stop_app(process)
 
-    seconds = [chat["seconds"] for chat in results]
+    seconds = [chat["seconds"] for chat in results if "seconds" in chat]
     report = {
         "config": {
             "chats": args.chats,
             "turns_per_chat": 2,
-            "settings": dict(
-                zip(
-                    ("model", "adapter", "strategy", "passages", "max_new_tokens", "temperature"),
-                    SETTINGS,
-                )
-            ),
+            "settings": dict(zip(SETTING_NAMES, SETTINGS)),
             "notes": str(NOTES.relative_to(ROOT)),
             "follow_up": FOLLOW_UP,
             "generation_concurrency": 1,
@@ -186,11 +221,7 @@ def main() -> None:
         "wall_seconds": round(wall_s, 1),
         "all_answered": all(chat["answered"] for chat in results),
         "none_leaked": all(chat["isolated"] for chat in results),
-        "chat_seconds": {
-            "min": min(seconds),
-            "median": round(statistics.median(seconds), 2),
-            "max": max(seconds),
-        },
+        "chat_seconds": spread(seconds),  # of the chats that finished
         "chats": results,
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
