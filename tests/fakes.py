@@ -92,3 +92,23 @@ class OverlapChecker:
 
     def supported(self, score: float) -> bool:
         return score >= self.threshold
+
+
+# A child that builds with the fake embedder and hangs once the vectors are half-written:
+# it holds the build lock and has a staging folder on disk (killed, or raced against).
+HANGING_BUILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from index import embedders
+from index.config import IndexConfig
+from tests.fakes import HashEmbedder
+import index.store as store
+embedders.EMBEDDERS["fake-hash"] = HashEmbedder
+real_write = store.faiss.write_index
+def write_then_hang(index, path):
+    real_write(index, path)
+    print("WRITING", flush=True)
+    time.sleep(120)
+store.faiss.write_index = write_then_hang
+store.build_index({notes!r}, {index!r}, index_config=IndexConfig(embedder="fake-hash"))
+"""

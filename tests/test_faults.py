@@ -31,30 +31,13 @@ from corpus.errors import AssistantError
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
+from tests.fakes import HANGING_BUILD
 
 FAKE = IndexConfig(embedder="fake-hash")
 QUESTIONS = [
     {"id": "q1", "question": "¿Qué es LoRA?", "answers": ["adaptación"], "evidence": ["LoRA"]},
     {"id": "q2", "question": "¿Qué es teacher forcing?", "answers": [], "evidence": []},
 ]
-# A child that builds with the fake embedder and hangs once the vectors are half-written:
-# it holds the build lock and has a staging folder on disk (killed, or raced against).
-HANGING_BUILD = """
-import sys, time
-sys.path.insert(0, {root!r})
-from index import embedders
-from index.config import IndexConfig
-from tests.fakes import HashEmbedder
-import index.store as store
-embedders.EMBEDDERS["fake-hash"] = HashEmbedder
-real_write = store.faiss.write_index
-def write_then_hang(index, path):
-    real_write(index, path)
-    print("WRITING", flush=True)
-    time.sleep(120)
-store.faiss.write_index = write_then_hang
-store.build_index({notes!r}, {index!r}, index_config=IndexConfig(embedder="fake-hash"))
-"""
 
 
 @dataclass

@@ -16,6 +16,7 @@ from corpus.records import Chunk
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
+from tests.fakes import HANGING_BUILD
 
 
 @pytest.fixture
@@ -115,28 +116,11 @@ def test_a_failed_write_leaves_the_previous_index_intact(built, monkeypatch):
     assert not list(index_dir.glob(".tmp-*"))
 
 
-KILLED_BUILD = """
-import sys, time
-sys.path.insert(0, {root!r})
-from index import embedders
-from tests.fakes import HashEmbedder
-import index.store as store
-embedders.EMBEDDERS["fake-hash"] = HashEmbedder
-real_write = store.faiss.write_index
-def write_then_hang(index, path):
-    real_write(index, path)
-    print("WRITING", flush=True)
-    time.sleep(120)
-store.faiss.write_index = write_then_hang
-store.build_index({notes!r}, {index!r})
-"""
-
-
 def test_a_killed_build_leaves_the_previous_index_loadable(built):
     notes, index_dir = built
     expected = [h.chunk.id for h in NotesIndex.load(index_dir).search("atención", k=5)]
     (notes / "extra.md").write_text("# Extra\n\nTexto nuevo.\n", encoding="utf-8")
-    script = KILLED_BUILD.format(root=str(ROOT), notes=str(notes), index=str(index_dir))
+    script = HANGING_BUILD.format(root=str(ROOT), notes=str(notes), index=str(index_dir))
     child = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
