@@ -46,6 +46,7 @@ from assistant.conversation import Turn
 from assistant.evidence import answer_evidence
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
+from assistant.markdown_html import passage_html
 from assistant.notes_admin import delete_note, list_notes, save_note
 from assistant.session import MODELS, load_assistant
 from assistant.study.card_html import (
@@ -62,7 +63,7 @@ from assistant.study.storage import default_deck_path
 from assistant.support import Checker
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
-from eval.experiment_report import report_without_plots, results_table
+from eval.experiment_report import render_report, results_table
 from index.cache import default_cache_dir
 from index.store import NotesIndex, check_index_dir, open_index
 
@@ -285,7 +286,17 @@ class StudyApp:
             raise _error(f"No hay ninguna nota {source!r}")
         return path.read_text(encoding="utf-8", errors="replace")[:200_000]
 
+    def note_preview(self, source: str | None) -> str:
+        """The note for the preview: a Markdown note rendered (raw HTML off), any other
+        as its text."""
+        if not source:
+            return ""
+        text = self.note_text(source)
+        return f'<div class="note-preview">{passage_html(text, source)}</div>'
+
     def upload(self, files: list[str] | None, replace: bool) -> str:
+        """Save the uploaded notes. Each problem is one message: the error, when no file
+        could be added; a warning per file left out, when others were."""
         if not files:
             raise _error("Elige uno o más archivos .md, .txt o .pdf")
         saved, problems = [], []
@@ -295,10 +306,14 @@ class StudyApp:
                 saved.append(save_note(self.notes_dir, path.name, path.read_bytes(), replace).name)
             except AssistantError as err:
                 problems.append(str(err))
+        if not saved:
+            raise _error(
+                problems[0]
+                if len(problems) == 1
+                else "No se añadió ninguna nota: " + "; ".join(problems)
+            )
         for problem in problems:
             _warn(problem)
-        if not saved:
-            raise _error("No se añadió ninguna nota: " + "; ".join(problems))
         return f"Añadidas: {', '.join(saved)}. Reindexando…"
 
     def delete(self, source: str | None) -> str:
@@ -469,10 +484,11 @@ class StudyApp:
 
 def experiment_view(status: str, out: Path, result: dict) -> tuple:
     """(status, table, plots, report) for an experiment folder. The report is rendered
-    without its plots section: the gallery shows the same PNGs, and Markdown here cannot
-    reach the files."""
+    from the results as the grid is (same units and headers, even for a report.md written
+    by an older version) and without its plots section: the gallery shows the same PNGs,
+    and Markdown here cannot reach the files."""
     headers, rows = results_table(result)
-    text = report_without_plots(out)
+    text = render_report(result, plots={})
     return (
         status,
         gr.Dataframe(value=rows, headers=headers) if rows else None,
@@ -654,9 +670,8 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     delete = gr.Button("Borrar nota", variant="stop")
                     reindex = gr.Button("Reindexar")
             to_preview = gr.Dropdown([], label="Ver una nota")
-            preview = gr.Textbox(
-                lines=16, max_lines=30, interactive=False, label="Contenido (como texto)"
-            )
+            gr.Markdown("Contenido de la nota:")
+            preview = gr.HTML(elem_id="note-preview")
             view = [notes_table, to_delete, to_preview]
             hidden = {"api_visibility": "private"}  # steps of a chain, not API endpoints
             # app.reindex rebuilds the cards too; the study tab then shows the new deck.
@@ -676,7 +691,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     app.notes_view, None, view, **hidden
                 )
             )
-            to_preview.change(app.note_text, to_preview, preview, **hidden)
+            to_preview.change(app.note_preview, to_preview, preview, **hidden)
             demo.load(app.notes_view, None, view, **hidden)
 
         with gr.Tab("Experimentos"):

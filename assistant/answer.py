@@ -42,6 +42,10 @@ from index.store import NotesIndex
 
 __all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck", "Timings"]
 
+# Remarks the last gate adds; the app folds them into one line (assistant/answer_html.py).
+WITHDRAWN = "ninguna frase del borrador está respaldada por las notas"
+QUOTED_INSTEAD = "se muestra la frase de tus notas que mejor responde"
+
 
 @dataclass(frozen=True)
 class AssistantConfig:
@@ -270,11 +274,11 @@ class Assistant:
         checks, text = self._ground(text, turn)
         quoted = False
         if self.policy.withdraw([c.best_support for c in checks]):
-            turn.remarks.append("ninguna frase del borrador está respaldada por las notas")
+            turn.remarks.append(WITHDRAWN)
             if not (self.strategy.generates and self.policy.quote_instead(turn.confidence)):
                 return self._abstain(turn)
             # Retrieval is confident: quote the notes' own best sentence instead.
-            turn.remarks.append("se muestra la frase de tus notas que mejor responde")
+            turn.remarks.append(QUOTED_INSTEAD)
             vector = self.index.query_vector(turn.query)
             checks, text = self._ground(
                 self.reader.draft(turn.asked, turn.hits, vector, quote=True), turn

@@ -1,11 +1,13 @@
 """An Answer as HTML for the app: clickable [n] citations, marked unsupported sentences,
 abstentions with their closest passages, and the source cards the citations open.
 
-Every piece of text that comes from the notes, the model or the student is escaped with
-``html.escape``: the only live markup is the one built here. Chat messages are Markdown
-with inline HTML (no block tags, so the model's *emphasis* still renders); source cards
-are plain HTML for a ``gr.HTML`` panel. A citation carries the class ``src-KEY``; a small
-script in the page shows the card whose ``data-key`` is KEY (app.py).
+Every piece of text that comes from the model or the student is escaped with
+``html.escape``, and the notes' passages are rendered by assistant/markdown_html.py with
+raw HTML off: the only live markup is the one built here. Chat messages are Markdown with
+inline HTML (no block tags, so the model's *emphasis* still renders); source cards are
+plain HTML for a ``gr.HTML`` panel, their passages rendered Markdown. A citation carries
+the class ``src-KEY``; a small script in the page shows the card whose ``data-key`` is
+KEY (app.py).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from assistant.answer import Answer
+from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Answer
 from assistant.citations import Citation
 from assistant.evidence import Evidence, highlight_html
+from assistant.markdown_html import passage_html
 
 _LIST_ITEM_STARTS = ("- ", "* ", "• ")
 
@@ -24,9 +27,10 @@ _LIST_ITEM_STARTS = ("- ", "* ", "• ")
 class SourceCard:
     key: str  # what a citation's src-KEY class names
     citation: Citation
-    body_html: str  # the passage, escaped, with the evidence in <mark>
+    body_html: str  # the passage block: its Markdown rendered, the evidence in <mark>
     sentence: str = ""  # the answer sentence the card backs ("" for a closest passage)
     supported: bool | None = None  # whether the checker supports that sentence
+    evidence: Evidence | None = None  # what body_html marks (kept to redraw a saved chat)
 
 
 def citation_key(turn: int, sentence: int, n: int) -> str:
@@ -80,11 +84,13 @@ def timings_text(answer: Answer) -> str:
 def answer_html(answer: Answer, turn: int) -> str:
     """The chat message for a finished answer (``turn`` numbers the chat's answers)."""
     paragraphs: list[str] = []
+    remarks = list(answer.remarks)
     if answer.abstained:
         paragraphs.append(f'<strong class="abstained">{_esc(answer.answer)}</strong>')
-        if answer.draft.strip() and answer.draft.strip() != answer.answer:
+        if WITHDRAWN in remarks:  # said once, here, not again as a note
+            remarks.remove(WITHDRAWN)
             paragraphs.append(
-                "<small>(borrador descartado: ninguna frase estaba respaldada "
+                "<small>(borrador descartado: ninguna de sus frases estaba respaldada "
                 "por tus notas)</small>"
             )
         if answer.closest:
@@ -114,7 +120,10 @@ def answer_html(answer: Answer, turn: int) -> str:
         )
     if answer.query and answer.query != answer.question:
         paragraphs.append(f'<small class="query">Búsqueda: «{_esc(answer.query)}»</small>')
-    for note in answer.remarks:
+    if WITHDRAWN in remarks and QUOTED_INSTEAD in remarks:  # one event, one line
+        remarks[remarks.index(WITHDRAWN)] = f"{WITHDRAWN}; {QUOTED_INSTEAD}"
+        remarks.remove(QUOTED_INSTEAD)
+    for note in remarks:
         paragraphs.append(f"<small>nota: {_esc(note)}</small>")
     paragraphs.append(f'<small class="timings">{_esc(timings_text(answer))}</small>')
     return "\n\n".join(paragraphs)
@@ -145,18 +154,19 @@ def source_cards(
 ) -> list[SourceCard]:
     """One card per (sentence, cited passage), or per closest passage of an abstention."""
     if answer.abstained:
-        return [SourceCard(closest_key(turn, c.n), c, _esc(c.text)) for c in answer.closest]
+        return [
+            SourceCard(closest_key(turn, c.n), c, passage_html(c.text, c.source))
+            for c in answer.closest
+        ]
     by_number = {c.n: c for c in answer.citations}
     cards = []
     for i, check in enumerate(answer.sentences):
         for n in check.cited:
             if n in by_number:
-                body = highlight_html(by_number[n].text, evidence.get((i, n)))
-                cards.append(
-                    SourceCard(
-                        citation_key(turn, i, n), by_number[n], body, check.text, check.supported
-                    )
-                )
+                citation, span = by_number[n], evidence.get((i, n))
+                body = highlight_html(citation.text, citation.source, span)
+                key = citation_key(turn, i, n)
+                cards.append(SourceCard(key, citation, body, check.text, check.supported, span))
     return cards
 
 
@@ -175,7 +185,7 @@ def _card_html(card: SourceCard, shown: bool) -> str:
         )
     else:
         lines.append('<div class="source-sentence">Pasaje cercano a tu pregunta</div>')
-    lines += [f'<div class="passage">{card.body_html}</div>', "</article>"]
+    lines += [card.body_html, "</article>"]
     return "\n".join(lines)
 
 

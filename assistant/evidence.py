@@ -12,11 +12,11 @@ the two highlighted.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answer import Answer
+from assistant.markdown_html import passage_html
 from assistant.support import Checker
 from corpus.text import sentences
 
@@ -84,16 +84,9 @@ def answer_evidence(answer: Answer, checker: Checker) -> dict[tuple[int, int], E
     return evidence
 
 
-def highlight_html(passage: str, evidence: Evidence | None) -> str:
-    """The passage as escaped text with the evidence wrapped in <mark>: notes are never
-    live HTML, whatever they contain."""
-    if evidence is None:
-        return html.escape(passage)
-    start, end = evidence.start, evidence.end
-    return (
-        html.escape(passage[:start])
-        + f'<mark title="respaldo {evidence.score:.2f}">'
-        + html.escape(passage[start:end])
-        + "</mark>"
-        + html.escape(passage[end:])
-    )
+def highlight_html(passage: str, source: str, evidence: Evidence | None) -> str:
+    """The passage of note ``source`` as a source card's ``passage`` block (Markdown
+    rendered, no live HTML of the note's own) with the evidence wrapped in <mark>."""
+    mark = None if evidence is None else (evidence.start, evidence.end)
+    title = "" if evidence is None else f"respaldo {evidence.score:.2f}"
+    return passage_html(passage, source, mark, title)

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 # Shares in [0, 1], then latencies (shown in seconds).
@@ -25,7 +24,7 @@ SHARES = (
     "abstain_answerable",
 )
 LATENCIES = ("first_token_ms", "total_ms")
-PLOTS_HEADING = "## Gráficos"  # the section holding the image links; the app drops it
+PLOTS_HEADING = "## Gráficos"  # the section holding the image links; not in the app
 DESCRIPTIONS = {
     "token_f1": "F1 de palabras contra la respuesta de referencia (preguntas con respuesta; "
     "abstenerse puntúa 0)",
@@ -44,6 +43,12 @@ DESCRIPTIONS = {
 
 def _scale(metric: str) -> float:
     return 1000.0 if metric in LATENCIES else 1.0
+
+
+def column_label(metric: str) -> str:
+    """A table's header for ``metric``: latencies are stored in ms and shown in seconds,
+    and the header says so ("total_ms" -> "total (s)"); the app's grid uses it too."""
+    return f"{metric.removesuffix('_ms')} (s)" if metric in LATENCIES else metric
 
 
 def _label(cell: dict) -> str:
@@ -146,7 +151,7 @@ def plot_latency_f1(results: dict, path: Path) -> Path:
 
 def _table(results: dict, metrics: tuple[str, ...]) -> list[str]:
     lines = [
-        "| estrategia | modelo | " + " | ".join(metrics) + " |",
+        "| estrategia | modelo | " + " | ".join(column_label(m) for m in metrics) + " |",
         "|---|---|" + "---|" * len(metrics),
     ]
     for cell in results["cells"]:
@@ -207,8 +212,8 @@ def _ranking(results: dict, metric: str, highest_first: bool) -> str:
     ranked = sorted(
         [r for r in ranked if r[1] is not None], key=lambda r: r[1], reverse=highest_first
     )
-    digits = 2 if metric in LATENCIES else 3
-    return "; ".join(f"{_label(c)} {_fmt(mean, se, digits)}" for c, mean, se in ranked)
+    digits, unit = (2, " s") if metric in LATENCIES else (3, "")
+    return "; ".join(f"{_label(c)} {_fmt(mean, se, digits)}{unit}" for c, mean, se in ranked)
 
 
 def _beyond(stat: dict) -> str:
@@ -261,20 +266,28 @@ def _paired_section(paired: dict) -> list[str]:
 
 def results_table(results: dict) -> tuple[list[str], list[list]]:
     """Headers and one row per (strategy, model) of results.json: each metric as
-    "mean ± stderr" (0 decimals for milliseconds, 3 for rates)."""
+    "mean ± stderr", in the report's units (latencies in seconds, 2 decimals; rates, 3)."""
     cells = results.get("cells") or []
     metrics = list(cells[0]["metrics"]) if cells else []
 
-    def shown(estimate: dict) -> str:
-        mean = estimate.get("mean")
-        digits = 0 if mean is not None and abs(mean) >= 100 else 3
-        return _fmt(mean, estimate.get("stderr"), digits)
+    def shown(estimate: dict, metric: str) -> str:
+        mean, stderr = estimate.get("mean"), estimate.get("stderr")
+        scale = _scale(metric)
+        return _fmt(
+            None if mean is None else mean / scale,
+            None if stderr is None else stderr / scale,
+            2 if metric in LATENCIES else 3,
+        )
 
     rows = [
-        [cell["strategy"], cell["model"], *(shown(cell["metrics"].get(m, {})) for m in metrics)]
+        [
+            cell["strategy"],
+            cell["model"],
+            *(shown(cell["metrics"].get(m, {}), m) for m in metrics),
+        ]
         for cell in cells
     ]
-    return ["estrategia", "modelo", *metrics], rows
+    return ["estrategia", "modelo", *(column_label(m) for m in metrics)], rows
 
 
 def render_report(results: dict, plots: dict[str, Path]) -> str:
@@ -333,7 +346,7 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "",
         "## Qué mide cada columna",
         "",
-        *[f"- `{m}`: {DESCRIPTIONS[m]}" for m in SHARES + LATENCIES],
+        *[f"- `{column_label(m)}`: {DESCRIPTIONS[m]}" for m in SHARES + LATENCIES],
         "",
         "Filas que entran en cada media (n, sumando semillas):",
         "",
@@ -394,18 +407,6 @@ def render_report(results: dict, plots: dict[str, Path]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-# The plots section as render_report writes it: its heading and the image links after it.
-_PLOTS_SECTION = re.compile(rf"^{PLOTS_HEADING}\n+(?:!\[[^\]]*\]\([^)]*\)\n+)*", re.MULTILINE)
-
-
-def report_without_plots(out: Path) -> str:
-    """``out/report.md`` without its plots section ("" when there is none): the app shows
-    the PNGs in a gallery, and its Markdown cannot reach the files."""
-    report = Path(out) / "report.md"
-    text = report.read_text(encoding="utf-8") if report.exists() else ""
-    return _PLOTS_SECTION.sub("", text)
 
 
 def write_report(results: dict, out: Path) -> dict[str, Path]:

@@ -354,6 +354,10 @@ def test_a_failed_warm_up_is_one_line_and_the_first_question_loads_again(make_ap
 
 def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, notes_copy):
     calls = []
+    results = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
+    first = results["cells"][0]
+    first["metrics"]["token_f1"] = {**first["metrics"]["token_f1"], "mean": 0.41234, "stderr": 0.05}
+    first["metrics"]["total_ms"] = {**first["metrics"]["total_ms"], "mean": 5321.0, "stderr": 120.0}
 
     def fake_experiment(
         questions, strategies, models, seeds, limit, *, out, notes, index_dir, progress
@@ -361,17 +365,7 @@ def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, not
         calls.append((strategies, models, seeds, limit, notes))
         progress(1, 2, "zero-shot__gemma-270m__seed0")
         (Path(out) / "metrics.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-        (Path(out) / "report.md").write_text(
-            "# Informe\n\n## Gráficos\n\n![Métricas](metrics.png)\n\n## Calidad\n", encoding="utf-8"
-        )
-        metrics = {
-            "token_f1": {"mean": 0.41234, "stderr": 0.05, "n": 5},
-            "total_ms": {"mean": 5321.0, "stderr": None, "n": 5},
-            "abstain_unanswerable": {"mean": None, "stderr": None, "n": 0},
-        }
-        return {
-            "cells": [{"strategy": "zero-shot", "model": "gemma-270m+lora", "metrics": metrics}]
-        }
+        return results
 
     app = make_app(run_experiment=fake_experiment)
     status, table, plots, report = app.experiment(
@@ -379,10 +373,13 @@ def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, not
     )
     assert calls == [(["zero-shot"], ["gemma-270m+lora"], [0], 5, str(notes_copy))]
     assert "Resultados en" in status
-    assert table.headers == ["estrategia", "modelo", "token_f1", "total_ms", "abstain_unanswerable"]
-    assert table.value["data"] == [["zero-shot", "gemma-270m+lora", "0.412 ± 0.050", "5321", "—"]]
+    row = dict(zip(table.headers, table.value["data"][0]))
+    assert row["token_f1"] == "0.412 ± 0.050"
+    # Latencies in seconds, labelled, in the grid and in the report alike.
+    assert row["total (s)"] == "5.32 ± 0.12" and "total_ms" not in table.headers
+    assert "| total (s) |" in report and "5.32 ± 0.12" in report
     assert [Path(p).name for p in plots] == ["metrics.png"]
-    assert report == "# Informe\n\n## Calidad\n"  # the gallery shows the plots
+    assert "## Calidad" in report and "## Gráficos" not in report  # the gallery shows plots
     with pytest.raises(gr.Error, match="al menos una estrategia"):
         app.experiment([], ["gemma-270m"], 5, progress=lambda *a, **k: None)
 
@@ -434,7 +431,7 @@ def test_the_best_span_is_the_supporting_sentence_and_is_escaped():
     passage = "El gato <b>duerme</b> mucho. La atención pondera los tokens de la entrada."
     (span,) = best_spans("La atención pondera los tokens.", [passage], OverlapChecker())
     assert passage[span.start : span.end] == "La atención pondera los tokens de la entrada."
-    html_text = highlight_html(passage, span)
+    html_text = highlight_html(passage, "nota.md", span)
     assert "&lt;b&gt;duerme&lt;/b&gt;" in html_text
     assert re.search(r"<mark[^>]*>La atención pondera", html_text)
 

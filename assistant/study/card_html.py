@@ -1,8 +1,9 @@
 """The study tab's card, passage, proposed grade and statistics as HTML and Markdown.
 
 As in assistant/answer_html.py, every piece of text from the notes or the student is
-escaped with ``html.escape``; the passage is drawn as the chat's source cards are
-(``source-card``, ``source-title``, ``passage``: the same CSS in assistant/static/app.css).
+escaped with ``html.escape``, and the passage is the notes' Markdown rendered with raw HTML
+off (assistant/markdown_html.py), drawn as the chat's source cards are (``source-card``,
+``source-title``, ``passage``: the same CSS in assistant/static/app.css).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import html
 import math
 from datetime import datetime
 
+from assistant.markdown_html import passage_html as render_passage
 from assistant.study.quiz import Grade
 from assistant.study.schedule import RATING_LABELS, utc_now
 from assistant.study.session import CardView, LastReview, Passage
@@ -90,26 +92,15 @@ def front_html(view: CardView, now: datetime | None = None) -> str:
 
 
 def passage_html(passage: Passage) -> str:
-    """The passage as a source card: file and heading, then the text with the card's span
-    marked."""
-    text = passage.text
-    if passage.mark is None:
-        body = _esc(text)
-    else:
-        start, end = passage.mark
-        body = (
-            _esc(text[:start])
-            + '<mark title="De aquí sale la tarjeta">'
-            + _esc(text[start:end])
-            + "</mark>"
-            + _esc(text[end:])
-        )
+    """The passage as a source card: file and heading, then the text (its Markdown
+    rendered, as in the chat's sources panel) with the card's span marked."""
+    body = render_passage(passage.text, passage.source, passage.mark, "De aquí sale la tarjeta")
     title = f"{passage.source} — {passage.heading}" if passage.heading else passage.source
     return "\n".join(
         [
             '<article class="source-card study-source">',
             f'<div class="source-title">{_esc(title)}</div>',
-            f'<div class="passage">{body}</div>',
+            body,
             "</article>",
         ]
     )

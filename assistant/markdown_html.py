@@ -1,0 +1,149 @@
+"""A note's Markdown as safe HTML for the app: passages, source cards, note previews.
+
+markdown-it-py, because it is a CommonMark-conformant port of markdown-it (maintained by
+the Executable Books project, used by MyST and Jupyter Book), already in the environment,
+and safe by configuration rather than by a sanitizer run afterwards: with ``html=False``
+raw HTML in a note (``<script>``, ``<div onclick=…>``) is parsed as text and escaped, and
+its link validator refuses ``javascript:``, ``vbscript:``, ``file:`` and ``data:`` links.
+On top of that, images are drawn as their alt text (an offline app must not fetch a
+note's remote image) and links open in a new tab without the opener.
+
+A passage may carry a span to highlight (the sentence that backs a claim, the part of a
+section a study card comes from), given as character offsets into the Markdown source.
+Two private-use characters are put around the span before parsing and every piece of
+text the renderer writes turns them into ``<mark>``/``</mark>``: a span that crosses a
+list item or a paragraph is closed and reopened at each text node, so the HTML stays
+well nested. The markers are moved off block syntax (``- ``, ``## ``), a table row's
+pipes and emphasis delimiters, so that they never change how the Markdown parses.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from markdown_it import MarkdownIt
+
+START, END = "\ue000", "\ue001"  # private use: never in a note (replaced if they are)
+_MARKERS = re.compile(f"([{START}{END}])")
+# What opens a line before its text: indentation, list bullets and numbers, headings,
+# quotes, a table's first pipe. A marker inside this would stop the line being a list item.
+_LINE_PREFIX = re.compile(
+    r"[ \t]*(?:#{1,6}[ \t]+|(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|>[ \t]?|\|[ \t]*)*)"
+)
+_DELIMITERS = "*_~`"
+_WORD = re.compile(r"\w")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md.add_render_rule("text", _render_text)
+    md.add_render_rule("code_inline", _render_code_inline)
+    md.add_render_rule("code_block", _render_code_block)
+    md.add_render_rule("fence", _render_code_block)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("link_open", _render_link_open)
+    return md
+
+
+def _marked(text: str, env: dict) -> str:
+    """``text`` escaped, its markers turned into <mark> tags; a mark still open at the
+    end is closed here and reopened by the next piece of text (``env["open"]``)."""
+    pieces = [env["mark"]] if env["open"] else []
+    for piece in _MARKERS.split(text):
+        if piece == START and not env["open"]:
+            pieces.append(env["mark"])
+            env["open"] = True
+        elif piece == END and env["open"]:
+            pieces.append("</mark>")
+            env["open"] = False
+        elif piece not in (START, END):
+            pieces.append(html.escape(piece, quote=False))
+    if env["open"]:
+        pieces.append("</mark>")
+    return "".join(pieces)
+
+
+def _render_text(self, tokens, idx, options, env) -> str:
+    return _marked(tokens[idx].content, env)
+
+
+def _render_code_inline(self, tokens, idx, options, env) -> str:
+    return f"<code>{_marked(tokens[idx].content, env)}</code>"
+
+
+def _render_code_block(self, tokens, idx, options, env) -> str:
+    return f"<pre><code>{_marked(tokens[idx].content, env)}</code></pre>\n"
+
+
+def _render_image(self, tokens, idx, options, env) -> str:
+    return _marked(self.renderInlineAsText(tokens[idx].children or [], options, env), env)
+
+
+def _render_link_open(self, tokens, idx, options, env) -> str:
+    tokens[idx].attrSet("target", "_blank")
+    tokens[idx].attrSet("rel", "noopener noreferrer")
+    return self.renderToken(tokens, idx, options, env)
+
+
+_MD = _parser()
+
+
+def _place_markers(text: str, start: int, end: int) -> str:
+    """``text`` with START and END around [start, end), both moved inward off whitespace,
+    a line's block syntax, a table row's pipes and emphasis delimiters (a marker next to
+    ``**`` would change whether it opens or closes)."""
+    while start < end and text[start].isspace():
+        start += 1
+    line_start = text.rfind("\n", 0, start) + 1
+    start = max(start, _LINE_PREFIX.match(text, line_start).end())
+    # A cell's pipe: a marker before it would belong to the previous cell.
+    while start < end and (text[start].isspace() or text[start] in _DELIMITERS + "|"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _DELIMITERS + "|"):
+        end -= 1
+    if not _WORD.search(text, start, end):  # a table's "| --- |", a stray "**"
+        return text
+    return text[:start] + START + text[start:end] + END + text[end:]
+
+
+def markdown_html(text: str, mark: tuple[int, int] | None = None, mark_title: str = "") -> str:
+    """``text`` (Markdown) as HTML with no live markup of its own; ``mark`` = (start, end)
+    character offsets into ``text`` highlighted with ``<mark title=mark_title>``."""
+    text = text.replace(START, "\ufffd").replace(END, "\ufffd")
+    if mark is not None:
+        text = _place_markers(text, *mark)
+    title = f' title="{html.escape(mark_title)}"' if mark_title else ""
+    rendered = _MD.render(text, {"mark": f"<mark{title}>", "open": False})
+    return rendered.replace(START, "").replace(END, "")  # a marker an attribute swallowed
+
+
+def plain_html(text: str, mark: tuple[int, int] | None = None, mark_title: str = "") -> str:
+    """``text`` escaped as it is (a .txt note, a PDF's extracted text), ``mark`` highlighted;
+    the CSS keeps its line breaks."""
+    if mark is None:
+        return html.escape(text, quote=False)
+    start, end = mark
+    title = f' title="{html.escape(mark_title)}"' if mark_title else ""
+    return (
+        html.escape(text[:start], quote=False)
+        + f"<mark{title}>"
+        + html.escape(text[start:end], quote=False)
+        + "</mark>"
+        + html.escape(text[end:], quote=False)
+    )
+
+
+def is_markdown(source: str) -> bool:
+    return source.lower().endswith(MARKDOWN_SUFFIXES)
+
+
+def passage_html(
+    text: str, source: str, mark: tuple[int, int] | None = None, mark_title: str = ""
+) -> str:
+    """A passage of the note ``source`` as the ``passage`` block of a source card: rendered
+    Markdown for a Markdown note, escaped text for the others."""
+    if is_markdown(source):
+        return f'<div class="passage md">{markdown_html(text, mark, mark_title)}</div>'
+    return f'<div class="passage">{plain_html(text, mark, mark_title)}</div>'
