@@ -22,13 +22,15 @@ def index(tmp_path_factory):
     return open_index(tmp_path_factory.mktemp("answers") / "index", NOTES)
 
 
-def test_cot_writes_its_facts_then_its_answer_line_or_abstains_with_the_closest(index):
-    # Trained cot still abstains on a third of the held-out questions (docs/RESULTS.md).
+def test_cot_writes_its_facts_then_its_answer_line(index):
+    # Trained cot reaches its answer line in 34 of 35 held-out drafts (docs/RESULTS.md); the
+    # notes answer this question, so the answer is the cited text after that line.
     answer = load_assistant(index, strategy="cot").answer(QUESTION)
-    assert answer.draft.strip() and answer.strategy.startswith("cot")
-    assert ("Respuesta:" in answer.draft and not answer.abstained) or (
-        answer.abstained and len(answer.closest) == 3
-    )
+    assert answer.strategy.startswith("cot")
+    facts, marker, final = answer.draft.partition("Respuesta:")
+    assert marker and facts.strip() and final.strip(), answer.draft
+    assert not answer.abstained, (answer.draft, answer.remarks)
+    assert answer.citations and answer.answer.split()[0] in final
 
 
 @pytest.mark.parametrize("strategy", ["zero-shot", "few-shot:2"])
