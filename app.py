@@ -7,9 +7,11 @@ STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _DECK / _AUTH stand in for the 
 notes are (re)indexed on start (only changed notes are embedded) and their study cards
 rebuilt into the deck (by default the one `cards build` uses for --notes); the default
 chat's models load in the background right after (a question that comes first waits for
-them). Tabs: Chat (streamed answers, clickable citations, a sources panel), Study (due
-cards, written answers graded by the support checker, statistics, Anki/CSV export;
-assistant/study/session.py), Notes (upload, delete, re-index, each rebuilding the cards),
+them; a line under the title says when they are). Tabs: Chat (streamed answers,
+clickable citations, a sources panel, the conversation kept in the browser and exported
+as Markdown; assistant/chat_session.py), Study (due cards, written answers graded by the
+support checker, statistics, Anki/CSV export; assistant/study/session.py), Notes (upload,
+delete with confirmation, restore from the trash, re-index, each rebuilding the cards),
 Experiments (eval/experiment.py).
 """
 
@@ -22,8 +24,9 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -33,21 +36,31 @@ import gradio as gr
 
 from assistant.answer import Answer, Assistant, AssistantConfig
 from assistant.answer_html import (
-    SourceCard,
-    answer_html,
     error_html,
     question_html,
-    source_cards,
     sources_panel_html,
     status_html,
     streaming_html,
 )
-from assistant.conversation import Turn
+from assistant.chat_session import (
+    ChatSession,
+    SavedChatError,
+    browser_secret,
+    conversation_markdown,
+)
 from assistant.evidence import answer_evidence
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.markdown_html import passage_html
-from assistant.notes_admin import delete_note, list_notes, save_note
+from assistant.model_status import ModelStatus
+from assistant.notes_admin import (
+    delete_note,
+    list_notes,
+    list_trash,
+    restore_note,
+    sanitize_filename,
+    save_note,
+)
 from assistant.session import MODELS, load_assistant
 from assistant.study.card_html import (
     back_html,
@@ -63,6 +76,7 @@ from assistant.study.storage import default_deck_path
 from assistant.support import Checker
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
+from eval.experiment_progress import GridProgress
 from eval.experiment_report import render_report, results_table
 from index.cache import default_cache_dir
 from index.store import NotesIndex, check_index_dir, open_index
@@ -81,6 +95,7 @@ PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STUDY_MODES = ("Tarjetas", "Respuesta escrita")  # flip the card, or write the answer first
+CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage entry
 
 
 @dataclass(frozen=True)
@@ -91,15 +106,6 @@ class ChatSettings:
     passages: int = AssistantConfig.passages  # the CLI's defaults
     max_new_tokens: int = GenerationConfig.max_new_tokens
     temperature: float = GenerationConfig.temperature
-
-
-@dataclass
-class ChatSession:
-    """One browser session's chat; gr.State gives every session its own copy."""
-
-    turns: list[Turn] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)  # what the Chatbot shows
-    cards: list[SourceCard] = field(default_factory=list)  # what citations open
 
 
 def load_for_settings(index: NotesIndex, settings: ChatSettings) -> Assistant:
@@ -143,9 +149,14 @@ class StudyApp:
         deck_path: str | Path | None = None,
         make_checker: Callable[[], Checker] | None = None,
         study_dir: Path | None = None,
+        chat_dir: Path | None = None,
     ) -> None:
         self.notes_dir, self.index_dir = Path(notes_dir), Path(index_dir)
         self.experiments_dir = experiments_dir or default_cache_dir() / "experiments"
+        # Exported conversations, and the key of the browsers' copies of them.
+        self.chat_dir = chat_dir or default_cache_dir() / "chat"
+        self.browser_secret = browser_secret(self.chat_dir / "browser-secret")
+        self.models = ModelStatus()  # what the header's line says
         self._make_assistant, self._run_experiment = make_assistant, run_experiment
         self._lock = threading.Lock()  # guards the index and the assistants between events
         self._assistants: dict[ChatSettings, Assistant] = {}
@@ -181,6 +192,7 @@ class StudyApp:
         loads. Returns the seconds it took, None if it failed (the first question then
         loads again and reports the error itself)."""
         began = time.perf_counter()
+        self.models.loading()
         with self._lock:
             try:
                 assistant = self._assistant(ChatSettings())
@@ -189,8 +201,20 @@ class StudyApp:
                     "".join(assistant.generator.stream("Hola", GenerationConfig(max_new_tokens=1)))
             except Exception as err:  # noqa: BLE001 (best effort; the chat reports errors)
                 print(f"aviso: no se pudieron precargar los modelos: {err}", file=sys.stderr)
+                self.models.failed(str(err))
                 return None
-        return time.perf_counter() - began
+        seconds = time.perf_counter() - began
+        self.models.ready(seconds)
+        return seconds
+
+    def models_view(self) -> tuple:
+        """(the header's status line, its timer): the page asks again every few seconds
+        while the models load, and stops once that is settled."""
+        line = html.escape(self.models.line())
+        return (
+            f'<div class="model-status {self.models.state}">{line}</div>',
+            gr.Timer(active=not self.models.settled),
+        )
 
     # -- chat --------------------------------------------------------------------------
 
@@ -220,7 +244,7 @@ class StudyApp:
             )
         except (ValueError, TypeError) as err:
             raise _error(f"Ajustes no válidos: {err}") from None
-        turn = len(session.turns) + 1
+        number = session.next_number
         messages = [*session.messages, {"role": "user", "content": question_html(question)}]
         status = "Buscando en tus notas…"
         if (settings.model, settings.adapter) not in self._models_loaded:
@@ -240,21 +264,49 @@ class StudyApp:
                 else:
                     draft += event
                     yield "", [*messages, _bot(streaming_html(draft))], session, gr.skip()
-            cards = source_cards(answer, turn, answer_evidence(answer, assistant.checker))
+            evidence = answer_evidence(answer, assistant.checker)
         except AssistantError as err:
-            session.messages = [*messages, _bot(error_html(str(err)))]
+            session.add_error(question, number, str(err))
             yield "", session.messages, session, gr.skip()
             raise _error(str(err)) from None
 
-        session.turns.append(Turn(answer.question, answer.query, answer.answer))
-        session.messages = [*messages, _bot(answer_html(answer, turn))]
-        session.cards.extend(cards)
-        panel = sources_panel_html(session.cards, show=cards[0].key if cards else None)
-        yield "", session.messages, session, panel
+        if (settings.model, settings.adapter) == (ChatSettings.model, ChatSettings.adapter):
+            self.models.ready()  # the first question loaded them (no warm-up, or it failed)
+        exchange = session.add_answer(answer, number, evidence)
+        show = exchange.cards[0].key if exchange.cards else None
+        yield "", session.messages, session, sources_panel_html(session.cards, show=show)
 
     @staticmethod
     def new_conversation() -> tuple:
         return [], ChatSession(), sources_panel_html([])
+
+    @staticmethod
+    def saved_chat(session: ChatSession) -> dict:
+        """What the browser keeps of the conversation (gr.BrowserState)."""
+        return session.to_json()
+
+    @staticmethod
+    def restore_chat(saved) -> tuple:
+        """(chat, session, sources panel) from the browser's copy, on page load. A copy
+        that cannot be read is one warning, and the chat starts empty."""
+        try:
+            session = ChatSession.from_json(saved)
+        except SavedChatError as err:
+            _warn(str(err))
+            session = ChatSession()
+        last = session.exchanges[-1].cards if session.exchanges else ()
+        panel = sources_panel_html(session.cards, show=last[0].key if last else None)
+        return session.messages, session, panel
+
+    def export_chat(self, session: ChatSession) -> dict:
+        """The conversation as a Markdown file in the download box."""
+        if not session.exchanges:
+            raise _error("Aún no hay nada que exportar: haz una pregunta primero")
+        self.chat_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = self.chat_dir / f"conversacion-{stamp}-{uuid.uuid4().hex[:6]}.md"
+        out.write_text(conversation_markdown(session), encoding="utf-8")
+        return gr.update(value=str(out), visible=True)
 
     # -- notes -------------------------------------------------------------------------
 
@@ -266,7 +318,7 @@ class StudyApp:
         return rows
 
     def notes_view(self) -> tuple:
-        """(table, delete choices, preview choices)."""
+        """(table, delete choices, preview choices); the trash has its own, trash_view."""
         rows = self.notes_rows()
         sources = [row[0] for row in rows]
         return (
@@ -299,14 +351,17 @@ class StudyApp:
         could be added; a warning per file left out, when others were."""
         if not files:
             raise _error("Elige uno o más archivos .md, .txt o .pdf")
-        saved, problems = [], []
+        saved, replaced, problems = [], [], []
         for file in files:
             path = Path(file)
             try:
-                saved.append(save_note(self.notes_dir, path.name, path.read_bytes(), replace).name)
+                existed = (self.notes_dir / sanitize_filename(path.name)).is_file()
+                name = save_note(self.notes_dir, path.name, path.read_bytes(), replace).name
             except AssistantError as err:
                 problems.append(str(err))
-        if not saved:
+                continue
+            (replaced if existed else saved).append(name)
+        if not saved and not replaced:
             raise _error(
                 problems[0]
                 if len(problems) == 1
@@ -314,16 +369,61 @@ class StudyApp:
             )
         for problem in problems:
             _warn(problem)
-        return f"Añadidas: {', '.join(saved)}. Reindexando…"
+        parts = [f"Añadidas: {', '.join(saved)}."] if saved else []
+        if replaced:
+            parts.append(
+                f"Reemplazadas: {', '.join(replaced)} (la versión anterior queda en la papelera)."
+            )
+        return " ".join([*parts, "Reindexando…"])
 
-    def delete(self, source: str | None) -> str:
+    def confirm_delete(self, source: str | None) -> tuple:
+        """(the confirmation box, its question): a delete is asked before it is done."""
+        if not source:
+            raise _error("Elige la nota que quieres borrar")
+        question = (
+            f"¿Mover <strong>{html.escape(source)}</strong> a la papelera? Se puede recuperar "
+            "después con «Recuperar de la papelera»."
+        )
+        return gr.Column(visible=True), question
+
+    def delete(self, source: str | None) -> tuple:
+        """(status, the confirmation box hidden, the trash with the note selected)."""
         if not source:
             raise _error("Elige la nota que quieres borrar")
         try:
             trash = delete_note(self.notes_dir, source)
         except AssistantError as err:
             raise _error(str(err)) from None
-        return f"{source} movida a {trash.parent.name}/ (se puede recuperar). Reindexando…"
+        status = (
+            f"{source} movida a la papelera. Para deshacerlo, pulsa «Recuperar de la "
+            "papelera». Reindexando…"
+        )
+        return status, gr.Column(visible=False), self.trash_view(trash.name)
+
+    def trash_view(self, selected: str | None = None) -> dict:
+        """The trash's dropdown: each deleted note or replaced version, newest first."""
+        try:
+            trashed = list_trash(self.notes_dir)
+        except AssistantError as err:
+            _warn(str(err))
+            trashed = []
+        choices = [(note.label, note.name) for note in trashed]
+        known = selected in {name for _, name in choices}
+        return gr.Dropdown(choices=choices, value=selected if known else None)
+
+    def restore(self, name: str | None) -> tuple:
+        """(status, the trash without it): the note goes back where it was; the caller
+        re-indexes, as after an upload."""
+        if not name:
+            raise _error("Elige en la papelera la nota que quieres recuperar")
+        try:
+            source, displaced = restore_note(self.notes_dir, name)
+        except AssistantError as err:
+            raise _error(str(err)) from None
+        status = f"{source} recuperada de la papelera"
+        if displaced is not None:
+            status += " (la versión que había ocupa ahora su lugar en la papelera)"
+        return status + ". Reindexando…", self.trash_view()
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
         progress(0, desc="Leyendo las notas…")
@@ -353,6 +453,16 @@ class StudyApp:
             + ("; ".join(changes) if changes else "Sin cambios.")
             + f" {cards}"
         )
+
+    def reindex_after(
+        self,
+        status: str,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> str:
+        """Re-index after an upload, a delete or a restore: the line keeps what was done
+        ("… movida a la papelera …") before the index's summary."""
+        done = (status or "").removesuffix("Reindexando…").strip()
+        return f"{done} {self.reindex(progress)}".strip()
 
     # -- study -------------------------------------------------------------------------
 
@@ -444,9 +554,11 @@ class StudyApp:
             raise _error("Elige al menos una estrategia y un modelo")
         out = self.experiments_dir / time.strftime("%Y%m%d-%H%M%S")
         out.mkdir(parents=True, exist_ok=True)
+        grid = GridProgress(cells=len(strategies) * len(models))  # one seed
+        progress(0, desc="Preparando el experimento (carga las notas y el primer modelo)…")
 
         def report_progress(done: int, total: int, cell: str) -> None:
-            progress((done, total), desc=cell, unit="respuestas")
+            progress((done, total), desc=grid(done, total, cell).line, unit="respuestas")
 
         try:
             result = self._run_experiment(
@@ -562,10 +674,20 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monos
 
 
 def build_ui(app: StudyApp) -> gr.Blocks:
+    hidden = {"api_visibility": "private"}  # steps of a chain, not API endpoints
     with gr.Blocks(title="Asistente de estudio") as demo:
         gr.Markdown("## Asistente de estudio · pregunta a tus notas")
+        models_status = gr.HTML(elem_id="model-status")
+        models_timer = gr.Timer(2.0)
+        models_out = [models_status, models_timer]
+        models_timer.tick(app.models_view, None, models_out, show_progress="hidden", **hidden)
+        demo.load(app.models_view, None, models_out, show_progress="hidden", **hidden)
         with gr.Tab("Chat"):
             session = gr.State(ChatSession())
+            # The conversation, kept in this browser (localStorage) so a reload finds it.
+            saved_chat = gr.BrowserState(
+                {}, storage_key=CHAT_STORAGE_KEY, secret=app.browser_secret
+            )
             with gr.Row():
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
@@ -583,7 +705,17 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                             elem_id="question",
                         )
                         send = gr.Button("Preguntar", variant="primary", scale=1)
-                    new_chat = gr.Button("Nueva conversación", size="sm")
+                    with gr.Row():
+                        new_chat = gr.Button("Nueva conversación", size="sm")
+                        export_chat = gr.Button(
+                            "Exportar conversación", size="sm", elem_id="export-chat"
+                        )
+                    exported_chat = gr.File(
+                        label="Conversación exportada (Markdown)",
+                        interactive=False,
+                        visible=False,
+                        elem_id="chat-export",
+                    )
                 with gr.Column(scale=2):
                     sources = gr.HTML(
                         sources_panel_html([]), label="Fuentes", elem_id="sources", js_on_load=None
@@ -611,6 +743,8 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     temperature = gr.Slider(
                         0.0, 1.5, value=ChatSettings.temperature, step=0.1, label="Temperatura"
                     )
+            chat_out = [chatbot, session, sources]
+            # After every question (answered or failed): the browser's copy, the models' line.
             gr.on(
                 [question.submit, send.click],
                 app.ask,
@@ -628,13 +762,17 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 api_name="ask",
                 concurrency_limit=1,
                 concurrency_id="generation",
+            ).then(app.saved_chat, session, saved_chat, **hidden).then(
+                app.models_view, None, models_out, show_progress="hidden", **hidden
             )
-            new_chat.click(
-                app.new_conversation, None, [chatbot, session, sources], api_name="new_conversation"
+            new_chat.click(app.new_conversation, None, chat_out, api_name="new_conversation").then(
+                app.saved_chat, session, saved_chat, **hidden
             )
-            chatbot.clear(
-                app.new_conversation, None, [chatbot, session, sources], api_visibility="private"
+            chatbot.clear(app.new_conversation, None, chat_out, **hidden).then(
+                app.saved_chat, session, saved_chat, **hidden
             )
+            export_chat.click(app.export_chat, session, exported_chat, **hidden)
+            demo.load(app.restore_chat, saved_chat, chat_out, **hidden)
             model.change(
                 lambda name: gr.Checkbox(interactive=name in ADAPTERS, value=name in ADAPTERS),
                 model,
@@ -654,8 +792,11 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 headers=["Nota", "Fragmentos", "Tamaño"],
                 interactive=False,
                 label="Tus notas",
+                elem_id="notes-table",
             )
-            notes_status = gr.Textbox(show_label=False, interactive=False, lines=2)
+            notes_status = gr.Textbox(
+                show_label=False, interactive=False, lines=2, elem_id="notes-status"
+            )
             with gr.Row():
                 with gr.Column():
                     files = gr.File(
@@ -666,24 +807,51 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     replace = gr.Checkbox(False, label="Reemplazar si ya existe")
                     add = gr.Button("Añadir a mis notas", variant="primary")
                 with gr.Column():
-                    to_delete = gr.Dropdown([], label="Nota que borrar")
-                    delete = gr.Button("Borrar nota", variant="stop")
+                    to_delete = gr.Dropdown([], label="Nota que borrar", elem_id="to-delete")
+                    delete = gr.Button("Borrar nota", variant="stop", elem_id="delete-note")
+                    with gr.Column(visible=False) as confirm_box:
+                        confirm_text = gr.HTML(elem_id="confirm-delete-text")
+                        with gr.Row():
+                            confirm = gr.Button(
+                                "Sí, mover a la papelera", variant="stop", elem_id="confirm-delete"
+                            )
+                            cancel = gr.Button("Cancelar", elem_id="cancel-delete")
+                    trashed = gr.Dropdown(
+                        [],
+                        label="Papelera (notas borradas y versiones reemplazadas)",
+                        elem_id="trash",
+                    )
+                    restore = gr.Button("Recuperar de la papelera", elem_id="restore-note")
                     reindex = gr.Button("Reindexar")
             to_preview = gr.Dropdown([], label="Ver una nota")
             gr.Markdown("Contenido de la nota:")
             preview = gr.HTML(elem_id="note-preview")
             view = [notes_table, to_delete, to_preview]
-            hidden = {"api_visibility": "private"}  # steps of a chain, not API endpoints
             # app.reindex rebuilds the cards too; the study tab then shows the new deck.
             study.refresh_after(
                 add.click(app.upload, [files, replace], notes_status)
                 .success(lambda: None, None, files, **hidden)
-                .then(app.reindex, None, notes_status, **hidden)
+                .then(app.reindex_after, notes_status, notes_status, **hidden)
+                .then(app.notes_view, None, view, **hidden)
+                .then(app.trash_view, None, trashed, **hidden)  # a replaced note's old version
+            )
+            delete.click(app.confirm_delete, to_delete, [confirm_box, confirm_text], **hidden)
+            # Another note chosen, or the list redrawn: the question asked no longer holds.
+            gr.on(
+                [cancel.click, to_delete.change],
+                lambda: gr.Column(visible=False),
+                None,
+                confirm_box,
+                **hidden,
+            )
+            study.refresh_after(
+                confirm.click(app.delete, to_delete, [notes_status, confirm_box, trashed])
+                .success(app.reindex_after, notes_status, notes_status, **hidden)
                 .then(app.notes_view, None, view, **hidden)
             )
             study.refresh_after(
-                delete.click(app.delete, to_delete, notes_status)
-                .success(app.reindex, None, notes_status, **hidden)
+                restore.click(app.restore, trashed, [notes_status, trashed], **hidden)
+                .success(app.reindex_after, notes_status, notes_status, **hidden)
                 .then(app.notes_view, None, view, **hidden)
             )
             study.refresh_after(
@@ -693,6 +861,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             )
             to_preview.change(app.note_preview, to_preview, preview, **hidden)
             demo.load(app.notes_view, None, view, **hidden)
+            demo.load(app.trash_view, None, trashed, **hidden)
 
         with gr.Tab("Experimentos"):
             gr.Markdown(
@@ -901,6 +1070,7 @@ def main(argv: list[str] | None = None) -> int:
         if (seconds := app.warm_up()) is not None:
             print(f"Modelos listos en {seconds:.1f} s.", file=sys.stderr)
 
+    app.models.loading()  # before the page can ask: the thread may start a moment later
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     launch(app, args.host, args.port, auth)
     return 0
@@ -921,8 +1091,9 @@ def launch(
         server_port=port,
         auth=auth,
         max_file_size=MAX_UPLOAD,
-        # Files the app hands out: experiment plots, and the study tab's plot and exports.
-        allowed_paths=[str(app.experiments_dir), str(app.study.exports_dir)],
+        # Files the app hands out: experiment plots, the study tab's plot and exports, and
+        # exported conversations.
+        allowed_paths=[str(app.experiments_dir), str(app.study.exports_dir), str(app.chat_dir)],
         theme=THEME,
         css=CSS,
         head=HEAD,

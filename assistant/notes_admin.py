@@ -3,34 +3,56 @@
 Nothing here runs unless the student asks (the app's Notes tab); indexing stays in
 index.store. An upload is checked with the same loader the index uses before it is
 written, is written atomically, and never replaces an existing note unless asked to. A
-deleted note goes to a hidden ``.papelera`` folder inside the notes folder (the loader
-skips hidden folders), so a wrong click can be undone by hand.
+deleted note, and the old version of a replaced one, go to a hidden ``.papelera`` folder
+inside the notes folder (the loader skips hidden folders); ``papelera.json`` there
+remembers where each came from, so ``restore_note`` puts it back (the Notes tab's
+«Recuperar de la papelera»).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shutil
 import tempfile
+import threading
 import time
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from corpus.config import ChunkConfig
 from corpus.errors import NotesError
-from corpus.files import file_sha256
+from corpus.files import atomic_write_text, file_sha256, resolves_inside
 from corpus.loader import iter_note_paths, load_notes
 
 TRASH = ".papelera"
+TRASH_INDEX = "papelera.json"  # trash file name -> where it came from, why, when
+TrashReason = Literal["borrada", "reemplazada"]
+_trash_lock = threading.Lock()  # two browser tabs never race for papelera.json
+_FIELDS = ("source", "reason", "when")  # of a papelera.json entry
 MAX_NAME_CHARS = 100  # characters of the stem; long names wrap badly in the notes table
 _UNSAFE = re.compile(r"[^\w\-. ()]+", re.UNICODE)
 
 
 class NoteExistsError(NotesError):
     """An upload would replace a note of the same name."""
+
+
+@dataclass(frozen=True)
+class TrashedNote:
+    name: str  # the file's name inside the trash folder
+    source: str  # where it was in the notes folder (as list_notes names it)
+    reason: TrashReason
+    when: str  # local time it went to the trash, "YYYY-MM-DD HH:MM:SS"
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} ({self.reason} el {self.when})"
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,8 @@ def save_note(
         )
     _check_usable(name, data, config)
     digest = hashlib.sha256(data).hexdigest()
+    if target.is_file() and file_sha256(target) == digest:
+        return target  # the same note again: nothing to replace
     for path in iter_note_paths(notes_dir, config)[0]:
         if path != target and file_sha256(path) == digest:
             raise NotesError(
@@ -108,6 +132,8 @@ def save_note(
     staging.write_bytes(data)
     try:
         if replace:
+            if target.is_file():  # the old version stays restorable
+                _to_trash(notes_dir, target, name, "reemplazada", keep=True)
             os.replace(staging, target)
         else:
             os.link(staging, target)  # fails if the name was taken meanwhile: no overwrite
@@ -134,14 +160,100 @@ def delete_note(notes_dir: str | Path, source: str, config: ChunkConfig | None =
         raise NotesError(f"No hay ninguna nota {source!r} en {notes_dir}")
     if len(notes) == 1:
         raise NotesError(f"{source} es tu única nota: sube otra antes de borrarla")
+    return _to_trash(notes_dir, notes[source], source, "borrada")
+
+
+def _read_trash_index(trash: Path) -> dict[str, dict]:
+    try:
+        entries = json.loads((trash / TRASH_INDEX).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise NotesError(
+            f"{trash / TRASH_INDEX} está dañado ({err}); las notas siguen en {trash}"
+        ) from None
+    return entries if isinstance(entries, dict) else {}
+
+
+def _to_trash(
+    notes_dir: Path, path: Path, source: str, reason: TrashReason, keep: bool = False
+) -> Path:
+    """Move (``keep``: copy) the note at ``path`` into the trash, remembering ``source``."""
     trash = notes_dir / TRASH
-    trash.mkdir(exist_ok=True)
-    path = notes[source]
-    destination = trash / path.name
-    if destination.exists():
-        destination = trash / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}"
-    os.replace(path, destination)
+    with _trash_lock:
+        trash.mkdir(exist_ok=True)
+        entries = _read_trash_index(trash)
+        destination = trash / path.name
+        if destination.exists():
+            stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+            destination = trash / f"{path.stem}.{stamp}{path.suffix}"
+        if keep:
+            shutil.copy2(path, destination)
+        else:
+            os.replace(path, destination)
+        entries[destination.name] = asdict(
+            TrashedNote(destination.name, source, reason, time.strftime("%Y-%m-%d %H:%M:%S"))
+        )
+        atomic_write_text(trash / TRASH_INDEX, json.dumps(entries, ensure_ascii=False, indent=1))
     return destination
+
+
+def list_trash(notes_dir: str | Path, config: ChunkConfig | None = None) -> list[TrashedNote]:
+    """What the trash holds, newest first. A file put there by hand (or by an older
+    version without papelera.json) came from the top of the notes folder."""
+    config = config or ChunkConfig()
+    trash = Path(notes_dir) / TRASH
+    if not trash.is_dir():
+        return []
+    entries = _read_trash_index(trash)
+    notes = []
+    for path in trash.iterdir():
+        if not path.is_file() or path.suffix.lower() not in config.suffixes:
+            continue
+        entry = entries.get(path.name)
+        if entry is not None:
+            fields = [entry.get(key) if isinstance(entry, dict) else None for key in _FIELDS]
+            if not all(isinstance(value, str) for value in fields):
+                raise NotesError(
+                    f"{trash / TRASH_INDEX} está dañado (la entrada de {path.name}); "
+                    f"las notas siguen en {trash}"
+                )
+            notes.append(TrashedNote(path.name, *fields))
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+            notes.append(TrashedNote(path.name, path.name, "borrada", when))
+    return sorted(notes, key=lambda note: (note.when, note.name), reverse=True)
+
+
+def restore_note(notes_dir: str | Path, name: str) -> tuple[str, Path | None]:
+    """Put the trash's file ``name`` back where it came from. A note now in its place
+    (the newer version of a replaced note) goes to the trash first: a restore never loses
+    a note. Returns (the restored note's source, where the displaced note went or None)."""
+    notes_dir = Path(notes_dir).resolve()
+    trash = notes_dir / TRASH
+    by_name = {note.name: note for note in list_trash(notes_dir)}
+    if name not in by_name:
+        raise NotesError(f"No hay ninguna nota {name!r} en la papelera ({trash})")
+    note = by_name[name]
+    target = notes_dir / note.source
+    if not resolves_inside(target, notes_dir) or TRASH in Path(note.source).parts:
+        raise NotesError(f"{note.source}: no está dentro de la carpeta de notas; no se recupera")
+    displaced = None
+    if target.exists():
+        displaced = _to_trash(notes_dir, target, note.source, "reemplazada")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _trash_lock:
+        try:
+            os.link(trash / name, target)  # fails if the name was taken meanwhile
+        except FileExistsError:
+            raise NoteExistsError(f"Ya hay una nota {note.source}; vuelve a intentarlo") from None
+        (trash / name).unlink()
+        entries = _read_trash_index(trash)
+        if entries.pop(name, None) is not None:
+            atomic_write_text(
+                trash / TRASH_INDEX, json.dumps(entries, ensure_ascii=False, indent=1)
+            )
+    return note.source, displaced
 
 
 def list_notes(

@@ -307,8 +307,8 @@ def test_upload_never_overwrites_an_existing_note_silently(make_app, notes_copy,
 
 def test_delete_moves_the_note_to_the_trash_and_reindex_drops_it(make_app, notes_copy):
     app = make_app()
-    status = app.delete("teacher_forcing.md")
-    assert TRASH in status
+    status, _, trash = app.delete("teacher_forcing.md")
+    assert "papelera" in status and trash.value == "teacher_forcing.md"
     assert not (notes_copy / "teacher_forcing.md").exists()
     assert (notes_copy / TRASH / "teacher_forcing.md").exists()
     summary = app.reindex(progress=lambda *a, **k: None)
@@ -353,7 +353,7 @@ def test_a_failed_warm_up_is_one_line_and_the_first_question_loads_again(make_ap
 
 
 def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, notes_copy):
-    calls = []
+    calls, shown = [], []
     results = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
     first = results["cells"][0]
     first["metrics"]["token_f1"] = {**first["metrics"]["token_f1"], "mean": 0.41234, "stderr": 0.05}
@@ -367,12 +367,19 @@ def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, not
         (Path(out) / "metrics.png").write_bytes(b"\x89PNG\r\n\x1a\n")
         return results
 
+    def record(value, desc=None, **kwargs):
+        shown.append((value, desc))
+
     app = make_app(run_experiment=fake_experiment)
     status, table, plots, report = app.experiment(
-        ["zero-shot"], ["gemma-270m+lora"], 5, progress=lambda *a, **k: None
+        ["zero-shot"], ["gemma-270m+lora"], 5, progress=record
     )
     assert calls == [(["zero-shot"], ["gemma-270m+lora"], [0], 5, str(notes_copy))]
     assert "Resultados en" in status
+    assert shown[0][1].startswith("Preparando el experimento")  # before the first answer
+    value, desc = shown[-1]
+    assert value == (1, 2)
+    assert desc.startswith("0/1 celdas terminadas · 1/2 respuestas (última: zero-shot__")
     row = dict(zip(table.headers, table.value["data"][0]))
     assert row["token_f1"] == "0.412 ± 0.050"
     # Latencies in seconds, labelled, in the grid and in the report alike.

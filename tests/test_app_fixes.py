@@ -1,12 +1,14 @@
 """The app as a student lives in it (issue 14), without a browser: passages as rendered,
-sanitized Markdown; one line per abstention; one message per problem; one unit for
-latencies."""
+sanitized Markdown; the chat kept in the browser and exported; the models' status line;
+one line per abstention; the experiment's progress; delete with undo and replace with
+the old version kept; one message per problem; one unit for latencies."""
 
 from __future__ import annotations
 
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -14,19 +16,48 @@ import pytest
 import app as study_app
 from assistant.abstain import AbstentionPolicy
 from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Assistant, AssistantConfig
+from assistant.chat_session import (
+    SAVED_VERSION,
+    ChatSession,
+    SavedChatError,
+    browser_secret,
+    conversation_markdown,
+)
 from assistant.evidence import sentence_spans
 from assistant.markdown_html import is_markdown, markdown_html, passage_html
+from assistant.model_status import ModelStatus
+from assistant.notes_admin import (
+    TRASH,
+    TRASH_INDEX,
+    delete_note,
+    list_trash,
+    restore_note,
+    save_note,
+)
 from assistant.prompts import ABSTAIN
 from assistant.study.card_html import passage_html as study_passage_html
 from assistant.study.cards import build_cards
 from assistant.study.session import Passage, card_passage
 from corpus.chunking import chunk_notes
+from corpus.errors import ModelNotInstalledError, NotesError
 from corpus.loader import load_notes
+from eval.experiment_progress import GridProgress, duration_text
 from eval.experiment_report import render_report, results_table
 from index.store import build_index
 from tests.conftest import NOTES
 from tests.fakes import OverlapChecker, ScriptedGenerator
-from tests.test_app import QUESTION, ask, fake_factory, never_run
+from tests.test_app import ANSWER, QUESTION, ask, fake_factory, never_run
+
+BROKEN = ("roto", False, "zero-shot", 3, 160, 0.0)  # settings whose model fails to load
+
+
+def breaks_on_roto(factory):
+    def make(index, settings):
+        if settings.model == "roto":
+            raise ModelNotInstalledError("falta el modelo roto: instálalo con make setup")
+        return factory(index, settings)
+
+    return make
 
 
 @pytest.fixture
@@ -38,12 +69,17 @@ def make_app(notes_copy, tmp_path, fake_embedder, fake_config):
         return study_app.StudyApp(
             notes_copy,
             index_dir,
-            factory or fake_factory(),
+            breaks_on_roto(factory or fake_factory()),
             run_experiment,
             experiments_dir=tmp_path / "experiments",
+            chat_dir=tmp_path / "chat",
         )
 
     return make
+
+
+def no_progress(*args, **kwargs) -> None:
+    pass
 
 
 def strip_marks(html_text: str) -> str:
@@ -225,6 +261,184 @@ def test_the_note_preview_is_rendered_markdown_and_never_live_html(make_app, not
         app.note_preview("../fuera.md")
 
 
+# -- 3. the conversation kept in the browser, and exported --------------------------------
+
+
+def test_a_saved_conversation_comes_back_as_it_was(make_app):
+    app = make_app()
+    session = ChatSession()
+    ask(app, QUESTION, session)
+    ask(app, "¿Y cuáles son sus desventajas?", session)
+    saved = json.loads(json.dumps(app.saved_chat(session)))  # what localStorage holds
+    assert saved["version"] == SAVED_VERSION and len(saved["exchanges"]) == 2
+
+    messages, restored, panel = app.restore_chat(saved)
+    assert messages == session.messages and restored.turns == session.turns
+    assert [c.body_html for c in restored.cards] == [c.body_html for c in session.cards]
+    assert 'data-key="2-0-1"' in panel and "<mark" in panel
+    # A follow-up after the reload still reads the restored history.
+    _, chat, restored, _ = ask(app, "¿Y para qué sirve?", restored)[-1]
+    assert "¿Y cuáles son sus desventajas?" in restored.turns[-1].query
+    assert len(chat) == 6
+
+
+def test_an_error_is_saved_and_numbers_never_repeat(make_app):
+    app = make_app()
+    session = ChatSession()
+    with pytest.raises(gr.Error):
+        ask(app, QUESTION, session, BROKEN)
+    ask(app, QUESTION, session)
+    restored = ChatSession.from_json(app.saved_chat(session))
+    assert [e.kind for e in restored.exchanges] == ["error", "answer"]
+    assert restored.turns == session.turns and len(restored.turns) == 1
+    assert restored.next_number == 3
+
+
+def test_only_the_newest_exchanges_are_kept(make_app):
+    app = make_app()
+    session = ChatSession()
+    for _ in range(3):
+        ask(app, QUESTION, session)
+    kept = ChatSession.from_json(session.to_json(keep=2))
+    assert [e.number for e in kept.exchanges] == [2, 3] and kept.next_number == 4
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"version": 99, "exchanges": []},
+        {"version": SAVED_VERSION},
+        {"version": SAVED_VERSION, "exchanges": [{"number": 1}]},
+        "texto",
+        [1, 2],
+    ],
+)
+def test_an_unreadable_saved_conversation_is_one_warning_and_an_empty_chat(
+    make_app, monkeypatch, payload
+):
+    warned = []
+    monkeypatch.setattr(study_app, "_warn", warned.append)
+    with pytest.raises(SavedChatError):
+        ChatSession.from_json(payload)
+    messages, session, _ = make_app().restore_chat(payload)
+    assert messages == [] and session.exchanges == [] and len(warned) == 1
+
+
+@pytest.mark.parametrize("payload", [None, {}])
+def test_nothing_saved_is_an_empty_chat(payload):
+    assert ChatSession.from_json(payload).exchanges == []
+
+
+def test_a_saved_highlight_outside_its_passage_is_refused(make_app):
+    session = ChatSession()
+    ask(make_app(), QUESTION, session)
+    saved = session.to_json()
+    saved["exchanges"][0]["cards"][0]["evidence"]["end"] = 10**6
+    with pytest.raises(SavedChatError, match="fuera del texto"):
+        ChatSession.from_json(saved)
+
+
+def test_the_export_has_each_question_answer_and_cited_passage(make_app):
+    app = make_app()
+    session = ChatSession()
+    ask(app, QUESTION, session)
+    with pytest.raises(gr.Error):
+        ask(app, QUESTION, session, BROKEN)
+    update = app.export_chat(session)
+    path = Path(update["value"])
+    assert update["visible"] and path.parent == app.chat_dir and path.suffix == ".md"
+    text = path.read_text(encoding="utf-8")
+    assert text == conversation_markdown(session)
+    assert text.startswith("# Conversación con tus notas")
+    assert f"## 1. {QUESTION}" in text and ANSWER.split(" [1]")[0] in text
+    assert "### Pasajes citados" in text and "**[1] teacher_forcing.md" in text
+    assert "> Teacher Forcing es una técnica" in text  # the passage, quoted in full
+    assert "- ⚠ Los pingüinos vuelan hasta Marte cada martes" in text  # flagged as in the chat
+    assert "## 2. " in text and "⚠ Error:" in text
+    with pytest.raises(gr.Error, match="nada que exportar"):
+        app.export_chat(ChatSession())
+
+
+def test_an_abstention_exports_its_closest_passages(make_app):
+    app = make_app(fake_factory(script=ABSTAIN))
+    session = ChatSession()
+    ask(app, QUESTION, session)
+    text = conversation_markdown(session)
+    assert ABSTAIN in text and "### Pasajes más cercanos" in text and "**[3] " in text
+
+
+def test_the_browser_key_is_made_once_and_kept_private(tmp_path):
+    path = tmp_path / "chat" / "browser-secret"
+    first = browser_secret(path)
+    assert len(first) >= 32 and browser_secret(path) == first
+    assert path.stat().st_mode & 0o077 == 0
+    path.write_text("corta", encoding="utf-8")  # damaged: a new one
+    assert browser_secret(path) not in (first, "corta")
+
+
+def test_the_ui_keeps_the_chat_in_the_browser(make_app):
+    app = make_app()
+    demo = study_app.build_ui(app)
+    states = [b for b in demo.blocks.values() if isinstance(b, gr.BrowserState)]
+    assert [(s.storage_key, s.secret) for s in states] == [
+        (study_app.CHAT_STORAGE_KEY, app.browser_secret)
+    ]
+
+
+# -- 4. the models' status line -----------------------------------------------------------
+
+
+def test_the_status_line_follows_the_warm_up(make_app):
+    app = make_app()
+    line, timer = app.models_view()
+    assert "se cargan con la primera pregunta" in line and not timer.active
+    app.models.loading()
+    line, timer = app.models_view()
+    assert "cargando modelos…" in line and timer.active
+    assert app.warm_up() is not None
+    line, timer = app.models_view()
+    assert "listo" in line and "cargados en" in line and not timer.active
+
+
+def test_a_failed_warm_up_says_so_and_a_question_then_makes_it_ready(make_app, capsys):
+    app = make_app()
+    real = app._make_assistant
+
+    def broken(index, settings):
+        raise study_app.AssistantError("falta el modelo gemma-270m <x>")
+
+    app._make_assistant = broken
+    assert app.warm_up() is None
+    line, timer = app.models_view()
+    assert "no se pudieron precargar" in line and "&lt;x&gt;" in line and not timer.active
+    app._make_assistant = real
+    ask(app, QUESTION, ChatSession(), settings=("gemma-270m", True, "zero-shot", 3, 160, 0.0))
+    assert "listo" in app.models_view()[0]
+
+
+def test_a_question_with_other_settings_does_not_claim_the_models_are_ready(make_app):
+    app = make_app()
+    ask(app, QUESTION, ChatSession(), settings=("smollm2-135m", False, "zero-shot", 3, 160, 0.0))
+    assert app.models.state == "pending"
+
+
+@pytest.mark.parametrize(
+    "steps, state",
+    [
+        ([], "pending"),
+        (["loading"], "loading"),
+        (["loading", "ready"], "ready"),
+        (["loading", "failed"], "failed"),
+        (["loading", "ready", "failed", "loading"], "ready"),  # ready stays ready
+    ],
+)
+def test_model_status_transitions(steps, state):
+    status = ModelStatus()
+    for step in steps:
+        getattr(status, step)(*(["x"] if step == "failed" else []))
+    assert status.state == state and status.settled == (state != "loading")
+
+
 # -- 5. an abstention says why once -------------------------------------------------------
 
 
@@ -244,7 +458,7 @@ def test_a_withdrawn_draft_is_one_line(make_app):
         0.0, 0.0, abstain_on_unknown_names=False, fallback_min_similarity=1.0
     )
     app = make_app(policy_factory(UNSUPPORTED, never_quote))
-    _, chat, session, _ = ask(app, QUESTION, study_app.ChatSession())[-1]
+    _, chat, session, _ = ask(app, QUESTION, ChatSession())[-1]
     reply = chat[-1]["content"]
     assert "borrador descartado" in reply
     assert reply.count("ninguna") == 1 and "nota:" not in reply
@@ -259,7 +473,7 @@ def test_a_quoted_fallback_is_one_note(make_app):
         fallback_min_coverage=0.0,
     )
     app = make_app(policy_factory(UNSUPPORTED, always_quote))
-    _, chat, _, _ = ask(app, QUESTION, study_app.ChatSession())[-1]
+    _, chat, _, _ = ask(app, QUESTION, ChatSession())[-1]
     reply = chat[-1]["content"]
     assert reply.count("nota:") == 1
     assert f"nota: {WITHDRAWN}; {QUOTED_INSTEAD}" in reply
@@ -267,15 +481,196 @@ def test_a_quoted_fallback_is_one_note(make_app):
 
 def test_a_draft_that_abstains_by_itself_is_not_called_unsupported(make_app):
     app = make_app(fake_factory(script=f"{ABSTAIN} Pero quizá sea otra cosa."))
-    _, chat, _, _ = ask(app, QUESTION, study_app.ChatSession())[-1]
+    _, chat, _, _ = ask(app, QUESTION, ChatSession())[-1]
     reply = chat[-1]["content"]
     assert ABSTAIN in reply and "borrador descartado" not in reply and "ninguna" not in reply
 
 
 def test_other_remarks_are_kept(make_app):
     app = make_app()
-    _, chat, _, _ = ask(app, "¿Qué es Teacher Forcing? " + "x" * 1200, study_app.ChatSession())[-1]
+    _, chat, _, _ = ask(app, "¿Qué es Teacher Forcing? " + "x" * 1200, ChatSession())[-1]
     assert chat[-1]["content"].count("nota: la pregunta tenía") == 1
+
+
+# -- 6. the experiment's progress ---------------------------------------------------------
+
+
+def test_progress_counts_cells_and_estimates_from_computed_answers():
+    now = [100.0]
+    grid = GridProgress(cells=3, clock=lambda: now[0])
+    first = grid(4, 12, "cell-a")  # a finished cell, counted in one step: no estimate yet
+    assert (first.cells_done, first.seconds_left) == (1, None)
+    assert "calculando" in first.line
+    now[0] += 20.0  # loading the model and two answers
+    grid(5, 12, "cell-b")
+    step = grid(6, 12, "cell-b")
+    assert step.seconds_left == pytest.approx(20.0 / 2 * 6)  # 10 s per answer, 6 to go
+    assert step.line == ("1/3 celdas terminadas · 6/12 respuestas (última: cell-b) · quedan ~1 min")
+    now[0] += 60.0
+    last = grid(12, 12, "cell-c")
+    assert last.cells_done == 3 and last.line.endswith("escribiendo el informe…")
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0.2, "1 s"),
+        (45, "45 s"),
+        (130, "2 min 10 s"),
+        (600, "10 min"),
+        (4000, "1 h 6 min"),
+        (7200, "2 h"),
+    ],
+)
+def test_duration_text(seconds, text):
+    assert duration_text(seconds) == text
+
+
+def test_progress_needs_a_cell():
+    with pytest.raises(ValueError, match="cells"):
+        GridProgress(cells=0)
+
+
+# -- 7. delete with confirmation and undo; replace keeps the old version -------------------
+
+
+def test_a_deleted_note_comes_back_from_the_trash(notes_copy):
+    before = (notes_copy / "teacher_forcing.md").read_bytes()
+    delete_note(notes_copy, "teacher_forcing.md")
+    (trashed,) = list_trash(notes_copy)
+    assert (trashed.source, trashed.reason) == ("teacher_forcing.md", "borrada")
+    assert restore_note(notes_copy, trashed.name) == ("teacher_forcing.md", None)
+    assert (notes_copy / "teacher_forcing.md").read_bytes() == before
+    assert list_trash(notes_copy) == []
+
+
+def test_a_note_in_a_subfolder_goes_back_to_its_folder(notes_copy):
+    (notes_copy / "tema1").mkdir()
+    (notes_copy / "tema1" / "rag.md").write_text("# RAG\n\nRecupera y genera.\n", "utf-8")
+    trash = delete_note(notes_copy, "tema1/rag.md")
+    (trashed,) = list_trash(notes_copy)
+    assert trashed.source == "tema1/rag.md" and trash.name == trashed.name
+    restore_note(notes_copy, trashed.name)
+    assert (notes_copy / "tema1" / "rag.md").read_text("utf-8").startswith("# RAG")
+
+
+def test_a_replaced_note_keeps_its_old_version_and_a_restore_swaps_them(notes_copy):
+    old = (notes_copy / "teacher_forcing.md").read_bytes()
+    new = b"# Teacher Forcing\n\nVersion nueva de la nota.\n"
+    save_note(notes_copy, "teacher_forcing.md", new, replace=True)
+    (trashed,) = list_trash(notes_copy)
+    assert trashed.reason == "reemplazada"
+    assert (notes_copy / TRASH / trashed.name).read_bytes() == old
+    source, displaced = restore_note(notes_copy, trashed.name)
+    assert (notes_copy / source).read_bytes() == old and displaced.read_bytes() == new
+    assert [(t.source, t.reason) for t in list_trash(notes_copy)] == [
+        ("teacher_forcing.md", "reemplazada")
+    ]
+
+
+def test_replacing_a_note_with_itself_keeps_no_copy(notes_copy):
+    same = (notes_copy / "teacher_forcing.md").read_bytes()
+    save_note(notes_copy, "teacher_forcing.md", same, replace=True)
+    assert list_trash(notes_copy) == []
+
+
+def test_two_deletes_of_one_name_both_stay_restorable(notes_copy):
+    for text in ("# A\n\nprimera versión\n", "# A\n\nsegunda versión\n"):
+        (notes_copy / "a.md").write_text(text, "utf-8")
+        delete_note(notes_copy, "a.md")
+    names = [t.name for t in list_trash(notes_copy)]
+    assert len(set(names)) == 2
+    for name in names:
+        restore_note(notes_copy, name)  # the second displaces the first back to the trash
+    assert len(list_trash(notes_copy)) == 1
+
+
+def test_a_file_put_in_the_trash_by_hand_is_listed(notes_copy):
+    (notes_copy / TRASH).mkdir()
+    (notes_copy / TRASH / "vieja.md").write_text("# Vieja\n\ntexto\n", "utf-8")
+    (notes_copy / TRASH / "notas.bin").write_bytes(b"\x00")  # not a note: not listed
+    (trashed,) = list_trash(notes_copy)
+    assert (trashed.name, trashed.source) == ("vieja.md", "vieja.md")
+    restore_note(notes_copy, "vieja.md")
+    assert (notes_copy / "vieja.md").exists()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"source": "../fuera.md"},
+        {"source": f"{TRASH}/otra.md"},
+    ],
+)
+def test_a_restore_never_writes_outside_the_notes(notes_copy, entry):
+    delete_note(notes_copy, "teacher_forcing.md")
+    index = notes_copy / TRASH / TRASH_INDEX
+    entries = json.loads(index.read_text("utf-8"))
+    entries["teacher_forcing.md"].update(entry)
+    index.write_text(json.dumps(entries), "utf-8")
+    with pytest.raises(NotesError, match="no está dentro"):
+        restore_note(notes_copy, "teacher_forcing.md")
+    assert not (notes_copy.parent / "fuera.md").exists()
+
+
+@pytest.mark.parametrize(
+    "index_text",
+    [
+        "{no es json",
+        '{"teacher_forcing.md": {"source": 5, "reason": "borrada", "when": "x"}}',
+        '{"teacher_forcing.md": {"reason": "borrada"}}',
+        '{"teacher_forcing.md": "borrada"}',
+    ],
+)
+def test_unknown_and_damaged_trash_entries_are_one_line_errors(notes_copy, index_text):
+    with pytest.raises(NotesError, match="papelera"):
+        restore_note(notes_copy, "nada.md")
+    delete_note(notes_copy, "teacher_forcing.md")
+    (notes_copy / TRASH / TRASH_INDEX).write_text(index_text, "utf-8")
+    with pytest.raises(NotesError, match="dañado"):
+        list_trash(notes_copy)
+    assert (notes_copy / TRASH / "teacher_forcing.md").exists()  # the note itself is safe
+
+
+def test_the_app_asks_before_deleting_then_restores_and_reindexes(make_app, notes_copy):
+    app = make_app()
+    with pytest.raises(gr.Error, match="Elige la nota"):
+        app.confirm_delete(None)
+    box, question = app.confirm_delete("teacher_forcing.md")
+    assert box.visible and "teacher_forcing.md" in question and "papelera" in question
+    assert (notes_copy / "teacher_forcing.md").exists()  # asking deletes nothing
+
+    status, box, trash = app.delete("teacher_forcing.md")
+    assert not box.visible and trash.value == "teacher_forcing.md"
+    summary = app.reindex_after(status, progress=no_progress)
+    assert summary.startswith("teacher_forcing.md movida a la papelera")
+    assert "quitadas: teacher_forcing.md" in summary
+    assert all(c.source != "teacher_forcing.md" for c in app.index.chunks)
+
+    with pytest.raises(gr.Error, match="Elige en la papelera"):
+        app.restore(None)
+    status, trash = app.restore(trash.value)
+    assert trash.choices == []
+    summary = app.reindex_after(status, progress=no_progress)
+    assert summary.startswith("teacher_forcing.md recuperada de la papelera")
+    assert "nuevas: teacher_forcing.md" in summary
+    assert any(c.source == "teacher_forcing.md" for c in app.index.chunks)
+
+
+def test_the_trash_dropdown_lists_a_replaced_version(make_app, notes_copy, tmp_path):
+    app = make_app()
+    upload = tmp_path / "teacher_forcing.md"
+    upload.write_text("# Teacher Forcing\n\nOtra versión.\n", encoding="utf-8")
+    status = app.upload([str(upload)], replace=True)
+    assert "Reemplazadas: teacher_forcing.md" in status and "papelera" in status
+    (choice,) = app.trash_view().choices
+    assert choice[0].startswith("teacher_forcing.md (reemplazada el ")
+
+
+def test_the_ui_has_the_confirmation_and_the_trash(make_app):
+    demo = study_app.build_ui(make_app())
+    ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
+    assert {"delete-note", "confirm-delete", "cancel-delete", "trash", "restore-note"} <= ids
 
 
 # -- 8. one problem, one message ----------------------------------------------------------
