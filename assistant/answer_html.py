@@ -81,14 +81,25 @@ def timings_text(answer: Answer) -> str:
     return f"{model}, {answer.strategy} · primer token {first} · total {total}"
 
 
+def note_lines(answer: Answer) -> list[str]:
+    """The answer's remarks as the notes shown under it (chat and CLI alike): a withdrawn
+    draft is said once by the abstention itself, and a withdrawn draft answered by a
+    quotation is one event, so one line."""
+    remarks = list(answer.remarks)
+    if answer.abstained and WITHDRAWN in remarks:
+        remarks.remove(WITHDRAWN)
+    if WITHDRAWN in remarks and QUOTED_INSTEAD in remarks:
+        remarks[remarks.index(WITHDRAWN)] = f"{WITHDRAWN}; {QUOTED_INSTEAD}"
+        remarks.remove(QUOTED_INSTEAD)
+    return remarks
+
+
 def answer_html(answer: Answer, turn: int) -> str:
     """The chat message for a finished answer (``turn`` numbers the chat's answers)."""
     paragraphs: list[str] = []
-    remarks = list(answer.remarks)
     if answer.abstained:
         paragraphs.append(f'<strong class="abstained">{_esc(answer.answer)}</strong>')
-        if WITHDRAWN in remarks:  # said once, here, not again as a note
-            remarks.remove(WITHDRAWN)
+        if WITHDRAWN in answer.remarks:  # said once, here, not again as a note
             paragraphs.append(
                 "<small>(borrador descartado: ninguna de sus frases estaba respaldada "
                 "por tus notas)</small>"
@@ -120,10 +131,7 @@ def answer_html(answer: Answer, turn: int) -> str:
         )
     if answer.query and answer.query != answer.question:
         paragraphs.append(f'<small class="query">Búsqueda: «{_esc(answer.query)}»</small>')
-    if WITHDRAWN in remarks and QUOTED_INSTEAD in remarks:  # one event, one line
-        remarks[remarks.index(WITHDRAWN)] = f"{WITHDRAWN}; {QUOTED_INSTEAD}"
-        remarks.remove(QUOTED_INSTEAD)
-    for note in remarks:
+    for note in note_lines(answer):
         paragraphs.append(f"<small>nota: {_esc(note)}</small>")
     paragraphs.append(f'<small class="timings">{_esc(timings_text(answer))}</small>')
     return "\n\n".join(paragraphs)

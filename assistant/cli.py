@@ -163,8 +163,11 @@ def _stream_answer(assistant, question: str, history=()):
 
 def _print_answer_tail(answer) -> None:
     """After the streamed text: unsupported sentences, sources, timings."""
+    from assistant.answer import WITHDRAWN
+    from assistant.answer_html import note_lines, timings_text
+
     if answer.abstained:
-        if answer.draft.strip() and answer.draft.strip() != answer.answer:
+        if WITHDRAWN in answer.remarks:
             print("\n(borrador descartado: ninguna frase estaba respaldada por tus notas)")
         print(f"\n{answer.answer}")
         if answer.closest:
@@ -182,10 +185,8 @@ def _print_answer_tail(answer) -> None:
             print(f"  [{c.n}] {c.source} — {c.heading}")
         if not answer.citations:
             print("  (la respuesta no cita ningún pasaje)")
-    for remark in answer.remarks:
-        print(f"nota: {remark}")
-    from assistant.answer_html import timings_text
-
+    for note in note_lines(answer):
+        print(f"nota: {note}")
     print(f"\n[{timings_text(answer)}]")
 
 

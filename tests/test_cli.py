@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from assistant.cli import main
 from tests.conftest import DEV_SET
 
@@ -65,3 +67,46 @@ def test_eval_retrieval_prints_the_metrics(notes_copy, tmp_path, fake_embedder, 
 def test_bad_k_is_rejected(capsys):
     assert main(["search", "--index", "x", "--k", "0", "hola"]) == 2
     assert "--k" in capsys.readouterr().err
+
+
+def _abstention(draft: str, remarks: list[str]):
+    from assistant.answer import Answer, Timings
+    from assistant.prompts import ABSTAIN
+
+    return Answer(
+        "¿q?",
+        ABSTAIN,
+        True,
+        [],
+        [],
+        "zero-shot",
+        "fake",
+        None,
+        Timings(1.0),
+        draft=draft,
+        remarks=remarks,
+    )
+
+
+@pytest.mark.parametrize(
+    "draft, remarks, withdrawn_lines, note_lines",
+    [
+        # A withdrawn draft: said once, by the "borrador descartado" line, never as a note too.
+        ("Los pingüinos vuelan [1].", ["WITHDRAWN"], 1, 0),
+        # The model abstained by itself, with more words: nothing was withdrawn.
+        ("No encuentro esto en tus notas. Quizá sea otra cosa.", [], 0, 0),
+        # Another remark stays a note.
+        ("Los pingüinos vuelan [1].", ["WITHDRAWN", "la pregunta se recortó"], 1, 1),
+    ],
+)
+def test_an_abstention_says_why_once_in_the_terminal(
+    capsys, draft, remarks, withdrawn_lines, note_lines
+):
+    from assistant.answer import WITHDRAWN
+    from assistant.cli import _print_answer_tail
+
+    remarks = [WITHDRAWN if r == "WITHDRAWN" else r for r in remarks]
+    _print_answer_tail(_abstention(draft, remarks))
+    out = capsys.readouterr().out
+    assert out.count("borrador descartado") == withdrawn_lines
+    assert out.count("nota:") == note_lines and out.count("ninguna") == withdrawn_lines
