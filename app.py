@@ -53,6 +53,7 @@ from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.markdown_html import passage_html
 from assistant.model_status import ModelStatus
+from assistant.network import check_port_free, is_loopback
 from assistant.notes_admin import (
     delete_note,
     list_notes,
@@ -93,7 +94,6 @@ EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
 PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 # The report's plots section: its image links are relative to the report's folder.
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STUDY_MODES = ("Tarjetas", "Respuesta escrita")  # flip the card, or write the answer first
 CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage entry
 
@@ -1039,7 +1039,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
-    if auth or host in LOOPBACK or host.startswith("127."):
+    if auth or is_loopback(host):
         return None
     return (
         f"aviso: la app escucha en {host} sin contraseña: cualquiera que llegue a esta "
@@ -1051,6 +1051,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         auth = parse_auth(args.auth)
+        check_port_free(args.host, args.port)  # before the indexing and the models
         if warning := exposure_warning(args.host, auth):
             print(warning, file=sys.stderr)
         check_index_dir(args.index, args.notes)  # a bad --index fails before any loading
@@ -1072,7 +1073,15 @@ def main(argv: list[str] | None = None) -> int:
 
     app.models.loading()  # before the page can ask: the thread may start a moment later
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
-    launch(app, args.host, args.port, auth)
+    try:
+        launch(app, args.host, args.port, auth)
+    except OSError as err:  # the port was taken between the check and the launch
+        print(
+            f"error: no se puede escuchar en {args.host}:{args.port} ({err}): elige otro "
+            "puerto con --port",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

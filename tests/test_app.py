@@ -235,6 +235,9 @@ def test_defaults_are_loopback_and_the_default_notes(monkeypatch):
         ("0.0.0.0", None, True),
         ("192.168.1.5", None, True),
         ("0.0.0.0", ("ana", "x"), False),
+        ("127.0.0.2", None, False),  # all of 127/8 is this machine
+        ("127.evil.example", None, True),  # a name, judged by what it resolves to
+        ("::ffff:192.168.1.5", None, True),
     ],
 )
 def test_only_an_exposed_host_without_auth_warns(host, auth, warns):
@@ -502,3 +505,26 @@ def test_delete_refuses_paths_outside_the_notes(notes_copy, tmp_path):
 
 def test_list_notes_without_an_index_has_no_counts(notes_copy):
     assert all(note.chunks is None for note in list_notes(notes_copy))
+
+
+def test_a_busy_port_is_one_line_before_any_indexing(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code = study_app.main(
+            [
+                "--port",
+                str(port),
+                "--notes",
+                str(tmp_path / "missing"),
+                "--index",
+                str(tmp_path / "i"),
+            ]
+        )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert f"puerto {port}" in err[0] and "--port" in err[0]
+    assert not (tmp_path / "i").exists()  # nothing was indexed
