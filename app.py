@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import logging
 import os
 import sys
 import threading
@@ -33,6 +34,8 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 import gradio as gr
+from gradio.utils import NamedString
+from gradio_client.utils import is_valid_file
 
 from assistant.answer import Answer, Assistant, AssistantConfig
 from assistant.answer_html import (
@@ -75,6 +78,7 @@ from assistant.study.schedule import RATING_KEYS
 from assistant.study.session import CardView, StudyDesk, StudyError, StudySession
 from assistant.study.storage import default_deck_path
 from assistant.support import Checker
+from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
 from eval.experiment_progress import GridProgress
@@ -96,6 +100,8 @@ PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 STUDY_MODES = ("Tarjetas", "Respuesta escrita")  # flip the card, or write the answer first
 CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage entry
+# One line per user error (a refused upload, a bad setting); tracebacks only for real bugs.
+log = logging.getLogger("study_assistant.app")
 
 
 @dataclass(frozen=True)
@@ -346,21 +352,32 @@ class StudyApp:
         text = self.note_text(source)
         return f'<div class="note-preview">{passage_html(text, source)}</div>'
 
-    def upload(self, files: list[str] | None, replace: bool) -> str:
-        """Save the uploaded notes. Each problem is one message: the error, when no file
-        could be added; a warning per file left out, when others were."""
+    def upload(
+        self,
+        files: list[str] | None,
+        replace: bool,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> str:
+        """Save the uploaded notes and re-index, in this one callback (so an API client
+        that calls it gets the same index as the page). Each problem is one message: the
+        error, when no file could be added; a warning per file left out, when others were.
+        Gradio's copy of every upload is deleted, saved or refused."""
         if not files:
             raise _error("Elige uno o más archivos .md, .txt o .pdf")
         saved, replaced, problems = [], [], []
-        for file in files:
-            path = Path(file)
-            try:
-                existed = (self.notes_dir / sanitize_filename(path.name)).is_file()
-                name = save_note(self.notes_dir, path.name, path.read_bytes(), replace).name
-            except AssistantError as err:
-                problems.append(str(err))
-                continue
-            (replaced if existed else saved).append(name)
+        try:
+            for file in files:
+                path = Path(file)
+                try:
+                    existed = (self.notes_dir / sanitize_filename(path.name)).is_file()
+                    name = save_note(self.notes_dir, path.name, _read_upload(path), replace).name
+                except AssistantError as err:
+                    problems.append(str(err))
+                    continue
+                (replaced if existed else saved).append(name)
+        finally:
+            for file in files:
+                discard_upload(file)
         if not saved and not replaced:
             raise _error(
                 problems[0]
@@ -374,7 +391,7 @@ class StudyApp:
             parts.append(
                 f"Reemplazadas: {', '.join(replaced)} (la versión anterior queda en la papelera)."
             )
-        return " ".join([*parts, "Reindexando…"])
+        return self._reindexed(" ".join(parts), progress)
 
     def confirm_delete(self, source: str | None) -> tuple:
         """(the confirmation box, its question): a delete is asked before it is done."""
@@ -386,17 +403,23 @@ class StudyApp:
         )
         return gr.Column(visible=True), question
 
-    def delete(self, source: str | None) -> tuple:
-        """(status, the confirmation box hidden, the trash with the note selected)."""
+    def delete(
+        self,
+        source: str | None,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> tuple:
+        """(status, the confirmation box hidden, the trash with the note selected); the
+        index is rebuilt in this callback, so a deleted note is never found again, also
+        when an API client deletes it."""
         if not source:
             raise _error("Elige la nota que quieres borrar")
         try:
             trash = delete_note(self.notes_dir, source)
         except AssistantError as err:
             raise _error(str(err)) from None
-        status = (
-            f"{source} movida a la papelera. Para deshacerlo, pulsa «Recuperar de la "
-            "papelera». Reindexando…"
+        status = self._reindexed(
+            f"{source} movida a la papelera. Para deshacerlo, pulsa «Recuperar de la papelera».",
+            progress,
         )
         return status, gr.Column(visible=False), self.trash_view(trash.name)
 
@@ -411,9 +434,13 @@ class StudyApp:
         known = selected in {name for _, name in choices}
         return gr.Dropdown(choices=choices, value=selected if known else None)
 
-    def restore(self, name: str | None) -> tuple:
-        """(status, the trash without it): the note goes back where it was; the caller
-        re-indexes, as after an upload."""
+    def restore(
+        self,
+        name: str | None,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> tuple:
+        """(status, the trash without it): the note goes back where it was and the index
+        is rebuilt, as after an upload."""
         if not name:
             raise _error("Elige en la papelera la nota que quieres recuperar")
         try:
@@ -423,14 +450,26 @@ class StudyApp:
         status = f"{source} recuperada de la papelera"
         if displaced is not None:
             status += " (la versión que había ocupa ahora su lugar en la papelera)"
-        return status + ". Reindexando…", self.trash_view()
+        return self._reindexed(status + ".", progress), self.trash_view()
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
-        progress(0, desc="Leyendo las notas…")
         try:
-            index, report = open_index(self.notes_dir, self.index_dir, progress=True)
+            return self._reindex(progress)
         except AssistantError as err:
             raise _error(str(err)) from None
+
+    def _reindexed(self, done: str, progress) -> str:
+        """Re-index after an upload, a delete or a restore: the line keeps what was done
+        ("… movida a la papelera …") before the index's summary, also when the re-index
+        fails (the change is made; the previous index still answers)."""
+        try:
+            return f"{done} {self._reindex(progress)}".strip()
+        except AssistantError as err:
+            raise _error(f"{done} Pero el índice no se actualizó: {err}") from None
+
+    def _reindex(self, progress) -> str:
+        progress(0, desc="Leyendo las notas…")
+        index, report = open_index(self.notes_dir, self.index_dir, progress=True)
         with self._lock:
             self.index, self.report = index, report
             self._assistants.clear()  # they hold the old index
@@ -453,16 +492,6 @@ class StudyApp:
             + ("; ".join(changes) if changes else "Sin cambios.")
             + f" {cards}"
         )
-
-    def reindex_after(
-        self,
-        status: str,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
-    ) -> str:
-        """Re-index after an upload, a delete or a restore: the line keeps what was done
-        ("… movida a la papelera …") before the index's summary."""
-        done = (status or "").removesuffix("Reindexando…").strip()
-        return f"{done} {self.reindex(progress)}".strip()
 
     # -- study -------------------------------------------------------------------------
 
@@ -651,8 +680,38 @@ def study_problem(session: StudySession, message: str) -> tuple:
 
 
 def _error(message: str) -> gr.Error:
-    """gr.Error renders HTML; file names and loader messages must stay text."""
-    return gr.Error(html.escape(message))
+    """A user's mistake, for the page: one line in the server log, no traceback (Gradio
+    prints one for every other exception: those are bugs). gr.Error renders HTML; file
+    names and loader messages must stay text."""
+    log.info("error de usuario: %s", message)
+    return gr.Error(html.escape(message), print_exception=False)
+
+
+def note_files(**options) -> gr.File:
+    """A gr.File without Gradio 6.31's leak: its preprocess opens an empty
+    NamedTemporaryFile(delete=False) in the upload folder for every file and drops it
+    (components/file.py, _process_single_file), so each upload left a file behind. The
+    method is replaced on this one instance: a subclass would make Gradio write a .pyi
+    file beside app.py. A file of the wrong type is deleted and refused as a user error."""
+    files = gr.File(**options)
+
+    def process_single_file(upload) -> NamedString:
+        if files.file_types and not is_valid_file(upload.path, files.file_types):
+            discard_upload(upload.path)
+            raise _error(
+                f"{Path(upload.path).name}: tipo de archivo no admitido; sube .md, .txt o .pdf"
+            )
+        return NamedString(upload.path)
+
+    files._process_single_file = process_single_file
+    return files
+
+
+def _read_upload(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:  # gone from Gradio's folder (a retry of a discarded upload)
+        raise AssistantError(f"No se pudo leer {path.name}: súbelo de nuevo") from err
 
 
 def _warn(message: str) -> None:
@@ -799,7 +858,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             )
             with gr.Row():
                 with gr.Column():
-                    files = gr.File(
+                    files = note_files(
                         file_count="multiple",
                         file_types=[".md", ".txt", ".pdf"],
                         label="Subir notas (.md, .txt, .pdf; texto hasta 5 MB, PDF hasta 50 MB)",
@@ -807,7 +866,11 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     replace = gr.Checkbox(False, label="Reemplazar si ya existe")
                     add = gr.Button("Añadir a mis notas", variant="primary")
                 with gr.Column():
-                    to_delete = gr.Dropdown([], label="Nota que borrar", elem_id="to-delete")
+                    # Any name is let through to delete(), which refuses what is not a note:
+                    # an API client never saw the page's choices.
+                    to_delete = gr.Dropdown(
+                        [], label="Nota que borrar", elem_id="to-delete", allow_custom_value=True
+                    )
                     delete = gr.Button("Borrar nota", variant="stop", elem_id="delete-note")
                     with gr.Column(visible=False) as confirm_box:
                         confirm_text = gr.HTML(elem_id="confirm-delete-text")
@@ -829,9 +892,9 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             view = [notes_table, to_delete, to_preview]
             # app.reindex rebuilds the cards too; the study tab then shows the new deck.
             study.refresh_after(
+                # Gradio's copies are deleted either way: the picker must not offer them.
                 add.click(app.upload, [files, replace], notes_status)
-                .success(lambda: None, None, files, **hidden)
-                .then(app.reindex_after, notes_status, notes_status, **hidden)
+                .then(lambda: None, None, files, **hidden)
                 .then(app.notes_view, None, view, **hidden)
                 .then(app.trash_view, None, trashed, **hidden)  # a replaced note's old version
             )
@@ -845,14 +908,14 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 **hidden,
             )
             study.refresh_after(
-                confirm.click(app.delete, to_delete, [notes_status, confirm_box, trashed])
-                .success(app.reindex_after, notes_status, notes_status, **hidden)
-                .then(app.notes_view, None, view, **hidden)
+                confirm.click(app.delete, to_delete, [notes_status, confirm_box, trashed]).then(
+                    app.notes_view, None, view, **hidden
+                )
             )
             study.refresh_after(
-                restore.click(app.restore, trashed, [notes_status, trashed], **hidden)
-                .success(app.reindex_after, notes_status, notes_status, **hidden)
-                .then(app.notes_view, None, view, **hidden)
+                restore.click(app.restore, trashed, [notes_status, trashed], **hidden).then(
+                    app.notes_view, None, view, **hidden
+                )
             )
             study.refresh_after(
                 reindex.click(app.reindex, None, notes_status).then(
@@ -1047,6 +1110,15 @@ def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
     )
 
 
+def log_to_stderr() -> None:
+    """The server log: the app's own INFO lines (user errors) on stderr, one each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -1075,6 +1147,9 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     try:
         launch(app, args.host, args.port, auth)
+    except AssistantError as err:  # the upload folder
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except OSError as err:  # the port was taken between the check and the launch
         print(
             f"error: no se puede escuchar en {args.host}:{args.port} ({err}): elige otro "
@@ -1093,7 +1168,9 @@ def launch(
     block: bool = True,
 ) -> gr.Blocks:
     """Build the UI and serve it; ``block=False`` returns once it listens (the browser
-    tests), the caller then closes it."""
+    tests), the caller then closes it. Uploads go to the app's own folder for ``port``,
+    emptied first (assistant/uploads.py)."""
+    use_upload_dir(upload_dir_for(port))
     demo = build_ui(app)
     demo.queue(max_size=64).launch(
         server_name=host,
@@ -1116,4 +1193,5 @@ def launch(
 
 
 if __name__ == "__main__":
+    log_to_stderr()  # here, not in main(): tests call main() with stderr captured
     sys.exit(main())

@@ -287,10 +287,10 @@ def test_upload_sanitizes_the_name_and_reindexing_uses_the_note(make_app, notes_
     upload.write_text(
         "# RAG\n\nRAG combina recuperación y generación de texto.\n", encoding="utf-8"
     )
-    status = app.upload([str(upload)], replace=False)
-    assert "Mis apuntes _RAG_.md" in status
-    assert (notes_copy / "Mis apuntes _RAG_.md").exists()
-    app.reindex(progress=lambda *a, **k: None)
+    status = app.upload([str(upload)], replace=False, progress=lambda *a, **k: None)
+    assert status.startswith("Añadidas: Mis apuntes _RAG_.md. Índice listo:")
+    assert "nuevas: Mis apuntes _RAG_.md" in status
+    assert (notes_copy / "Mis apuntes _RAG_.md").exists() and upload.exists()  # not Gradio's
     counts = {row[0]: row[1] for row in app.notes_rows()}
     assert counts["Mis apuntes _RAG_.md"] == 1
     assert any(c.source == "Mis apuntes _RAG_.md" for c in app.index.chunks)
@@ -308,14 +308,13 @@ def test_upload_never_overwrites_an_existing_note_silently(make_app, notes_copy,
     assert (notes_copy / "teacher_forcing.md").read_text(encoding="utf-8").startswith("# Otra")
 
 
-def test_delete_moves_the_note_to_the_trash_and_reindex_drops_it(make_app, notes_copy):
+def test_delete_moves_the_note_to_the_trash_and_reindexes_without_it(make_app, notes_copy):
     app = make_app()
-    status, _, trash = app.delete("teacher_forcing.md")
+    status, _, trash = app.delete("teacher_forcing.md", progress=lambda *a, **k: None)
     assert "papelera" in status and trash.value == "teacher_forcing.md"
     assert not (notes_copy / "teacher_forcing.md").exists()
     assert (notes_copy / TRASH / "teacher_forcing.md").exists()
-    summary = app.reindex(progress=lambda *a, **k: None)
-    assert "quitadas: teacher_forcing.md" in summary
+    assert "quitadas: teacher_forcing.md" in status
     assert [row[0] for row in app.notes_rows()] == ["preguntas_nlp_llm.md"]
     with pytest.raises(gr.Error, match="única nota"):
         app.delete("preguntas_nlp_llm.md")
@@ -505,26 +504,3 @@ def test_delete_refuses_paths_outside_the_notes(notes_copy, tmp_path):
 
 def test_list_notes_without_an_index_has_no_counts(notes_copy):
     assert all(note.chunks is None for note in list_notes(notes_copy))
-
-
-def test_a_busy_port_is_one_line_before_any_indexing(tmp_path, capsys):
-    import socket
-
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        code = study_app.main(
-            [
-                "--port",
-                str(port),
-                "--notes",
-                str(tmp_path / "missing"),
-                "--index",
-                str(tmp_path / "i"),
-            ]
-        )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1
-    assert f"puerto {port}" in err[0] and "--port" in err[0]
-    assert not (tmp_path / "i").exists()  # nothing was indexed

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NOTES, ROOT
+from tests.served import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +27,6 @@ pytestmark = pytest.mark.slow
 QUESTIONS = ("¿Qué es LoRA?", "¿Qué es Teacher Forcing?", "¿Qué son los adapters?")
 STARTUP_S = 900  # a fresh cache embeds the notes with e5 before the app listens
 ANSWER_S = 600  # the first question also loads the models
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:

@@ -640,18 +640,16 @@ def test_the_app_asks_before_deleting_then_restores_and_reindexes(make_app, note
     assert box.visible and "teacher_forcing.md" in question and "papelera" in question
     assert (notes_copy / "teacher_forcing.md").exists()  # asking deletes nothing
 
-    status, box, trash = app.delete("teacher_forcing.md")
+    summary, box, trash = app.delete("teacher_forcing.md", progress=no_progress)
     assert not box.visible and trash.value == "teacher_forcing.md"
-    summary = app.reindex_after(status, progress=no_progress)
     assert summary.startswith("teacher_forcing.md movida a la papelera")
     assert "quitadas: teacher_forcing.md" in summary
     assert all(c.source != "teacher_forcing.md" for c in app.index.chunks)
 
     with pytest.raises(gr.Error, match="Elige en la papelera"):
         app.restore(None)
-    status, trash = app.restore(trash.value)
+    summary, trash = app.restore(trash.value, progress=no_progress)
     assert trash.choices == []
-    summary = app.reindex_after(status, progress=no_progress)
     assert summary.startswith("teacher_forcing.md recuperada de la papelera")
     assert "nuevas: teacher_forcing.md" in summary
     assert any(c.source == "teacher_forcing.md" for c in app.index.chunks)

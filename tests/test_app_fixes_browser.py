@@ -11,19 +11,13 @@ the sources panel, is written to /tmp/chat_fixed.png."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 import app as study_app
-from index import embedders
-from index.config import IndexConfig
-from index.store import build_index
-from tests.conftest import NOTES
-from tests.fakes import HashEmbedder, OverlapChecker
+from tests.served import served_app
 from tests.test_app import QUESTION, fake_factory
-from tests.test_app_browser import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -35,30 +29,8 @@ QUESTIONS = (QUESTION, "¿Qué es LoRA?", "¿Qué son los adapters?")
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(url, notes folder): the app on a free port over a copy of the default notes."""
-    work = tmp_path_factory.mktemp("fixes-app")
-    shutil.copytree(NOTES, work / "notes")
-    fake = HashEmbedder()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(embedders.EMBEDDERS, fake.name, lambda: fake)
-        patch.setitem(embedders._loaded, fake.name, fake)
-        patch.setenv("GRADIO_TEMP_DIR", str(work / "gradio"))
-        build_index(work / "notes", work / "index", index_config=IndexConfig(embedder=fake.name))
-        app = study_app.StudyApp(
-            work / "notes",
-            work / "index",
-            fake_factory(),
-            experiments_dir=work / "experiments",
-            deck_path=work / "deck.sqlite",
-            make_checker=OverlapChecker,
-            study_dir=work / "study",
-            chat_dir=work / "chat",
-        )
-        port = free_port()
-        demo = study_app.launch(app, "127.0.0.1", port, block=False)
-        try:
-            yield f"http://127.0.0.1:{port}/", work / "notes"
-        finally:
-            demo.close()
+    with served_app(tmp_path_factory.mktemp("fixes-app"), fake_factory()) as (url, app):
+        yield url, app.notes_dir
 
 
 @pytest.fixture

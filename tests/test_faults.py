@@ -15,10 +15,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +27,7 @@ import faiss
 import numpy as np
 import pytest
 
+from app import exposure_warning
 from assistant.cli import main
 from corpus.errors import AssistantError
 from index.config import IndexConfig
@@ -49,6 +51,17 @@ class Case:
     notes: Path
     index: Path
     questions: Path
+    held: list[socket.socket] = field(default_factory=list)  # ports a row keeps busy
+
+    @property
+    def port(self) -> int:
+        """A port another program is listening on (opened the first time it is asked)."""
+        if not self.held:
+            holder = socket.socket()
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            self.held.append(holder)
+        return self.held[0].getsockname()[1]
 
     @property
     def version(self) -> Path:
@@ -64,7 +77,13 @@ class Case:
 
     def argv(self, template: list[str]) -> list[str]:
         return [
-            part.format(tmp=self.tmp, notes=self.notes, index=self.index, q=self.questions)
+            part.format(
+                tmp=self.tmp,
+                notes=self.notes,
+                index=self.index,
+                q=self.questions,
+                port=self.port if "{port}" in part else "",
+            )
             for part in template
         ]
 
@@ -268,6 +287,19 @@ def _builds_once_alone(case: Case, _) -> None:
     assert build_index(case.notes, case.index).embedded == 0
 
 
+def _nothing_indexed(case: Case, _) -> None:
+    assert not (case.tmp / "otro-indice").exists()
+
+
+# host -> does the app warn that it is exposed (no --auth)?
+EXPOSURE_HOSTS = {"127.evil.example": True, "127.0.0.1": False, "localhost": False}
+
+
+def _only_exposed_hosts_warn(case: Case, warnings: dict) -> None:
+    assert {host: text is not None for host, text in warnings.items()} == EXPOSURE_HOSTS
+    assert "--auth" in warnings["127.evil.example"]
+
+
 SEARCH = ["search", "--index", "{index}", "atención"]
 EVAL = ["eval", "answers", "--notes", "{notes}", "--questions", "{q}", "--index", "{index}"]
 NO_NOTES = "{tmp}/no_existe"  # an option error must come before the notes are even read
@@ -400,6 +432,14 @@ FAULTS: dict[str, Fault] = {
         "que es un archivo",
         process="app",
     ),
+    # 5. The port asked for is taken: one line naming it and --port, before any indexing.
+    "app_port_in_use": Fault(
+        None,
+        ["--port", "{port}", "--notes", "{notes}", "--index", "{tmp}/otro-indice"],
+        "--port",
+        _nothing_indexed,
+        process="app",
+    ),
     # 6. A link inside the notes folder to a file (or a folder) outside it.
     "link_out_of_the_notes": Fault(
         _link_out_of_notes,
@@ -486,6 +526,13 @@ FAULTS: dict[str, Fault] = {
         + ["--notes", NO_NOTES],
         "semillas",
     ),
+    # 9. A host that only looks like loopback: judged by what it resolves to.
+    "host_spelled_like_loopback": Fault(
+        None,
+        lambda case: {host: exposure_warning(host, None) for host in EXPOSURE_HOSTS},
+        None,
+        _only_exposed_hosts_warn,
+    ),
     # 10. CURRENT naming something other than a version folder inside the index.
     "current_absolute_path": Fault(
         _current(lambda case: str(_elsewhere(case))),
@@ -514,14 +561,17 @@ FAULTS: dict[str, Fault] = {
 
 
 @pytest.fixture
-def case(notes_copy, tmp_path, fake_embedder) -> Case:
+def case(notes_copy, tmp_path, fake_embedder) -> Iterator[Case]:
     index = tmp_path / "index"
     build_index(notes_copy, index, index_config=FAKE)
     questions = tmp_path / "preguntas.jsonl"
     questions.write_text(
         "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUESTIONS), encoding="utf-8"
     )
-    return Case(tmp_path, notes_copy, index, questions)
+    case = Case(tmp_path, notes_copy, index, questions)
+    yield case
+    for holder in case.held:
+        holder.close()
 
 
 def _run(fault: Fault, case: Case, capsys) -> tuple[int, str]:

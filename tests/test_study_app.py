@@ -393,14 +393,13 @@ def test_uploading_and_deleting_notes_rebuilds_the_cards(make_app, notes_copy, t
         "generación de texto.\n",
         encoding="utf-8",
     )
-    app.upload([str(upload)], replace=False)
-    status = app.reindex(progress=NO_PROGRESS)
+    status = app.upload([str(upload)], replace=False, progress=NO_PROGRESS)
     assert "Tarjetas: 131 (1 nuevas, 0 actualizadas, 0 retiradas)." in status
     with Deck.open(app.study.deck_path) as deck:
         (rag,) = [r for r in deck.cards() if r.card.source == "rag.md"]
     assert rag.card.front == "¿Qué es RAG?"
-    app.delete("rag.md")
-    assert "1 retiradas" in app.reindex(progress=NO_PROGRESS)
+    status, _, _ = app.delete("rag.md", progress=NO_PROGRESS)
+    assert "1 retiradas" in status
     with Deck.open(app.study.deck_path) as deck:
         assert deck.get(rag.card.id).retired is not None
 

@@ -21,14 +21,8 @@ from pathlib import Path
 
 import pytest
 
-import app as study_app
 from assistant.study.deck import Deck
-from index import embedders
-from index.config import IndexConfig
-from index.store import build_index
-from tests.conftest import NOTES
-from tests.fakes import HashEmbedder, OverlapChecker
-from tests.test_app_browser import free_port
+from tests.served import served_app
 
 pytestmark = pytest.mark.slow
 
@@ -44,29 +38,8 @@ def no_chat(index, settings):
 def served(tmp_path_factory):
     """(url, deck path): the app on a free port, its notes, index, deck and study folder in
     a temp folder; Gradio's own files too."""
-    work = tmp_path_factory.mktemp("study-app")
-    shutil.copytree(NOTES, work / "notes")
-    fake = HashEmbedder()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(embedders.EMBEDDERS, fake.name, lambda: fake)
-        patch.setitem(embedders._loaded, fake.name, fake)
-        patch.setenv("GRADIO_TEMP_DIR", str(work / "gradio"))
-        build_index(work / "notes", work / "index", index_config=IndexConfig(embedder=fake.name))
-        app = study_app.StudyApp(
-            work / "notes",
-            work / "index",
-            no_chat,
-            experiments_dir=work / "experiments",
-            deck_path=work / "deck.sqlite",
-            make_checker=OverlapChecker,
-            study_dir=work / "study",
-        )
-        port = free_port()
-        demo = study_app.launch(app, "127.0.0.1", port, block=False)
-        try:
-            yield f"http://127.0.0.1:{port}/", app.study.deck_path
-        finally:
-            demo.close()
+    with served_app(tmp_path_factory.mktemp("study-app"), no_chat) as (url, app):
+        yield url, app.study.deck_path
 
 
 def open_study_tab(browser, url: str):
