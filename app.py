@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -98,7 +98,8 @@ EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
 PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 # The report's plots section: its image links are relative to the report's folder.
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
-STUDY_MODES = ("Tarjetas", "Respuesta escrita")  # flip the card, or write the answer first
+# Flip the card, write the answer first, or pick it among the backs of similar cards.
+STUDY_MODES = ("Tarjetas", "Respuesta escrita", "Opciones")
 CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage entry
 # One line per user error (a refused upload, a bad setting); tracebacks only for real bugs.
 log = logging.getLogger("study_assistant.app")
@@ -516,15 +517,27 @@ class StudyApp:
             view = self.study.view(session)
         except AssistantError as err:
             return study_problem(session, str(err))
+        if mode == STUDY_MODES[2] and view.row is not None and view.choice is None:
+            try:
+                view = replace(view, choice=self.study.choices(session))
+            except AssistantError as err:  # no other card of its kind: flip this one
+                _warn(str(err))
+                mode = STUDY_MODES[0]
         return study_view(session, view, mode, new_card=session.card_id != shown)
 
     def study_reveal(self, session: StudySession, mode: str) -> tuple:
         self._study_action(self.study.reveal, session)
         return self.study_show(session, mode)
 
-    def study_check(self, answer: str, session: StudySession, mode: str) -> tuple:
-        """Grade a written answer: its back, the passage and the proposed rating."""
-        self._study_action(self.study.grade, session, answer)
+    def study_check(
+        self, answer: str, option: int | None, session: StudySession, mode: str
+    ) -> tuple:
+        """Grade a written answer, or check the option picked: the back, the passage and
+        the proposed rating."""
+        if mode == STUDY_MODES[2]:
+            self._study_action(self.study.pick, session, option)
+        else:
+            self._study_action(self.study.grade, session, answer)
         return self.study_show(session, mode)
 
     def study_rate(self, rating: str, session: StudySession, mode: str) -> tuple:
@@ -639,19 +652,27 @@ def experiment_view(status: str, out: Path, result: dict) -> tuple:
 
 
 def study_view(session: StudySession, view: CardView, mode: str, new_card: bool) -> tuple:
-    """(session, front, back, answer box, actions row, check, reveal, ratings row, 4 rating
-    buttons): the front alone, then the back with its passage and the four ratings; a
-    written answer's proposed rating is the highlighted button. The answer box is emptied
-    only for a new card: a redraw (another tab, the mode) keeps what is being typed."""
+    """(session, front, back, answer box, options, actions row, check, reveal, ratings row,
+    4 rating buttons): the front alone (with its options, in choice mode), then the back
+    with its passage and the four ratings; the rating proposed for a written answer or a
+    pick is the highlighted button. The answer box is emptied only for a new card: a
+    redraw (another tab, the mode) keeps what is being typed."""
     card, written = view.row is not None, mode == STUDY_MODES[1]
-    proposal = view.grade.rating if view.grade is not None else None
-    check, reveal = card and written, card and not view.revealed
+    choosing = card and mode == STUDY_MODES[2] and view.choice is not None
+    proposal = view.proposal
+    check = card and (written or (choosing and not view.revealed))
+    reveal = card and not view.revealed and not choosing
     answer = {"value": view.answer} if new_card else {}
+    options = {}
+    if choosing:  # an update's value is the option's text, even with type="index"
+        picked = view.choice.options[view.picked] if view.picked is not None else None
+        options = {"choices": list(view.choice.options), "value": picked}
     return (
         session,
         front_html(view),
         back_html(view),
         gr.update(visible=card and written, **answer),
+        gr.update(visible=choosing, interactive=not view.revealed, **options),
         gr.Row(visible=check or reveal),  # an empty row would still take its height
         gr.Button(visible=check),
         gr.Button(visible=reveal),
@@ -671,6 +692,7 @@ def study_problem(session: StudySession, message: str) -> tuple:
         error_html(message),
         "",
         gr.Textbox(visible=False),
+        gr.Radio(visible=False),
         gr.Row(visible=False),
         gr.Button(visible=False),
         gr.Button(visible=False),
@@ -1011,6 +1033,13 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
                 visible=False,
                 elem_id="study-answer",
             )
+            options = gr.Radio(
+                [],
+                type="index",  # study_check gets the option's position
+                label="Elige la respuesta",
+                visible=False,
+                elem_id="study-options",
+            )
             with gr.Row() as actions:
                 check = gr.Button("Comprobar respuesta", visible=False, elem_id="study-check")
                 reveal = gr.Button("Mostrar respuesta", variant="primary", elem_id="study-reveal")
@@ -1052,12 +1081,29 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
         app,
         session,
         mode,
-        card=[session, front, back, answer, actions, check, reveal, ratings, *buttons.values()],
+        card=[
+            session,
+            front,
+            back,
+            answer,
+            options,
+            actions,
+            check,
+            reveal,
+            ratings,
+            *buttons.values(),
+        ],
         stats=[progress, summary, plot, retention],
     )
     card_in = [session, mode]
     reveal.click(app.study_reveal, card_in, tab.card, **hidden)
-    gr.on([check.click, answer.submit], app.study_check, [answer, *card_in], tab.card, **hidden)
+    gr.on(
+        [check.click, answer.submit],
+        app.study_check,
+        [answer, options, *card_in],
+        tab.card,
+        **hidden,
+    )
     for name, button in buttons.items():  # the next card, then the new statistics
         button.click(partial(app.study_rate, name), card_in, tab.card, **hidden).then(
             app.study_stats, session, tab.stats, **hidden

@@ -44,10 +44,10 @@ from tests.fakes import OverlapChecker
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 NO_PROGRESS = lambda *a, **k: None  # noqa: E731 (gr.Progress stand-in)
-FLIP, WRITTEN = study_app.STUDY_MODES
+FLIP, WRITTEN, CHOICE = study_app.STUDY_MODES
 # study_view's outputs, by position
-SESSION, FRONT, BACK, ANSWER, ACTIONS, CHECK, REVEAL, RATINGS = range(8)
-RATING_BUTTONS = slice(8, 12)
+SESSION, FRONT, BACK, ANSWER, OPTIONS, ACTIONS, CHECK, REVEAL, RATINGS = range(9)
+RATING_BUTTONS = slice(9, 13)
 
 
 def no_chat(index, settings):
@@ -348,7 +348,7 @@ def test_written_mode_proposes_a_rating_that_the_buttons_accept_or_override(make
     assert "value" not in redrawn[ANSWER] and redrawn[ANSWER]["visible"]
     with Deck.open(app.study.deck_path) as deck:
         back = deck.get(session.card_id).card.back
-    graded = app.study_check(back, session, WRITTEN)
+    graded = app.study_check(back, None, session, WRITTEN)
     assert "Propuesta: <strong>Fácil</strong>" in graded[BACK] and graded[RATINGS].visible
     variants = [button.variant for button in graded[RATING_BUTTONS]]
     assert variants == ["secondary", "secondary", "secondary", "primary"]  # Fácil proposed
@@ -358,6 +358,54 @@ def test_written_mode_proposes_a_rating_that_the_buttons_accept_or_override(make
     assert after[ANSWER]["value"] == ""  # the next card's box starts empty
     with Deck.open(app.study.deck_path) as deck:
         assert [r.rating for r in deck.reviews(card)] == ["hard"]
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_choice_mode_offers_the_back_among_others_and_proposes_good_or_again(make_app, right):
+    app = make_app()
+    session = StudySession()
+    shown = app.study_show(session, CHOICE)
+    options = shown[OPTIONS]
+    assert options["visible"] and options["interactive"] and options["value"] is None
+    with Deck.open(app.study.deck_path) as deck:
+        card = deck.get(session.card_id).card
+        kinds = {row.card.back: row.card.kind for row in deck.cards()}
+    assert len(options["choices"]) == 4 and options["choices"].count(card.back) == 1
+    assert {kinds[back] for back in options["choices"]} == {card.kind}  # same kind of card
+    assert shown[CHECK].visible and not shown[REVEAL].visible and not shown[RATINGS].visible
+    assert app.study_show(session, CHOICE)[OPTIONS]["choices"] == options["choices"]  # kept
+
+    with pytest.raises(gr.Error, match="Elige una de las opciones"):
+        app.study_check("", None, session, CHOICE)
+    right_at = options["choices"].index(card.back)
+    picked = right_at if right else (right_at + 1) % 4
+    checked = app.study_check("", picked, session, CHOICE)
+    assert ("✓ Correcto" in checked[BACK]) == right and card.back in checked[BACK]
+    proposed = "Bien" if right else "Otra vez"
+    assert f"Propuesta: <strong>{proposed}</strong>" in checked[BACK]
+    variants = [button.variant for button in checked[RATING_BUTTONS]]
+    assert variants.index("primary") == (2 if right else 0)
+    assert checked[RATINGS].visible and not checked[CHECK].visible
+    assert checked[OPTIONS]["value"] == options["choices"][picked]
+    assert not checked[OPTIONS]["interactive"]
+    after = app.study_rate("good" if right else "again", session, CHOICE)
+    assert session.card_id != card.id and after[OPTIONS]["value"] is None
+    with Deck.open(app.study.deck_path) as deck:
+        assert [r.rating for r in deck.reviews(card.id)] == ["good" if right else "again"]
+
+
+def test_a_card_without_options_is_shown_to_flip_with_a_warning(make_app, notes_copy, monkeypatch):
+    """The only card of its kind (the notes' one definition card) has no distractors."""
+    app = make_app()
+    warned: list[str] = []
+    monkeypatch.setattr(study_app, "_warn", warned.append)
+    session = StudySession()
+    with Deck.open(app.study.deck_path) as deck:
+        (definition,) = [row.card for row in deck.cards() if row.card.kind == "definition"]
+    session.show(definition.id)
+    shown = app.study_show(session, CHOICE)
+    assert len(warned) == 1 and "responde por escrito" in warned[0]
+    assert not shown[OPTIONS]["visible"] and shown[REVEAL].visible
 
 
 def test_rating_without_the_back_shown_is_a_gradio_error(make_app):

@@ -176,6 +176,39 @@ def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(brows
     page.close()
 
 
+def squash(text: str) -> str:
+    """Whitespace as a label shows it: runs (newlines too) collapsed to one space."""
+    return " ".join(text.split())
+
+
+def test_choice_mode_checks_the_option_picked_and_proposes_good(browser, served):
+    url, deck_path = served
+    page = open_study_tab(browser, url)
+    page.get_by_text("Opciones", exact=True).click()
+    labels = page.locator("#study-options label")
+    labels.first.wait_for(state="visible", timeout=WAIT_MS)
+    front = page.locator("#study-front .study-front").inner_text().strip()
+    with Deck.open(deck_path) as deck:
+        backs = {squash(row.card.back) for row in deck.due() if row.card.front == front}
+        reviews = len(deck.reviews())
+    options = [squash(label.inner_text()) for label in labels.all()]
+    assert len(options) == 4 and len(backs & set(options)) == 1, (options, backs)
+    labels.nth(next(i for i, text in enumerate(options) if text in backs)).click()
+    page.locator("#study-check").click()
+    wait_for_text(page, "#study-back .study-grade", "Correcto")
+    wait_for_text(page, "#study-back .study-proposal", "Bien")
+    assert "primary" in page.locator("#study-rate-3").get_attribute("class").split()
+    assert page.locator("#study-options input[type=radio]:checked").count() == 1
+    page.screenshot(path="/tmp/study_choice.png", full_page=True)
+
+    page.locator("#study-rate-3").click()
+    wait_for_next_card(page, front)
+    with Deck.open(deck_path) as deck:
+        ratings = [review.rating for review in deck.reviews()]
+    assert len(ratings) == reviews + 1 and ratings[-1] == "good"
+    page.close()
+
+
 @pytest.mark.parametrize(
     "button, suffix", [("Exportar a Anki (.apkg)", ".apkg"), ("Exportar a CSV", ".csv")]
 )

@@ -13,7 +13,7 @@ import math
 from datetime import datetime
 
 from assistant.markdown_html import passage_html as render_passage
-from assistant.study.quiz import Grade
+from assistant.study.quiz import Grade, MultipleChoice, choice_rating
 from assistant.study.schedule import RATING_LABELS, utc_now
 from assistant.study.session import CardView, LastReview, Passage
 
@@ -122,14 +122,32 @@ def grade_html(answer: str, grade: Grade) -> str:
     return '<div class="study-grade">' + "".join(lines) + "</div>"
 
 
+def choice_html(choice: MultipleChoice, picked: int) -> str:
+    """Right or wrong, what was chosen, and the rating proposed for it."""
+    rating = choice_rating(choice, picked)
+    verdict = (
+        '<div class="supported">✓ Correcto.</div>'
+        if picked == choice.answer
+        else f'<div class="unsupported">✗ Elegiste «{_esc(choice.options[picked])}»; la '
+        "respuesta correcta es la de arriba.</div>"
+    )
+    return (
+        f'<div class="study-grade">{verdict}<div class="study-proposal">Propuesta: '
+        f"<strong>{_esc(rating_label(rating))}</strong>. Acéptala con su botón o elige otra "
+        "valoración.</div></div>"
+    )
+
+
 def back_html(view: CardView) -> str:
-    """The back, the proposed grade (written answers), and the passage; "" before the
-    answer is shown."""
+    """The back, the proposed grade (a written answer or a pick), and the passage; ""
+    before the answer is shown."""
     if view.row is None or not view.revealed:
         return ""
     parts = [f'<div class="study-back">{_esc(view.row.card.back)}</div>']
     if view.grade is not None:
         parts.append(grade_html(view.answer, view.grade))
+    elif view.choice is not None and view.picked is not None:
+        parts.append(choice_html(view.choice, view.picked))
     if view.passage is not None:
         parts.append(passage_html(view.passage))
     return "\n".join(parts)

@@ -174,6 +174,14 @@ def multiple_choice(
     )
 
 
+def choice_rating(choice: MultipleChoice, picked: int) -> RatingName:
+    """The rating proposed for a pick: Good when right (recognizing the answer among four
+    is easier than recalling it, so never Easy), Again when wrong."""
+    if not 0 <= picked < len(choice.options):
+        raise SettingsError(f"picked must index the options, got {picked}")
+    return "good" if picked == choice.answer else "again"
+
+
 def session(deck: Deck, size: int = 10, now: datetime | None = None) -> list[DeckCard]:
     """The next ``size`` due cards (Deck.due's order); QuizError when nothing is due."""
     if size < 1:

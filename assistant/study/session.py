@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Literal
 from assistant.study.cards import Card, build_cards
 from assistant.study.deck import Deck
 from assistant.study.export import check_output, write_anki, write_csv
-from assistant.study.quiz import Grade, GradeConfig, grade_answer
+from assistant.study.quiz import (
+    Grade,
+    GradeConfig,
+    MultipleChoice,
+    choice_rating,
+    grade_answer,
+    multiple_choice,
+)
 from assistant.study.records import DeckCard, SyncReport
 from assistant.study.schedule import RatingName, parse_rating, utc_now
 from assistant.study.stats import deck_stats, plot_reviews_per_day
@@ -88,12 +95,15 @@ class StudySession:
     revealed: bool = False
     answer: str = ""  # the written answer that ``grade`` scored
     grade: Grade | None = None
+    choice: MultipleChoice | None = None  # the options shown for the card (choice mode)
+    picked: int | None = None  # the option chosen, once checked
     shown_at: float | None = None  # time.monotonic() when the front appeared
     reviewed: int = 0  # cards rated in this session
     last: LastReview | None = None
 
     def show(self, card_id: str | None) -> None:
         self.card_id, self.revealed, self.answer, self.grade = card_id, False, "", None
+        self.choice, self.picked = None, None
         self.shown_at = time.monotonic() if card_id else None
 
 
@@ -107,8 +117,19 @@ class CardView:
     passage: Passage | None = None
     answer: str = ""
     grade: Grade | None = None
+    choice: MultipleChoice | None = None
+    picked: int | None = None
     next_due: datetime | None = None
     cards: int = 0  # active cards in the deck
+
+    @property
+    def proposal(self) -> RatingName | None:
+        """The rating proposed for a written answer or a checked pick, if any."""
+        if self.grade is not None:
+            return self.grade.rating
+        if self.choice is not None and self.picked is not None:
+            return choice_rating(self.choice, self.picked)
+        return None
 
 
 @dataclass
@@ -171,7 +192,15 @@ class StudyDesk:
             upcoming = [r.state.due for r in active]
             return CardView(None, next_due=min(upcoming, default=None), cards=len(active))
         passage = card_passage(row.card, self._chunks) if session.revealed else None
-        return CardView(row, session.revealed, passage, session.answer, session.grade)
+        return CardView(
+            row,
+            session.revealed,
+            passage,
+            session.answer,
+            session.grade,
+            session.choice,
+            session.picked,
+        )
 
     def reveal(self, session: StudySession) -> None:
         if session.card_id is None:
@@ -194,6 +223,29 @@ class StudyDesk:
             grade = grade_answer(card, answer or "", self._checker, self.grade_config)
         session.answer, session.grade, session.revealed = answer or "", grade, True
         return grade
+
+    def choices(self, session: StudySession, seed: int = 0) -> MultipleChoice:
+        """The options for the session's card (kept for it until the next card): its back
+        among the backs of other active cards of its kind, its own note's first. QuizError
+        when no other card of its kind exists."""
+        if session.card_id is None:
+            raise StudyError("No hay ninguna tarjeta en pantalla")
+        if session.choice is not None and session.choice.card_id == session.card_id:
+            return session.choice
+        with self._deck() as deck:
+            card = deck.get(session.card_id).card
+            pool = [row.card for row in deck.cards()]
+        session.choice, session.picked = multiple_choice(card, pool, seed=seed), None
+        return session.choice
+
+    def pick(self, session: StudySession, option: int | None) -> RatingName:
+        """Check the chosen option and show the back; returns the proposed rating."""
+        if session.card_id is None or session.choice is None:
+            raise StudyError("No hay ninguna pregunta con opciones en pantalla")
+        if option is None or not 0 <= option < len(session.choice.options):
+            raise StudyError("Elige una de las opciones antes de comprobar")
+        session.picked, session.revealed = option, True
+        return choice_rating(session.choice, option)
 
     def rate(self, session: StudySession, rating: str, now: datetime | None = None) -> DeckCard:
         """Save the rating of the session's card (after its back was shown) and clear the
