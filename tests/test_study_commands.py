@@ -14,6 +14,7 @@ import pytest
 from assistant.study.commands import add_cards_parser, add_parsers, add_study_parser, run_study
 from assistant.study.deck import Deck
 from assistant.study.export import ExportError
+from assistant.study.quiz import multiple_choice
 from assistant.study.storage import DeckError
 from corpus.errors import AssistantError, NotesError, SettingsError
 
@@ -112,6 +113,28 @@ def test_the_study_loop_reviews_until_empty_input(deck, capsys):
     text = "\n".join(shown)
     assert first.front in text and first.back in text and f"Fuente: {first.source}" in text
     assert "Escribe 1, 2, 3 o 4" in text and "Repasadas 2 tarjetas." in text
+
+
+def test_the_choice_loop_checks_the_pick_and_enter_accepts_the_proposal(deck):
+    with Deck.open(deck) as opened:
+        first, second = [row.card for row in opened.due(limit=2)]
+        pool = [row.card for row in opened.cards()]
+        right = [str(multiple_choice(c, pool).answer + 1) for c in (first, second)]
+        wrong = str(int(right[1]) % 4 + 1)
+        # first: the right option, Enter (Good); second: a typo, a wrong one, Enter
+        # (Again); third: q
+        replies = iter([right[0], "", "9", wrong, "", "q"])
+        shown: list[str] = []
+        reviewed = run_study(
+            opened, read=lambda prompt: next(replies), write=shown.append, choices=True
+        )
+        assert reviewed == 2
+        assert [r.rating for r in opened.reviews()] == ["good", "again"]
+    text = "\n".join(shown)
+    assert f"✓ Correcto. {first.back}" in text
+    assert f"✗ No: la respuesta es la {right[1]}." in text
+    assert "Escribe un número del 1 al 4" in text and "Repasadas 2 tarjetas." in text
+    assert f"  {right[0]}) {first.back}" in text
 
 
 def test_the_study_loop_stops_at_eof(deck, monkeypatch, capsys):

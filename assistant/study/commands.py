@@ -199,6 +199,12 @@ _HELP_LINE = (
     + ", ".join(f"{key} {RATING_LABELS[name]}" for key, name in RATING_KEYS.items())
     + ". Enter vacío o Ctrl-D para salir."
 )
+_CHOICE_HELP_LINE = (
+    "Elige la respuesta por su número; luego valora con 1-4 (Enter acepta la valoración "
+    "propuesta). q o Ctrl-D para salir."
+)
+QUIT = ("q", "salir")
+RATING_KEY = {name: key for key, name in RATING_KEYS.items()}
 
 
 def run_study(
@@ -206,36 +212,55 @@ def run_study(
     limit: int | None = None,
     read: Callable[[str], str] = input,
     write: Callable[[str], None] = print,
+    choices: bool = False,
 ) -> int:
     """The terminal review loop over the due cards; returns how many were reviewed.
 
     Front, Enter, back and source, then a rating 1-4; empty input or EOF stops (every
-    rating is already saved)."""
+    rating is already saved). With ``choices``, the front comes with numbered options
+    (quiz.multiple_choice); the pick is checked and its rating proposed (Enter accepts
+    it); a card with no options is shown as a plain card."""
+    from assistant.study.quiz import QuizError, choice_rating, multiple_choice
+
     due = deck.due(limit=limit)
     if not due:
         write("No hay tarjetas pendientes. ¡Vuelve más tarde!")
         return 0
-    write(f"{len(due)} tarjetas pendientes. {_HELP_LINE}")
+    pool = [row.card for row in deck.cards()] if choices else []
+    write(f"{len(due)} tarjetas pendientes. {_CHOICE_HELP_LINE if choices else _HELP_LINE}")
     reviewed = 0
     try:
         for number, row in enumerate(due, 1):
             card = row.card
             shown = time.monotonic()
             write(f"\n[{number}/{len(due)}] {card.front}")
-            if read("(Enter: ver la respuesta) ").strip().lower() in ("q", "salir"):
-                break
-            write(card.back)
-            write(f"Fuente: {card.source} — {card.heading}" if card.heading else card.source)
-            while True:
-                answer = read("Valoración 1-4: ").strip()
-                if not answer:
-                    write(f"Repasadas {reviewed} tarjetas.")
-                    return reviewed
-                try:
-                    rating = parse_rating(answer)
+            proposal = None
+            try:
+                choice = multiple_choice(card, pool) if choices else None
+            except QuizError:
+                choice = None
+                write("(Esta tarjeta no tiene opciones: piensa la respuesta.)")
+            if choice is None:
+                if read("(Enter: ver la respuesta) ").strip().lower() in QUIT:
                     break
-                except SettingsError:
-                    write("Escribe 1, 2, 3 o 4 (o Enter para salir).")
+                write(card.back)
+            else:
+                for key, option in enumerate(choice.options, 1):
+                    write(f"  {key}) {option}")
+                picked = _read_option(read, write, len(choice.options))
+                if picked is None:
+                    break
+                proposal = choice_rating(choice, picked)
+                verdict = (
+                    "✓ Correcto."
+                    if picked == choice.answer
+                    else (f"✗ No: la respuesta es la {choice.answer + 1}.")
+                )
+                write(f"{verdict} {card.back}")
+            write(f"Fuente: {card.source} — {card.heading}" if card.heading else card.source)
+            rating = _read_rating(read, write, proposal)
+            if rating is None:
+                break
             duration_ms = int((time.monotonic() - shown) * 1000)
             updated = deck.review(card.id, rating, duration_ms=duration_ms)
             reviewed += 1
@@ -246,12 +271,43 @@ def run_study(
     return reviewed
 
 
+def _read_option(read: Callable[[str], str], write: Callable[[str], None], count: int):
+    """The option's index (0-based), or None to stop."""
+    while True:
+        answer = read(f"Tu respuesta (1-{count}): ").strip().lower()
+        if not answer or answer in QUIT:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= count:
+            return int(answer) - 1
+        write(f"Escribe un número del 1 al {count} (o q para salir).")
+
+
+def _read_rating(read: Callable[[str], str], write: Callable[[str], None], proposal=None):
+    """A rating name, or None to stop: empty input stops, or accepts ``proposal``."""
+    if proposal is None:
+        prompt, retry = "Valoración 1-4: ", "Escribe 1, 2, 3 o 4 (o Enter para salir)."
+    else:
+        key = RATING_KEY[proposal]
+        prompt = f"Valoración 1-4 (Enter: {key} {RATING_LABELS[proposal]}): "
+        retry = "Escribe 1, 2, 3 o 4, Enter para aceptar la propuesta, o q para salir."
+    while True:
+        answer = read(prompt).strip()
+        if answer.lower() in QUIT or (not answer and proposal is None):
+            return None
+        if not answer:
+            return proposal
+        try:
+            return parse_rating(answer)
+        except SettingsError:
+            write(retry)
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     _positive(args.limit, "--limit")
     from assistant.study.deck import Deck
 
     with Deck.open(_deck_path(args)) as deck:
-        run_study(deck, args.limit)
+        run_study(deck, args.limit, choices=args.choices)
     return 0
 
 
@@ -327,6 +383,11 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     study = subparsers.add_parser("study", help="repasa las tarjetas pendientes en la terminal")
     _deck_options(study)
     study.add_argument("--limit", type=int, help="como mucho N tarjetas")
+    study.add_argument(
+        "--choices",
+        action="store_true",
+        help="pregunta tipo test: elige la respuesta entre opciones de otras tarjetas",
+    )
     study.set_defaults(func=cmd_study)
     return study
 
