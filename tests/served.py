@@ -28,9 +28,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(work: Path, make_assistant: Callable) -> Iterator[tuple[str, study_app.StudyApp]]:
+def served_app(
+    work: Path, make_assistant: Callable, auth: tuple[str, str] | None = None
+) -> Iterator[tuple[str, study_app.StudyApp]]:
     """(url, the app): notes, index, deck, study, chat and experiment folders, and
-    Gradio's temporary root, all under ``work``; closed on exit."""
+    Gradio's temporary root, all under ``work``; behind ``auth`` when given; closed on
+    exit."""
     shutil.copytree(NOTES, work / "notes")
     fake = HashEmbedder()
     with pytest.MonkeyPatch.context() as patch:
@@ -49,7 +52,7 @@ def served_app(work: Path, make_assistant: Callable) -> Iterator[tuple[str, stud
             chat_dir=work / "chat",
         )
         port = free_port()
-        demo = study_app.launch(app, "127.0.0.1", port, block=False)
+        demo = study_app.launch(app, "127.0.0.1", port, auth=auth, block=False)
         try:
             yield f"http://127.0.0.1:{port}/", app
         finally:

@@ -6,6 +6,10 @@ when the edge itself is the point), and asserts that the user sees one ``error:`
 naming the problem, or a sensible result; that nothing was lost (every file as it was,
 unless the row writes on purpose); and, where the fault is a damaged index, that the next
 build repairs it. The fake embedder keeps it fast: no row loads a model.
+
+The rows that need the app served and a client over HTTP (issue 15's items 11-13, auth on
+every route, oversize uploads, traversal names) are the same kind of table in
+tests/test_faults_served.py.
 """
 
 from __future__ import annotations
