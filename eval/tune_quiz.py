@@ -3,20 +3,23 @@
     python -m eval.tune_quiz --out docs/results/quiz_grading.json
 
 No student has graded answers here yet, so the answers are built from the cards
-themselves, one of three kinds per card (question/answer, definition and list cards;
-a cloze is graded by exact match first):
+themselves, four kinds per card (question/answer, definition and list cards; a cloze is
+graded by exact match first), from best to worst:
 
-- ``complete``: the card's whole back (what a student who knows it writes, verbatim);
-- ``partial``: only the back's first claim, when the back has two or more;
+- ``complete``: the card's whole back, verbatim (should be Easy);
+- ``keywords``: the back's content words alone, in order, lowercase, no stopwords or
+  punctuation: all of it, jotted as a student does (should be Good, not Easy);
+- ``partial``: only the back's first claim, when the back has two or more (Hard);
 - ``wrong``: the back of another card of the same kind (``quiz.multiple_choice``'s
-  distractor, so as plausible as the quiz's own wrong options).
+  distractor, so as plausible as the quiz's own wrong options) (Again).
 
 Cards are split in two halves by id (a hash, so the split does not follow the notes'
-order): the thresholds are chosen on the first half and their accuracy is reported on the
-second. ``again_below`` is the cut that best tells wrong answers from the others, and
-``good_from`` the cut that best tells partial answers from complete ones (balanced
-accuracy, so the kinds' counts do not weigh). Verbatim answers score near 1, so this cannot
-place ``easy_from``; it stays as set. Prints and writes the result as JSON.
+order). Each cut is chosen on the first half as the one that best tells the kinds below
+it from those above it (balanced accuracy, so the kinds' counts do not weigh):
+``again_below`` wrong | the rest, ``good_from`` partial | keywords+complete,
+``easy_from`` keywords | complete. A cut replaces the shipped one only when it beats it on
+the tuning half by more than 0.02; both are reported on the second half. Prints and
+writes the result as JSON.
 """
 
 from __future__ import annotations
@@ -30,9 +33,24 @@ from pathlib import Path
 from assistant.study.quiz import GradeConfig, _claims, grade_answer, multiple_choice
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
+from corpus.text import WORD, _stopwords
 
 KINDS = ("qa", "definition", "list")
+ANSWER_KINDS = ("wrong", "partial", "keywords", "complete")  # worst to best
 CUTS = [round(0.05 * i, 2) for i in range(1, 20)]
+# cut -> (the kinds that should score below it, those that should reach it)
+SPLITS = {
+    "again_below": (("wrong",), ("partial", "keywords", "complete")),
+    "good_from": (("partial",), ("keywords", "complete")),
+    "easy_from": (("keywords",), ("complete",)),
+}
+MARGIN = 0.02  # a measured cut must beat the shipped one on the tuning half by this much
+
+
+def keywords(text: str) -> str:
+    """The content words of ``text`` in order: what a student jots down."""
+    stopwords = _stopwords()
+    return " ".join(w for w in WORD.findall(text.lower()) if w not in stopwords)
 
 
 def answers(cards) -> list[dict]:
@@ -42,6 +60,7 @@ def answers(cards) -> list[dict]:
         if card.kind not in KINDS:
             continue
         rows.append({"card": card, "kind": "complete", "answer": card.back})
+        rows.append({"card": card, "kind": "keywords", "answer": keywords(card.back)})
         claims = _claims(card.back)
         if len(claims) >= 2:
             rows.append({"card": card, "kind": "partial", "answer": claims[0]})
@@ -87,61 +106,45 @@ def main(argv: list[str] | None = None) -> int:
         row["score"] = grade_answer(row["card"], row["answer"], checker).score
         row["half"] = "tune" if int(row["card"].id[:8], 16) % 2 == 0 else "test"
 
-    def scores(half: str, kind: str) -> list[float]:
-        return [r["score"] for r in rows if r["half"] == half and r["kind"] == kind]
+    def scores(half: str, kinds: tuple[str, ...]) -> list[float]:
+        return [r["score"] for r in rows if r["half"] == half and r["kind"] in kinds]
 
-    again_below, again_acc = best_cut(
-        scores("tune", "wrong"), scores("tune", "partial") + scores("tune", "complete")
-    )
-    good_from, good_acc = best_cut(scores("tune", "partial"), scores("tune", "complete"))
+    def accuracy(half: str, name: str, cut: float) -> float:
+        low, high = SPLITS[name]
+        return round(balanced_accuracy(scores(half, low), scores(half, high), cut), 3)
+
     shipped = GradeConfig()
+    cuts = {}
+    for name, (low, high) in SPLITS.items():
+        best, tune_best = best_cut(scores("tune", low), scores("tune", high))
+        was = getattr(shipped, name)
+        tune_shipped = accuracy("tune", name, was)
+        cuts[name] = {
+            "shipped": was,
+            "best_on_tune": best,
+            "tune_balanced_accuracy": {"best": tune_best, "shipped": tune_shipped},
+            "test_balanced_accuracy": {
+                "best": accuracy("test", name, best),
+                "shipped": accuracy("test", name, was),
+            },
+            "chosen": best if tune_best > tune_shipped + MARGIN else was,
+        }
     result = {
         "how": " ".join(__doc__.split("\n\n")[1].split()),
         "n": {
-            half: {kind: len(scores(half, kind)) for kind in ("complete", "partial", "wrong")}
+            half: {kind: len(scores(half, (kind,))) for kind in ANSWER_KINDS}
             for half in ("tune", "test")
         },
         "median_score": {
             half: {
-                kind: round(statistics.median(scores(half, kind)), 3)
-                for kind in ("complete", "partial", "wrong")
-                if scores(half, kind)
+                kind: round(statistics.median(scores(half, (kind,))), 3)
+                for kind in ANSWER_KINDS
+                if scores(half, (kind,))
             }
             for half in ("tune", "test")
         },
-        "chosen": {"again_below": again_below, "good_from": good_from},
-        "tune_balanced_accuracy": {"again": again_acc, "good": good_acc},
-        "test_balanced_accuracy": {
-            "again": round(
-                balanced_accuracy(
-                    scores("test", "wrong"),
-                    scores("test", "partial") + scores("test", "complete"),
-                    again_below,
-                ),
-                3,
-            ),
-            "good": round(
-                balanced_accuracy(scores("test", "partial"), scores("test", "complete"), good_from),
-                3,
-            ),
-        },
-        "shipped": {"again_below": shipped.again_below, "good_from": shipped.good_from},
-        "test_balanced_accuracy_shipped": {
-            "again": round(
-                balanced_accuracy(
-                    scores("test", "wrong"),
-                    scores("test", "partial") + scores("test", "complete"),
-                    shipped.again_below,
-                ),
-                3,
-            ),
-            "good": round(
-                balanced_accuracy(
-                    scores("test", "partial"), scores("test", "complete"), shipped.good_from
-                ),
-                3,
-            ),
-        },
+        "cuts": cuts,
+        "chosen": {name: cut["chosen"] for name, cut in cuts.items()},
     }
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if args.out:

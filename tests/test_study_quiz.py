@@ -12,12 +12,14 @@ from assistant.study.deck import Deck
 from assistant.study.quiz import (
     GradeConfig,
     QuizError,
+    choice_rating,
     grade_answer,
     multiple_choice,
     session,
 )
 from corpus.errors import SettingsError
 from corpus.loader import load_notes
+from eval import tune_quiz
 from tests.conftest import NOTES
 from tests.fakes import OverlapChecker
 
@@ -43,7 +45,8 @@ def _card(cards, front=None, kind=None, back=None):
 
 LORA = "¿Qué es LoRA?"
 GRADES = [
-    # (answer, the rating it should get): the whole back, most of it, a part, wrong, nothing
+    # (answer, the rating it should get): the whole back, all of it in other words, its
+    # first claim alone, a part of that, wrong, nothing (the cuts: eval/tune_quiz.py)
     (
         "LoRA (Low-Rank Adaptation) es una técnica de fine-tuning eficiente para modelos de "
         "lenguaje grandes. En lugar de ajustar todos los parámetros del modelo, LoRA inserta "
@@ -52,9 +55,15 @@ GRADES = [
         "easy",
     ),
     (
+        "LoRA es una técnica de fine-tuning eficiente para modelos de lenguaje grandes. "
+        "Inserta matrices de bajo rango en las capas de atención y solo ajusta estos "
+        "componentes durante el entrenamiento.",
+        "good",
+    ),
+    (
         "LoRA (Low-Rank Adaptation) es una técnica de fine-tuning eficiente para modelos de "
         "lenguaje grandes.",
-        "good",
+        "hard",
     ),
     ("LoRA es una técnica de fine-tuning eficiente.", "hard"),
     ("Es una red recurrente que traduce imágenes.", "again"),
@@ -96,7 +105,15 @@ def test_a_cloze_accepts_its_term_without_accents_or_article(cards, answer):
 
 @pytest.mark.parametrize(
     "score, rating",
-    [(0.0, "again"), (0.34, "again"), (0.35, "hard"), (0.6, "good"), (0.95, "easy")],
+    [
+        (0.0, "again"),
+        (0.34, "again"),
+        (0.35, "hard"),
+        (0.84, "hard"),
+        (0.85, "good"),
+        (0.94, "good"),
+        (0.95, "easy"),
+    ],
 )
 def test_grade_thresholds(score, rating):
     assert GradeConfig().rating(score) == rating
@@ -153,3 +170,25 @@ def test_a_session_holds_the_next_due_cards(tmp_path, cards):
             deck.review(row.card.id, "easy", now=T0)
         with pytest.raises(QuizError, match="No hay tarjetas pendientes"):
             session(deck, now=T0 + timedelta(hours=1))
+
+
+def test_a_pick_proposes_good_when_right_and_again_when_wrong(cards):
+    card = _card(cards, front="¿Qué es Transfer Learning?")
+    choice = multiple_choice(card, cards)
+    assert choice_rating(choice, choice.answer) == "good"
+    assert {choice_rating(choice, i) for i in range(4) if i != choice.answer} == {"again"}
+    with pytest.raises(SettingsError, match="picked"):
+        choice_rating(choice, 4)
+
+
+def test_the_tuning_answers_come_in_four_kinds_and_cuts_are_chosen_by_balanced_accuracy(cards):
+    rows = tune_quiz.answers(cards)
+    card = _card(cards, front="¿Qué es Transfer Learning?")
+    mine = {row["kind"]: row["answer"] for row in rows if row["card"].id == card.id}
+    assert set(mine) == {"complete", "keywords", "partial", "wrong"}
+    assert mine["complete"] == card.back and mine["wrong"] != card.back
+    assert mine["keywords"].startswith("transfer learning aprendizaje transferencia técnica")
+    assert " es " not in f" {mine['keywords']} " and "," not in mine["keywords"]
+    # 0.5 separates the two groups perfectly; 0.9 keeps every high score above it but one
+    assert tune_quiz.best_cut([0.1, 0.2, 0.3], [0.6, 0.8, 1.0]) == (0.35, 1.0)
+    assert tune_quiz.balanced_accuracy([0.1, 0.2], [0.85, 0.95], 0.9) == 0.75

@@ -37,17 +37,21 @@ class QuizError(AssistantError):
 
 @dataclass(frozen=True)
 class GradeConfig:
-    """Score thresholds of the proposed rating, first set by reading a few answers, then
-    measured with the e5 SupportChecker on answers made from the default notes' cards
-    (``python -m eval.tune_quiz``, docs/results/quiz_grading.json): ``again_below`` tells
-    another card's back from a right or partial answer with balanced accuracy 0.86 on the
-    held-out half of the cards (the best cut on the tuning half, 0.55, does no better:
-    0.85), so it stays. ``good_from`` and ``easy_from`` could not be measured: those
-    answers are verbatim and score 1. Never checked against a student's own ratings."""
+    """Score thresholds of the proposed rating, measured with the e5 SupportChecker on
+    answers made from the default notes' cards (``python -m eval.tune_quiz``,
+    docs/results/quiz_grading.json: the whole back, its content words alone, its first
+    claim, another card's back; cuts chosen on half the cards, checked on the other half).
+    ``again_below`` tells another card's back from the rest with balanced accuracy 0.90 on
+    the held-out half (the best tuning cut, 0.40, is within 0.02: kept). ``good_from`` 0.85
+    (was 0.6) tells a first claim alone from a whole answer, 0.85 vs 0.72; ``easy_from``
+    0.95 (was 0.9) tells the content words alone from the verbatim back, 0.97 vs 0.85.
+    Known limit: the checker scores a jotted whole answer (content words only) like a
+    partial one (median 0.57 both), so both are proposed Difícil; a proposal, which the
+    student overrides. Never checked against a student's own ratings."""
 
     again_below: float = 0.35  # score below -> again
-    good_from: float = 0.6  # [again_below, good_from) -> hard; from here -> good
-    easy_from: float = 0.9  # from here -> easy (an exact or near-exact answer)
+    good_from: float = 0.85  # [again_below, good_from) -> hard; from here -> good
+    easy_from: float = 0.95  # from here -> easy (an exact or near-exact answer)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.again_below <= self.good_from <= self.easy_from <= 1.0:
