@@ -881,6 +881,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     files = note_files(
+                        elem_id="upload-notes",
                         file_count="multiple",
                         file_types=[".md", ".txt", ".pdf"],
                         label="Subir notas (.md, .txt, .pdf; texto hasta 5 MB, PDF hasta 50 MB)",

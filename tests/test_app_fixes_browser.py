@@ -11,6 +11,7 @@ the sources panel, is written to /tmp/chat_fixed.png."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,29 @@ def test_a_delete_asks_first_and_the_trash_undoes_it(browser, served, page):
     assert (notes / "teacher_forcing.md").read_bytes() == original
     wait_for_listed(page, "teacher_forcing.md", listed=True)
     assert page.locator("#trash input").input_value() == ""
+
+
+def test_an_upload_from_the_page_is_indexed_and_leaves_no_copy(browser, served, page, tmp_path):
+    """Last in the file: the note it adds stays in the served notes."""
+    url, notes = served
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Notas").click()
+    page.locator("#to-delete input").wait_for(timeout=WAIT_MS)
+    note = tmp_path / "rag.md"
+    note.write_text("# RAG\n\nRAG combina la recuperación de pasajes con la generación.\n")
+    page.locator("#upload-notes input[type=file]").set_input_files(str(note))
+    page.locator("#upload-notes").get_by_text("rag.md").first.wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Añadir a mis notas").click()
+    wait_for_status(page, "Índice listo")
+    assert notes_status(page).startswith("Añadidas: rag.md.") and "nuevas: rag.md" in (
+        notes_status(page)
+    )
+    wait_for_listed(page, "rag.md", listed=True)
+    assert (notes / "rag.md").read_text(encoding="utf-8") == note.read_text(encoding="utf-8")
+    uploads = Path(os.environ["GRADIO_TEMP_DIR"])
+    assert uploads.name.startswith("study-assistant-")
+    # Gradio's copy is gone (the folder also caches the files the app shows: the plots)
+    assert [p for p in uploads.rglob("*") if p.name == "rag.md"] == []
+    page.locator("#upload-notes").get_by_text("rag.md").wait_for(
+        state="detached", timeout=WAIT_MS
+    )  # the picker no longer offers a file that is gone
