@@ -55,11 +55,15 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_SPANISH)
 
 
+def content_words(text: str) -> list[str]:
+    """The words of ``text``, lowercase, in order, Spanish stopwords dropped."""
+    stopwords = _stopwords()
+    return [w for w in WORD.findall(text.lower()) if w not in stopwords]
+
+
 def analyse(text: str) -> list[str]:
     """Lowercase, drop Spanish stopwords, stem (Snowball needs the accents), then fold."""
-    stopwords = _stopwords()
-    words = [w for w in WORD.findall(text.lower()) if w not in stopwords]
-    return [fold_accents(stem) for stem in _stemmer().stemWords(words)]
+    return [fold_accents(stem) for stem in _stemmer().stemWords(content_words(text))]
 
 
 def stems(text: str) -> set[str]:

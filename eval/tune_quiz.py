@@ -33,7 +33,7 @@ from pathlib import Path
 from assistant.study.quiz import GradeConfig, _claims, grade_answer, multiple_choice
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
-from corpus.text import WORD, _stopwords
+from corpus.text import content_words
 
 KINDS = ("qa", "definition", "list")
 ANSWER_KINDS = ("wrong", "partial", "keywords", "complete")  # worst to best
@@ -49,8 +49,7 @@ MARGIN = 0.02  # a measured cut must beat the shipped one on the tuning half by 
 
 def keywords(text: str) -> str:
     """The content words of ``text`` in order: what a student jots down."""
-    stopwords = _stopwords()
-    return " ".join(w for w in WORD.findall(text.lower()) if w not in stopwords)
+    return " ".join(content_words(text))
 
 
 def answers(cards) -> list[dict]:
