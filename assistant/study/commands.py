@@ -251,10 +251,9 @@ def run_study(
                 if picked is None:
                     break
                 proposal = choice_rating(choice, picked)
+                right = picked == choice.answer
                 verdict = (
-                    "✓ Correcto."
-                    if picked == choice.answer
-                    else (f"✗ No: la respuesta es la {choice.answer + 1}.")
+                    "✓ Correcto." if right else f"✗ No: la respuesta es la {choice.answer + 1}."
                 )
                 write(f"{verdict} {card.back}")
             write(f"Fuente: {card.source} — {card.heading}" if card.heading else card.source)
