@@ -25,6 +25,7 @@ import fcntl
 import json
 import re
 import shutil
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -95,6 +96,8 @@ class NotesIndex:
         self._rows = {chunk.id: row for row, chunk in enumerate(chunks)}
         self._query_vectors: dict[str, np.ndarray] = {}  # small memo: a question is
         # embedded once even when retrieval and the abstention check both need it
+        # Searches may run in threads (the app's concurrent chats, LangChain's batch).
+        self._memo_lock = threading.Lock()
 
     @property
     def notes_dir(self) -> str | None:
@@ -108,7 +111,9 @@ class NotesIndex:
 
     def query_vector(self, query: str) -> np.ndarray:
         """(dim,) float32 embedding of a query, memoized for the last few queries."""
-        if query not in self._query_vectors:
+        with self._memo_lock:
+            vector = self._query_vectors.get(query)
+        if vector is None:
             vector = get_embedder(self.config.embedder).embed_query(query)
             if vector.shape != (self.vectors.d,):  # FAISS would assert, killing the process
                 raise IndexCorruptError(
@@ -116,10 +121,11 @@ class NotesIndex:
                     f"{self.vectors.d}; {self.config.embedder} da {vector.shape[-1]}): "
                     + reindex_hint(self.path, self.notes_dir)
                 )
-            if len(self._query_vectors) >= 64:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = vector
-        return self._query_vectors[query]
+            with self._memo_lock:
+                if len(self._query_vectors) >= 64:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[query] = vector
+        return vector
 
     def similarities(self, query: str, chunks: list[Chunk]) -> np.ndarray:
         """(len(chunks),) cosine similarity of the query with each chunk's vector."""
