@@ -54,6 +54,7 @@ from assistant.chat_session import (
 from assistant.evidence import answer_evidence
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
+from assistant.generators.openai_backend import configured_models
 from assistant.markdown_html import passage_html
 from assistant.model_status import ModelStatus
 from assistant.network import check_port_free, is_loopback
@@ -168,6 +169,7 @@ class StudyApp:
         self._lock = threading.Lock()  # guards the index and the assistants between events
         self._assistants: dict[ChatSettings, Assistant] = {}
         self._models_loaded: set[tuple[str, bool]] = set()
+        self._notices_shown: set[str] = set()  # a backend's remark (no veto), shown once
         # Before indexing: a deck inside the notes folder fails at once. The grading
         # checker is the study tab's own (e5 alone), so it never waits for the chat model.
         self.study = StudyDesk(
@@ -272,6 +274,10 @@ class StudyApp:
                     draft += event
                     yield "", [*messages, _bot(streaming_html(draft))], session, gr.skip()
             evidence = answer_evidence(answer, assistant.checker)
+            notice = getattr(assistant.generator, "notice", None)
+            if notice and notice not in self._notices_shown:
+                self._notices_shown.add(notice)
+                _warn(notice)
         except AssistantError as err:
             session.add_error(question, number, str(err))
             yield "", session.messages, session, gr.skip()
@@ -803,7 +809,10 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     )
             with gr.Accordion("Ajustes", open=False):
                 with gr.Row():
-                    model = gr.Dropdown(list(MODELS), value=ChatSettings.model, label="Modelo")
+                    # openai:NAME: what STUDY_ASSISTANT_OPENAI_BASE_URL serves (_MODEL names it).
+                    model = gr.Dropdown(
+                        [*MODELS, *configured_models()], value=ChatSettings.model, label="Modelo"
+                    )
                     adapter = gr.Checkbox(
                         ChatSettings.adapter, label="Adaptador LoRA (entrenado con tus notas)"
                     )

@@ -144,6 +144,17 @@ def cmd_chat(args) -> int:
         history.append(Turn(answer.question, answer.query, answer.answer))
 
 
+# What a backend had to say (e.g. a server without logprobs: no veto), said once.
+_notices_said: set[str] = set()
+
+
+def _print_notice(assistant) -> None:
+    notice = getattr(assistant.generator, "notice", None)
+    if notice and notice not in _notices_said:
+        _notices_said.add(notice)
+        print(f"aviso: {notice}", file=sys.stderr)
+
+
 def _stream_answer(assistant, question: str, history=()):
     """Print the answer as it is generated, then its sources; return the Answer."""
     answer = None
@@ -153,6 +164,7 @@ def _stream_answer(assistant, question: str, history=()):
         else:
             answer = event
     print()
+    _print_notice(assistant)
     streamed = answer.draft.strip()
     if not answer.abstained and answer.answer.strip() != streamed:
         # The citations were repaired, or the draft was replaced by a quote of the notes.
@@ -205,6 +217,7 @@ def _answering_assistant(args, index):
             max_new_tokens=args.max_new_tokens, temperature=args.temperature
         ),
         precision=args.precision,
+        base_url=args.base_url,
     )
 
 
@@ -215,6 +228,7 @@ def cmd_ask(args) -> int:
     assistant = _answering_assistant(args, open_index(args.index, args.notes))
     if args.json:
         _print_json(assistant.answer(question).to_json())
+        _print_notice(assistant)
         return 0
     _stream_answer(assistant, question)
     return 0
@@ -243,6 +257,7 @@ def cmd_eval_answers(args) -> int:
         precision=args.precision,
         passages=args.passages,
         progress=not args.json or sys.stderr.isatty(),
+        base_url=args.base_url,
     )
     if args.json:
         _print_json(result)
@@ -317,6 +332,15 @@ def cmd_prepare_models(args) -> int:
     return 0
 
 
+def cmd_export_gguf(args) -> int:
+    """The model with its adapter merged, as one GGUF file for llama.cpp / Ollama."""
+    from assistant.gguf_export import describe, export_gguf
+
+    print(f"Exportando a {args.out} ({args.type})…", file=sys.stderr, flush=True)
+    print(f"Escrito {describe(export_gguf(Path(args.out), args.adapter, args.type))}")
+    return 0
+
+
 def _question(text: str) -> str:
     text = text.strip()
     if not text:
@@ -335,16 +359,30 @@ def check_options(args) -> None:
     if getattr(args, "strategy", None) is not None:
         from assistant.answer import AssistantConfig
         from assistant.generators.adapters import adapter_for, resolve_adapter
+        from assistant.generators.openai_backend import check_served_options, is_served
         from assistant.prompts import parse_strategy
 
         AssistantConfig(strategy=args.strategy, passages=args.passages)
-        if parse_strategy(args.strategy).generates:
+        served = is_served(args.model)
+        if args.base_url and not served:
+            raise SettingsError("--base-url solo vale con --model openai:NOMBRE")
+        if parse_strategy(args.strategy).generates and served:
+            check_served_options(
+                args.model, adapter_for(args.model, args.adapter), args.precision, args.base_url
+            )
+        elif parse_strategy(args.strategy).generates:
             resolve_adapter(adapter_for(args.model, args.adapter))
     if getattr(args, "max_new_tokens", None) is not None:
         from assistant.generators.base import GenerationConfig
 
         GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     _chunk_config(args)
+    if getattr(args, "command", None) == "export-gguf":
+        from assistant.generators.adapters import adapter_for, resolve_adapter
+        from assistant.gguf_export import MODEL, check_export_options
+
+        check_export_options(Path(args.out), args.type)
+        resolve_adapter(adapter_for(MODEL, args.adapter))
     if getattr(args, "command", None) == "experiment":
         from assistant.prompts import parse_strategy
         from eval.experiment import parse_model, parse_seeds, split_list
@@ -360,6 +398,7 @@ def check_options(args) -> None:
 ANSWERING = (
     "strategy",
     "model",
+    "base_url",
     "adapter",
     "passages",
     "precision",
@@ -410,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--notes", required=True)
     answers.add_argument("--questions", required=True)
     answers.add_argument("--index")
-    add_options(answers, "strategy", "model", "adapter", "passages")
+    add_options(answers, "strategy", "model", "base_url", "adapter", "passages")
     answers.add_argument(
         "--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)"
     )
@@ -455,6 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare-models", help="prepara los modelos (una sola vez)")
     prepare.add_argument("models", nargs="*", default=["gemma-270m", "smollm2-135m"])
     prepare.set_defaults(func=cmd_prepare_models)
+
+    export = commands.add_parser(
+        "export-gguf", help="exporta Gemma 3 270M con el adaptador fusionado a un GGUF"
+    )
+    export.add_argument("--out", required=True, help="archivo .gguf nuevo")
+    add_options(export, "adapter")
+    export.add_argument("--type", default="f16", choices=("f16", "q8_0"))
+    export.set_defaults(func=cmd_export_gguf)
 
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
     chat.add_argument("--notes", default=str(DEFAULT_NOTES))

@@ -14,12 +14,22 @@ from assistant.generators.adapters import ADAPTER_HELP, DEFAULT_ADAPTER
 from assistant.generators.base import GenerationConfig
 from assistant.generators.hf import PRECISIONS
 from assistant.generators.model_cache import MODEL_SPECS
+from assistant.generators.openai_backend import BASE_URL_ENV, PREFIX, is_served
 from assistant.prompts import STRATEGIES
 from index.config import RETRIEVERS
 from index.embedders import EMBEDDERS
 
 MODELS = tuple(MODEL_SPECS)  # every model a package ships (assistant/generators/model_cache.py)
 DEFAULT_MODEL = "gemma-270m"
+
+
+def model_choice(name: str) -> str:
+    """--model: a model a package ships, or one an OpenAI-compatible server runs."""
+    if name in MODELS or (is_served(name) and name[len(PREFIX) :].strip()):
+        return name
+    raise argparse.ArgumentTypeError(
+        f"modelo desconocido {name!r}: usa uno de {', '.join(MODELS)} u {PREFIX}NOMBRE"
+    )
 
 
 @dataclass(frozen=True)
@@ -29,7 +39,23 @@ class Option:
 
 
 OPTIONS: dict[str, Option] = {
-    "model": Option("--model", {"default": DEFAULT_MODEL, "choices": MODELS}),
+    "model": Option(
+        "--model",
+        {
+            "default": DEFAULT_MODEL,
+            "type": model_choice,
+            "help": f"{', '.join(MODELS)}, u {PREFIX}NOMBRE: el modelo NOMBRE de un servidor "
+            "compatible con OpenAI (Ollama, vLLM, llama.cpp; ver --base-url)",
+        },
+    ),
+    "base_url": Option(
+        "--base-url",
+        {
+            "default": None,
+            "help": f"URL del servidor de --model {PREFIX}NOMBRE, p. ej. "
+            f"http://localhost:11434/v1 (por defecto, {BASE_URL_ENV})",
+        },
+    ),
     "adapter": Option("--adapter", {"default": DEFAULT_ADAPTER, "help": ADAPTER_HELP}),
     "strategy": Option(
         "--strategy",

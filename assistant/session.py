@@ -28,7 +28,9 @@ def load_assistant(
     generation: GenerationConfig | None = None,
     precision: str | None = None,
     seed: int = 0,
+    base_url: str | None = None,
 ) -> Assistant:
+    """``base_url``: the server of a served model (``model="openai:NAME"``)."""
     from assistant.generators import get_generator
     from assistant.prompts import parse_strategy
     from assistant.support import SupportChecker
@@ -37,7 +39,7 @@ def load_assistant(
     generator = None  # the extractive strategy quotes the notes: no model to load
     if parse_strategy(strategy).generates:
         adapter = adapter_for(model, adapter)
-        generator = get_generator(model, adapter=adapter, precision=precision)
+        generator = get_generator(model, adapter=adapter, precision=precision, base_url=base_url)
     if generation is not None:
         config = replace(config, generation=generation)
     return Assistant(index, generator, SupportChecker(), config)

@@ -42,3 +42,8 @@ class SettingsError(AssistantError, ValueError):
     ValueError, as config validation has always raised, so callers that catch that keep
     working; the CLI and the app catch AssistantError, so a genuine ValueError from a bug
     still shows its traceback."""
+
+
+class ModelServerError(AssistantError):
+    """A model server (``--model openai:NAME``) is unreachable, too slow, lacks the model
+    or fails the request."""

@@ -308,6 +308,7 @@ def run_answer_eval(
     passages: int = 3,
     finish=None,
     append: bool = False,
+    base_url: str | None = None,
 ) -> dict:
     """Answer every question of the file and summarize; ``assistant`` overrides the model
     (tests pass one built on a scripted generator); ``finish(question, answer)`` may return
@@ -337,6 +338,7 @@ def run_answer_eval(
             seed=seed,
             precision=precision,
             passages=passages,
+            base_url=base_url,
         )
     results = []
     log_file = open(log, "a" if append else "w", encoding="utf-8") if log else None

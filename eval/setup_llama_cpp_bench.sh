@@ -19,6 +19,6 @@ fi
 if ! "$VENV/bin/python" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$VERSION')" 2>/dev/null; then
   # Native CPU flags (AVX2/AVX512 as available) are what llama.cpp uses by default:
   # the comparison is against llama.cpp at its best on this machine.
-  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$VENV/bin/pip" install --quiet "llama-cpp-python==$VERSION"
+  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$VENV/bin/pip" install --quiet "llama-cpp-python[server]==$VERSION"
 fi
 "$VENV/bin/python" -c "import llama_cpp; print('llama-cpp-python', llama_cpp.__version__, 'en', '$VENV')"

@@ -19,7 +19,7 @@ from assistant.generators.hf import (
     quantize_int8_weights,
     stop_prefix_overlap,
 )
-from corpus.errors import AdapterError, AssistantError, ModelNotInstalledError
+from corpus.errors import AdapterError, AssistantError, ModelNotInstalledError, SettingsError
 
 # -- stop strings and token choice (no model) -----------------------------------------------
 
@@ -409,3 +409,123 @@ def test_the_static_cache_decodes_what_a_dynamic_one_does_past_the_sliding_windo
             reference.append(int(logits[0, -1].argmax()))
             step = torch.tensor([[reference[-1]]])
     assert ours == reference
+
+
+# -- prompt-lookup decoding -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tokens, count, expected",
+    [
+        ([1, 2, 3, 9, 1, 2, 3], 2, [9, 1]),  # the trigram 1 2 3 was followed by 9
+        ([5, 1, 2, 7, 8, 4, 1, 2], 3, [7, 8, 4]),  # bigram match when no trigram does
+        ([1, 2, 1, 3, 1, 4, 6, 1], 2, [4, 6]),  # unigram: the latest occurrence wins
+        ([1, 2, 3, 4], 3, []),  # 4 never occurred before: nothing to draft
+        ([1, 2, 3, 1, 2, 3], 0, []),
+        ([7, 7], 5, [7]),  # the draft stops where the sequence does
+    ],
+)
+def test_prompt_lookup_drafts_what_followed_the_last_ngram(tokens, count, expected):
+    from assistant.generators.hf import PromptLookup
+
+    lookup = PromptLookup(tokens[:-1])
+    lookup.append(tokens[-1])  # appended tokens are looked up like the prompt's
+    assert lookup.draft(count) == expected
+
+
+def tiny_gemma(draft_tokens: int):
+    """An HFGenerator around a random 4-layer Gemma 3 whose sliding window (6) is shorter
+    than the prompt, so drafts are checked across local and global layers."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from assistant.generators.hf import HFConfig, HFGenerator
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=6,
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"]
+        + ["sliding_attention"],
+        max_position_embeddings=256,
+    )
+    generator = HFGenerator.__new__(HFGenerator)
+    generator.model = Gemma3ForCausalLM(config).eval()
+    generator.config = HFConfig(precision="fp32", draft_tokens=draft_tokens)
+    generator._stop_ids = {1}
+    return generator
+
+
+def dynamic_greedy(model, ids: list[int], new: int) -> list[int]:
+    """Plain one-token-per-pass greedy decoding with transformers' dynamic cache."""
+    import torch
+    from transformers import DynamicCache
+
+    cache, step, tokens = DynamicCache(config=model.config), torch.tensor([ids]), []
+    with torch.inference_mode():
+        for _ in range(new):
+            logits = model(input_ids=step, past_key_values=cache, use_cache=True).logits
+            tokens.append(int(logits[0, -1].argmax()))
+            step = torch.tensor([[tokens[-1]]])
+    return tokens
+
+
+PROMPT_IDS = [5, 9, 12, 5, 9, 12, 7, 30, 31, 32, 33, 5, 9, 12, 7, 30, 31, 2, 40, 41]
+
+
+@pytest.mark.parametrize("draft_tokens", [1, 3, 8])
+def test_drafted_decoding_is_greedy_decoding(draft_tokens):
+    plain = tiny_gemma(0)
+    drafted = tiny_gemma(draft_tokens)
+    config = GenerationConfig(max_new_tokens=40, temperature=0.0, repetition_penalty=1.0)
+    reference = dynamic_greedy(plain.model, PROMPT_IDS, 40)
+    assert list(plain.token_steps(PROMPT_IDS, config, ignore_end=True)) == reference
+    assert plain.stats["drafted"] == 0 and plain.stats["passes"] == 40
+    ours = list(drafted.token_steps(PROMPT_IDS, config, ignore_end=True))
+    assert ours == reference
+    # Drafts were made and some taken, so fewer passes than tokens; some were also
+    # rejected, so the rewinding was exercised.
+    stats = drafted.stats
+    assert stats["accepted"] > 0 and stats["passes"] < 40
+    assert stats["drafted"] > stats["accepted"]
+
+
+def test_drafted_decoding_keeps_the_repetition_penalty_and_the_limits():
+    config = GenerationConfig(max_new_tokens=23, temperature=0.0, repetition_penalty=1.3)
+    plain = list(tiny_gemma(0).token_steps(PROMPT_IDS, config, ignore_end=True))
+    drafted = list(tiny_gemma(4).token_steps(PROMPT_IDS, config, ignore_end=True))
+    assert drafted == plain and len(drafted) == 23
+
+
+def test_drafted_decoding_stops_at_an_end_token_inside_a_draft():
+    plain, drafted = tiny_gemma(0), tiny_gemma(4)
+    config = GenerationConfig(max_new_tokens=40, temperature=0.0, repetition_penalty=1.0)
+    free = list(plain.token_steps(PROMPT_IDS, config, ignore_end=True))
+    end = free[len(free) // 2]  # a token the free run produces: make it the end token
+    plain._stop_ids = drafted._stop_ids = {end}
+    expected = free[: free.index(end)]
+    assert list(drafted.token_steps(PROMPT_IDS, config)) == expected
+    assert list(plain.token_steps(PROMPT_IDS, config)) == expected
+
+
+def test_sampling_never_drafts():
+    drafted = tiny_gemma(4)
+    config = GenerationConfig(max_new_tokens=12, temperature=0.8, seed=1)
+    first = list(drafted.token_steps(PROMPT_IDS, config, ignore_end=True))
+    assert drafted.stats["drafted"] == 0 and drafted.stats["passes"] == 12
+    assert list(tiny_gemma(0).token_steps(PROMPT_IDS, config, ignore_end=True)) == first
+
+
+def test_draft_tokens_out_of_range_is_refused():
+    from assistant.generators.hf import HFConfig
+
+    with pytest.raises(SettingsError, match="draft_tokens"):
+        HFConfig(draft_tokens=16)
+    with pytest.raises(SettingsError, match="draft_tokens"):
+        HFConfig(draft_tokens=-1)
