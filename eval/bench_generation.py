@@ -15,6 +15,20 @@ Fidelity, since precision is a speed/quality trade: ``top1_agreement_with_fp32``
 of 50 teacher-forced positions where a precision's top-1 token equals our fp32's) and
 ``greedy_tokens_agreeing_with_llama_cpp`` (leading greedy tokens shared with llama.cpp).
 
+Prompt lookup (``HFConfig.draft_tokens``, on by default under greedy decoding) is measured
+as its own row, ``int8w+lookup``; the precision rows run with it off, one token per pass.
+``decode_breakdown`` splits our per-token decode time into the output layer (lm_head), the
+transformer layers (attention, MLP) and the rest (Python, sampling), with lookup off and on.
+
+``task``: the held-out notes questions' real prompts (logged by the reader bench), answered
+by the default engine (int8w, the shipped adapter merged, prompt lookup) with the real
+decoding settings (repetition penalty, abstention veto, 160 new tokens at most, stopping at
+an end token; stop strings are text-level and not applied here), and the same ids given to
+llama.cpp running the same merged model (``export-gguf --type q8_0``) for exactly as many
+new tokens as ours produced. Per round the p50 over the questions, the ratio of p50s per
+round, medians over rounds; also the acceptance rate of the drafts and on how many
+questions lookup changed the greedy tokens.
+
 Both sides get the same token ids (from our tokenizer) and decode greedily for exactly the
 same number of tokens (end tokens ignored). The machine is shared with other jobs: every
 figure is a median of ``--runs`` rounds, every round runs all engines one after the other
@@ -31,9 +45,11 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +60,8 @@ WORKER = ROOT / "eval" / "llama_cpp_worker.py"
 DEFAULT_VENV = ROOT / ".cache" / "bench-venv"
 NOTES = ROOT / "corpus" / "notes"
 LONG_PROMPT, SHORT_PROMPT, NEW_TOKENS = 1000, 256, 64
+LOOKUP_ROW = "int8w+lookup"
+HELDOUT_LOG = ROOT / "docs" / "results" / "reader" / "cells" / "reader__notes_heldout.log.jsonl"
 QUIET_PSI = 20.0  # % of the last 10 s in which some task waited for a CPU
 
 
@@ -118,11 +136,21 @@ class LlamaCpp:
         self.process.wait(timeout=30)
 
 
-def ours_run(generator, ids: list[int], new: int) -> dict:
+def with_drafts(generator, draft_tokens: int):
+    """``generator`` set to draft ``draft_tokens`` per pass (0: one token per pass)."""
+    from dataclasses import replace
+
+    if generator.config.draft_tokens != draft_tokens:
+        generator.config = replace(generator.config, draft_tokens=draft_tokens)
+    return generator
+
+
+def ours_run(generator, ids: list[int], new: int, draft_tokens: int = 0) -> dict:
     from assistant.generators import GenerationConfig
 
     # repetition_penalty 1.0: llama.cpp's sample() applies none by default either.
     config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
+    generator = with_drafts(generator, draft_tokens)
     return time_stream(generator.token_steps(ids, config, ignore_end=True))
 
 
@@ -189,6 +217,166 @@ def summarise(rounds: list[dict]) -> dict:
     return summary
 
 
+def decode_breakdown(generator, ids: list[int], new: int, draft_tokens: int) -> dict:
+    """Milliseconds per generated token (prefill excluded) in lm_head, in the decoder
+    layers (of which attention and MLP) and elsewhere, timed by forward hooks (CPU ops run
+    synchronously, so wall time between a module's pre- and post-hook is its cost). The
+    hooks add a little overhead of their own: compare the shares, not the absolute tok/s
+    with the rounds above."""
+    model = generator.model
+    parts = {"lm_head": [model.lm_head]}
+    parts["layers"] = list(model.model.layers)
+    parts["attention"] = [layer.self_attn for layer in model.model.layers]
+    parts["mlp"] = [layer.mlp for layer in model.model.layers]
+    spent = dict.fromkeys(parts, 0.0)
+    started: dict = {}
+
+    def timers(part: str):
+        def pre(module, args):
+            started[module] = time.perf_counter()
+
+        def post(module, args, output):
+            spent[part] += time.perf_counter() - started[module]
+
+        return pre, post
+
+    handles = []
+    for part, modules in parts.items():
+        pre, post = timers(part)
+        for module in modules:
+            handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    try:
+        stream = ours_run_steps(generator, ids, new + 1, draft_tokens)
+        next(stream)  # the prefill and first token: not decode
+        spent.update(dict.fromkeys(parts, 0.0))
+        began = time.perf_counter()
+        tokens = 1 + sum(1 for _ in stream)
+        total = time.perf_counter() - began
+    finally:
+        for handle in handles:
+            handle.remove()
+    decoded = tokens - 1
+    per_token = {part: round(seconds * 1000 / decoded, 2) for part, seconds in spent.items()}
+    per_token["other"] = round((total - spent["lm_head"] - spent["layers"]) * 1000 / decoded, 2)
+    per_token["total"] = round(total * 1000 / decoded, 2)
+    per_token["passes_per_token"] = round(generator.stats["passes"] / tokens, 2)
+    return per_token
+
+
+def ours_run_steps(generator, ids: list[int], new: int, draft_tokens: int):
+    from assistant.generators import GenerationConfig
+
+    config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
+    return with_drafts(generator, draft_tokens).token_steps(ids, config, ignore_end=True)
+
+
+def heldout_prompts() -> list[str]:
+    """The prompts the reader bench sent the model for the held-out notes questions."""
+    rows = [json.loads(line) for line in HELDOUT_LOG.read_text(encoding="utf-8").splitlines()]
+    return [row["answer"]["prompt"] for row in rows if row["answer"].get("prompt")]
+
+
+def answer_config():
+    """The assistant's own decoding settings for an answer (veto included)."""
+    from assistant.abstain import AbstentionPolicy
+    from assistant.generators import GenerationConfig
+    from assistant.prompts import ABSTAIN
+
+    return GenerationConfig(veto=ABSTAIN, veto_below=AbstentionPolicy().veto_below)
+
+
+def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
+    """Answer latency over the held-out questions: ours (default engine, lookup off and
+    on) against llama.cpp on the same merged model, same ids, same number of new tokens."""
+    from assistant.generators.adapters import adapter_for
+    from assistant.generators.hf import HFConfig, HFGenerator
+    from assistant.gguf_export import export_gguf
+
+    adapter = adapter_for("gemma-270m", "default")
+    generator = HFGenerator("gemma-270m", adapter=adapter)
+    lookup = HFConfig().draft_tokens
+    merged = export_gguf(scratch / "merged-q8_0.gguf", "default", "q8_0")
+    llama = LlamaCpp(venv / "bin" / "python", merged, generator.config.thread_count)
+    prompts = [generator.encode(prompt) for prompt in heldout_prompts()]
+    config = answer_config()
+
+    def ours(ids, draft_tokens):
+        timing = time_stream(with_drafts(generator, draft_tokens).token_steps(ids, config))
+        timing["stats"] = dict(generator.stats)
+        return timing
+
+    # An untimed pass first: the tokens each setting produces, so llama.cpp can be asked
+    # for exactly as many, and the draft statistics.
+    plain = [ours(ids, 0) for ids in prompts]
+    drafted = [ours(ids, lookup) for ids in prompts]
+    counts = [max(1, len(run["tokens"])) for run in drafted]
+    engines = {
+        "ours_no_lookup": lambda ids, new: ours(ids, 0),
+        "ours": lambda ids, new: ours(ids, lookup),
+        "llama.cpp": lambda ids, new: llama.run(ids, new),
+    }
+    per_round: list[dict] = []
+    for round_index in range(rounds):
+        names = list(engines)
+        order = names[round_index % 3 :] + names[: round_index % 3]
+        runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+        pressure = []
+        for ids, new in zip(prompts, counts):
+            pressure.append(wait_for_quiet(max_wait))
+            for engine in order:
+                runs[engine].append(engines[engine](ids, new))
+        seen = [p for p in pressure if p is not None]
+        per_round.append(
+            {
+                engine: {
+                    "total_p50_ms": statistics.median(r["total_s"] * 1000 for r in timings),
+                    "first_token_p50_ms": statistics.median(r["ttft_s"] * 1000 for r in timings),
+                }
+                for engine, timings in runs.items()
+            }
+            | {"psi_avg10_median": statistics.median(seen) if seen else None}
+        )
+        print(f"[task] round {round_index + 1}/{rounds}: {per_round[-1]}", file=sys.stderr)
+    llama.close()
+    stats = [run["stats"] for run in drafted]
+    proposed = sum(stat["drafted"] for stat in stats)
+    accepted = sum(stat["accepted"] for stat in stats)
+    tokens = sum(len(run["tokens"]) for run in drafted)
+    summary = {
+        engine: {
+            key: round(statistics.median(r[engine][key] for r in per_round), 1)
+            for key in ("total_p50_ms", "first_token_p50_ms")
+        }
+        for engine in engines
+    }
+
+    def ratio(slow: str, fast: str) -> float:
+        return round(
+            statistics.median(r[slow]["total_p50_ms"] / r[fast]["total_p50_ms"] for r in per_round),
+            2,
+        )
+
+    return {
+        "questions": len(prompts),
+        "gguf": f"{merged.name} (export-gguf --adapter default --type q8_0)",
+        "new_tokens_mean": round(tokens / len(prompts), 1),
+        "rounds": per_round,
+        "p50": summary,
+        "ratio_total_llama_cpp_over_ours": ratio("llama.cpp", "ours"),
+        "ratio_total_no_lookup_over_lookup": ratio("ours_no_lookup", "ours"),
+        "lookup": {
+            "draft_tokens": lookup,
+            "drafted": proposed,
+            "accepted": accepted,
+            "acceptance_rate": round(accepted / proposed, 3) if proposed else None,
+            "tokens_per_pass": round(tokens / sum(stat["passes"] for stat in stats), 2),
+            "questions_whose_greedy_tokens_changed": sum(
+                a["tokens"] != b["tokens"] for a, b in zip(plain, drafted)
+            ),
+        },
+    }
+
+
 def agreement(ours: list[int], theirs: list[int]) -> int:
     """How many leading greedy tokens both engines chose alike (same weights, other math)."""
     same = 0
@@ -221,6 +409,10 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
     )
 
     engines = {p: (lambda ids, new, g=g: ours_run(g, ids, new)) for p, g in generators.items()}
+    if DEFAULT_PRECISION in generators:
+        engines[LOOKUP_ROW] = lambda ids, new: ours_run(
+            generators[DEFAULT_PRECISION], ids, new, HFConfig().draft_tokens
+        )
     engines["llama.cpp"] = llama.run
     for engine in engines.values():  # warm-up: first calls pay one-off kernel set-up
         engine(short_ids[:32], 2)
@@ -242,9 +434,11 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
         if DEFAULT_PRECISION in generators:
             wait_for_quiet(max_wait)
             loop = ours_run(generators[DEFAULT_PRECISION], short_ids, NEW_TOKENS)["total_s"]
+            with_drafts(generators[DEFAULT_PRECISION], 0)
             generate = hf_generate_total(generators[DEFAULT_PRECISION], short_ids, NEW_TOKENS)
             generate_rounds.append((loop * 1000, generate * 1000))
     llama.close()
+    rows = [engine for engine in order if engine != "llama.cpp"]
 
     reference = results["llama.cpp"]
     report = {
@@ -252,12 +446,12 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
         "threads": threads,
         "llama_cpp_version": llama.version,
         "llama_cpp": summarise(reference),
-        "ours": {p: summarise(results[p]) for p in precisions},
+        "ours": {p: summarise(results[p]) for p in rows},
         "top1_agreement_with_fp32": fidelity(generators, short_ids),
         "ratios": {},
         "greedy_tokens_agreeing_with_llama_cpp": {},
     }
-    for precision in precisions:
+    for precision in rows:
         paired = list(zip(results[precision], reference))
         report["ratios"][precision] = {
             "ttft": round(
@@ -279,6 +473,16 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
         report["greedy_tokens_agreeing_with_llama_cpp"][precision] = (
             f"{agreement(results[precision][0]['tokens'], reference[0]['tokens'])}/{NEW_TOKENS}"
         )
+    if DEFAULT_PRECISION in generators:
+        wait_for_quiet(max_wait)
+        default = generators[DEFAULT_PRECISION]
+        report["decode_breakdown_ms_per_token"] = {
+            "precision": DEFAULT_PRECISION,
+            "prompt_tokens": SHORT_PROMPT,
+            "new_tokens": NEW_TOKENS,
+            "lookup_off": decode_breakdown(default, short_ids, NEW_TOKENS, 0),
+            LOOKUP_ROW: decode_breakdown(default, short_ids, NEW_TOKENS, HFConfig().draft_tokens),
+        }
     if generate_rounds:
         report["loop_vs_generate"] = {
             "precision": DEFAULT_PRECISION,
@@ -300,6 +504,9 @@ def main() -> None:
     parser.add_argument("--max-wait", type=float, default=30.0, help="s to wait for a quiet CPU")
     parser.add_argument("--bench-venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "generation.json")
+    parser.add_argument(
+        "--task-rounds", type=int, default=3, help="rounds of the held-out task row (0: skip it)"
+    )
     args = parser.parse_args()
     if not (args.bench_venv / "bin" / "python").exists():
         raise SystemExit(
@@ -335,6 +542,12 @@ def main() -> None:
         report["models"][name] = bench_model(
             name, args.precisions, args.runs, args.bench_venv, args.max_wait
         )
+    if args.task_rounds:
+        scratch = Path(tempfile.mkdtemp(dir=ROOT / ".cache", prefix="bench-task-"))
+        try:
+            report["task"] = bench_task(args.task_rounds, args.bench_venv, args.max_wait, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     for model in report["models"].values():  # token lists only served the agreement count
         for summary in [model["llama_cpp"], *model["ours"].values()]:
             summary.pop("tokens", None)
