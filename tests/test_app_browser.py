@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NOTES, ROOT
-from tests.served import free_port
+from tests.served import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +71,7 @@ def app_url(tmp_path_factory):
         wait_until_up(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_a_streamed_answer_cites_a_passage_that_a_click_reveals(browser, app_url, tmp_path):

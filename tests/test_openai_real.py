@@ -18,6 +18,7 @@ from assistant.cli import main
 from assistant.prompts import ABSTAIN
 from assistant.session import load_assistant, open_index
 from tests.conftest import NOTES, ROOT
+from tests.served import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +33,6 @@ def merged_gguf(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("gguf")
     return export_gguf(folder / "gemma-270m-reader.gguf", adapter="default", gguf_type="q8_0")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -64,7 +59,7 @@ def server_url(request, tmp_path_factory):
     """The server's base URL while it runs; stopped after the module's tests."""
     _check_bench_venv()  # before the export's minute of work
     merged_gguf = request.getfixturevalue("merged_gguf")
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
         str(BENCH_PYTHON), "-m", "llama_cpp.server",
@@ -82,12 +77,7 @@ def server_url(request, tmp_path_factory):
             time.sleep(0.5)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=15)
 
 
 @pytest.fixture(scope="module")
