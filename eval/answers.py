@@ -363,6 +363,9 @@ def run_answer_eval(
         "model": assistant.model_name,
         "adapter": assistant.adapter_name,
         "precision": getattr(getattr(assistant.generator, "config", None), "precision", None),
+        # A served model (openai:NAME): the server it was asked through.
+        "base_url": getattr(assistant.generator, "url", None),
+        "draft_tokens": getattr(getattr(assistant.generator, "config", None), "draft_tokens", None),
         "seed": seed,
         "assistant": asdict(assistant.config),
         "index": asdict(assistant.index.config),

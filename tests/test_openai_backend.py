@@ -5,7 +5,6 @@ and each way a server can fail as one line that names it."""
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import replace
 
 import pytest
@@ -30,6 +29,7 @@ from corpus.errors import ModelServerError, SettingsError
 from index.store import NotesIndex, build_index
 from tests.fake_openai import FakeOpenAIServer, Script
 from tests.fakes import OverlapChecker
+from tests.served import free_port  # a loopback port nothing listens on
 
 PROMPT = "Pasajes:\n[1] El sol es una estrella.\n\nPregunta: ¿Qué es el sol?\nRespuesta:"
 STOPS = ("\nPregunta:", "\nPasajes:", "\n\n\n")
@@ -48,13 +48,6 @@ def _fresh(monkeypatch):
 
 def served(server: FakeOpenAIServer, name: str = "tiny") -> OpenAIGenerator:
     return get_generator(f"openai:{name}", base_url=server.url)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # -- streaming and stop strings ---------------------------------------------------------
@@ -173,6 +166,25 @@ def test_the_answer_path_cites_and_checks_a_served_answer(index):
     probe = server.requests[0]
     assert probe["prompt"] == answer.prompt and probe["stop"] == list(STOPS)
     assert probe["logprobs"] == 5  # the policy's veto reached the server
+
+
+def test_an_eval_over_a_served_model_records_its_server(index, tmp_path):
+    from eval.answers import run_answer_eval
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"id": "a", "question": "¿Qué es Teacher Forcing?", "answers": ["una técnica"], '
+        '"evidence": [], "answerable": true}\n',
+        encoding="utf-8",
+    )
+    with FakeOpenAIServer(Script(first={" Una": 1.0}, rest={" Una": [" técnica [1]."]})) as server:
+        summary = run_answer_eval(
+            str(index.notes_dir), str(questions), model="openai:tiny",
+            index_dir=str(index.path), progress=False, base_url=server.url,
+        )  # fmt: skip
+    assert summary["config"]["model"] == "openai:tiny"
+    assert summary["config"]["base_url"] == server.url
+    assert summary["config"]["precision"] is None and summary["config"]["draft_tokens"] is None
 
 
 def test_passages_are_dropped_to_fit_the_declared_window(index, monkeypatch):
