@@ -25,7 +25,11 @@ by the default engine (int8w, the shipped adapter merged, prompt lookup) with th
 decoding settings (repetition penalty, abstention veto, 160 new tokens at most, stopping at
 an end token; stop strings are text-level and not applied here), and the same ids given to
 llama.cpp running the same merged model (``export-gguf --type q8_0``) for exactly as many
-new tokens as ours produced. Per round the p50 over the questions, the ratio of p50s per
+new tokens as ours produced, both through the bare eval/sample loop and through
+``Llama.generate`` (in its own process: it keeps the KV of the prefix a prompt shares with
+the previous question, the assistant's instructions, and samples with top_k=1). ``--models``
+with no names runs the task row alone and merges it into ``--out``. Per round the p50 over
+the questions, the ratio of p50s per
 round, medians over rounds; also the acceptance rate of the drafts and on how many
 questions lookup changed the greedy tokens.
 
@@ -126,8 +130,9 @@ class LlamaCpp:
             check=True,
         ).stdout.strip()
 
-    def run(self, ids: list[int], new: int) -> dict:
-        self.process.stdin.write(json.dumps({"ids": ids, "new": new}) + "\n")
+    def run(self, ids: list[int], new: int, generate: bool = False) -> dict:
+        request = {"ids": ids, "new": new} | ({"generate": True} if generate else {})
+        self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         return json.loads(self.process.stdout.readline())
 
@@ -297,6 +302,7 @@ def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
     lookup = HFConfig().draft_tokens
     merged = export_gguf(scratch / "merged-q8_0.gguf", "default", "q8_0")
     llama = LlamaCpp(venv / "bin" / "python", merged, generator.config.thread_count)
+    llama_generate = LlamaCpp(venv / "bin" / "python", merged, generator.config.thread_count)
     prompts = [generator.encode(prompt) for prompt in heldout_prompts()]
     config = answer_config()
 
@@ -314,11 +320,15 @@ def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
         "ours_no_lookup": lambda ids, new: ours(ids, 0),
         "ours": lambda ids, new: ours(ids, lookup),
         "llama.cpp": lambda ids, new: llama.run(ids, new),
+        # Llama.generate reuses the KV of the prefix shared with the previous question: its
+        # own process, so that what it finds cached is only ever the previous question.
+        "llama.cpp_generate": lambda ids, new: llama_generate.run(ids, new, generate=True),
     }
     per_round: list[dict] = []
     for round_index in range(rounds):
         names = list(engines)
-        order = names[round_index % 3 :] + names[: round_index % 3]
+        shift = round_index % len(names)
+        order = names[shift:] + names[:shift]
         runs: dict[str, list[dict]] = {engine: [] for engine in engines}
         pressure = []
         for ids, new in zip(prompts, counts):
@@ -338,6 +348,7 @@ def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
         )
         print(f"[task] round {round_index + 1}/{rounds}: {per_round[-1]}", file=sys.stderr)
     llama.close()
+    llama_generate.close()
     stats = [run["stats"] for run in drafted]
     proposed = sum(stat["drafted"] for stat in stats)
     accepted = sum(stat["accepted"] for stat in stats)
@@ -363,6 +374,7 @@ def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
         "rounds": per_round,
         "p50": summary,
         "ratio_total_llama_cpp_over_ours": ratio("llama.cpp", "ours"),
+        "ratio_total_llama_cpp_generate_over_ours": ratio("llama.cpp_generate", "ours"),
         "ratio_total_no_lookup_over_lookup": ratio("ours_no_lookup", "ours"),
         "lookup": {
             "draft_tokens": lookup,
@@ -498,7 +510,12 @@ def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wai
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["gemma-270m", "smollm2-135m"])
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=["gemma-270m", "smollm2-135m"],
+        help="none (--models alone): only the task row, merged into the existing --out",
+    )
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8w", "int8"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-wait", type=float, default=30.0, help="s to wait for a quiet CPU")
@@ -548,6 +565,9 @@ def main() -> None:
             report["task"] = bench_task(args.task_rounds, args.bench_venv, args.max_wait, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    if not args.models and args.out.exists():  # the task row alone: keep the rest of --out
+        report = json.loads(args.out.read_text(encoding="utf-8")) | {"task": report["task"]}
+        report["task_command"] = "python -m eval.bench_generation " + " ".join(sys.argv[1:])
     for model in report["models"].values():  # token lists only served the agreement count
         for summary in [model["llama_cpp"], *model["ours"].values()]:
             summary.pop("tokens", None)
