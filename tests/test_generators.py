@@ -12,13 +12,8 @@ import pytest
 
 from assistant import generators
 from assistant.generators import GenerationConfig, get_generator, model_cache
-from assistant.generators.hf import (
-    INT8_KERNEL_MAX_ROWS,
-    first_stop,
-    pick_token,
-    quantize_int8_weights,
-    stop_prefix_overlap,
-)
+from assistant.generators.hf import INT8_KERNEL_MAX_ROWS, pick_token, quantize_int8_weights
+from assistant.generators.stops import first_stop, stop_prefix_overlap
 from corpus.errors import AdapterError, AssistantError, ModelNotInstalledError, SettingsError
 
 # -- stop strings and token choice (no model) -----------------------------------------------

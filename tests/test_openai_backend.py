@@ -21,9 +21,9 @@ from assistant.generators.openai_backend import (
     MODEL_ENV,
     TIMEOUT_ENV,
     OpenAIGenerator,
-    clip_stops,
     configured_models,
 )
+from assistant.generators.stops import clip_stops
 from assistant.prompts import ABSTAIN
 from corpus.errors import ModelServerError, SettingsError
 from index.store import NotesIndex, build_index

@@ -17,6 +17,7 @@ from typing import Literal
 
 from assistant.generators.base import GenerationConfig
 from assistant.generators.model_cache import get_spec, prepare_model
+from assistant.generators.stops import clip_stops
 from corpus.errors import AssistantError, SettingsError
 
 Precision = Literal["fp32", "bf16", "int8w", "int8"]
@@ -317,26 +318,21 @@ class HFGenerator:
         }
 
     def _decode(self, prompt_ids: list[int], config: GenerationConfig) -> Iterator[str]:
+        return clip_stops(self._text_pieces(prompt_ids, config), config.stop)
+
+    def _text_pieces(self, prompt_ids: list[int], config: GenerationConfig) -> Iterator[str]:
+        """The new text as tokens arrive (the whole answer decoded again each time, so
+        that a multi-byte character split across tokens comes out whole)."""
         tokens: list[int] = []
-        text = ""
-        emitted = 0  # characters of ``text`` already yielded
+        emitted = 0  # characters already yielded
         for token in self.token_steps(prompt_ids, config):
             tokens.append(token)
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             if text.endswith("\ufffd"):
-                continue  # a multi-byte character split across tokens: wait for the rest
-            cut = first_stop(text, config.stop, max(0, emitted - longest(config.stop)))
-            if cut is not None:
-                if cut > emitted:
-                    yield text[emitted:cut]
-                return
-            # Hold back a tail that could still grow into a stop string.
-            safe = len(text) - stop_prefix_overlap(text, config.stop)
-            if safe > emitted:
-                yield text[emitted:safe]
-                emitted = safe
-        if len(text) > emitted and not text.endswith("\ufffd"):
-            yield text[emitted:]
+                continue  # a character split across tokens: wait for the rest
+            if len(text) > emitted:
+                yield text[emitted:]
+                emitted = len(text)
 
 
 def rewindable_cache(model_config, length: int):
@@ -429,24 +425,3 @@ def veto_first_token(logits, token: int, vetoed: set[int], config: GenerationCon
     others = logits.clone()
     others[sorted(vetoed)] = float("-inf")
     return pick_token(others, [], config, rng)
-
-
-def longest(stops: tuple[str, ...]) -> int:
-    return max((len(stop) for stop in stops), default=0)
-
-
-def first_stop(text: str, stops: tuple[str, ...], start: int) -> int | None:
-    """Index in ``text`` where the earliest stop string begins (searching from ``start``)."""
-    found = [index for stop in stops if (index := text.find(stop, start)) != -1]
-    return min(found) if found else None
-
-
-def stop_prefix_overlap(text: str, stops: tuple[str, ...]) -> int:
-    """Length of the longest tail of ``text`` that is a proper prefix of a stop string."""
-    best = 0
-    for stop in stops:
-        for size in range(min(len(stop) - 1, len(text)), best, -1):
-            if text.endswith(stop[:size]):
-                best = size
-                break
-    return best

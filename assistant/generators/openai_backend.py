@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from assistant.generators.base import GenerationConfig
-from assistant.generators.hf import first_stop, longest, stop_prefix_overlap
+from assistant.generators.stops import clip_stops, first_stop
 from corpus.errors import AssistantError, ModelServerError, SettingsError
 
 PREFIX = "openai:"
@@ -179,29 +179,6 @@ def choose_first_token(token: str, logprobs, config: GenerationConfig) -> str:
     listed = sorted(logprobs.top_logprobs[0].items(), key=lambda pair: pair[1], reverse=True)
     others = [text for text, _ in listed if not begins(text, config.veto)]
     return others[0] if others else token
-
-
-def clip_stops(pieces: Iterator[str], stops: tuple[str, ...]) -> Iterator[str]:
-    """``pieces`` up to the first stop string (excluded); a tail that could still grow
-    into one is held back until it cannot. Closes ``pieces`` (the server's stream) when a
-    stop string ends the answer early."""
-    text, emitted = "", 0  # emitted: characters of ``text`` already yielded
-    try:
-        for piece in pieces:
-            text += piece
-            cut = first_stop(text, stops, max(0, emitted - longest(stops)))
-            if cut is not None:
-                if cut > emitted:
-                    yield text[emitted:cut]
-                return
-            safe = len(text) - stop_prefix_overlap(text, stops)
-            if safe > emitted:
-                yield text[emitted:safe]
-                emitted = safe
-        if len(text) > emitted:
-            yield text[emitted:]
-    finally:
-        pieces.close()
 
 
 class OpenAIGenerator:
