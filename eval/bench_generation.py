@@ -65,7 +65,7 @@ DEFAULT_VENV = ROOT / ".cache" / "bench-venv"
 NOTES = ROOT / "corpus" / "notes"
 LONG_PROMPT, SHORT_PROMPT, NEW_TOKENS = 1000, 256, 64
 LOOKUP_ROW = "int8w+lookup"
-HELDOUT_LOG = ROOT / "docs" / "results" / "reader" / "cells" / "reader__notes_heldout.log.jsonl"
+READER_LOGS = ROOT / "docs" / "results" / "reader" / "cells"
 QUIET_PSI = 20.0  # % of the last 10 s in which some task waited for a CPU
 
 
@@ -151,12 +151,7 @@ def with_drafts(generator, draft_tokens: int):
 
 
 def ours_run(generator, ids: list[int], new: int, draft_tokens: int = 0) -> dict:
-    from assistant.generators import GenerationConfig
-
-    # repetition_penalty 1.0: llama.cpp's sample() applies none by default either.
-    config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
-    generator = with_drafts(generator, draft_tokens)
-    return time_stream(generator.token_steps(ids, config, ignore_end=True))
+    return time_stream(ours_run_steps(generator, ids, new, draft_tokens))
 
 
 def hf_generate_total(generator, ids: list[int], new: int) -> float:
@@ -269,15 +264,19 @@ def decode_breakdown(generator, ids: list[int], new: int, draft_tokens: int) -> 
 
 
 def ours_run_steps(generator, ids: list[int], new: int, draft_tokens: int):
+    """Greedy token ids, end tokens ignored, with no repetition penalty (llama.cpp's
+    sample() applies none by default either)."""
     from assistant.generators import GenerationConfig
 
     config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
     return with_drafts(generator, draft_tokens).token_steps(ids, config, ignore_end=True)
 
 
-def heldout_prompts() -> list[str]:
-    """The prompts the reader bench sent the model for the held-out notes questions."""
-    rows = [json.loads(line) for line in HELDOUT_LOG.read_text(encoding="utf-8").splitlines()]
+def logged_prompts(notes_set: str = "heldout") -> list[str]:
+    """The prompts the reader bench sent the model for a notes question set ("dev",
+    "heldout"), as its log holds them: real retrieval, the default strategy."""
+    log = READER_LOGS / f"reader__notes_{notes_set}.log.jsonl"
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     return [row["answer"]["prompt"] for row in rows if row["answer"].get("prompt")]
 
 
@@ -303,7 +302,7 @@ def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
     merged = export_gguf(scratch / "merged-q8_0.gguf", "default", "q8_0")
     llama = LlamaCpp(venv / "bin" / "python", merged, generator.config.thread_count)
     llama_generate = LlamaCpp(venv / "bin" / "python", merged, generator.config.thread_count)
-    prompts = [generator.encode(prompt) for prompt in heldout_prompts()]
+    prompts = [generator.encode(prompt) for prompt in logged_prompts()]
     config = answer_config()
 
     def ours(ids, draft_tokens):

@@ -26,10 +26,9 @@ from pathlib import Path
 import torch
 
 from corpus.files import atomic_write_text
-from eval.bench_generation import answer_config, time_stream, with_drafts
+from eval.bench_generation import answer_config, logged_prompts, time_stream, with_drafts
 
 ROOT = Path(__file__).resolve().parents[1]
-LOGS = ROOT / "docs" / "results" / "reader" / "cells"
 
 
 class RestrictedHead(torch.nn.Module):
@@ -76,9 +75,7 @@ def main() -> None:
     from assistant.generators.adapters import adapter_for
     from assistant.generators.hf import HFGenerator
 
-    log = LOGS / f"reader__notes_{args.set}.log.jsonl"
-    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    prompts = [row["answer"]["prompt"] for row in rows if row["answer"].get("prompt")]
+    prompts = logged_prompts(args.set)
     generator = with_drafts(
         HFGenerator("gemma-270m", adapter=adapter_for("gemma-270m", "default")), 0
     )

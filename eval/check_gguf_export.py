@@ -22,27 +22,23 @@ import time
 from pathlib import Path
 
 from corpus.files import atomic_write_text
-from eval.bench_generation import DEFAULT_VENV, LlamaCpp, agreement, last_logits
+from eval.bench_generation import (
+    DEFAULT_VENV,
+    LlamaCpp,
+    agreement,
+    last_logits,
+    logged_prompts,
+    ours_run_steps,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV_LOG = ROOT / "docs" / "results" / "reader" / "cells" / "reader__notes_dev.log.jsonl"
 
 
 def dev_prompts(count: int) -> list[str]:
-    """The prompts the assistant built for the first ``count`` dev questions that reached
-    the model (the reader bench's log holds each one as it was sent)."""
-    rows = [json.loads(line) for line in DEV_LOG.read_text(encoding="utf-8").splitlines()]
-    prompts = [row["answer"]["prompt"] for row in rows if row["answer"].get("prompt")]
+    prompts = logged_prompts("dev")
     if len(prompts) < count:
-        raise SystemExit(f"{DEV_LOG} holds {len(prompts)} prompts, {count} asked for")
+        raise SystemExit(f"the reader bench logged {len(prompts)} dev prompts, {count} asked for")
     return prompts[:count]
-
-
-def greedy(generator, ids: list[int], tokens: int) -> list[int]:
-    from assistant.generators import GenerationConfig
-
-    config = GenerationConfig(max_new_tokens=tokens, temperature=0.0, repetition_penalty=1.0)
-    return list(generator.token_steps(ids, config, ignore_end=True))
 
 
 def margin_at(generator, ids: list[int], generated: list[int], position: int) -> float:
@@ -72,7 +68,7 @@ def main() -> None:
     ours = HFGenerator("gemma-270m", adapter=adapter, config=HFConfig(precision="fp32"))
     prompts = dev_prompts(args.prompts)
     prompt_ids = [ours.encode(prompt) for prompt in prompts]
-    reference = [greedy(ours, ids, args.tokens) for ids in prompt_ids]
+    reference = [list(ours_run_steps(ours, ids, args.tokens, 0)) for ids in prompt_ids]
     report = {
         "model": "gemma-270m",
         "adapter": Path(ours.adapter).name,

@@ -68,12 +68,12 @@ def main() -> None:
     from assistant.generators.adapters import adapter_for
     from assistant.generators.hf import HFGenerator
     from corpus.files import atomic_write_text
-    from eval.bench_generation import answer_config, heldout_prompts
+    from eval.bench_generation import answer_config, logged_prompts
 
     generator = HFGenerator("gemma-270m", adapter=adapter_for("gemma-270m", "default"))
     config = answer_config()
     prompts = []
-    for prompt in heldout_prompts():
+    for prompt in logged_prompts():
         ids = generator.encode(prompt)
         prompts.append({"ids": ids, "new": max(1, len(list(generator.token_steps(ids, config))))})
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
