@@ -1,6 +1,6 @@
 """Abstention, one policy: when to say "No encuentro esto en tus notas." instead of guessing.
 
-``AbstentionPolicy`` decides at the three moments the assistant can abstain:
+``AbstentionPolicy`` decides at the moments the assistant can abstain:
 
 1. **before** generating (``before``): retrieval confidence = the best e5 cosine between
    the question and the retrieved passages, the share of the question's content words
@@ -10,12 +10,15 @@
    which e5 places close to its neighbours and only the third signal sees. A question in
    another language than the notes shares no stems with them, so only the cosine (at its
    own threshold) is used for it.
-2. **during** generation (``generation``): the model's own abstention counts only when
+2. **after selecting** the evidence (``after_selection``): the evidence selector's
+   no-answer score (assistant/selection) above ``max_no_answer``.
+3. **during** writing (``generation``): the model's own abstention counts only when
    its first token begins it with at least ``veto_below`` probability
-   (``GenerationConfig.veto``).
-3. **after** generation (``withdraw``, ``quote_instead``): a draft none of whose sentences
-   reaches ``min_answer_support`` is withdrawn; when retrieval was confident enough
-   (``fallback_*``), the extractive reader's evidence is shown instead, as a quotation.
+   (``GenerationConfig.veto``): the writer's veto.
+4. **after** writing (``withdraw``): a draft none of whose sentences reaches
+   ``min_answer_support`` is withdrawn and the evidence is shown instead, quoted: the
+   selector has already judged the question answerable, so the notes' own sentence is a
+   better answer than none.
 
 ``is_abstention`` (assistant/prompts.py, beside the sentence itself) is the one test of an
 abstaining text. Thresholds are tuned on the dev set (docs/RESULTS.md).
@@ -67,13 +70,10 @@ class AbstentionPolicy:
     # eval/data/support_dev.jsonl scored (docs/results/support.json "withdraw_threshold"),
     # so a correct but loosely worded answer is shown flagged instead of withdrawn.
     min_answer_support: float = 0.47
-    # A withdrawn draft is replaced by the extractive evidence (quoted) when retrieval was
-    # this confident: stricter than `before`, so that a near-topic unanswerable question
-    # that slipped through is still abstained on. Set by hand above the notes dev set's
-    # `before` plateau (docs/results/abstention_before.json), not tuned.
-    fallback_min_similarity: float = 0.87
-    fallback_min_coverage: float = 0.6
-    fallback_min_similarity_other_language: float = 0.84
+    # -- after selection: the evidence selector's no-answer score above this abstains
+    # (1.0: never) (assistant/selection). Set by hand at the ranker's even odds; to be
+    # chosen on the dev sets by SQuAD v2 overall F1 (issue 22).
+    max_no_answer: float = 0.5
 
     def __post_init__(self) -> None:
         for name in (
@@ -81,10 +81,8 @@ class AbstentionPolicy:
             "min_coverage",
             "min_similarity_other_language",
             "veto_below",
+            "max_no_answer",
             "min_answer_support",
-            "fallback_min_similarity",
-            "fallback_min_coverage",
-            "fallback_min_similarity_other_language",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -108,28 +106,25 @@ class AbstentionPolicy:
             ok = confidence.similarity >= self.min_similarity_other_language
         return None if ok else "poca confianza en la recuperación"
 
-    # -- 2. during -------------------------------------------------------------------------
+    # -- 2. after selection ----------------------------------------------------------------
+
+    def after_selection(self, no_answer: float) -> str | None:
+        """Why to abstain once the evidence selector has ranked the units, or None."""
+        if no_answer > self.max_no_answer:
+            return "ninguna frase de los pasajes parece responder"
+        return None
+
+    # -- 3. during -------------------------------------------------------------------------
 
     def generation(self, config: GenerationConfig, stop: tuple[str, ...]) -> GenerationConfig:
         """The generation settings with the veto of an unlikely abstention."""
         return replace(config, stop=stop, veto=ABSTAIN, veto_below=self.veto_below)
 
-    # -- 3. after --------------------------------------------------------------------------
+    # -- 4. after --------------------------------------------------------------------------
 
     def withdraw(self, best_supports: list[float]) -> bool:
         """Withdraw a draft whose every sentence is below ``min_answer_support``."""
         return not any(score >= self.min_answer_support for score in best_supports)
-
-    def quote_instead(self, confidence: RetrievalConfidence) -> bool:
-        """Answer a withdrawn draft with the notes' own evidence rather than abstaining."""
-        if confidence.unknown_names:
-            return False
-        if not confidence.same_language:
-            return confidence.similarity >= self.fallback_min_similarity_other_language
-        return (
-            confidence.similarity >= self.fallback_min_similarity
-            and confidence.coverage >= self.fallback_min_coverage
-        )
 
 
 # Every word the notes of an index write (see support.passage_words), computed once per

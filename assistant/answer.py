@@ -1,10 +1,21 @@
-"""The main path: question -> retrieve -> prompt -> generate -> citations and support.
+"""The main path: question -> retrieve -> select the evidence -> write from it -> check.
 
-Abstention is decided by one ``AbstentionPolicy`` (assistant/abstain.py) before, during and
-after generation; citations are repaired against the support of each passage
-(assistant/grounding.py); ``--strategy extractive`` quotes instead of generating
-(assistant/reader.py), and is also what a withdrawn draft falls back to when retrieval is
-confident.
+1. Retrieve the top passages (``index``).
+2. Select: the evidence selector (``assistant/selection``) ranks every unit of those
+   passages (sentences, list items with their label, table cells) and gives a no-answer
+   score; the evidence is the best unit, or the list it belongs to, or the best two units
+   of one passage (``selection.evidence``).
+3. Write: the chat model reads the question and the evidence units only, each under its
+   passage's number and heading, and writes one or two sentences (``zero-shot``,
+   ``few-shot:k``, ``cot``); ``extractive`` answers with the evidence itself.
+4. Check: each sentence cites the passage of the evidence unit that supports it best, by
+   construction, and is checked against that unit; a draft none of whose sentences the
+   evidence supports is replaced by the evidence, quoted.
+
+Abstention is one ``AbstentionPolicy`` (assistant/abstain.py): the retrieval gate before
+selecting, the selector's no-answer score after it, and the writer's veto while writing.
+The evidence is part of every answer (``Answer.evidence``): the student can always see the
+exact sentence an answer rests on, however the model words it.
 
 ``Assistant.stream()`` yields the answer text as it is generated and finally the checked
 ``Answer``; ``Assistant.answer()`` returns just the ``Answer``.
@@ -14,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -22,7 +33,7 @@ from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_c
 from assistant.citations import Citation, split_sentences, strip_citations
 from assistant.conversation import Turn, resolve_query, resolve_question
 from assistant.generators.base import GenerationConfig, Generator
-from assistant.grounding import SentenceCheck, claim_text, ground, rewrite
+from assistant.grounding import SentenceCheck, claim_text
 from assistant.language import detect_language
 from assistant.prompts import (
     ABSTAIN,
@@ -34,7 +45,8 @@ from assistant.prompts import (
     parse_strategy,
     withhold_instructions,
 )
-from assistant.reader import ExtractiveReader
+from assistant.selection import RankedUnit, Selection, Selector, get_selector
+from assistant.selection.evidence import EvidenceConfig, choose_evidence, quote_evidence
 from assistant.support import Checker
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
@@ -45,6 +57,7 @@ __all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck",
 # Remarks the last gate adds; the app folds them into one line (assistant/answer_html.py).
 WITHDRAWN = "ninguna frase del borrador está respaldada por las notas"
 QUOTED_INSTEAD = "se muestra la frase de tus notas que mejor responde"
+EVIDENCE_LABEL = "En tus notas"  # opens the evidence line under an answer (CLI, chat)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class AssistantConfig:
     passages: int = 3  # recall@3 of the retriever is 0.96; each passage costs prefill time
     seed: int = 0  # draws the few-shot examples
     max_question_chars: int = 1000
+    selector: str = "ranker"  # assistant.selection.SELECTORS
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     abstention: AbstentionPolicy = field(default_factory=AbstentionPolicy)
 
@@ -62,6 +77,12 @@ class AssistantConfig:
             raise SettingsError(f"passages must be in [1, 10], got {self.passages}")
         if self.max_question_chars < 20:
             raise SettingsError(f"max_question_chars must be >= 20, got {self.max_question_chars}")
+        from assistant.selection import SELECTORS
+
+        if self.selector not in SELECTORS:
+            raise SettingsError(
+                f"selector must be one of {sorted(SELECTORS)}, got {self.selector!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -92,11 +113,14 @@ class Answer:
     prompt: str = ""
     quoted: bool = False  # the answer is the notes' own sentence (a withdrawn draft's fallback)
     asked: str = ""  # the question as the model read it (a follow-up gets its subject)
+    evidence: list[RankedUnit] = field(default_factory=list)  # the units it rests on
+    no_answer: float | None = None  # the selector's score (None: never selected)
 
     def to_json(self) -> dict:
         payload = asdict(self)
         payload["citations"] = [c.to_json() for c in self.citations]
         payload["closest"] = [c.to_json() for c in self.closest]
+        payload["evidence"] = [unit.to_json() for unit in self.evidence]
         return payload
 
 
@@ -112,6 +136,8 @@ class _Turn:
     began: float  # time.perf_counter() when the question arrived
     retrieve_ms: float
     confidence: RetrievalConfidence | None = None
+    selection: Selection | None = None
+    evidence: list[RankedUnit] = field(default_factory=list)
     prompt: str = ""
     draft: str = ""
     first_token_ms: float | None = None
@@ -132,22 +158,25 @@ class Assistant:
         generator: Generator,
         checker: Checker,
         config: AssistantConfig | None = None,
-        reader: ExtractiveReader | None = None,
+        selector: Selector | None = None,
     ) -> None:
-        """``generator`` may be None for the extractive strategy, which generates nothing."""
+        """``generator`` may be None for the extractive strategy, which generates nothing;
+        ``selector`` defaults to the configured one over the checker's unit vectors."""
         self.index, self.generator, self.checker = index, generator, checker
         self.config = config or AssistantConfig()
         self.strategy: Strategy = parse_strategy(self.config.strategy)
         if generator is None and self.strategy.generates:
             raise AssistantError(f"La estrategia {self.strategy.name} necesita un modelo")
-        self.reader = reader or ExtractiveReader(self._unit_vectors)
+        self.selector = selector or get_selector(self.config.selector, self._unit_vectors)
         self.policy = self.config.abstention
         self._pool: ExamplePool | None = None
 
     def _unit_vectors(self, units: list[str]) -> np.ndarray:
-        """The checker's cached unit embeddings when it has them, else the index's own
-        embedder (a checker without a model, as in the tests)."""
-        if hasattr(self.checker, "unit_vectors"):
+        """Unit vectors in the query vector's space: the checker's cached ones when the
+        checker embeds with the index's embedder, else the index's own embedder (an index
+        built with another model, or a checker without one, as in the tests)."""
+        embedder = getattr(self.checker, "embedder", None)
+        if embedder is not None and embedder.name == self.index.config.embedder:
             return self.checker.unit_vectors(units)
         from index.embedders import get_embedder
 
@@ -202,29 +231,53 @@ class Assistant:
             yield self._abstain(turn)
             return
 
-        yield from (self._generate(turn, section) if self.strategy.generates else self._quote(turn))
+        vector = self.index.query_vector(query)
+        turn.selection = self.selector.select(turn.asked, hits, vector)
+        reason = self.policy.after_selection(turn.selection.no_answer)
+        turn.evidence = choose_evidence(turn.asked, turn.selection, self.config.evidence)
+        if reason or not turn.evidence:
+            remarks.append(reason or "los pasajes no tienen frases que citar")
+            yield self._abstain(turn)
+            return
+
+        yield from (self._write(turn, section) if self.strategy.generates else self._quote(turn))
         yield self._check(turn)
 
     # -- steps ------------------------------------------------------------------------
 
     def _quote(self, turn: _Turn) -> Iterator[str]:
-        """The extractive strategy: the passages' best sentence, cited; no model."""
-        turn.draft = self.reader.draft(turn.asked, turn.hits, self.index.query_vector(turn.query))
+        """The extractive strategy: the evidence itself, cited; no model."""
+        turn.draft = quote_evidence(turn.evidence)
         turn.mark_first_token()
         yield turn.draft
 
-    def _generate(self, turn: _Turn, section: str) -> Iterator[str]:
-        """Prompt the model with the passages that fit its context and stream its draft."""
+    def _write(self, turn: _Turn, section: str) -> Iterator[str]:
+        """Prompt the model with the evidence units only, under their passages' numbers
+        and headings, and stream its draft."""
         exclude = {hit.chunk.section for hit in turn.hits} | {section}
         examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
-        language = detect_language(turn.question)
-        turn.hits = self._fit_context(turn.asked, turn.hits, examples, language)
-        if any(withhold_instructions(hit.chunk.text)[1] for hit in turn.hits):
+        numbers = sorted({unit.n for unit in turn.evidence})
+        shown = [
+            Hit(
+                replace(
+                    turn.hits[n - 1].chunk,
+                    text="\n".join(u.text for u in turn.evidence if u.n == n),
+                ),
+                turn.hits[n - 1].score,
+            )
+            for n in numbers
+        ]
+        if any(withhold_instructions(hit.chunk.text)[1] for hit in shown):
             turn.remarks.append(
                 "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
             )
         turn.prompt = build_prompt(
-            self.strategy, turn.asked, turn.hits, examples, language=language
+            self.strategy,
+            turn.asked,
+            shown,
+            examples,
+            language=detect_language(turn.question),
+            numbers=numbers,
         )
         generation = self.policy.generation(self.config.generation, self.strategy.stop)
         pieces: list[str] = []
@@ -249,16 +302,6 @@ class Assistant:
             question = question[:limit]
         return question, remarks
 
-    def _fit_context(self, question: str, hits: list[Hit], examples, language: str) -> list[Hit]:
-        """Drop the lowest-ranked passages until prompt + answer fit the context window."""
-        budget = self.generator.context_window - self.config.generation.max_new_tokens
-        while len(hits) > 1:
-            prompt = build_prompt(self.strategy, question, hits, examples, language=language)
-            if self.generator.count_tokens(prompt) <= budget:
-                break
-            hits = hits[:-1]
-        return hits
-
     def _final_text(self, draft: str) -> str:
         """The answer part of the model's output (cot writes facts first)."""
         marker = answer_marker()
@@ -268,21 +311,16 @@ class Assistant:
 
     def _check(self, turn: _Turn) -> Answer:
         text = self._final_text(turn.draft)
-        # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains.
+        # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains: the
+        # writer's veto, already limited to confident abstentions while generating.
         if not text or any(is_abstention(s) for s in [text, *split_sentences(text)]):
             return self._abstain(turn)
         checks, text = self._ground(text, turn)
         quoted = False
-        if self.policy.withdraw([c.best_support for c in checks]):
-            turn.remarks.append(WITHDRAWN)
-            if not (self.strategy.generates and self.policy.quote_instead(turn.confidence)):
-                return self._abstain(turn)
-            # Retrieval is confident: quote the notes' own best sentence instead.
-            turn.remarks.append(QUOTED_INSTEAD)
-            vector = self.index.query_vector(turn.query)
-            checks, text = self._ground(
-                self.reader.draft(turn.asked, turn.hits, vector, quote=True), turn
-            )
+        if self.strategy.generates and self.policy.withdraw([c.support for c in checks]):
+            # The evidence supports none of the writer's sentences: show the evidence.
+            turn.remarks += [WITHDRAWN, QUOTED_INSTEAD]
+            checks, text = self._ground(quote_evidence(turn.evidence, quote=True), turn)
             quoted = True
         cited = sorted({n for check in checks for n in check.cited})
         return self._answer(
@@ -295,21 +333,47 @@ class Assistant:
         )
 
     def _ground(self, text: str, turn: _Turn) -> tuple[list[SentenceCheck], str]:
-        """Each sentence checked against the passages, its citations repaired; the text
-        rewritten with the repaired markers."""
-        sentences = split_sentences(text)
-        passages = [hit.chunk.text for hit in turn.hits]
-        claims = [claim_text(strip_citations(s), turn.asked) for s in sentences]
-        scores = (
-            self.checker.scores(claims, passages) if sentences else np.zeros((0, len(passages)))
-        )
-        checks, rewritten = ground(sentences, scores, self.checker.supported)
-        return checks, rewrite(text, sentences, rewritten)
+        """Each sentence cites the passage of the evidence unit that supports it best, and
+        is checked against that unit: citations by construction, whatever [n] the model
+        wrote. Returns the checks and the text rewritten with those citations."""
+        sentences = [strip_citations(s) for s in split_sentences(text)]
+        # Each evidence unit, and the units of one passage read together: a sentence that
+        # joins a definition and its contrast, or lists the items, rests on all of them.
+        sources = [(unit.text, unit.n) for unit in turn.evidence]
+        for n in sorted({unit.n for unit in turn.evidence}):
+            together = [unit.text for unit in turn.evidence if unit.n == n]
+            if len(together) > 1:
+                sources.append((" ".join(together), n))
+        claims = [claim_text(s, turn.asked) for s in sentences]
+        texts = [source for source, _ in sources]
+        scores = self.checker.scores(claims, texts) if sentences else np.zeros((0, len(texts)))
+        checks = []
+        for sentence, row in zip(sentences, scores):
+            best = int(np.argmax(row))
+            support = round(float(row[best]), 4)
+            checks.append(
+                SentenceCheck(
+                    text=sentence,
+                    cited=[sources[best][1]],
+                    support=support,
+                    best_support=support,
+                    supported=self.checker.supported(support),
+                    cited_support=[support],
+                )
+            )
+        rewritten = " ".join(f"{c.text} [{c.cited[0]}]" for c in checks)
+        return checks, rewritten
 
     def _abstain(self, turn: _Turn) -> Answer:
         closest = [Citation.from_hit(n, hit) for n, hit in enumerate(turn.hits, start=1)]
         return self._answer(
-            turn, answer=ABSTAIN, abstained=True, citations=[], sentences=[], closest=closest
+            turn,
+            answer=ABSTAIN,
+            abstained=True,
+            citations=[],
+            sentences=[],
+            closest=closest,
+            evidence=[],
         )
 
     def _answer(self, turn: _Turn, **fields) -> Answer:
@@ -325,5 +389,6 @@ class Assistant:
             remarks=turn.remarks,
             prompt=turn.prompt,
             asked=turn.asked,
-            **fields,
+            no_answer=turn.selection.no_answer if turn.selection else None,
+            **{"evidence": turn.evidence, **fields},
         )

@@ -1,5 +1,5 @@
 """An Answer as HTML for the app: clickable [n] citations, marked unsupported sentences,
-abstentions with their closest passages, and the source cards the citations open.
+the evidence line ("En tus notas: «…» [n]"), abstentions with their closest passages, and the source cards the citations open.
 
 Every piece of text that comes from the model or the student is escaped with
 ``html.escape``, and the notes' passages are rendered by assistant/markdown_html.py with
@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Answer
+from assistant.answer import EVIDENCE_LABEL, QUOTED_INSTEAD, WITHDRAWN, Answer
 from assistant.citations import Citation
 from assistant.evidence import Evidence, highlight_html
 from assistant.markdown_html import passage_html
@@ -83,11 +83,8 @@ def timings_text(answer: Answer) -> str:
 
 def note_lines(answer: Answer) -> list[str]:
     """The answer's remarks as the notes shown under it (chat and CLI alike): a withdrawn
-    draft is said once by the abstention itself, and a withdrawn draft answered by a
-    quotation is one event, so one line."""
+    draft answered by a quotation of the evidence is one event, so one line."""
     remarks = list(answer.remarks)
-    if answer.abstained and WITHDRAWN in remarks:
-        remarks.remove(WITHDRAWN)
     if WITHDRAWN in remarks and QUOTED_INSTEAD in remarks:
         remarks[remarks.index(WITHDRAWN)] = f"{WITHDRAWN}; {QUOTED_INSTEAD}"
         remarks.remove(QUOTED_INSTEAD)
@@ -99,11 +96,6 @@ def answer_html(answer: Answer, turn: int) -> str:
     paragraphs: list[str] = []
     if answer.abstained:
         paragraphs.append(f'<strong class="abstained">{_esc(answer.answer)}</strong>')
-        if WITHDRAWN in answer.remarks:  # said once, here, not again as a note
-            paragraphs.append(
-                "<small>(borrador descartado: ninguna de sus frases estaba respaldada "
-                "por tus notas)</small>"
-            )
         if answer.closest:
             links = " · ".join(
                 _link(closest_key(turn, c.n), _source_label(c), "cite-source")
@@ -126,6 +118,8 @@ def answer_html(answer: Answer, turn: int) -> str:
             for c in answer.citations
             if c.n in first_key
         )
+        if answer.evidence:
+            paragraphs.append(_evidence_html(answer, first_key))
         paragraphs.append(
             f"Fuentes: {links}" if links else "<small>(la respuesta no cita ningún pasaje)</small>"
         )
@@ -135,6 +129,26 @@ def answer_html(answer: Answer, turn: int) -> str:
         paragraphs.append(f"<small>nota: {_esc(note)}</small>")
     paragraphs.append(f'<small class="timings">{_esc(timings_text(answer))}</small>')
     return "\n\n".join(paragraphs)
+
+
+def evidence_quotes(answer: Answer) -> list[tuple[str, int]]:
+    """The units the answer rests on, as (text, passage number), in the order shown."""
+    return [(unit.text, unit.n) for unit in answer.evidence]
+
+
+def evidence_text(answer: Answer) -> str:
+    """ "En tus notas: «…» [n] «…» [n]": the exact sentences the answer rests on (CLI)."""
+    quotes = " ".join(f"«{text}» [{n}]" for text, n in evidence_quotes(answer))
+    return f"{EVIDENCE_LABEL}: {quotes}"
+
+
+def _evidence_html(answer: Answer, keys: dict[int, str]) -> str:
+    """The evidence line of the chat: each unit quoted, its [n] opening its passage."""
+    quotes = []
+    for text, n in evidence_quotes(answer):
+        mark = _link(keys[n], f"[{n}]", "cite") if n in keys else f"[{n}]"
+        quotes.append(f"«{_esc(text)}» {mark}")
+    return f'<span class="evidence">{EVIDENCE_LABEL}: {" ".join(quotes)}</span>'
 
 
 def _sentences_html(answer: Answer, turn: int) -> str:

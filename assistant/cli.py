@@ -174,13 +174,10 @@ def _stream_answer(assistant, question: str, history=()):
 
 
 def _print_answer_tail(answer) -> None:
-    """After the streamed text: unsupported sentences, sources, timings."""
-    from assistant.answer import WITHDRAWN
-    from assistant.answer_html import note_lines, timings_text
+    """After the streamed text: unsupported sentences, the evidence, sources, timings."""
+    from assistant.answer_html import evidence_text, note_lines, timings_text
 
     if answer.abstained:
-        if WITHDRAWN in answer.remarks:
-            print("\n(borrador descartado: ninguna frase estaba respaldada por tus notas)")
         print(f"\n{answer.answer}")
         if answer.closest:
             print("\nPasajes más cercanos:")
@@ -192,6 +189,8 @@ def _print_answer_tail(answer) -> None:
             print("\nFrases sin respaldo en tus notas:")
             for sentence in unsupported:
                 print(f"  ⚠ {sentence}")
+        if answer.evidence:
+            print(f"\n{evidence_text(answer)}")
         print("\nFuentes:")
         for c in answer.citations or []:
             print(f"  [{c.n}] {c.source} — {c.heading}")

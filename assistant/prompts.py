@@ -139,9 +139,11 @@ def build_prompt(
     hits: list[Hit],
     examples: list[Example] = (),
     language: str = "es",
+    numbers: list[int] | None = None,
 ) -> str:
     """The full prompt: instructions (in the question's language), worked examples,
-    numbered passages [1]..[k], question."""
+    numbered passages [1]..[k] (or ``numbers``, one per hit: the writer shows the selected
+    units under their own passages' numbers), question."""
     if language not in ("es", "en"):
         raise SettingsError(f"language must be 'es' or 'en', got {language!r}")
     instructions = render(
@@ -165,7 +167,7 @@ def build_prompt(
                 section_title(hit.chunk),
                 withhold_instructions(plain_text(chunk_body(hit.chunk)))[0],
             )
-            for n, hit in enumerate(hits, start=1)
+            for n, hit in zip(numbers or range(1, len(hits) + 1), hits)
         ]
     )
     return render(

@@ -117,3 +117,36 @@ def load_questions(path: str | Path) -> list[Question]:
     return read_jsonl(
         path, _question, "preguntas", '{"id", "question", "answers", "evidence", "answerable"}'
     )
+
+
+def holds_evidence(unit: str, question: Question) -> bool:
+    """Whether one passage unit (a sentence, a list item with its label, a table cell)
+    holds the question's evidence: the selector's positive, the oracle's "right unit".
+
+    A unit holds an evidence string that it contains. An evidence string may also run
+    over two sentences (the notes' evidence is a run of prose inside one paragraph), so a
+    unit that is itself a piece of at least 20 characters of an evidence string holds it
+    too, provided that it carries an answer span when the string does (SQuAD-es evidence
+    is the whole sentence around a short answer: only its piece with the answer counts).
+    """
+    text = normalize(unit)
+    if not text:
+        return False
+    answers = [normalize(a) for a in question.answers if a.strip()]
+    for needle in map(normalize, question.evidence):
+        if not needle:
+            continue
+        if needle in text:
+            return True
+        if len(text) >= 20 and _core(text) in needle:
+            spans = [a for a in answers if a in needle]
+            if not spans or any(a in text for a in spans):
+                return True
+    return False
+
+
+def _core(unit: str) -> str:
+    """A unit without the label a list item carries ("ventajas: menor memoria" -> "menor
+    memoria"): the label is repeated context, not part of the evidence's prose."""
+    head, sep, tail = unit.partition(": ")
+    return tail if sep and len(tail) >= 20 else unit

@@ -1,4 +1,5 @@
-"""Offline fakes: a deterministic embedder that counts what it embeds."""
+"""Offline fakes: a deterministic embedder that counts what it embeds, a scripted
+generator, a word-overlap support checker and a word-overlap evidence selector."""
 
 from __future__ import annotations
 
@@ -74,6 +75,44 @@ class ScriptedGenerator:
         words = text.split(" ")
         for i, word in enumerate(words[: config.max_new_tokens]):
             yield word if i == 0 else " " + word
+
+
+class OverlapSelector:
+    """The selector contract without a model: a unit scores half the share of the
+    question's content stems in its text, a quarter of the share in its heading, and a
+    quarter over its passage's rank; the no-answer score is 1 - the best share of stems in
+    a unit and its heading together. Deterministic, ties in passage order."""
+
+    name = "fake-overlap"
+
+    def select(self, question, hits, query_vector):
+        from assistant.selection import RankedUnit, Selection, candidates
+
+        units = candidates(hits)
+        if not units:
+            return Selection([], 1.0)
+        words = set(analyse(question)) or {""}
+
+        def share(text: str) -> float:
+            return len(words & set(analyse(text))) / len(words)
+
+        scores = [0.5 * share(u.text) + 0.25 * share(u.heading) + 0.25 / u.n for u in units]
+        order = sorted(range(len(units)), key=lambda i: -scores[i])  # stable: passage order
+        ranked = [
+            RankedUnit(units[i].n, units[i].index, units[i].text, units[i].heading, scores[i])
+            for i in order
+        ]
+        best = max(share(f"{u.heading} {u.text}") for u in units)
+        return Selection(ranked, round(1.0 - best, 4))
+
+
+def open_policy(**overrides):
+    """An abstention policy that never abstains on its own thresholds: the shipped ones
+    are tuned for e5's cosine scale and the trained selector, not the fake embedder's."""
+    from assistant.abstain import AbstentionPolicy
+
+    settings = {"min_similarity": 0.0, "min_coverage": 0.0, "max_no_answer": 1.0}
+    return AbstentionPolicy(**{**settings, **overrides})
 
 
 class OverlapChecker:

@@ -14,7 +14,7 @@ from assistant.conversation import Turn, is_follow_up, resolve_query
 from assistant.prompts import ABSTAIN, parse_strategy, render
 from corpus.errors import AssistantError
 from index.store import NotesIndex, build_index
-from tests.fakes import OverlapChecker, ScriptedGenerator
+from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
 
 
 @pytest.fixture
@@ -30,11 +30,17 @@ def make(
 ) -> tuple[Assistant, ScriptedGenerator]:
     generator = ScriptedGenerator(script)
     # The default thresholds are tuned for e5's cosine scale, not the fake embedder's.
-    config = {"abstention": AbstentionPolicy(0.0, 0.0), **config}
-    return Assistant(index, generator, OverlapChecker(), AssistantConfig(**config)), generator
+    config = {"abstention": open_policy(), **config}
+    return Assistant(
+        index, generator, OverlapChecker(), AssistantConfig(**config), selector=OverlapSelector()
+    ), generator
 
 
 QUESTION = "¿Qué es Teacher Forcing?"
+
+
+def answer_hits(index, question=QUESTION, k=3):
+    return index.search(question, k=k)
 
 
 def _numbered_blocks(prompt: str) -> list[str]:
@@ -55,11 +61,22 @@ def _numbered_blocks(prompt: str) -> list[str]:
 )
 def test_prompt_contents_per_strategy(index, strategy, examples, marker):
     assistant, generator = make(index, strategy=strategy, passages=3)
-    assistant.answer(QUESTION)
+    answer = assistant.answer(QUESTION)
     (prompt,) = generator.prompts
     assert prompt.rstrip().endswith(marker)
     assert f"Pregunta: {QUESTION}" in prompt
-    assert _numbered_blocks(prompt) == ["1", "2", "3"]
+    # The writer reads the evidence units only, under their own passages' numbers.
+    assert answer.evidence
+    assert _numbered_blocks(prompt) == [str(n) for n in sorted({u.n for u in answer.evidence})]
+    shown = prompt.rsplit("Pasajes:", 1)[1]
+    assert all(unit.text in shown for unit in answer.evidence)
+    others = [
+        u
+        for u in assistant.selector.select(
+            QUESTION, answer_hits(index), index.query_vector(QUESTION)
+        ).units
+    ]
+    assert any(u.text not in shown for u in others)  # the rest of the passages is left out
     assert prompt.count("Pasajes:") == examples + 1
     assert ABSTAIN in prompt  # the instructions name the abstention sentence
 
@@ -119,22 +136,25 @@ def test_every_citation_points_to_a_retrieved_chunk(index, script):
     assert {c.n for c in answer.citations} == cited
 
 
-def test_citations_to_missing_passages_are_recorded_and_repaired_when_a_passage_supports(index):
-    assistant, _ = make(index, script=SCRIPTS[2], passages=3)
+@pytest.mark.parametrize("written", ["[7]", "[0]", "[1][2][3]", ""])
+def test_a_writer_that_copies_a_unit_cites_that_units_passage_by_construction(index, written):
+    evidence = make(index, strategy="extractive")[0].answer(QUESTION).evidence
+    unit = evidence[-1]
+    assistant, _ = make(index, script=f"{unit.text.rstrip('.')} {written}.")
     answer = assistant.answer(QUESTION)
-    first, second = answer.sentences
-    # "[7]" names no passage; the sentence is supported by passage 1, so it cites that.
-    assert first.invalid_citations == [7] and first.cited == [1] and first.supported
-    assert "[7]" not in answer.answer and "[1]" in answer.answer
-    assert second.invalid_citations == [0] and "[0]" not in answer.answer
-    assert {c.n for c in answer.citations} == set(first.cited) | set(second.cited)
+    (sentence,) = answer.sentences
+    assert sentence.cited == [unit.n] and sentence.supported
+    assert [c.n for c in answer.citations] == [unit.n]
+    assert (
+        answer.answer.endswith(f"[{unit.n}]")
+        and written in ("", f"[{unit.n}]")
+        or (written not in answer.answer)
+    )
 
 
 def test_supported_and_unsupported_sentences_are_marked(index):
-    script = (
-        "El Teacher Forcing usa la palabra correcta de la secuencia de entrada [1]. "
-        "Fue inventado en Marte por astronautas en 1850 [1]."
-    )
+    unit = make(index, strategy="extractive")[0].answer(QUESTION).evidence[0]
+    script = f"{unit.text.rstrip('.')} [1]. Fue inventado en Marte por astronautas en 1850 [1]."
     assistant, _ = make(index, script=script)
     answer = assistant.answer(QUESTION)
     assert not answer.abstained
@@ -149,11 +169,12 @@ def test_the_model_abstaining_gives_an_abstention_with_the_closest_passages(inde
     assert [c.n for c in answer.closest] == [1, 2, 3] and answer.citations == []
 
 
-def test_a_draft_with_no_supported_sentence_is_withdrawn(index):
+def test_a_draft_with_no_supported_sentence_is_replaced_by_the_evidence_quoted(index):
     assistant, _ = make(index, script="Los pingüinos viven en Marte desde 1850 [1].")
     answer = assistant.answer(QUESTION)
-    assert answer.abstained and answer.answer == ABSTAIN
-    assert "Marte" in answer.draft and answer.closest
+    assert not answer.abstained and answer.quoted and "Marte" in answer.draft
+    assert "Marte" not in answer.answer and answer.answer.startswith("«")
+    assert answer.evidence[0].text.rstrip(".") in answer.answer
 
 
 class FixedChecker:
@@ -173,10 +194,12 @@ class FixedChecker:
 def test_a_draft_is_withdrawn_only_when_no_sentence_reaches_min_answer_support(
     index, score, withdrawn
 ):
-    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, min_answer_support=0.47))
+    config = AssistantConfig(abstention=open_policy(min_answer_support=0.47))
     generator = ScriptedGenerator("El Teacher Forcing usa la palabra correcta [1].")
-    answer = Assistant(index, generator, FixedChecker(score), config).answer(QUESTION)
-    assert answer.abstained is withdrawn
+    answer = Assistant(
+        index, generator, FixedChecker(score), config, selector=OverlapSelector()
+    ).answer(QUESTION)
+    assert not answer.abstained and answer.quoted is withdrawn
     if not withdrawn:  # kept, and flagged when under the checker's own threshold
         assert [s.supported for s in answer.sentences] == [score >= 0.75]
 
@@ -214,7 +237,7 @@ def test_a_question_naming_what_no_note_writes_abstains_before_generating(
 
 
 def test_the_unknown_name_rule_can_be_turned_off(index):
-    off = AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False)
+    off = open_policy(abstain_on_unknown_names=False)
     assistant, generator = make(index, script=_echo_first_passage, abstention=off)
     assert not assistant.answer("¿Qué es DPO y en qué se diferencia de PPO?").abstained
     assert len(generator.prompts) == 1
@@ -290,7 +313,7 @@ def test_the_models_abstention_needs_the_configured_first_token_probability(inde
     assistant.answer(QUESTION)
     (config,) = generator.configs
     assert config.veto == ABSTAIN and config.veto_below == 0.9
-    assistant, generator = make(index, abstention=AbstentionPolicy(0.0, 0.0, veto_below=0.0))
+    assistant, generator = make(index, abstention=open_policy(veto_below=0.0))
     assistant.answer(QUESTION)
     assert generator.configs[0].veto_below == 0.0
 

@@ -12,7 +12,6 @@ import gradio as gr
 import pytest
 
 import app as study_app
-from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.answer_html import sources_panel_html
 from assistant.evidence import best_spans, highlight_html, sentence_spans
@@ -27,7 +26,7 @@ from assistant.notes_admin import (
 from assistant.prompts import ABSTAIN
 from corpus.errors import ModelNotInstalledError, NotesError
 from index.store import build_index
-from tests.fakes import OverlapChecker, ScriptedGenerator
+from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
 
 ANSWER = (
     "El Teacher Forcing utiliza la palabra correcta de la secuencia como entrada "
@@ -44,9 +43,11 @@ def fake_factory(script=ANSWER, made=None):
         config = AssistantConfig(
             strategy=settings.strategy,
             passages=settings.passages,
-            abstention=AbstentionPolicy(0.0, 0.0),
+            abstention=open_policy(),
         )
-        return Assistant(index, ScriptedGenerator(script), OverlapChecker(), config)
+        return Assistant(
+            index, ScriptedGenerator(script), OverlapChecker(), config, selector=OverlapSelector()
+        )
 
     return make
 

@@ -14,7 +14,6 @@ import gradio as gr
 import pytest
 
 import app as study_app
-from assistant.abstain import AbstentionPolicy
 from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Assistant, AssistantConfig
 from assistant.chat_session import (
     SAVED_VERSION,
@@ -45,7 +44,7 @@ from eval.experiment_progress import GridProgress, duration_text
 from eval.experiment_report import render_report, results_table
 from index.store import build_index
 from tests.conftest import NOTES
-from tests.fakes import OverlapChecker, ScriptedGenerator
+from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
 from tests.test_app import ANSWER, QUESTION, ask, fake_factory, never_run
 
 BROKEN = ("roto", False, "zero-shot", 3, 160, 0.0)  # settings whose model fails to load
@@ -445,7 +444,9 @@ def test_model_status_transitions(steps, state):
 def policy_factory(script, policy):
     def make(index, settings):
         config = AssistantConfig(strategy=settings.strategy, abstention=policy)
-        return Assistant(index, ScriptedGenerator(script), OverlapChecker(), config)
+        return Assistant(
+            index, ScriptedGenerator(script), OverlapChecker(), config, selector=OverlapSelector()
+        )
 
     return make
 
@@ -453,30 +454,13 @@ def policy_factory(script, policy):
 UNSUPPORTED = "Los pingüinos vuelan hasta Marte cada martes [1]."
 
 
-def test_a_withdrawn_draft_is_one_line(make_app):
-    never_quote = AbstentionPolicy(
-        0.0, 0.0, abstain_on_unknown_names=False, fallback_min_similarity=1.0
-    )
-    app = make_app(policy_factory(UNSUPPORTED, never_quote))
-    _, chat, session, _ = ask(app, QUESTION, ChatSession())[-1]
-    reply = chat[-1]["content"]
-    assert "borrador descartado" in reply
-    assert reply.count("ninguna") == 1 and "nota:" not in reply
-
-
 def test_a_quoted_fallback_is_one_note(make_app):
-    always_quote = AbstentionPolicy(
-        0.0,
-        0.0,
-        abstain_on_unknown_names=False,
-        fallback_min_similarity=0.0,
-        fallback_min_coverage=0.0,
-    )
-    app = make_app(policy_factory(UNSUPPORTED, always_quote))
+    app = make_app(policy_factory(UNSUPPORTED, open_policy(abstain_on_unknown_names=False)))
     _, chat, _, _ = ask(app, QUESTION, ChatSession())[-1]
     reply = chat[-1]["content"]
     assert reply.count("nota:") == 1
     assert f"nota: {WITHDRAWN}; {QUOTED_INSTEAD}" in reply
+    assert "pingüinos" not in reply  # the unsupported draft is not shown
 
 
 def test_a_draft_that_abstains_by_itself_is_not_called_unsupported(make_app):

@@ -89,24 +89,20 @@ def _abstention(draft: str, remarks: list[str]):
 
 
 @pytest.mark.parametrize(
-    "draft, remarks, withdrawn_lines, note_lines",
+    "draft, remarks, note_lines",
     [
-        # A withdrawn draft: said once, by the "borrador descartado" line, never as a note too.
-        ("Los pingüinos vuelan [1].", ["WITHDRAWN"], 1, 0),
-        # The model abstained by itself, with more words: nothing was withdrawn.
-        ("No encuentro esto en tus notas. Quizá sea otra cosa.", [], 0, 0),
-        # Another remark stays a note.
-        ("Los pingüinos vuelan [1].", ["WITHDRAWN", "la pregunta se recortó"], 1, 1),
+        # The selector found no answer: said once, as a note.
+        ("", ["ninguna frase de los pasajes parece responder"], 1),
+        # The model abstained by itself, with more words: nothing to add.
+        ("No encuentro esto en tus notas. Quizá sea otra cosa.", [], 0),
+        # Another remark stays a note of its own.
+        ("", ["ninguna frase de los pasajes parece responder", "la pregunta se recortó"], 2),
     ],
 )
-def test_an_abstention_says_why_once_in_the_terminal(
-    capsys, draft, remarks, withdrawn_lines, note_lines
-):
-    from assistant.answer import WITHDRAWN
+def test_an_abstention_says_why_once_in_the_terminal(capsys, draft, remarks, note_lines):
     from assistant.cli import _print_answer_tail
 
-    remarks = [WITHDRAWN if r == "WITHDRAWN" else r for r in remarks]
     _print_answer_tail(_abstention(draft, remarks))
     out = capsys.readouterr().out
-    assert out.count("borrador descartado") == withdrawn_lines
-    assert out.count("nota:") == note_lines and out.count("ninguna") == withdrawn_lines
+    assert out.count("nota:") == note_lines and out.count("ninguna") == min(note_lines, 1)
+    assert "En tus notas:" not in out  # an abstention rests on no evidence

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstain import AbstentionPolicy
 from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck, Timings
 from corpus.errors import AssistantError
 from corpus.questions import Question
@@ -20,7 +19,7 @@ from eval.answers import (
 )
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET
-from tests.fakes import OverlapChecker, ScriptedGenerator
+from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
 
 
 @pytest.mark.parametrize(
@@ -110,8 +109,8 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     index = NotesIndex.load(tmp_path / "index")
     generator = ScriptedGenerator("No encuentro esto en tus notas.")
     # Every row reaches the model: no retrieval-side abstention at all.
-    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
-    assistant = Assistant(index, generator, OverlapChecker(), config)
+    config = AssistantConfig(abstention=open_policy(abstain_on_unknown_names=False))
+    assistant = Assistant(index, generator, OverlapChecker(), config, selector=OverlapSelector())
     log = tmp_path / "log.jsonl"
     summary = run_answer_eval(
         str(notes_copy), str(DEV_SET), limit=8, assistant=assistant, log=str(log), progress=False
@@ -131,13 +130,13 @@ def test_a_replay_rescores_the_logged_drafts_without_generating(
     index = NotesIndex.load(tmp_path / "index")
     # A script that varies with the prompt: the replay must hand each prompt its own draft.
     generator = ScriptedGenerator(lambda prompt: f"Respuesta número {len(prompt) % 7} [1].")
-    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
+    config = AssistantConfig(abstention=open_policy(abstain_on_unknown_names=False))
     log = tmp_path / "first.jsonl"
     first = run_answer_eval(
         str(notes_copy),
         str(DEV_SET),
         limit=6,
-        assistant=Assistant(index, generator, OverlapChecker(), config),
+        assistant=Assistant(index, generator, OverlapChecker(), config, selector=OverlapSelector()),
         log=str(log),
         progress=False,
     )
@@ -147,7 +146,7 @@ def test_a_replay_rescores_the_logged_drafts_without_generating(
         str(notes_copy),
         str(DEV_SET),
         limit=6,
-        assistant=Assistant(index, drafts, OverlapChecker(), config),
+        assistant=Assistant(index, drafts, OverlapChecker(), config, selector=OverlapSelector()),
         log=str(tmp_path / "again.jsonl"),
         progress=False,
         finish=drafts.restore_timings,

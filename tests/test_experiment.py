@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 
 import pytest
 
-from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.cli import main
 from corpus.errors import AssistantError
@@ -28,7 +28,7 @@ from eval.experiment_stats import (
 )
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET, NOTES
-from tests.fakes import OverlapChecker, ScriptedGenerator
+from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
 
 # -- aggregation, by hand ---------------------------------------------------------------
 
@@ -145,11 +145,14 @@ def index(notes_copy, tmp_path, fake_embedder, fake_config) -> NotesIndex:
 
 
 def first_passage_sentence(prompt: str) -> str:
-    """Answers with the first line of passage [1] of the question's own block, citing it:
-    the output depends on the prompt (and so on retrieval)."""
+    """Answers with the first line of the first passage of the question's own block,
+    citing it: the output depends on the prompt (and so on retrieval and selection)."""
     block = prompt.rsplit("Pasajes:", 1)[1]
-    lines = [line for line in block.split("[1]", 1)[1].splitlines()[1:] if line.strip()]
-    return f"{lines[0].strip()} [1]" if lines else "No encuentro esto en tus notas."
+    found = re.search(r"^\[(\d+)\] ", block, flags=re.MULTILINE)
+    if not found:
+        return "No encuentro esto en tus notas."
+    lines = [line for line in block[found.end() :].splitlines()[1:] if line.strip()]
+    return f"{lines[0].strip()} [{found.group(1)}]" if lines else "No encuentro esto en tus notas."
 
 
 class Grid:
@@ -166,10 +169,10 @@ class Grid:
         self.built.append((model, adapter, strategy, seed))
         self.generators.append(generator)
         # The default abstention thresholds are tuned for e5, not the fake embedder.
-        config = AssistantConfig(
-            strategy=strategy, seed=seed, abstention=AbstentionPolicy(0.0, 0.0)
+        config = AssistantConfig(strategy=strategy, seed=seed, abstention=open_policy())
+        return Assistant(
+            self.index, generator, OverlapChecker(), config, selector=OverlapSelector()
         )
-        return Assistant(self.index, generator, OverlapChecker(), config)
 
     @property
     def calls(self) -> int:

@@ -37,7 +37,7 @@ from corpus.errors import AssistantError
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
-from tests.fakes import HANGING_BUILD
+from tests.fakes import HANGING_BUILD, open_policy
 
 FAKE = IndexConfig(embedder="fake-hash")
 QUESTIONS = [
@@ -240,14 +240,17 @@ def _log_appended(case: Case, _) -> None:
 
 
 def _append_to_log(case: Case):
-    from assistant.abstain import AbstentionPolicy
     from assistant.answer import Assistant, AssistantConfig
     from eval.answers import run_answer_eval
-    from tests.fakes import OverlapChecker, ScriptedGenerator
+    from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator
 
-    config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0, abstain_on_unknown_names=False))
+    config = AssistantConfig(abstention=open_policy(abstain_on_unknown_names=False))
     assistant = Assistant(
-        NotesIndex.load(case.index), ScriptedGenerator(), OverlapChecker(), config
+        NotesIndex.load(case.index),
+        ScriptedGenerator(),
+        OverlapChecker(),
+        config,
+        selector=OverlapSelector(),
     )
     return run_answer_eval(
         str(case.notes),

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from assistant import generators
-from assistant.abstain import AbstentionPolicy
 from assistant.answer import Assistant, AssistantConfig
 from assistant.cli import main
 from assistant.generators import get_generator
@@ -25,10 +24,11 @@ from assistant.generators.openai_backend import (
 )
 from assistant.generators.stops import clip_stops
 from assistant.prompts import ABSTAIN
+from assistant.selection import SELECTORS
 from corpus.errors import ModelServerError, SettingsError
 from index.store import NotesIndex, build_index
 from tests.fake_openai import FakeOpenAIServer, Script
-from tests.fakes import OverlapChecker
+from tests.fakes import OverlapChecker, OverlapSelector, open_policy
 from tests.served import free_port  # a loopback port nothing listens on
 
 PROMPT = "Pasajes:\n[1] El sol es una estrella.\n\nPregunta: ¿Qué es el sol?\nRespuesta:"
@@ -158,8 +158,10 @@ def test_the_answer_path_cites_and_checks_a_served_answer(index):
         rest={" El": [" Teacher", " Forcing", " usa", " la", " palabra", " correcta", " [1]."]},
     )
     with FakeOpenAIServer(script) as server:
-        config = AssistantConfig(abstention=AbstentionPolicy(0.0, 0.0))
-        assistant = Assistant(index, served(server), OverlapChecker(), config)
+        config = AssistantConfig(abstention=open_policy())
+        assistant = Assistant(
+            index, served(server), OverlapChecker(), config, selector=OverlapSelector()
+        )
         answer = assistant.answer("¿Qué es Teacher Forcing?")
     assert not answer.abstained and answer.model == "openai:tiny" and answer.adapter is None
     assert [c.n for c in answer.citations] == [1] and answer.sentences
@@ -191,8 +193,10 @@ def test_passages_are_dropped_to_fit_the_declared_window(index, monkeypatch):
     monkeypatch.setenv(CONTEXT_ENV, "600")
     with FakeOpenAIServer(Script(first={" La": 1.0})) as server:
         generator = served(server)
-        config = AssistantConfig(passages=5, abstention=AbstentionPolicy(0.0, 0.0))
-        answer = Assistant(index, generator, OverlapChecker(), config).answer("¿Qué es LoRA?")
+        config = AssistantConfig(passages=5, abstention=open_policy())
+        answer = Assistant(
+            index, generator, OverlapChecker(), config, selector=OverlapSelector()
+        ).answer("¿Qué es LoRA?")
     budget = generator.context_window - config.generation.max_new_tokens
     passages = re.findall(r"^\[(\d+)\] ", answer.prompt, flags=re.MULTILINE)
     assert 1 <= len(passages) < 5 and generator.count_tokens(answer.prompt) <= budget
@@ -233,7 +237,10 @@ def test_each_failure_is_one_line_that_names_the_server(monkeypatch, case, scrip
 
 
 @pytest.fixture
-def index_dir(notes_copy, tmp_path, fake_embedder, fake_config):
+def index_dir(notes_copy, tmp_path, fake_embedder, fake_config, monkeypatch):
+    # The trained ranker reads e5 cosines; over the fake embedder's it finds no answer,
+    # and these tests are about the served model, so the CLI and the app select by words.
+    monkeypatch.setitem(SELECTORS, "ranker", lambda unit_vectors: OverlapSelector())
     build_index(notes_copy, tmp_path / "index", index_config=fake_config)
     return tmp_path / "index"
 

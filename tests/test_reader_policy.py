@@ -13,12 +13,10 @@ from assistant.language import detect_language
 from assistant.prompts import ABSTAIN, is_abstention
 from corpus.text import normalize
 from index.store import NotesIndex, build_index
-from tests.fakes import OverlapChecker, ScriptedGenerator
+from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
 
 # The fake embedder's cosines are not e5's: every retrieval-confidence gate open.
-OPEN = AbstentionPolicy(
-    0.0, 0.0, min_similarity_other_language=0.0, fallback_min_similarity_other_language=0.0
-)
+OPEN = open_policy(min_similarity_other_language=0.0)
 
 
 @pytest.fixture
@@ -29,14 +27,18 @@ def index(notes_copy, tmp_path, fake_embedder, fake_config) -> NotesIndex:
 
 def extractive(index, policy=OPEN) -> Assistant:
     return Assistant(
-        index, None, OverlapChecker(), AssistantConfig(strategy="extractive", abstention=policy)
+        index,
+        None,
+        OverlapChecker(),
+        AssistantConfig(strategy="extractive", abstention=policy),
+        OverlapSelector(),
     )
 
 
 def scripted(index, script, policy=OPEN) -> tuple[Assistant, ScriptedGenerator]:
     generator = ScriptedGenerator(script)
     return Assistant(
-        index, generator, OverlapChecker(), AssistantConfig(abstention=policy)
+        index, generator, OverlapChecker(), AssistantConfig(abstention=policy), OverlapSelector()
     ), generator
 
 
@@ -178,7 +180,7 @@ def test_before_generation(confidence, abstains):
 
 @pytest.mark.parametrize("veto_below", [0.0, 0.5, 0.9])
 def test_during_generation_the_veto_carries_the_policy_threshold(index, veto_below):
-    policy = AbstentionPolicy(0.0, 0.0, veto_below=veto_below)
+    policy = open_policy(veto_below=veto_below)
     assistant, generator = scripted(index, "Usa la palabra correcta como entrada [1].", policy)
     assistant.answer("¿Qué es Teacher Forcing?")
     (config,) = generator.configs
@@ -187,27 +189,43 @@ def test_during_generation_the_veto_carries_the_policy_threshold(index, veto_bel
 
 
 @pytest.mark.parametrize(
-    "draft,confident,expected",
+    "no_answer,abstains",
+    [(0.2, False), (0.5, False), (0.51, True), (1.0, True)],
+)
+def test_after_selection_the_no_answer_score_above_the_threshold_abstains(no_answer, abstains):
+    assert (open_policy(max_no_answer=0.5).after_selection(no_answer) is not None) is abstains
+
+
+def test_a_question_the_selector_finds_no_answer_to_is_abstained_on_without_writing(index):
+    policy = open_policy(max_no_answer=0.0)
+    assistant, generator = scripted(index, "Usa la palabra correcta [1].", policy)
+    # "cocina" is in no unit: the fake selector's no-answer score is above 0.
+    answer = assistant.answer("¿Qué es Teacher Forcing en la cocina?")
+    assert answer.abstained and answer.evidence == [] and generator.prompts == []
+    assert "ninguna frase de los pasajes parece responder" in answer.remarks
+    assert answer.no_answer is not None and answer.no_answer > 0.0
+
+
+@pytest.mark.parametrize(
+    "draft,expected",
     [
-        (ABSTAIN, True, "abstain"),  # the model's own abstention stands
-        ("no encuentro esto en tus notas [2]", True, "abstain"),  # any form of it
-        ("Lo siento. No encuentro esto en tus notas.", True, "abstain"),  # anywhere in the draft
-        ("Fue inventado en Marte por astronautas [1].", False, "abstain"),  # withdrawn
-        ("Fue inventado en Marte por astronautas [1].", True, "quote"),  # withdrawn, quoted
-        ("Usa la palabra correcta de la secuencia como entrada siguiente [1].", True, "answer"),
+        (ABSTAIN, "abstain"),  # the model's own abstention stands
+        ("no encuentro esto en tus notas [2]", "abstain"),  # any form of it
+        ("Lo siento. No encuentro esto en tus notas.", "abstain"),  # anywhere in the draft
+        ("Fue inventado en Marte por astronautas [1].", "quote"),  # withdrawn: evidence quoted
+        ("Usa la palabra correcta de la secuencia como entrada siguiente [1].", "answer"),
     ],
 )
-def test_after_generation(index, draft, confident, expected):
-    # The fake embedder's cosines are not e5's: "confident" opens or shuts the fallback.
-    floor = 0.0 if confident else 1.0
-    policy = AbstentionPolicy(0.0, 0.0, fallback_min_similarity=floor, fallback_min_coverage=floor)
-    assistant, _ = scripted(index, draft, policy)
+def test_after_generation(index, draft, expected):
+    assistant, _ = scripted(index, draft)
     answer = assistant.answer("¿Qué es Teacher Forcing?")
     outcome = "abstain" if answer.abstained else ("quote" if answer.quoted else "answer")
     assert outcome == expected
     if expected == "quote":
         assert answer.answer.startswith("«") and answer.sentences[0].supported
         assert "se muestra la frase de tus notas que mejor responde" in answer.remarks
+        # The quotation is the evidence itself, cited to the evidence's passage.
+        assert answer.sentences[0].cited == [answer.evidence[0].n]
 
 
 @pytest.mark.parametrize(
