@@ -2,12 +2,15 @@
 
 1. Retrieve the top passages (``index``).
 2. Select: the evidence selector (``assistant/selection``) ranks every unit of those
-   passages (sentences, list items with their label, table cells) and gives a no-answer
+   passages (and, for a list question, of the notes' sections named for the list) (sentences, list items with their label, table cells) and gives a no-answer
    score; the evidence is the best unit, or the list it belongs to, or the best two units
    of one passage (``selection.evidence``).
 3. Write: the chat model reads the question and the evidence units only, each under its
    passage's number and heading, and writes one or two sentences (``zero-shot``,
-   ``few-shot:k``, ``cot``); ``extractive`` answers with the evidence itself.
+   ``few-shot:k``, ``cot``); ``extractive`` answers with the evidence itself, and so do
+   the writing strategies for the forms they do not write (``EvidenceConfig.
+   written_forms``: a list question gets the items, a "¿qué es…?" the notes' definition
+   with its subject).
 4. Check: each sentence cites the passage of the evidence unit that supports it best, by
    construction, and is checked against that unit; a draft none of whose sentences the
    evidence supports is replaced by the evidence, quoted.
@@ -46,7 +49,13 @@ from assistant.prompts import (
     withhold_instructions,
 )
 from assistant.selection import RankedUnit, Selection, Selector, get_selector
-from assistant.selection.evidence import EvidenceConfig, choose_evidence, quote_evidence
+from assistant.selection.evidence import (
+    EvidenceConfig,
+    answer_form,
+    choose_evidence,
+    quote_evidence,
+)
+from assistant.selection.lists import prefer_named, sibling_hits
 from assistant.support import Checker
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
@@ -231,8 +240,12 @@ class Assistant:
             yield self._abstain(turn)
             return
 
+        # A list question also sees its notes' sections named for the list (lists.py).
+        turn.hits = hits = sibling_hits(self.index.chunks, hits, turn.asked)
         vector = self.index.query_vector(query)
-        turn.selection = self.selector.select(turn.asked, hits, vector)
+        turn.selection = prefer_named(
+            turn.asked, self.selector.select(turn.asked, hits, vector), hits
+        )
         reason = self.policy.after_selection(turn.selection.no_answer)
         turn.evidence = choose_evidence(turn.asked, turn.selection, self.config.evidence)
         if reason or not turn.evidence:
@@ -240,7 +253,10 @@ class Assistant:
             yield self._abstain(turn)
             return
 
-        yield from (self._write(turn, section) if self.strategy.generates else self._quote(turn))
+        writes = self.strategy.generates and (
+            answer_form(turn.asked) in self.config.evidence.written_forms
+        )
+        yield from (self._write(turn, section) if writes else self._quote(turn))
         yield self._check(turn)
 
     # -- steps ------------------------------------------------------------------------

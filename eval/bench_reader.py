@@ -25,6 +25,7 @@ from pathlib import Path
 
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text, file_sha256
+from eval.oracle import share_of_ceiling
 
 ADAPTERS = Path("assistant/lora/adapters")
 
@@ -132,6 +133,26 @@ def run_cell(
     return cell
 
 
+def oracle_cell(set_name: str, out: Path, squad_limit: int, k: int = 3) -> dict:
+    """The set's one-unit ceiling (eval.oracle) over the same rows the readers answer,
+    stored in ``OUT/cells/oracle__<set>.json`` and reused while its identity holds."""
+    from eval.oracle import run_oracle
+
+    notes, questions, kind = SETS[set_name]
+    limit = squad_limit if kind == "squad" else None
+    path = out / "cells" / f"oracle__{set_name}.json"
+    identity = {"set": set_name, "questions_sha256": file_sha256(questions), "limit": limit, "k": k}
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("identity") == identity:
+            return stored
+    report = run_oracle(notes, questions, k=k, limit=limit)
+    cell = {"identity": identity, "summary": {k: v for k, v in report.items() if k != "rows"}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(cell, indent=2, ensure_ascii=False) + "\n")
+    return cell
+
+
 def _replaying(row: Row, notes: str, log: Path, precision: str | None):
     """The row's assistant with its generator replaying ``log``, and the hook that puts
     back the latencies measured when the drafts were generated."""
@@ -162,6 +183,7 @@ COLUMNS = (
     "abstain_unanswerable",
     "first_token_ms_p50",
     "total_ms_p50",
+    "share_of_ceiling",
     "n",
     "n_unanswerable",
 )
@@ -179,12 +201,22 @@ def markdown(summary: dict) -> str:
         "abstain unanswerable",
         "first token p50",
         "total p50",
+        "share of ceiling",
     )
     lines = []
     for set_name, rows in summary.items():
+        rows = dict(rows)
+        ceiling = rows.pop("oracle", None)
         some = next(iter(rows.values()))
+        title = f"**{set_name}** ({some['n']} answerable, {some['n_unanswerable']} unanswerable)"
+        if ceiling:
+            title += (
+                f"; one-unit ceiling (eval.oracle) token F1 {ceiling['one_unit_f1']:.3f}, "
+                f"two units {ceiling['two_units_f1']:.3f}, "
+                f"evidence reachable {ceiling['evidence_reachable']:.3f}"
+            )
         lines += [
-            f"**{set_name}** ({some['n']} answerable, {some['n_unanswerable']} unanswerable)",
+            title,
             "",
             "| row | " + " | ".join(heads) + " |",
             "|---" * (len(heads) + 1) + "|",
@@ -246,11 +278,19 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"la fila {row} necesita el adaptador {ROWS[row].folder()}, que no existe")
     table = {}
     for set_name in sets:
+        ceiling = oracle_cell(set_name, args.out, args.squad_limit)["summary"]
+        table.setdefault(set_name, {})["oracle"] = {
+            k: ceiling[k] for k in ("one_unit_f1", "two_units_f1", "evidence_reachable", "n")
+        }
         for row in rows:
             cell = run_cell(
                 row, set_name, args.out, args.squad_limit, args.precision, replay=args.replay
             )
-            table.setdefault(set_name, {})[row] = {k: cell["summary"].get(k) for k in COLUMNS}
+            values = {k: cell["summary"].get(k) for k in COLUMNS}
+            values["share_of_ceiling"] = share_of_ceiling(
+                values["token_f1"], ceiling["one_unit_f1"]
+            )
+            table[set_name][row] = values
             print(json.dumps({"set": set_name, "row": row, **table[set_name][row]}), flush=True)
     existing = {}
     summary_path = args.out / "summary.json"

@@ -1,7 +1,7 @@
 """Evidence selectors side by side, with the one-unit ceiling: numbers, not a test.
 
     python -m eval.bench_selector [--selectors reader,ranker] [--sets notes_dev,...]
-        [--limit 300] [--out docs/results/selector.json]
+        [--limit 300] [--passages 3] [--ranker NAME=FILE] [--out docs/results/selector.json]
 
 Per set and selector, over the set's questions retrieved as the assistant retrieves them
 (top 3 passages):
@@ -31,13 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.selection import get_selector
+from assistant.selection import LearnedRanker, RankerModel, get_selector
 from corpus.questions import holds_evidence, load_questions
 from eval.answers import best, limit_questions, token_f1
 from eval.oracle import oracle_row
 
 SETS = {
     "notes_dev": ("corpus/notes", "eval/data/notes_dev.jsonl"),
+    # notes_dev without its held-out rows: the ranker's own notes training questions.
+    "notes_train": ("corpus/notes", "eval/data/notes_dev.jsonl"),
+    "ood_dev": ("eval/data/ood_notes", "eval/data/ood_dev.jsonl"),
     "notes_heldout": ("corpus/notes", "eval/data/notes_heldout.jsonl"),
     "notes_en": ("corpus/notes", "eval/data/notes_en.jsonl"),
     "squad_es_dev": ("eval/data/squad_es/dev/notes", "eval/data/squad_es/dev/questions.jsonl"),
@@ -52,11 +55,13 @@ def _auc(labels: list[int], scores: list[float]) -> float | None:
 
 
 def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) -> dict:
+    from assistant.selection.train import notes_train_questions
     from assistant.session import open_index
 
     notes, path = SETS[name]
     index = open_index(None, notes)
-    questions = limit_questions(load_questions(path), limit)
+    rows = notes_train_questions() if name == "notes_train" else load_questions(path)
+    questions = limit_questions(rows, limit)
     retrieved = [(q, index.search(q.question, k=passages)) for q in questions]
     oracle = [oracle_row(q, hits) for q, hits in retrieved if q.answerable]
     result = {
@@ -104,17 +109,35 @@ def main(argv: list[str] | None = None) -> int:
         "--sets", default="notes_dev,notes_heldout,notes_en,squad_es_dev,squad_es_test"
     )
     parser.add_argument("--limit", type=int, default=300, help="questions per set (SQuAD-es)")
+    parser.add_argument("--passages", type=int, default=3, help="passages retrieved (k)")
+    parser.add_argument(
+        "--ranker",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="another ranker.json to compare, as selector NAME",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    if not 1 <= args.passages <= 10:
+        parser.error(f"--passages must be in [1, 10], got {args.passages}")
     names = [s for s in args.sets.split(",") if s]
     unknown = [s for s in names if s not in SETS]
     if unknown:
         parser.error(f"unknown set(s) {unknown}; choose from {sorted(SETS)}")
     unit_vectors = SupportChecker().unit_vectors
     selectors = {name: get_selector(name, unit_vectors) for name in args.selectors.split(",")}
+    for spec in args.ranker:
+        name, _, path = spec.partition("=")
+        selectors[name] = LearnedRanker(unit_vectors, RankerModel.load(path))
     report = {
-        "sets": {name: bench_set(name, selectors, args.limit) for name in names},
-        "config": {"selectors": list(selectors), "limit": args.limit, "passages": 3},
+        "sets": {name: bench_set(name, selectors, args.limit, args.passages) for name in names},
+        "config": {
+            "selectors": list(selectors),
+            "rankers": args.ranker,
+            "limit": args.limit,
+            "passages": args.passages,
+        },
     }
     json.dump(report, sys.stdout, indent=2)
     print()

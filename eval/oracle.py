@@ -87,11 +87,19 @@ def share_of_ceiling(f1: float, ceiling: float) -> float | None:
     return round(f1 / ceiling, 3) if ceiling > 0 else None
 
 
-def run_oracle(notes: str, questions: str, k: int = 3, index_dir: str | None = None) -> dict:
+def run_oracle(
+    notes: str,
+    questions: str,
+    k: int = 3,
+    index_dir: str | None = None,
+    limit: int | None = None,
+) -> dict:
+    """``limit``: the same first rows a reader run with ``--limit`` answers."""
     from assistant.session import open_index
+    from eval.answers import limit_questions
 
     index = open_index(index_dir, notes)
-    rows = oracle_rows(index, load_questions(questions), k)
+    rows = oracle_rows(index, limit_questions(load_questions(questions), limit), k)
     return {
         **summarize_oracle(rows),
         "rows": [asdict(r) for r in rows],
@@ -99,6 +107,7 @@ def run_oracle(notes: str, questions: str, k: int = 3, index_dir: str | None = N
             "notes": str(Path(notes)),
             "questions": str(Path(questions)),
             "k": k,
+            "limit": limit,
             "index": asdict(index.config),
         },
     }

@@ -106,6 +106,14 @@ class OverlapSelector:
         return Selection(ranked, round(1.0 - best, 4))
 
 
+def writes_every_form():
+    """Evidence settings under which the writer answers every question form: the scripted
+    generator is what these tests watch, whatever the question asks."""
+    from assistant.selection.evidence import ANSWER_FORMS, EvidenceConfig
+
+    return EvidenceConfig(written_forms=ANSWER_FORMS)
+
+
 def open_policy(**overrides):
     """An abstention policy that never abstains on its own thresholds: the shipped ones
     are tuned for e5's cosine scale and the trained selector, not the fake embedder's."""

@@ -14,7 +14,13 @@ from assistant.conversation import Turn, is_follow_up, resolve_query
 from assistant.prompts import ABSTAIN, parse_strategy, render
 from corpus.errors import AssistantError
 from index.store import NotesIndex, build_index
-from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
+from tests.fakes import (
+    OverlapChecker,
+    OverlapSelector,
+    ScriptedGenerator,
+    open_policy,
+    writes_every_form,
+)
 
 
 @pytest.fixture
@@ -32,7 +38,11 @@ def make(
     # The default thresholds are tuned for e5's cosine scale, not the fake embedder's.
     config = {"abstention": open_policy(), **config}
     return Assistant(
-        index, generator, OverlapChecker(), AssistantConfig(**config), selector=OverlapSelector()
+        index,
+        generator,
+        OverlapChecker(),
+        AssistantConfig(**{"evidence": writes_every_form(), **config}),
+        selector=OverlapSelector(),
     ), generator
 
 
@@ -194,7 +204,9 @@ class FixedChecker:
 def test_a_draft_is_withdrawn_only_when_no_sentence_reaches_min_answer_support(
     index, score, withdrawn
 ):
-    config = AssistantConfig(abstention=open_policy(min_answer_support=0.47))
+    config = AssistantConfig(
+        evidence=writes_every_form(), abstention=open_policy(min_answer_support=0.47)
+    )
     generator = ScriptedGenerator("El Teacher Forcing usa la palabra correcta [1].")
     answer = Assistant(
         index, generator, FixedChecker(score), config, selector=OverlapSelector()

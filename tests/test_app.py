@@ -26,7 +26,13 @@ from assistant.notes_admin import (
 from assistant.prompts import ABSTAIN
 from corpus.errors import ModelNotInstalledError, NotesError
 from index.store import build_index
-from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
+from tests.fakes import (
+    OverlapChecker,
+    OverlapSelector,
+    ScriptedGenerator,
+    open_policy,
+    writes_every_form,
+)
 
 ANSWER = (
     "El Teacher Forcing utiliza la palabra correcta de la secuencia como entrada "
@@ -41,6 +47,7 @@ def fake_factory(script=ANSWER, made=None):
         if made is not None:
             made.append(settings)
         config = AssistantConfig(
+            evidence=writes_every_form(),
             strategy=settings.strategy,
             passages=settings.passages,
             abstention=open_policy(),

@@ -44,7 +44,13 @@ from eval.experiment_progress import GridProgress, duration_text
 from eval.experiment_report import render_report, results_table
 from index.store import build_index
 from tests.conftest import NOTES
-from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
+from tests.fakes import (
+    OverlapChecker,
+    OverlapSelector,
+    ScriptedGenerator,
+    open_policy,
+    writes_every_form,
+)
 from tests.test_app import ANSWER, QUESTION, ask, fake_factory, never_run
 
 BROKEN = ("roto", False, "zero-shot", 3, 160, 0.0)  # settings whose model fails to load
@@ -443,7 +449,9 @@ def test_model_status_transitions(steps, state):
 
 def policy_factory(script, policy):
     def make(index, settings):
-        config = AssistantConfig(strategy=settings.strategy, abstention=policy)
+        config = AssistantConfig(
+            evidence=writes_every_form(), strategy=settings.strategy, abstention=policy
+        )
         return Assistant(
             index, ScriptedGenerator(script), OverlapChecker(), config, selector=OverlapSelector()
         )

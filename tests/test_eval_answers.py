@@ -19,7 +19,13 @@ from eval.answers import (
 )
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET
-from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
+from tests.fakes import (
+    OverlapChecker,
+    OverlapSelector,
+    ScriptedGenerator,
+    open_policy,
+    writes_every_form,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +115,9 @@ def test_eval_loop_with_a_scripted_model(notes_copy, tmp_path, fake_embedder, fa
     index = NotesIndex.load(tmp_path / "index")
     generator = ScriptedGenerator("No encuentro esto en tus notas.")
     # Every row reaches the model: no retrieval-side abstention at all.
-    config = AssistantConfig(abstention=open_policy(abstain_on_unknown_names=False))
+    config = AssistantConfig(
+        evidence=writes_every_form(), abstention=open_policy(abstain_on_unknown_names=False)
+    )
     assistant = Assistant(index, generator, OverlapChecker(), config, selector=OverlapSelector())
     log = tmp_path / "log.jsonl"
     summary = run_answer_eval(
@@ -130,7 +138,9 @@ def test_a_replay_rescores_the_logged_drafts_without_generating(
     index = NotesIndex.load(tmp_path / "index")
     # A script that varies with the prompt: the replay must hand each prompt its own draft.
     generator = ScriptedGenerator(lambda prompt: f"Respuesta número {len(prompt) % 7} [1].")
-    config = AssistantConfig(abstention=open_policy(abstain_on_unknown_names=False))
+    config = AssistantConfig(
+        evidence=writes_every_form(), abstention=open_policy(abstain_on_unknown_names=False)
+    )
     log = tmp_path / "first.jsonl"
     first = run_answer_eval(
         str(notes_copy),

@@ -28,7 +28,13 @@ from eval.experiment_stats import (
 )
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET, NOTES
-from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
+from tests.fakes import (
+    OverlapChecker,
+    OverlapSelector,
+    ScriptedGenerator,
+    open_policy,
+    writes_every_form,
+)
 
 # -- aggregation, by hand ---------------------------------------------------------------
 
@@ -169,7 +175,9 @@ class Grid:
         self.built.append((model, adapter, strategy, seed))
         self.generators.append(generator)
         # The default abstention thresholds are tuned for e5, not the fake embedder.
-        config = AssistantConfig(strategy=strategy, seed=seed, abstention=open_policy())
+        config = AssistantConfig(
+            evidence=writes_every_form(), strategy=strategy, seed=seed, abstention=open_policy()
+        )
         return Assistant(
             self.index, generator, OverlapChecker(), config, selector=OverlapSelector()
         )

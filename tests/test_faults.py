@@ -37,7 +37,7 @@ from corpus.errors import AssistantError
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
-from tests.fakes import HANGING_BUILD, open_policy
+from tests.fakes import HANGING_BUILD, open_policy, writes_every_form
 
 FAKE = IndexConfig(embedder="fake-hash")
 QUESTIONS = [
@@ -244,7 +244,9 @@ def _append_to_log(case: Case):
     from eval.answers import run_answer_eval
     from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator
 
-    config = AssistantConfig(abstention=open_policy(abstain_on_unknown_names=False))
+    config = AssistantConfig(
+        evidence=writes_every_form(), abstention=open_policy(abstain_on_unknown_names=False)
+    )
     assistant = Assistant(
         NotesIndex.load(case.index),
         ScriptedGenerator(),

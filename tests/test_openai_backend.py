@@ -28,7 +28,7 @@ from assistant.selection import SELECTORS
 from corpus.errors import ModelServerError, SettingsError
 from index.store import NotesIndex, build_index
 from tests.fake_openai import FakeOpenAIServer, Script
-from tests.fakes import OverlapChecker, OverlapSelector, open_policy
+from tests.fakes import OverlapChecker, OverlapSelector, open_policy, writes_every_form
 from tests.served import free_port  # a loopback port nothing listens on
 
 PROMPT = "Pasajes:\n[1] El sol es una estrella.\n\nPregunta: ¿Qué es el sol?\nRespuesta:"
@@ -158,7 +158,7 @@ def test_the_answer_path_cites_and_checks_a_served_answer(index):
         rest={" El": [" Teacher", " Forcing", " usa", " la", " palabra", " correcta", " [1]."]},
     )
     with FakeOpenAIServer(script) as server:
-        config = AssistantConfig(abstention=open_policy())
+        config = AssistantConfig(evidence=writes_every_form(), abstention=open_policy())
         assistant = Assistant(
             index, served(server), OverlapChecker(), config, selector=OverlapSelector()
         )
@@ -193,7 +193,7 @@ def test_passages_are_dropped_to_fit_the_declared_window(index, monkeypatch):
     monkeypatch.setenv(CONTEXT_ENV, "600")
     with FakeOpenAIServer(Script(first={" La": 1.0})) as server:
         generator = served(server)
-        config = AssistantConfig(passages=5, abstention=open_policy())
+        config = AssistantConfig(evidence=writes_every_form(), passages=5, abstention=open_policy())
         answer = Assistant(
             index, generator, OverlapChecker(), config, selector=OverlapSelector()
         ).answer("¿Qué es LoRA?")

@@ -13,7 +13,13 @@ from assistant.language import detect_language
 from assistant.prompts import ABSTAIN, is_abstention
 from corpus.text import normalize
 from index.store import NotesIndex, build_index
-from tests.fakes import OverlapChecker, OverlapSelector, ScriptedGenerator, open_policy
+from tests.fakes import (
+    OverlapChecker,
+    OverlapSelector,
+    ScriptedGenerator,
+    open_policy,
+    writes_every_form,
+)
 
 # The fake embedder's cosines are not e5's: every retrieval-confidence gate open.
 OPEN = open_policy(min_similarity_other_language=0.0)
@@ -38,7 +44,11 @@ def extractive(index, policy=OPEN) -> Assistant:
 def scripted(index, script, policy=OPEN) -> tuple[Assistant, ScriptedGenerator]:
     generator = ScriptedGenerator(script)
     return Assistant(
-        index, generator, OverlapChecker(), AssistantConfig(abstention=policy), OverlapSelector()
+        index,
+        generator,
+        OverlapChecker(),
+        AssistantConfig(evidence=writes_every_form(), abstention=policy),
+        OverlapSelector(),
     ), generator
 
 

@@ -15,7 +15,8 @@ Columns (``FEATURES``, in order):
   place, advantages, drawbacks, a difference, kinds), what the unit offers (a number, a
   year, a name, a cause, a definition, a contrast, advantages, drawbacks, a labelled list
   item) and their products, so that even a linear model can learn "a drawbacks question
-  wants a drawbacks unit". Patterns cover Spanish and English questions.
+  wants a drawbacks unit"; the same products with what the unit's section heading offers
+  (the items under "## Desventajas" rarely say "desventaja" themselves). Patterns cover Spanish and English questions.
 
 Every column is computed from the question's own candidates only: no corpus statistics,
 so the same ranker serves any notes folder.
@@ -67,7 +68,7 @@ QUESTION_FORMS: tuple[tuple[str, str], ...] = (
     ("manner", r"\bcomo\b|\bhow\b(?! many| much)"),
     (
         "definition",
-        r"(?:^|\s)(?:que|what) (?:es|son|significa|is|are|does .* mean)\b|"
+        r"(?:^|[\s¿])(?:que|what) (?:es|son|significa|is|are|does .* mean)\b|"
         r"en que consiste|que se entiende|\bdefin|\bmeaning of",
     ),
 )
@@ -138,6 +139,7 @@ FEATURES: tuple[str, ...] = (
     *(f"asks_{name}" for name in _FORMS),
     *(f"offers_{name}" for name in _FORMS),
     *(f"match_{name}" for name in _FORMS),
+    *(f"heading_match_{name}" for name in _FORMS),
 )
 
 
@@ -239,4 +241,9 @@ def feature_matrix(
     ]
     matrix = np.column_stack([np.asarray(c, dtype=np.float32) for c in columns])
     asks_block = np.broadcast_to(asks, offers.shape)
-    return np.hstack([matrix, asks_block, offers, asks_block * offers]).astype(np.float32)
+    # What the unit's section heading offers ("## Desventajas" over items that never say
+    # the word): the form a question asks for, met by the heading instead of the unit.
+    heading_offers = np.array([unit_offers(u.heading) for u in units], np.float32)
+    return np.hstack(
+        [matrix, asks_block, offers, asks_block * offers, asks_block * heading_offers]
+    ).astype(np.float32)
