@@ -71,8 +71,8 @@ class AbstentionPolicy:
     # so a correct but loosely worded answer is shown flagged instead of withdrawn.
     min_answer_support: float = 0.47
     # -- after selection: the evidence selector's no-answer score above this abstains
-    # (1.0: never) (assistant/selection). Set by hand at the ranker's even odds; to be
-    # chosen on the dev sets by SQuAD v2 overall F1 (issue 22).
+    # (1.0: never) (assistant/selection). Chosen on the dev sets by SQuAD v2 overall F1
+    # of the writer's answers (eval/tune_no_answer.py, docs/results/no_answer.json).
     max_no_answer: float = 0.5
 
     def __post_init__(self) -> None:

@@ -30,7 +30,8 @@ _LABEL = re.compile(r"^([^.:]{2,60}): (\S.*)$")
 
 @dataclass(frozen=True)
 class EvidenceConfig:
-    # Set by hand; to be chosen on the dev sets by token F1 (issue 22). None: never.
+    # None: never. Chosen on the dev sets by the quoted evidence's token F1
+    # (eval/tune_evidence.py, docs/results/evidence_tuning.json).
     second_ratio: float | None = 0.5
     list_items: int = 6  # a longer list is cut: the answer should stay short
     # A definition question ("¿qué es…?") whose best unit opens its passage also gets the
