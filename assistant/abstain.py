@@ -74,6 +74,10 @@ class AbstentionPolicy:
     # (1.0: never) (assistant/selection). Chosen on the dev sets by SQuAD v2 overall F1
     # of the writer's answers (eval/tune_no_answer.py, docs/results/no_answer.json).
     max_no_answer: float = 0.5
+    # A question in another language: the no-answer model reads stem overlap with the
+    # units, which is nil across languages, so it would refuse most English questions;
+    # the retrieval gate's cross-language cosine decides alone (1.0: never). Not tuned.
+    max_no_answer_other_language: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -82,6 +86,7 @@ class AbstentionPolicy:
             "min_similarity_other_language",
             "veto_below",
             "max_no_answer",
+            "max_no_answer_other_language",
             "min_answer_support",
         ):
             value = getattr(self, name)
@@ -108,9 +113,10 @@ class AbstentionPolicy:
 
     # -- 2. after selection ----------------------------------------------------------------
 
-    def after_selection(self, no_answer: float) -> str | None:
+    def after_selection(self, no_answer: float, same_language: bool = True) -> str | None:
         """Why to abstain once the evidence selector has ranked the units, or None."""
-        if no_answer > self.max_no_answer:
+        limit = self.max_no_answer if same_language else self.max_no_answer_other_language
+        if no_answer > limit:
             return "ninguna frase de los pasajes parece responder"
         return None
 

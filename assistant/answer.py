@@ -246,7 +246,9 @@ class Assistant:
         turn.selection = prefer_named(
             turn.asked, self.selector.select(turn.asked, hits, vector), hits
         )
-        reason = self.policy.after_selection(turn.selection.no_answer)
+        reason = self.policy.after_selection(
+            turn.selection.no_answer, turn.confidence.same_language
+        )
         turn.evidence = choose_evidence(turn.asked, turn.selection, self.config.evidence)
         if reason or not turn.evidence:
             remarks.append(reason or "los pasajes no tienen frases que citar")

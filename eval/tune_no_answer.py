@@ -12,8 +12,9 @@ assistant with the selector's abstention off (``max_no_answer`` 1.0): by the wri
 the selector's no-answer score, so every threshold is then scored without answering again:
 
 - SQuAD v2 overall F1 per set (an answerable row scores its token F1 when answered and 0
-  when abstained, an unanswerable one 1 when abstained), for the writer; the threshold
-  with the best mean over the sets is chosen (each set weighs the same);
+  when abstained, an unanswerable one 1 when abstained), for the writer; among the
+  thresholds within ``TOLERANCE`` of the best mean over the sets (each set weighs the
+  same), the one that abstains least is chosen;
 - per question form (a list, a definition, a factoid: how many / who / when / where, any
   other), the writer's and the quotation's token F1 on the answerable rows, to see where
   the writer earns its place.
@@ -33,6 +34,8 @@ from corpus.files import atomic_write_text, file_sha256
 from corpus.questions import load_questions
 from eval.answers import best, limit_questions, token_f1
 from eval.tune_evidence import SETS, THRESHOLDS
+
+TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def answer_rows(name: str, limit: int | None, strategy: str) -> list[Row]:
     notes, path = SETS[name]
     index = open_index(None, notes)
     writer = load_assistant(index, strategy=strategy)
-    never = replace(writer.config, abstention=AbstentionPolicy(max_no_answer=1.0))
+    never = replace(writer.config, abstention=AbstentionPolicy(max_no_answer=1.0))  # scored later
     # Every form written, to compare the writer with the quotation on each.
     never = replace(
         never,
@@ -158,7 +161,14 @@ def main(argv: list[str] | None = None) -> int:
                 "sets": cells,
             }
         )
-    chosen = max(grid, key=lambda g: (g["mean_overall_f1"], g["max_no_answer"]))
+    # Within TOLERANCE of the best mean (about one question in two hundred: noise), the
+    # threshold that abstains least: a student loses more by a refused answerable
+    # question than the metric says.
+    top = max(g["mean_overall_f1"] for g in grid)
+    chosen = max(
+        (g for g in grid if g["mean_overall_f1"] >= top - TOLERANCE),
+        key=lambda g: g["max_no_answer"],
+    )
     report = {
         "chosen": chosen,
         "by_form": {name: by_form([r for r in rows if r.set == name]) for name in sets},

@@ -97,6 +97,62 @@ def test_an_english_question_over_the_spanish_notes_is_answered(default_assistan
     assert any(topic in c.text.lower() for c in answer.citations)
 
 
+# -- the questions a new user asked (issue 22): the right section, the whole answer ----------
+
+
+def _folded(text: str) -> str:
+    from corpus.text import fold_accents
+
+    return fold_accents(text.lower())
+
+
+def _sections(answer) -> set[str]:
+    return {c.heading.rsplit(" > ", 1)[-1] for c in answer.citations}
+
+
+def test_what_lora_is_for_is_answered_from_the_lora_section(default_assistant):
+    answer = default_assistant.answer("¿Para qué sirve LoRA?")
+    assert not answer.abstained, answer.remarks
+    assert _sections(answer) == {"50. ¿Qué es LoRA?"}, answer.answer
+    assert all("LoRA" in c.heading for c in answer.citations)
+    assert answer.evidence and all(u.heading == "50. ¿Qué es LoRA?" for u in answer.evidence)
+
+
+def test_static_versus_contextual_embeddings_gets_both_halves(default_assistant):
+    answer = default_assistant.answer(
+        "¿Qué diferencia hay entre embeddings estáticos y contextuales?"
+    )
+    assert not answer.abstained, answer.remarks
+    assert _sections(answer) == {"4. ¿Qué son embeddings contextuales?"}
+    text = _folded(answer.answer)
+    assert "estatic" in text and "contextual" in text, answer.answer
+
+
+def test_teacher_forcing_is_defined_with_its_subject_and_its_idea(default_assistant):
+    answer = default_assistant.answer("¿Qué es el teacher forcing?")
+    assert not answer.abstained, answer.remarks
+    text = _folded(answer.answer)
+    assert text.lstrip("«").startswith("teacher forcing es"), answer.answer
+    assert "palabra correcta" in text, answer.answer  # the idea, from the next sentence
+
+
+def test_teacher_forcing_then_its_advantages_lists_advantages_only(default_assistant):
+    _, follow = _chat(
+        default_assistant, ["¿Qué es el teacher forcing?", "¿Y cuáles son sus ventajas?"]
+    )
+    assert not follow.abstained, follow.remarks
+    assert _sections(follow) == {"Ventajas"}, follow.answer
+    text = _folded(follow.answer)
+    assert "eficiencia" in text and "exposicion" not in text, follow.answer
+
+
+def test_the_drawbacks_of_teacher_forcing_in_english_cite_the_drawbacks(default_assistant):
+    answer = default_assistant.answer("What are the drawbacks of teacher forcing?")
+    assert not answer.abstained, answer.remarks
+    assert _sections(answer) == {"Desventajas"}, answer.answer
+    assert "dependencia de la guia" in _folded(answer.answer)
+
+
 def test_an_off_topic_question_is_abstained(index):
     answer = load_assistant(index).answer("¿En qué año cayó el Imperio romano de Occidente?")
     assert answer.abstained and answer.answer == ABSTAIN and len(answer.closest) == 3

@@ -204,6 +204,8 @@ def test_during_generation_the_veto_carries_the_policy_threshold(index, veto_bel
 )
 def test_after_selection_the_no_answer_score_above_the_threshold_abstains(no_answer, abstains):
     assert (open_policy(max_no_answer=0.5).after_selection(no_answer) is not None) is abstains
+    # Across languages the stem-reading no-answer model is not trusted by default.
+    assert POLICY.after_selection(no_answer, same_language=False) is None
 
 
 def test_a_question_the_selector_finds_no_answer_to_is_abstained_on_without_writing(index):
