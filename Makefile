@@ -4,10 +4,15 @@ PY := .venv/bin/python
 NOTES ?= corpus/notes
 INDEX ?= .cache/index
 
-.PHONY: setup models run index test test-fast lint bench
+.PHONY: setup bench-venv models run index test test-fast lint bench
 
 setup:
 	@bash scripts/setup.sh
+
+# The llama.cpp server tests/test_openai_real.py starts: a venv of its own (~5 min the
+# first time, to compile llama.cpp; a check once it is there).
+bench-venv: setup
+	@bash eval/setup_llama_cpp_bench.sh
 
 models: setup
 	$(PY) -m assistant prepare-models
@@ -18,7 +23,7 @@ index: setup
 run: models index
 	$(PY) app.py --notes $(NOTES) --index $(INDEX)
 
-test: setup
+test: setup bench-venv
 	$(PY) -m pytest -q
 
 lint: setup

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,41 @@ from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
-NOTES = ROOT / "corpus" / "notes"
+
+def tracked_notes(root: Path, target: Path) -> Path:
+    """Copy the notes the repository at ``root`` tracks (``corpus/notes``) to ``target``.
+
+    Never what a user of the app leaves beside them: a deleted note in the trash
+    (``.papelera/``), a note they added, a deck. Outside a git checkout (an exported
+    tarball) every file but hidden ones is taken."""
+    source = root / "corpus" / "notes"
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", "corpus/notes"],
+            capture_output=True,
+            check=True,
+        ).stdout.decode("utf-8")
+        names = [Path(name).relative_to("corpus/notes") for name in listed.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        names = [
+            path.relative_to(source)
+            for path in source.rglob("*")
+            if path.is_file() and not any(p.startswith(".") for p in path.relative_to(source).parts)
+        ]
+    for name in names:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target / name)
+    return target
+
+
+def _session_notes() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="tracked-notes-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return tracked_notes(ROOT, folder / "notes")
+
+
+# The default notes for every test: the tracked ones, copied once per session.
+NOTES = _session_notes()
 DEV_SET = ROOT / "eval" / "data" / "notes_dev.jsonl"
 
 

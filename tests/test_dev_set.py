@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import NOTES
+
 REPO = Path(__file__).resolve().parents[1]
 DEV_SET = REPO / "eval" / "data" / "notes_dev.jsonl"
-NOTES_DIR = REPO / "corpus" / "notes"
+NOTES_DIR = NOTES  # the tracked notes (tests/conftest.py)
 
 MIN_ANSWERABLE = 60
 MIN_UNANSWERABLE = 15

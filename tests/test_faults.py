@@ -643,3 +643,34 @@ def test_an_index_without_the_vectors_checksum_loads_the_same_and_gains_it(case)
     rebuilt = NotesIndex.load(case.index)
     assert rebuilt.manifest["vectors"]["dim"] == 256
     assert [[h.to_json() for h in rebuilt.search(q)] for q in queries] == expected
+
+
+# -- a fresh clone's tests, whatever a user left in corpus/notes (issue 23) ----------------
+
+
+def test_the_tests_copy_only_the_tracked_notes_never_the_trash_or_an_added_note(tmp_path):
+    from tests.conftest import tracked_notes
+
+    repo = tmp_path / "repo"
+    notes = repo / "corpus" / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "a.md").write_text("# A\n\nUna nota.\n", encoding="utf-8")
+    (notes / "sub" / "b.md").write_text("# B\n\nOtra.\n", encoding="utf-8")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "corpus"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "notes"], check=True)
+    # What using the app leaves behind: a deleted note in the trash, a new note.
+    (notes / ".papelera").mkdir()
+    (notes / ".papelera" / "a.md").write_text("# Borrada\n", encoding="utf-8")
+    (notes / "nueva.md").write_text("# Nueva\n", encoding="utf-8")
+
+    copied = tracked_notes(repo, tmp_path / "copy")
+    assert sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*") if p.is_file()) == [
+        "a.md",
+        "sub/b.md",
+    ]
+    # Outside a git checkout, hidden folders (the trash) are still left out.
+    shutil.rmtree(repo / ".git")
+    copied = tracked_notes(repo, tmp_path / "copy2")
+    assert not (copied / ".papelera").exists() and (copied / "a.md").is_file()

@@ -30,7 +30,8 @@ from corpus.questions import is_relevant, load_questions
 from corpus.records import Chunk, plain_text
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTES = ROOT / "corpus" / "notes"
+from tests.conftest import NOTES  # noqa: E402  (the tracked notes)
+
 DEV_SET = ROOT / "eval" / "data" / "notes_dev.jsonl"
 SHIPPED = ROOT / "eval" / "data" / "lora_train.jsonl"
 PASSAGE_LINE = re.compile(r"^\[(\d+)\] (.+)$", re.MULTILINE)
