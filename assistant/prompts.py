@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -108,23 +109,50 @@ def answer_marker() -> str:
     return _templates()["answer_marker"]
 
 
-# Lines of the notes that address the model rather than the student ("ignora las
-# instrucciones anteriores…"). A 270M model obeys such text, so it is withheld from the
-# prompt; the passage itself is still shown to the student as it is.
+# Sentences of the notes that address the model rather than the student ("ignora las
+# instrucciones anteriores…"). A 270M model obeys such text, so the sentence is withheld
+# from the prompt; the rest of its paragraph, and the passage as the student sees it, stay
+# as they are. The patterns want an order to the model: a verb of disobeying with what is
+# disobeyed, a new role, or an order to answer only something. Notes about LLMs use the
+# same nouns in statements ("El prompt del sistema es…", "El dropout actúa como
+# regularizador"), so a noun alone never matches.
 _INJECTION = re.compile(
-    r"\b(ignor\w*|olvid\w*|desobedec\w*|omit\w*|disregard|forget)\b[^.\n]{0,40}"
-    r"\b(instruc\w*|indicaciones|reglas|rules|prompt)\b"
-    r"|\b(system prompt|prompt del sistema|eres ahora|you are now|act[uú]a como)\b",
+    r"\b(ignor[ae]\w*|olvid[ae]\w*|desobedec\w*|omit[ae]\w*|disregard|forget|ignore)\b"
+    r"[^.\n]{0,40}\b(instruc\w*|indicaciones|reglas|rules|prompt|órdenes|orders)\b"
+    r"|\b(eres ahora|ahora eres|you are now|from now on|a partir de ahora)\b"
+    r"|\b(responde|contesta|di|escribe|answer|reply|respond|say)\b[^.\n]{0,30}"
+    r"\b(solo|solamente|únicamente|only)\b[^.\n]{0,20}\b(con|with|la palabra|the word)\b",
     re.IGNORECASE,
 )
-WITHHELD = "[línea omitida: parecía una instrucción para el modelo]"
+# Characters that render as nothing, used to split a trigger word ("Ig\u200bnora").
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+WITHHELD = "[frase omitida: parecía una instrucción para el modelo]"
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether a sentence of the notes reads as an order to the model."""
+    return bool(_INJECTION.search(unicodedata.normalize("NFKC", sentence.translate(_INVISIBLE))))
 
 
 def withhold_instructions(text: str) -> tuple[str, int]:
-    """The text with instruction-like lines replaced, and how many were replaced."""
-    lines = text.splitlines()
-    kept = [WITHHELD if _INJECTION.search(line) else line for line in lines]
-    return "\n".join(kept), sum(line == WITHHELD for line in kept)
+    """The text with each instruction-like sentence replaced, and how many were."""
+    from corpus.text import sentences
+
+    withheld = 0
+    lines = []
+    for line in text.splitlines():
+        if not is_instruction(line):  # the common case: nothing to cut
+            lines.append(line)
+            continue
+        kept = []
+        for sentence in sentences(line):
+            if is_instruction(sentence):
+                kept.append(WITHHELD)
+                withheld += 1
+            else:
+                kept.append(sentence.strip())
+        lines.append(" ".join(k for k in kept if k))
+    return "\n".join(lines), withheld
 
 
 def passages_block(passages: list[tuple[int, str, str]]) -> str:
