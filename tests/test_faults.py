@@ -756,3 +756,30 @@ def test_an_injection_in_the_notes_never_becomes_the_answer(
     answer = assistant.answer("¿Cómo ajusta LoRA el modelo?")
     assert "HACKEADO" not in answer.answer
     assert all("HACKEADO" not in prompt for prompt in generator.prompts)
+
+
+# -- two notes sharing a sentence never freeze the deck (issue 23, item 5) ----------------
+
+
+def test_two_notes_sharing_a_definitional_sentence_build_a_deck_with_distinct_stable_ids(
+    tmp_path, capsys
+):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    shared = "El teacher forcing es una técnica que usa la palabra correcta como entrada."
+    for name in ("a.md", "b.md"):
+        (notes / name).write_text(f"# Tema {name}\n\n{shared}\n", encoding="utf-8")
+    deck = tmp_path / "deck.sqlite"
+    argv = ["cards", "build", "--notes", str(notes), "--deck", str(deck), "--json"]
+    assert main(argv) == 0, capsys.readouterr().err
+    first = json.loads(capsys.readouterr().out)
+    assert first["new"] >= 2
+    # A rebuild changes nothing: the ids are stable.
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["new"] == 0
+    from assistant.study.deck import Deck
+
+    with Deck.open(deck) as opened:
+        cards = [row.card for row in opened.cards()]
+    assert len({c.id for c in cards}) == len(cards)
+    assert {c.source for c in cards if shared.split()[1] in c.back + c.front} == {"a.md", "b.md"}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from assistant.study.rules import (
@@ -263,6 +263,22 @@ def build_cards(
     for chunk in chunk_notes(notes, chunk_config):
         by_source.setdefault(chunk.source, []).append(chunk)
     config = config or CardConfig()
-    return [
+    cards = [
         card for note in notes for card in note_cards(note, by_source.get(note.source, []), config)
     ]
+    return _distinct_across_notes(cards)
+
+
+def _distinct_across_notes(cards: list[Card]) -> list[Card]:
+    """Ids unique over all notes: a card whose text another note already gave a card
+    (two notes sharing a definitional sentence) takes an id qualified by its note. The
+    first in note order keeps the plain id; a renamed card keeps its reviews, since the
+    sync matches a vanished id by (kind, note, front)."""
+    seen: set[str] = set()
+    distinct = []
+    for card in cards:
+        if card.id in seen:
+            card = replace(card, id=content_hash(card.id, card.source, str(card.start)))
+        seen.add(card.id)
+        distinct.append(card)
+    return distinct
