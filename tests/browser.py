@@ -22,6 +22,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def wait_ms(base_ms: int) -> int:
+    """A deadline for one wait on the page, scaled by how busy the machine is now: ``base_ms``
+    on an idle machine, up to 5x when every core is taken (a CI runner, a training run
+    beside the tests). The waits themselves are on events (an element, a text), so the
+    deadline only bounds a real hang."""
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        load = 1.0
+    return int(base_ms * min(5.0, max(1.0, load)))
+
+
 def check_chromium(path: Path | None = None) -> None:
     """Fail the calling test, saying how to install it, unless ``path`` (CHROMIUM) is a
     program."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import app as study_app
+from tests.browser import wait_ms
 from tests.served import served_app
 from tests.test_app import QUESTION, fake_factory
 
@@ -47,7 +48,7 @@ def open_chat(page, url: str):
     # Gradio keeps a connection open, so "networkidle" never comes: wait for elements.
     page.goto(url, wait_until="domcontentloaded")
     box = page.locator("#question textarea")
-    box.wait_for(timeout=WAIT_MS)
+    box.wait_for(timeout=wait_ms(WAIT_MS))
     return box
 
 
@@ -64,11 +65,11 @@ def ask_all(page, box, questions) -> None:
         turn, stored = replies.count(), stored_chat(page)
         box.fill(question)
         box.press("Enter")
-        replies.nth(turn).locator(".timings").wait_for(timeout=WAIT_MS)
+        replies.nth(turn).locator(".timings").wait_for(timeout=wait_ms(WAIT_MS))
         page.wait_for_function(
             "([key, before]) => localStorage.getItem(key) !== before",
             arg=[study_app.CHAT_STORAGE_KEY, stored],
-            timeout=WAIT_MS,
+            timeout=wait_ms(WAIT_MS),
         )
 
 
@@ -94,7 +95,7 @@ def test_the_chat_label_never_covers_a_message_and_passages_render(browser, serv
     ask_all(page, box, QUESTIONS)
     page.locator("#chat .cite:not(.invalid)").first.click()
     card = page.locator("#sources .source-card:not([hidden])")
-    card.wait_for(timeout=WAIT_MS)
+    card.wait_for(timeout=wait_ms(WAIT_MS))
     # The passage is rendered Markdown: a heading element, no "#" or "**" left.
     assert card.locator(".passage.md h1, .passage.md h2").count() >= 1
     passage = card.locator(".passage").inner_text()
@@ -116,7 +117,9 @@ def test_the_chat_label_never_covers_a_message_and_passages_render(browser, serv
     # The screenshot: the chat scrolled mid-way, a passage of the Q&A note (numbered
     # headings, bold terms, lists) open in the sources panel.
     page.locator("#chat .cite-source").last.click()  # a reply's "Fuentes" link
-    page.locator("#sources .source-card:not([hidden]) .passage.md").wait_for(timeout=WAIT_MS)
+    page.locator("#sources .source-card:not([hidden]) .passage.md").wait_for(
+        timeout=wait_ms(WAIT_MS)
+    )
     page.evaluate(
         "() => { const s = document.querySelector('#chat .bubble-wrap'); s.scrollTop = 140; }"
     )
@@ -132,7 +135,7 @@ def test_a_reload_keeps_the_conversation_of_this_browser_only(browser, served, p
     before = [replies.nth(i).inner_text() for i in range(2)]
 
     page.reload(wait_until="domcontentloaded")
-    replies.nth(1).locator(".timings").wait_for(timeout=WAIT_MS)
+    replies.nth(1).locator(".timings").wait_for(timeout=wait_ms(WAIT_MS))
     assert replies.count() == 2
     assert [replies.nth(i).inner_text() for i in range(2)] == before
     users = page.locator('#chat [data-testid="user"]')
@@ -142,7 +145,7 @@ def test_a_reload_keeps_the_conversation_of_this_browser_only(browser, served, p
         "document.querySelectorAll('#sources .source-card').forEach(c => c.hidden = true)"
     )
     replies.nth(1).locator(".cite:not(.invalid)").first.click()
-    page.locator("#sources .source-card:not([hidden]) .passage").wait_for(timeout=WAIT_MS)
+    page.locator("#sources .source-card:not([hidden]) .passage").wait_for(timeout=wait_ms(WAIT_MS))
     # A follow-up reads the restored history: its search carries the previous question.
     ask_all(page, page.locator("#question textarea"), ["¿Y cuáles son sus ventajas?"])
     assert "Búsqueda: «¿Qué es LoRA?" in replies.nth(2).inner_text()
@@ -150,8 +153,8 @@ def test_a_reload_keeps_the_conversation_of_this_browser_only(browser, served, p
     # The export: each question, answer and cited passage, as a Markdown file.
     page.locator("#export-chat").click()
     link = page.locator("#chat-export a").first
-    link.wait_for(timeout=WAIT_MS)
-    with page.expect_download(timeout=WAIT_MS) as download:
+    link.wait_for(timeout=wait_ms(WAIT_MS))
+    with page.expect_download(timeout=wait_ms(WAIT_MS)) as download:
         link.click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert text.startswith("# Conversación con tus notas")
@@ -162,7 +165,7 @@ def test_a_reload_keeps_the_conversation_of_this_browser_only(browser, served, p
     other = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
     try:
         open_chat(other, url)
-        other.locator("#sources").get_by_text("Aquí aparecerán").wait_for(timeout=WAIT_MS)
+        other.locator("#sources").get_by_text("Aquí aparecerán").wait_for(timeout=wait_ms(WAIT_MS))
         other.wait_for_timeout(1000)  # the restore runs on load; give it its moment
         assert other.locator('#chat [data-testid="bot"]').count() == 0
     finally:
@@ -171,15 +174,15 @@ def test_a_reload_keeps_the_conversation_of_this_browser_only(browser, served, p
     # "Nueva conversación" forgets it in this browser too.
     stored = stored_chat(page)
     page.get_by_role("button", name="Nueva conversación").click()
-    page.locator("#sources").get_by_text("Aquí aparecerán").wait_for(timeout=WAIT_MS)
+    page.locator("#sources").get_by_text("Aquí aparecerán").wait_for(timeout=wait_ms(WAIT_MS))
     page.wait_for_function(
         "([key, before]) => localStorage.getItem(key) !== before",
         arg=[study_app.CHAT_STORAGE_KEY, stored],
-        timeout=WAIT_MS,
+        timeout=wait_ms(WAIT_MS),
     )
     page.reload(wait_until="domcontentloaded")
-    page.locator("#question textarea").wait_for(timeout=WAIT_MS)
-    page.locator("#sources").get_by_text("Aquí aparecerán").wait_for(timeout=WAIT_MS)
+    page.locator("#question textarea").wait_for(timeout=wait_ms(WAIT_MS))
+    page.locator("#sources").get_by_text("Aquí aparecerán").wait_for(timeout=wait_ms(WAIT_MS))
     page.wait_for_timeout(1000)
     assert replies.count() == 0
 
@@ -192,7 +195,7 @@ def wait_for_status(page, text: str) -> None:
     page.wait_for_function(
         "(text) => (document.querySelector('#notes-status textarea') || {}).value?.includes(text)",
         arg=text,
-        timeout=WAIT_MS,
+        timeout=wait_ms(WAIT_MS),
     )
 
 
@@ -205,7 +208,7 @@ def wait_for_listed(page, note: str, listed: bool) -> None:
             return table !== null && cells.includes(note) === listed;
         }""",
         arg=[note, listed],
-        timeout=WAIT_MS,
+        timeout=wait_ms(WAIT_MS),
     )
 
 
@@ -218,21 +221,21 @@ def test_a_delete_asks_first_and_the_trash_undoes_it(browser, served, page):
     url, notes = served
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Notas").click()
-    page.locator("#to-delete input").wait_for(timeout=WAIT_MS)
+    page.locator("#to-delete input").wait_for(timeout=wait_ms(WAIT_MS))
     wait_for_listed(page, "teacher_forcing.md", listed=True)
     original = (notes / "teacher_forcing.md").read_bytes()
 
     choose(page, "to-delete", "teacher_forcing.md")
     page.locator("#delete-note").click()
     confirm = page.locator("#confirm-delete")
-    confirm.wait_for(timeout=WAIT_MS)
+    confirm.wait_for(timeout=wait_ms(WAIT_MS))
     assert "teacher_forcing.md" in page.locator("#confirm-delete-text").inner_text()
     page.locator("#cancel-delete").click()
-    confirm.wait_for(state="hidden", timeout=WAIT_MS)
+    confirm.wait_for(state="hidden", timeout=wait_ms(WAIT_MS))
     assert (notes / "teacher_forcing.md").exists()  # asking and cancelling deletes nothing
 
     page.locator("#delete-note").click()
-    confirm.wait_for(timeout=WAIT_MS)
+    confirm.wait_for(timeout=wait_ms(WAIT_MS))
     confirm.click()
     wait_for_status(page, "Índice listo")
     assert "movida a la papelera" in notes_status(page)
@@ -254,11 +257,11 @@ def test_an_upload_from_the_page_is_indexed_and_leaves_no_copy(browser, served, 
     url, notes = served
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Notas").click()
-    page.locator("#to-delete input").wait_for(timeout=WAIT_MS)
+    page.locator("#to-delete input").wait_for(timeout=wait_ms(WAIT_MS))
     note = tmp_path / "rag.md"
     note.write_text("# RAG\n\nRAG combina la recuperación de pasajes con la generación.\n")
     page.locator("#upload-notes input[type=file]").set_input_files(str(note))
-    page.locator("#upload-notes").get_by_text("rag.md").first.wait_for(timeout=WAIT_MS)
+    page.locator("#upload-notes").get_by_text("rag.md").first.wait_for(timeout=wait_ms(WAIT_MS))
     page.get_by_role("button", name="Añadir a mis notas").click()
     wait_for_status(page, "Índice listo")
     assert notes_status(page).startswith("Añadidas: rag.md.") and "nuevas: rag.md" in (
@@ -271,5 +274,5 @@ def test_an_upload_from_the_page_is_indexed_and_leaves_no_copy(browser, served, 
     # Gradio's copy is gone (the folder also caches the files the app shows: the plots)
     assert [p for p in uploads.rglob("*") if p.name == "rag.md"] == []
     page.locator("#upload-notes").get_by_text("rag.md").wait_for(
-        state="detached", timeout=WAIT_MS
+        state="detached", timeout=wait_ms(WAIT_MS)
     )  # the picker no longer offers a file that is gone

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from assistant.study.deck import Deck
+from tests.browser import wait_ms
 from tests.served import served_app
 
 pytestmark = pytest.mark.slow
@@ -47,8 +48,8 @@ def open_study_tab(browser, url: str):
     # Gradio keeps a connection open, so "networkidle" never comes: wait for elements.
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Estudiar").click()
-    page.locator("#study-front .study-front").wait_for(timeout=WAIT_MS)
-    page.locator("#study-progress").get_by_text("pendientes hoy").wait_for(timeout=WAIT_MS)
+    page.locator("#study-front .study-front").wait_for(timeout=wait_ms(WAIT_MS))
+    page.locator("#study-progress").get_by_text("pendientes hoy").wait_for(timeout=wait_ms(WAIT_MS))
     return page
 
 
@@ -66,7 +67,7 @@ def numbers(page) -> dict[str, int]:
 
 
 def wait_for_text(page, selector: str, text: str) -> None:
-    page.locator(selector).get_by_text(text).wait_for(timeout=WAIT_MS)
+    page.locator(selector).get_by_text(text).wait_for(timeout=wait_ms(WAIT_MS))
 
 
 def wait_for_next_card(page, front: str) -> str:
@@ -76,15 +77,15 @@ def wait_for_next_card(page, front: str) -> str:
         " return el && el.innerText.trim() !== front"
         " && !document.querySelector('#study-back .study-back'); }",
         arg=front,
-        timeout=WAIT_MS,
+        timeout=wait_ms(WAIT_MS),
     )
     return page.locator("#study-front .study-front").inner_text().strip()
 
 
 def reveal(page) -> None:
     page.locator("#study-reveal").click()
-    page.locator("#study-back .source-card").wait_for(state="visible", timeout=WAIT_MS)
-    page.locator("#study-rate-1").wait_for(state="visible", timeout=WAIT_MS)
+    page.locator("#study-back .source-card").wait_for(state="visible", timeout=wait_ms(WAIT_MS))
+    page.locator("#study-rate-1").wait_for(state="visible", timeout=wait_ms(WAIT_MS))
 
 
 def test_a_card_is_revealed_rated_by_click_and_by_key_and_the_next_one_comes(browser, served):
@@ -104,7 +105,7 @@ def test_a_card_is_revealed_rated_by_click_and_by_key_and_the_next_one_comes(bro
     assert passage.locator(".passage").inner_text().strip()
     assert page.locator("#study-back .study-back").inner_text().strip()
     plot = page.locator("#study-plot img")
-    plot.wait_for(timeout=WAIT_MS)
+    plot.wait_for(timeout=wait_ms(WAIT_MS))
     plot_before = plot.get_attribute("src")
 
     # Bien: a new card learns for 10 minutes more, so it stays due today, unless those ten
@@ -118,7 +119,7 @@ def test_a_card_is_revealed_rated_by_click_and_by_key_and_the_next_one_comes(bro
         "(src) => { const img = document.querySelector('#study-plot img');"
         " return img && img.getAttribute('src') !== src; }",
         arg=plot_before,
-        timeout=WAIT_MS,
+        timeout=wait_ms(WAIT_MS),
     )
     assert page.locator("#study-retention").get_by_text("100%").count() >= 1
 
@@ -147,7 +148,7 @@ def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(brows
     page = open_study_tab(browser, url)
     page.get_by_text("Respuesta escrita", exact=True).click()
     box = page.locator("#study-answer textarea")
-    box.wait_for(state="visible", timeout=WAIT_MS)
+    box.wait_for(state="visible", timeout=wait_ms(WAIT_MS))
     front = page.locator("#study-front .study-front").inner_text().strip()
     with Deck.open(deck_path) as deck:
         reviews = len(deck.reviews())
@@ -155,7 +156,7 @@ def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(brows
     box.fill("Es una receta de cocina")
     page.locator("#study-check").click()
     wait_for_text(page, "#study-back .study-proposal", "Otra vez")
-    page.locator("#study-back .source-card").wait_for(state="visible", timeout=WAIT_MS)
+    page.locator("#study-back .source-card").wait_for(state="visible", timeout=wait_ms(WAIT_MS))
     assert "primary" in page.locator("#study-rate-1").get_attribute("class").split()
     assert "primary" not in page.locator("#study-rate-3").get_attribute("class").split()
 
@@ -186,7 +187,7 @@ def test_choice_mode_checks_the_option_picked_and_proposes_good(browser, served)
     page = open_study_tab(browser, url)
     page.get_by_text("Opciones", exact=True).click()
     labels = page.locator("#study-options label")
-    labels.first.wait_for(state="visible", timeout=WAIT_MS)
+    labels.first.wait_for(state="visible", timeout=wait_ms(WAIT_MS))
     front = page.locator("#study-front .study-front").inner_text().strip()
     with Deck.open(deck_path) as deck:
         backs = {squash(row.card.back) for row in deck.due() if row.card.front == front}
@@ -217,8 +218,8 @@ def test_an_export_is_offered_as_a_download(browser, served, tmp_path, button, s
     page = open_study_tab(browser, url)
     page.get_by_role("button", name=button).click()
     link = page.locator(f'#study-export a[download="asistente-de-estudio{suffix}"]')
-    link.wait_for(timeout=WAIT_MS)
-    with page.expect_download(timeout=WAIT_MS) as download:
+    link.wait_for(timeout=wait_ms(WAIT_MS))
+    with page.expect_download(timeout=wait_ms(WAIT_MS)) as download:
         link.click()
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
