@@ -48,6 +48,21 @@ SETS = {
 }
 
 
+class WithLists:
+    """A selector with the main path's list steps around it (``selection.lists``): the
+    notes' sections named for a list question added to the passages, the units naming
+    the list first. What the assistant actually selects with."""
+
+    def __init__(self, inner, chunks) -> None:
+        self.inner, self.chunks, self.name = inner, chunks, f"{inner.name}+lists"
+
+    def select(self, question, hits, query_vector):
+        from assistant.selection.lists import prefer_named, sibling_hits
+
+        hits = sibling_hits(self.chunks, hits, question)
+        return prefer_named(question, self.inner.select(question, hits, query_vector), hits)
+
+
 def _auc(labels: list[int], scores: list[float]) -> float | None:
     from sklearn.metrics import roc_auc_score
 
@@ -72,6 +87,10 @@ def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) 
         if oracle
         else None,
         "selectors": {},
+    }
+    selectors = {
+        **selectors,
+        **{f"{n}+lists": WithLists(s, index.chunks) for n, s in selectors.items() if n == "ranker"},
     }
     for selector_name, selector in selectors.items():
         for q, hits in retrieved:  # warm the unit-vector cache: timings below are warm

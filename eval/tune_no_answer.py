@@ -2,7 +2,7 @@
 the evidence quoted per question form, on the dev sets.
 
     python -m eval.tune_no_answer --out docs/results/no_answer.json [--squad-limit 400]
-        [--strategy zero-shot]
+        [--strategy zero-shot] [--selector ranker]
 
 Every dev question (``eval.tune_evidence.SETS``: the notes' training questions, the
 water-cycle notes, SQuAD-es dev articles; never a held-out row) is answered twice by the
@@ -57,7 +57,7 @@ def answer_f1(question, answer) -> float:
     return best(token_f1, answer.answer, question.answers)
 
 
-def answer_rows(name: str, limit: int | None, strategy: str) -> list[Row]:
+def answer_rows(name: str, limit: int | None, strategy: str, selector: str) -> list[Row]:
     from tqdm import tqdm
 
     from assistant.abstain import AbstentionPolicy
@@ -68,13 +68,15 @@ def answer_rows(name: str, limit: int | None, strategy: str) -> list[Row]:
     notes, path = SETS[name]
     index = open_index(None, notes)
     writer = load_assistant(index, strategy=strategy)
-    never = replace(writer.config, abstention=AbstentionPolicy(max_no_answer=1.0))  # scored later
+    never = replace(
+        writer.config, selector=selector, abstention=AbstentionPolicy(max_no_answer=1.0)
+    )  # the threshold is scored later
     # Every form written, to compare the writer with the quotation on each.
     never = replace(
         never,
         evidence=replace(never.evidence, written_forms=("list", "definition", "factoid", "other")),
     )
-    writer = Assistant(index, writer.generator, writer.checker, never, writer.selector)
+    writer = Assistant(index, writer.generator, writer.checker, never)
     quoting = Assistant(
         index, None, writer.checker, replace(never, strategy="extractive"), writer.selector
     )
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--squad-limit", type=int, default=400)
     parser.add_argument("--strategy", default="zero-shot")
+    parser.add_argument("--selector", default="ranker", help="assistant.selection.SELECTORS")
     args = parser.parse_args(argv)
     from assistant.prompts import parse_strategy
 
@@ -147,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--squad-limit must be >= 1, got {args.squad_limit}")
     rows = []
     for name in SETS:
-        rows += answer_rows(name, args.squad_limit if "squad" in name else None, args.strategy)
+        limit = args.squad_limit if "squad" in name else None
+        rows += answer_rows(name, limit, args.strategy, args.selector)
     sets = sorted({r.set for r in rows})
     grid = []
     for threshold in THRESHOLDS:
@@ -176,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [asdict(r) for r in rows],
         "config": {
             "strategy": args.strategy,
+            "selector": args.selector,
             "squad_limit": args.squad_limit,
             "sets": {n: {"questions": q, "sha256": file_sha256(q)} for n, (_, q) in SETS.items()},
         },

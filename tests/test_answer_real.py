@@ -15,6 +15,8 @@ from tests.conftest import NOTES
 pytestmark = pytest.mark.slow
 
 QUESTION = "¿Qué es el Teacher Forcing?"
+# A question the writer answers (a definition is answered with the notes' own one).
+WRITTEN = "¿Cómo funciona el Teacher Forcing durante el entrenamiento?"
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +27,22 @@ def index(tmp_path_factory):
 def test_cot_writes_its_facts_then_its_answer_line(index):
     # Trained cot reaches its answer line in 34 of 35 held-out drafts (docs/RESULTS.md); the
     # notes answer this question, so the answer is the cited text after that line.
-    answer = load_assistant(index, strategy="cot").answer(QUESTION)
+    answer = load_assistant(index, strategy="cot").answer(WRITTEN)
     assert answer.strategy.startswith("cot")
     facts, marker, final = answer.draft.partition("Respuesta:")
     assert marker and facts.strip() and final.strip(), answer.draft
     assert not answer.abstained, (answer.draft, answer.remarks)
-    assert answer.citations and answer.answer.split()[0] in final
+    # The answer is the cited text after that line, or, when the evidence supports none of
+    # it, the evidence quoted instead.
+    assert answer.citations
+    assert answer.answer.split()[0] in final or (answer.quoted and answer.answer.startswith("«"))
 
 
 @pytest.mark.parametrize("strategy", ["zero-shot", "few-shot:2"])
 def test_each_strategy_answers_from_the_retrieved_passages(index, strategy):
     assistant = load_assistant(index, strategy=strategy)
-    answer = assistant.answer(QUESTION)
-    retrieved = {hit.chunk.id for hit in index.search(QUESTION, k=3)}
+    answer = assistant.answer(WRITTEN)
+    retrieved = {hit.chunk.id for hit in index.search(WRITTEN, k=3)}
     assert answer.strategy.startswith(strategy.split(":")[0]) and answer.model == "gemma-270m"
     assert answer.draft.strip(), "the model wrote nothing"
     # The notes answer this question: every strategy must answer it, from what it cites.
