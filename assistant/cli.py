@@ -81,9 +81,15 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from index.store import NotesIndex
+    from index.store import MAX_QUERY_CHARS, NotesIndex
 
     question = _question(args.question)
+    if len(question) > MAX_QUERY_CHARS:
+        print(
+            f"nota: la búsqueda tenía {len(question)} caracteres; se usan los primeros "
+            f"{MAX_QUERY_CHARS}",
+            file=sys.stderr,
+        )
     hits = NotesIndex.load(args.index).search(question, k=args.k, retriever=args.retriever)
     if args.json:
         _print_json([hit.to_json() for hit in hits])
@@ -341,10 +347,19 @@ def cmd_export_gguf(args) -> int:
 
 
 def _question(text: str) -> str:
-    text = text.strip()
+    text = _repair_encoding(text).strip()
     if not text:
         raise AssistantError("La pregunta está vacía")
     return text
+
+
+def _repair_encoding(text: str) -> str:
+    """A question typed in a Latin-1 terminal arrives as invalid UTF-8, which Python keeps
+    as surrogate escapes that no print can encode; its bytes are read as Windows-1252
+    (Latin-1's superset) instead: "¿Qué?" typed there comes out right."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
 
 
 def check_options(args) -> None:

@@ -74,6 +74,11 @@ class BuildReport:
     seconds: float = 0.0
 
 
+# What a search reads of a query: as much as the assistant reads of a question
+# (AssistantConfig.max_question_chars).
+MAX_QUERY_CHARS = 1000
+
+
 class NotesIndex:
     """A loaded index: chunks, their vectors in FAISS, and BM25 over the same chunks."""
 
@@ -149,7 +154,9 @@ class NotesIndex:
         )
 
     def search(self, query: str, k: int = 5, retriever: str | None = None) -> list[Hit]:
-        return to_hits(self.chunks, self.retriever(retriever).rank(query, k))
+        """The top ``k`` chunks for ``query``; only its first MAX_QUERY_CHARS are read (a
+        100,000-character query held the shared embedder for 40 s)."""
+        return to_hits(self.chunks, self.retriever(retriever).rank(query[:MAX_QUERY_CHARS], k))
 
     def vectors_by_key(self) -> dict[str, np.ndarray]:
         return dict(zip(self.embed_keys, all_vectors(self.vectors)))

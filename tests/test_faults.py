@@ -783,3 +783,45 @@ def test_two_notes_sharing_a_definitional_sentence_build_a_deck_with_distinct_st
         cards = [row.card for row in opened.cards()]
     assert len({c.id for c in cards}) == len(cards)
     assert {c.source for c in cards if shared.split()[1] in c.back + c.front} == {"a.md", "b.md"}
+
+
+# -- a question from a Latin-1 terminal, a query of 100,000 characters (issue 23) ----------
+
+
+@pytest.fixture
+def fake_index(notes_copy, tmp_path, fake_embedder, fake_config):
+    from index.store import build_index
+
+    build_index(notes_copy, tmp_path / "index", index_config=fake_config)
+    return tmp_path / "index"
+
+
+def test_a_question_typed_in_a_latin1_terminal_is_read_not_a_traceback(fake_index, capsys):
+    # b"\xbfQu\xe9 es LoRA?" from a Latin-1 terminal: invalid UTF-8, kept by Python as
+    # surrogate escapes.
+    from assistant.cli import _question
+
+    typed = b"\xbfQu\xe9 es LoRA?".decode("utf-8", "surrogateescape")
+    # Read as the terminal meant it (e5's tokenizer cannot encode surrogates at all).
+    assert _question(typed) == "¿Qué es LoRA?"
+    assert main(["search", "--index", str(fake_index), "--json", typed]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits and any("LoRA" in hit["heading"] for hit in hits)
+
+
+def test_a_huge_query_is_cut_to_what_a_question_may_be_with_a_note(
+    fake_index, fake_embedder, capsys, monkeypatch
+):
+    from index.langchain import NotesRetriever
+    from index.store import MAX_QUERY_CHARS, NotesIndex
+
+    seen: list[int] = []
+    real = fake_embedder.embed_query
+    monkeypatch.setattr(fake_embedder, "embed_query", lambda t: seen.append(len(t)) or real(t))
+    query = "¿Qué es LoRA? " + "palabra " * 12_500  # 100,014 characters
+    assert main(["search", "--index", str(fake_index), query]) == 0
+    out = capsys.readouterr()
+    assert f"se usan los primeros {MAX_QUERY_CHARS}" in out.err and "[1]" in out.out
+    retriever = NotesRetriever(notes_index=NotesIndex.load(fake_index), k=3)
+    assert len(retriever.invoke(query)) == 3
+    assert seen and max(seen) <= MAX_QUERY_CHARS
