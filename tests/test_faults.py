@@ -825,3 +825,18 @@ def test_a_huge_query_is_cut_to_what_a_question_may_be_with_a_note(
     retriever = NotesRetriever(notes_index=NotesIndex.load(fake_index), k=3)
     assert len(retriever.invoke(query)) == 3
     assert seen and max(seen) <= MAX_QUERY_CHARS
+
+
+# -- a file that is not a deck is never called a damaged deck (issue 23, item 15) ----------
+
+
+def test_a_file_that_is_not_a_deck_is_said_so_and_never_advised_deleted(tmp_path, capsys):
+    thesis = tmp_path / "tesis.docx"
+    content = b"PK\x03\x04 el documento de la tesis" * 50
+    thesis.write_bytes(content)
+    for argv in (["cards", "list", "--deck", str(thesis)], ["cards", "due", "--deck", str(thesis)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no es un mazo" in err[0], err
+        assert "bórralo" not in err[0] and "dañado" not in err[0]
+    assert thesis.read_bytes() == content  # untouched

@@ -206,8 +206,15 @@ def test_a_corrupted_deck_is_one_line_and_the_backup_restores_it(built, deck_pat
 
 def test_a_corrupted_deck_without_backup_says_so(tmp_path):
     path = tmp_path / "deck.sqlite"
-    path.write_bytes(b"garbage" * 1000)
+    Deck.open(path, create=True).close()
+    data = bytearray(path.read_bytes())
+    data[100:] = b"garbage" * ((len(data) - 100) // 7) + b"g" * ((len(data) - 100) % 7)
+    path.write_bytes(bytes(data))  # the SQLite header kept, the pages destroyed
     with pytest.raises(DeckCorruptError, match="no tiene copia de seguridad"):
+        Deck.open(path)
+    # Garbage from the first byte is not called a deck at all.
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(DeckCorruptError, match="no es un mazo"):
         Deck.open(path)
     with pytest.raises(DeckError, match="No hay copia"):
         restore_backup(path)

@@ -47,9 +47,27 @@ def check_deck_path(deck: str | Path, notes_dir: str | Path) -> None:
         )
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
 def corrupt_message(path: Path, err: Exception) -> str:
-    """One line: what is wrong with the deck and how to get it back."""
+    """One line: what is wrong with the deck and how to get it back. A file that is not
+    SQLite at all and has no deck backup beside it is not ours (a thesis given as --deck
+    by mistake): it is never called a damaged deck, nor advised to be deleted."""
     reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if not backup_path(path).exists() and not is_sqlite_file(path):
+        return (
+            f"{path} no es un mazo de estudio (no es una base de datos SQLite); no se ha "
+            "tocado: indica con --deck un mazo creado con `cards build`, o una ruta nueva"
+        )
     if backup_path(path).exists():
         return (
             f"El mazo {path} está dañado ({reason}); recupera la última copia buena con "
