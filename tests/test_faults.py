@@ -840,3 +840,33 @@ def test_a_file_that_is_not_a_deck_is_said_so_and_never_advised_deleted(tmp_path
         assert len(err) == 1 and "no es un mazo" in err[0], err
         assert "bórralo" not in err[0] and "dañado" not in err[0]
     assert thesis.read_bytes() == content  # untouched
+
+
+# -- a written answer in the study tab is capped like a question (issue 23, item 12) -------
+
+
+def test_a_huge_written_answer_is_graded_on_its_first_1000_characters_and_says_so(
+    notes_copy, tmp_path
+):
+    from assistant.study.card_html import grade_html
+    from assistant.study.cards import build_cards
+    from assistant.study.quiz import MAX_ANSWER_CHARS, grade_answer
+    from corpus.loader import load_notes
+    from tests.fakes import OverlapChecker
+
+    card = build_cards(load_notes(notes_copy).notes)[0]
+    seen: list[int] = []
+
+    class Counting(OverlapChecker):
+        def scores(self, sentences, passages):
+            seen.append(sum(map(len, sentences)) + sum(map(len, passages)))
+            return super().scores(sentences, passages)
+
+    answer = card.back + " " + "y además " * 3_400  # about 30,000 characters
+    grade = grade_answer(card, answer, Counting())
+    assert grade.answer_chars == len(answer.strip()) > 30_000
+    # Nothing past the cap reached the checker (the card's own text aside).
+    assert max(seen) <= MAX_ANSWER_CHARS + 2 * len(card.full_back or card.back) + 10
+    html = grade_html(answer, grade)
+    assert f"se califican los primeros {MAX_ANSWER_CHARS}" in html
+    assert grade_answer(card, card.back, Counting()).answer_chars == 0

@@ -13,7 +13,7 @@ import math
 from datetime import datetime
 
 from assistant.markdown_html import passage_html as render_passage
-from assistant.study.quiz import Grade, MultipleChoice, choice_rating
+from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice_rating
 from assistant.study.schedule import RATING_LABELS, utc_now
 from assistant.study.session import CardView, LastReview, Passage
 
@@ -118,6 +118,11 @@ def grade_html(answer: str, grade: Grade) -> str:
     if answer.strip() and not grade.supported:
         lines.append(
             '<div class="unsupported">⚠ La tarjeta no respalda parte de lo que has escrito.</div>'
+        )
+    if grade.answer_chars:
+        lines.append(
+            f"<div><small>nota: tu respuesta tenía {grade.answer_chars} caracteres; se "
+            f"califican los primeros {MAX_ANSWER_CHARS}</small></div>"
         )
     return '<div class="study-grade">' + "".join(lines) + "</div>"
 

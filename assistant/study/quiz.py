@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,7 @@ class Grade:
     support: float  # mean support of the answer's sentences by the card's full text
     coverage: float  # mean support of the back's sentences by the answer
     supported: bool  # the checker's own verdict on ``support``
+    answer_chars: int = 0  # the answer's length when it was cut to MAX_ANSWER_CHARS, else 0
 
     def __post_init__(self) -> None:
         for name in ("score", "support", "coverage"):
@@ -98,12 +99,23 @@ def _same(answer: str, expected: str) -> bool:
     )
 
 
+# As much of a written answer as is graded, like a question (AssistantConfig.
+# max_question_chars): 30,000 characters took 36 s to grade and slowed every chat meanwhile.
+MAX_ANSWER_CHARS = 1000
+
+
 def grade_answer(
     card: Card, answer: str, checker: Checker, config: GradeConfig | None = None
 ) -> Grade:
-    """Grade a free-text answer to ``card``; an empty answer is "again"."""
+    """Grade a free-text answer to ``card``; an empty answer is "again". Only its first
+    MAX_ANSWER_CHARS are read (``Grade.answer_chars`` says when it was cut)."""
     config = config or GradeConfig()
     answer = answer.strip()
+    if len(answer) > MAX_ANSWER_CHARS:
+        cut = len(answer)
+        return replace(
+            grade_answer(card, answer[:MAX_ANSWER_CHARS], checker, config), answer_chars=cut
+        )
     if _same(answer, card.back) and answer:  # the term of a cloze, typed exactly
         return Grade("easy", 1.0, 1.0, 1.0, True)
     claims = _claims(answer)
