@@ -17,7 +17,7 @@ from pathlib import Path
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
@@ -39,6 +39,9 @@ def to_document(hit: Hit) -> Document:
 class NotesRetriever(BaseRetriever):
     """The top ``k`` chunks of a loaded notes index for a query, as Documents."""
 
+    # Checked on assignment too: `retriever.k = -3` once returned 49 documents.
+    model_config = ConfigDict(arbitrary_types_allowed=True, validate_assignment=True)
+
     notes_index: NotesIndex
     # strict: a float or a string for k is a mistake here, not something to coerce.
     # from_index checks k first, so that a bad one is the project's SettingsError.
@@ -56,6 +59,8 @@ class NotesRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         # Stripped and checked as the CLI does, so that both search the same text.
+        if not isinstance(query, str):
+            raise AssistantError(f"La pregunta debe ser un texto, no {type(query).__name__}")
         question = query.strip()
         if not question:
             raise AssistantError("La pregunta está vacía")

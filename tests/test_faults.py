@@ -870,3 +870,47 @@ def test_a_huge_written_answer_is_graded_on_its_first_1000_characters_and_says_s
     html = grade_html(answer, grade)
     assert f"se califican los primeros {MAX_ANSWER_CHARS}" in html
     assert grade_answer(card, card.back, Counting()).answer_chars == 0
+
+
+# -- smaller ones (issue 23, item 18) ------------------------------------------------------
+
+
+def test_the_langchain_retriever_checks_k_on_assignment_and_refuses_a_none_query(fake_index):
+    from pydantic import ValidationError
+
+    from index.langchain import NotesRetriever
+
+    retriever = NotesRetriever.from_index(fake_index, k=3)
+    with pytest.raises(ValidationError):
+        retriever.k = -3
+    assert retriever.k == 3 and len(retriever.invoke("¿Qué es LoRA?")) == 3
+    with pytest.raises(AssistantError, match="texto"):
+        retriever.invoke(None)
+
+
+@pytest.mark.parametrize(
+    "front, exported",
+    [
+        ('=HYPERLINK("http://x","y")', "'=HYPERLINK"),
+        ("+1+1", "'+1+1"),
+        ("@SUM(A1)", "'@SUM"),
+        ("-2+3", "'-2+3"),
+        ("- Eficiencia: acelera", "- Eficiencia"),  # a list item is text: unchanged
+        ("¿Qué es LoRA?", "¿Qué es LoRA?"),
+    ],
+)
+def test_a_csv_cell_a_spreadsheet_would_run_is_prefixed(tmp_path, front, exported):
+    import csv
+
+    from assistant.study.cards import Card
+    from assistant.study.export import write_csv
+
+    card = Card("id1", "definition", front, "respuesta", "a.md", "A", "c1", 0, 5)
+    out = tmp_path / "tarjetas.csv"
+    write_csv([card], out)
+    rows = [
+        r
+        for r in csv.reader(out.read_text(encoding="utf-8").splitlines())
+        if r and not r[0].startswith("#")
+    ]
+    assert rows[0][0].startswith(exported)

@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import itertools
+import re
 import sqlite3
 import tempfile
 import time
@@ -149,6 +150,16 @@ def write_anki(
     return len(cards)
 
 
+# A cell a spreadsheet would run as a formula ("=HYPERLINK(...)", "+1", "@SUM", "-2+3"):
+# prefixed with an apostrophe (OWASP's advice for CSV injection). A list item ("- Ventaja")
+# is text to every spreadsheet and stays as it is.
+_FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?! ))")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if _FORMULA.match(text) else text
+
+
 def write_csv(cards: list[Card], out: Path, inputs: Iterable[Path] = ()) -> int:
     """Write ``cards`` as CSV with Anki's import headers; returns the rows written."""
     out = check_output(out, ".csv", inputs)
@@ -156,6 +167,7 @@ def write_csv(cards: list[Card], out: Path, inputs: Iterable[Path] = ()) -> int:
     buffer.write(CSV_HEADER)
     writer = csv.writer(buffer, lineterminator="\n")
     for card in cards:
-        writer.writerow([card.front, card.back, _source(card), " ".join(_tags(card)), card.id])
+        row = [card.front, card.back, _source(card), " ".join(_tags(card)), card.id]
+        writer.writerow([_cell(cell) for cell in row])
     atomic_write_bytes(out, buffer.getvalue().encode("utf-8"))
     return len(cards)
