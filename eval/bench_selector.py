@@ -23,9 +23,7 @@ out from every choice.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from assistant.selection import LearnedRanker, RankerModel, get_selector
 from corpus.questions import holds_evidence, load_questions
 from eval.answers import best, limit_questions, token_f1
 from eval.oracle import oracle_row
+from eval.report_io import emit
 
 SETS = {
     "notes_dev": ("corpus/notes", "eval/data/notes_dev.jsonl"),
@@ -158,12 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             "passages": args.passages,
         },
     }
-    json.dump(report, sys.stdout, indent=2)
-    print()
-    if args.out:
-        from corpus.files import atomic_write_text
-
-        atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
     return 0
 
 

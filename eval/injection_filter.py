@@ -12,10 +12,10 @@ measured beside it on the same text: it withheld the line, so its count is of pa
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
 from pathlib import Path
+
+from eval.report_io import emit
 
 FOLDERS = {
     "default_notes": Path("corpus/notes"),
@@ -61,13 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    report = {name: measure(folder) for name, folder in FOLDERS.items()}
-    json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
-    print()
-    if args.out:
-        from corpus.files import atomic_write_text
-
-        atomic_write_text(args.out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    emit({name: measure(folder) for name, folder in FOLDERS.items()}, args.out)
     return 0
 
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from assistant.support import passage_units
 from corpus.questions import Question, holds_evidence, load_questions
 from corpus.records import Hit, plain_text
 from eval.answers import best, token_f1
+from eval.report_io import emit
 
 
 @dataclass(frozen=True)
@@ -126,12 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--k must be in [1, 20], got {args.k}")
     report = run_oracle(args.notes, args.questions, args.k, args.index)
     shown = report if args.rows else {k: v for k, v in report.items() if k != "rows"}
-    json.dump(shown, sys.stdout, indent=2, ensure_ascii=False)
-    print()
-    if args.out:
-        from corpus.files import atomic_write_text
-
-        atomic_write_text(args.out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    emit(report, args.out, shown)
     return 0
 
 
