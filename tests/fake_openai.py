@@ -36,6 +36,11 @@ class Script:
     fail: tuple[int, dict] | None = None  # (status, body) of every completions request
     fail_models: tuple[int, dict] | None = None  # the same for /v1/models
     delay_s: float = 0.0  # before answering a completions request
+    # A broken server: every completions request answered 200 with these bytes as they are
+    # (content type ``raw_type``), and /v1/models too when ``raw_models``.
+    raw: bytes | None = None
+    raw_type: str = "text/event-stream"
+    raw_models: bool = False
     delay_models_s: float = 0.0
 
 
@@ -128,6 +133,13 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _raw(self, data: bytes, content_type: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self) -> None:
                 script = server.script
                 if self.path != "/v1/models" or not script.list_models:
@@ -135,6 +147,8 @@ class FakeOpenAIServer:
                 server._stopping.wait(script.delay_models_s)
                 if script.fail_models:
                     return self._json(*script.fail_models)
+                if script.raw_models and script.raw is not None:
+                    return self._raw(script.raw, script.raw_type)
                 data = [{"id": name, "object": "model", "owned_by": "me"} for name in script.models]
                 self._json(200, {"object": "list", "data": data})
 
@@ -147,6 +161,8 @@ class FakeOpenAIServer:
                     return self._json(404, {"detail": "Not Found"})
                 if script.fail:
                     return self._json(*script.fail)
+                if script.raw is not None:
+                    return self._raw(script.raw, script.raw_type)
                 if script.refuse_logprobs and body.get("logprobs"):
                     message = "logprobs is not supported for models created with logits_all=False"
                     return self._json(500, {"error": {"message": message}})

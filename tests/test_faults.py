@@ -914,3 +914,42 @@ def test_a_csv_cell_a_spreadsheet_would_run_is_prefixed(tmp_path, front, exporte
         if r and not r[0].startswith("#")
     ]
     assert rows[0][0].startswith(exported)
+
+
+# -- a broken OpenAI-compatible server: one line naming it, never an abstention (9, 10) -----
+
+# The backend tests' fixtures: a fake-embedder index whose selector reads words, and no
+# generator or notice carried over between tests.
+from tests.fake_openai import FakeOpenAIServer, Script  # noqa: E402
+from tests.test_openai_backend import _ask, _fresh, index_dir  # noqa: E402, F401
+
+
+@pytest.mark.parametrize(
+    "raw, content_type, words",
+    [
+        (b'{"id": "c", "choices": [{"text": "Hola", "index": 0}]}', "application/json", "stream"),
+        (b'data: {"error": {"message": "boom del servidor"}}\n\n', "text/event-stream", "boom"),
+        (b"data: {no es json\n\n", "text/event-stream", "JSON"),
+        (b'data: {"id": "c", "choices": null}\n\n', "text/event-stream", "choices"),
+        (
+            b'data: {"id": "c", "choices": [{"text": 5, "index": 0}]}\n\n',
+            "text/event-stream",
+            "text",
+        ),
+    ],
+    ids=["not-a-stream", "error-event", "bad-json", "choices-null", "numeric-text"],
+)
+def test_a_broken_server_is_one_line_naming_it_not_an_abstention(
+    index_dir,  # noqa: F811  (the imported fixture, asked for by name)
+    capsys,
+    raw,
+    content_type,
+    words,
+):
+    with FakeOpenAIServer(Script(raw=raw, raw_type=content_type)) as server:
+        code = _ask(index_dir, server.url, "--model", "openai:tiny")
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert code == 2 and len(err) == 1, (captured.out, err)
+    assert server.url in err[0] and words in err[0], err[0]
+    assert "No encuentro esto" not in captured.out and "logprobs" not in captured.err

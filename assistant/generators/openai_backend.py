@@ -35,6 +35,7 @@ the server's real window too.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterator
@@ -299,9 +300,22 @@ class OpenAIGenerator:
                 stream=True,
                 extra_body=extra or None,
             )
+            received = 0
             with response as chunks:
                 for chunk in chunks:
-                    yield from chunk.choices[:1]
+                    choices = getattr(chunk, "choices", None)
+                    if not isinstance(choices, list):
+                        raise self._malformed("un fragmento sin lista 'choices'")
+                    for choice in choices[:1]:
+                        if not isinstance(getattr(choice, "text", None), str | None):
+                            raise self._malformed("un 'text' que no es texto")
+                        yield choice
+                    received += 1
+            if not received:
+                # A 200 whose body is not an event stream (a JSON completion, an HTML page)
+                # reads as no events at all: never an empty answer, which would pass for an
+                # abstention.
+                raise self._malformed("una respuesta que no es un stream de eventos")
 
     def _check_model(self) -> int | None:
         """Refuse a model the server does not list (llama.cpp's server answers any name with
@@ -323,6 +337,12 @@ class OpenAIGenerator:
         raise ModelServerError(
             f"El servidor {self.url} no tiene el modelo {self.served!r} (sirve: {served}); "
             f"usa --model {PREFIX}NOMBRE con uno de ellos"
+        )
+
+    def _malformed(self, what: str) -> ModelServerError:
+        return ModelServerError(
+            f"El servidor {self.url} devolvió {what} (modelo {self.served}): ¿es compatible "
+            "con la API de OpenAI en /v1/completions con stream?"
         )
 
     @contextmanager
@@ -360,6 +380,11 @@ class OpenAIGenerator:
             raise ModelServerError(
                 f"El servidor {self.url} rechazó la petición (error {error.status_code}: {said})"
             ) from error
+        except openai.APIError as error:  # an error event inside the stream, a bad body
+            said = " ".join(str(error.message or error).split())[:200]
+            raise ModelServerError(f"El servidor {self.url} devolvió un error: {said}") from None
+        except json.JSONDecodeError as error:
+            raise self._malformed(f"JSON no válido ({error.msg})") from None
 
 
 def _server_message(error) -> str:
