@@ -146,7 +146,13 @@ def cmd_chat(args) -> int:
             return 0
         if not question:
             return 0
-        answer = _stream_answer(assistant, question, history)
+        try:
+            answer = _stream_answer(assistant, _question(question), history)
+        except AssistantError as error:
+            # One question failed (a server down for a moment, a bad question): say so in
+            # one line and keep the conversation; the next question may well work.
+            print(f"\nerror: {error}", file=sys.stderr)
+            continue
         history.append(Turn(answer.question, answer.query, answer.answer))
 
 

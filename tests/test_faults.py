@@ -953,3 +953,29 @@ def test_a_broken_server_is_one_line_naming_it_not_an_abstention(
     assert code == 2 and len(err) == 1, (captured.out, err)
     assert server.url in err[0] and words in err[0], err[0]
     assert "No encuentro esto" not in captured.out and "logprobs" not in captured.err
+
+
+def test_chat_says_a_server_error_in_one_line_and_keeps_the_conversation(
+    index_dir,  # noqa: F811  (the imported fixture)
+    notes_copy,
+    capsys,
+    monkeypatch,
+):
+    question = NotesIndex.load(index_dir).chunks[0].heading
+    with FakeOpenAIServer(Script(fail=(503, {"error": {"message": "cargando"}}))) as server:
+        said = iter([question, question, ""])
+
+        def typed(prompt: str = "") -> str:
+            line = next(said)
+            if server.requests:  # the first question failed: the server is back
+                server.script.fail = None
+            return line
+
+        monkeypatch.setattr("builtins.input", typed)
+        argv = ["chat", "--notes", str(notes_copy), "--index", str(index_dir)]
+        argv += ["--model", "openai:tiny", "--base-url", server.url]
+        assert main(argv) == 0
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "503" in errors[0] and server.url in errors[0]
+    assert "Fuentes:" in captured.out or "No encuentro" in captured.out  # the second answered
