@@ -33,6 +33,7 @@ class Script:
     logprobs: bool = True  # False: the server ignores a request for logprobs
     refuse_logprobs: bool = False  # a request for logprobs fails (llama.cpp, logits_all off)
     honour_stop: bool = True  # False: the server ignores ``stop``
+    honour_max_tokens: bool = True  # False: the server streams its whole script
     fail: tuple[int, dict] | None = None  # (status, body) of every completions request
     fail_models: tuple[int, dict] | None = None  # the same for /v1/models
     delay_s: float = 0.0  # before answering a completions request
@@ -87,7 +88,8 @@ class FakeOpenAIServer:
 
     def chunks(self, body: dict) -> list[dict]:
         tokens, fresh = self.tokens(body["prompt"])
-        tokens = tokens[: body.get("max_tokens") or len(tokens)]
+        if self.script.honour_max_tokens:
+            tokens = tokens[: body.get("max_tokens") or len(tokens)]
         finish = "length"
         if self.script.honour_stop and body.get("stop"):
             kept, text = [], ""

@@ -979,3 +979,15 @@ def test_chat_says_a_server_error_in_one_line_and_keeps_the_conversation(
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "503" in errors[0] and server.url in errors[0]
     assert "Fuentes:" in captured.out or "No encuentro" in captured.out  # the second answered
+
+
+def test_a_server_that_ignores_max_tokens_is_cut_on_our_side():
+    from assistant.generators import get_generator
+    from assistant.generators.base import GenerationConfig
+    from assistant.generators.openai_backend import MAX_CHARS_PER_TOKEN
+
+    endless = Script(first={" El": 1.0}, rest={" El": [" bla"] * 50_000}, honour_max_tokens=False)
+    with FakeOpenAIServer(endless) as server:
+        generator = get_generator("openai:tiny", base_url=server.url)
+        text = generator.generate("Pregunta: ¿algo?", GenerationConfig(max_new_tokens=20))
+    assert 0 < len(text) <= 20 * MAX_CHARS_PER_TOKEN

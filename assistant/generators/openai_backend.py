@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ WINDOW_MARGIN = 16
 # Gemma's tokenizer 4.1 on average (3.7 at the least), SmolLM2's 2.8 (2.6), an English
 # vocabulary on Spanish text. 2.5 counts more tokens than either.
 CHARS_PER_TOKEN = 2.5
+# The most text one token may stand for when an answer is capped on our side: a token of
+# these vocabularies is rarely over 16 characters, so the cap never cuts an honest answer.
+MAX_CHARS_PER_TOKEN = 16
 TOP_LOGPROBS = 5  # alternatives the server lists for the first token
 MAX_STOPS = 4  # the OpenAI API refuses more stop strings
 
@@ -226,10 +230,34 @@ class OpenAIGenerator:
                 f"(súbela con {CONTEXT_ENV} si el servidor tiene más); usa menos pasajes o "
                 "menos tokens nuevos"
             )
-        return clip_stops(self._pieces(prompt, config), config.stop)
+        return clip_stops(self._bounded(self._pieces(prompt, config), config), config.stop)
 
     def generate(self, prompt: str, config: GenerationConfig) -> str:
         return "".join(self.stream(prompt, config))
+
+    def _bounded(self, pieces: Iterator[str], config: GenerationConfig) -> Iterator[str]:
+        """The server's text, bounded on our side whatever the server does: at most
+        MAX_CHARS_PER_TOKEN characters per token asked for (a server that ignores
+        max_tokens streamed forever, and a 22 MB answer was then checked for minutes),
+        and one answer within the read timeout overall (it bounds each wait only)."""
+        limit = config.max_new_tokens * MAX_CHARS_PER_TOKEN
+        deadline = time.monotonic() + self.config.read_timeout_s
+        written = 0
+        try:
+            for piece in pieces:
+                if written + len(piece) >= limit:
+                    yield piece[: limit - written]
+                    return  # closing the generator closes the connection
+                written += len(piece)
+                yield piece
+                if time.monotonic() > deadline:
+                    raise ModelServerError(
+                        f"El servidor {self.url} no terminó la respuesta en "
+                        f"{self.config.read_timeout_s:g} s (modelo {self.served}); sube el "
+                        f"plazo con {TIMEOUT_ENV}"
+                    )
+        finally:
+            pieces.close()
 
     # -- requests -------------------------------------------------------------------------
 
