@@ -75,7 +75,7 @@ class AssistantConfig:
     passages: int = 3  # recall@3 of the retriever is 0.96; each passage costs prefill time
     seed: int = 0  # draws the few-shot examples
     max_question_chars: int = 1000
-    selector: str = "ranker"  # assistant.selection.SELECTORS
+    selector: str = "blend"  # assistant.selection.SELECTORS (docs/RESULTS.md, issue 22)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     abstention: AbstentionPolicy = field(default_factory=AbstentionPolicy)

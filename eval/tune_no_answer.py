@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--squad-limit", type=int, default=400)
     parser.add_argument("--strategy", default="zero-shot")
-    parser.add_argument("--selector", default="ranker", help="assistant.selection.SELECTORS")
+    parser.add_argument("--selector", default="blend", help="assistant.selection.SELECTORS")
     args = parser.parse_args(argv)
     from assistant.prompts import parse_strategy
 

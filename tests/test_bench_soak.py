@@ -11,7 +11,7 @@ import pytest
 
 from eval import bench_soak
 from eval.bench_soak import parse_args, peak_mb, reply_problem, rss_mb, status_mb
-from tests.conftest import DEV_SET, NOTES
+from tests.conftest import DEV_SET, ROOT
 
 STATUS = """Name:\tpython
 VmPeak:\t 1200000 kB
@@ -31,7 +31,11 @@ Threads:\t12
         (["--rounds", "0"], "--rounds debe ser al menos 1, no 0"),
         (["--questions", "dos"], "invalid int value: 'dos'"),
         (["--out", str(DEV_SET)], "escribiría sobre una entrada (preguntas"),
-        (["--out", str(NOTES / "soak.json")], "escribiría sobre una entrada (notas"),
+        # the soak bench's default notes (the repository's own): refused before any read
+        (
+            ["--out", str(ROOT / "corpus" / "notes" / "soak.json")],
+            "escribiría sobre una entrada (notas",
+        ),
     ],
 )
 def test_a_bad_option_is_refused_with_its_name(argv, message, capsys):

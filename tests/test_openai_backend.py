@@ -240,7 +240,7 @@ def test_each_failure_is_one_line_that_names_the_server(monkeypatch, case, scrip
 def index_dir(notes_copy, tmp_path, fake_embedder, fake_config, monkeypatch):
     # The trained ranker reads e5 cosines; over the fake embedder's it finds no answer,
     # and these tests are about the served model, so the CLI and the app select by words.
-    monkeypatch.setitem(SELECTORS, "ranker", lambda unit_vectors: OverlapSelector())
+    monkeypatch.setitem(SELECTORS, "blend", lambda unit_vectors: OverlapSelector())
     build_index(notes_copy, tmp_path / "index", index_config=fake_config)
     return tmp_path / "index"
 

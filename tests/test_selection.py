@@ -11,6 +11,7 @@ import pytest
 from assistant.answer_html import answer_html, evidence_text
 from assistant.selection import (
     FEATURES,
+    BlendedSelector,
     LearnedRanker,
     RankedUnit,
     RankerModel,
@@ -45,7 +46,12 @@ def fake_model(seed: int = 0) -> RankerModel:
 
 def selectors():
     vectors = HashEmbedder().embed_passages
-    return [LearnedRanker(vectors, fake_model()), ReaderSelector(vectors), OverlapSelector()]
+    return [
+        LearnedRanker(vectors, fake_model()),
+        ReaderSelector(vectors),
+        BlendedSelector(vectors, fake_model()),
+        OverlapSelector(),
+    ]
 
 
 QUESTIONS = ["¿Qué es Teacher Forcing?", "¿Qué ventajas tiene LoRA?", "What is attention?"]

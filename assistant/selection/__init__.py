@@ -10,6 +10,7 @@ from assistant.selection.base import Candidate, RankedUnit, Selection, Selector,
 from assistant.selection.features import FEATURES, candidates, question_forms
 from assistant.selection.ranker import (
     SELECTORS,
+    BlendedSelector,
     LearnedRanker,
     RankerModel,
     ReaderSelector,
@@ -17,6 +18,7 @@ from assistant.selection.ranker import (
 )
 
 __all__ = [
+    "BlendedSelector",
     "FEATURES",
     "SELECTORS",
     "Candidate",
