@@ -29,7 +29,7 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from assistant.selection.evidence import answer_form
+from assistant.selection.evidence import ANSWER_FORMS, answer_form
 from corpus.files import atomic_write_text, file_sha256
 from corpus.questions import load_questions
 from eval.answers import best, limit_questions, token_f1
@@ -74,7 +74,7 @@ def answer_rows(name: str, limit: int | None, strategy: str, selector: str) -> l
     # Every form written, to compare the writer with the quotation on each.
     never = replace(
         never,
-        evidence=replace(never.evidence, written_forms=("list", "definition", "factoid", "other")),
+        evidence=replace(never.evidence, written_forms=ANSWER_FORMS),
     )
     writer = Assistant(index, writer.generator, writer.checker, never)
     quoting = Assistant(
@@ -124,7 +124,7 @@ def overall(rows: list[Row], threshold: float) -> dict:
 
 def by_form(rows: list[Row]) -> dict:
     table = {}
-    for form in ("list", "definition", "factoid", "other"):
+    for form in ANSWER_FORMS:
         subset = [r for r in rows if r.form == form and r.answerable]
         if subset:
             table[form] = {

@@ -300,6 +300,7 @@ def test_an_abstention_shows_no_evidence(index):
         ("¿Qué ventajas tiene LoRA?", "list", False),  # the items themselves
         ("What are the drawbacks of teacher forcing?", "list", False),
         ("¿Qué es Teacher Forcing?", "definition", False),  # the notes' definition
+        ("¿Qué diferencia hay entre BERT y GPT?", "difference", False),  # both sides
         ("¿Cuántos parámetros ajusta LoRA?", "factoid", True),  # the span, written
         ("¿Por qué se usa Teacher Forcing?", "other", True),
     ],

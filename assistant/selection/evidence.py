@@ -43,7 +43,10 @@ class EvidenceConfig:
     # with the evidence itself. On the dev sets (docs/results/no_answer.json "by_form"),
     # quoting won lists on the notes (token F1 0.31 vs 0.21) and tied definitions (0.56 vs
     # 0.56 over both notes sets) while keeping the term as the subject and its idea; the
-    # writer won factoids and the rest (SQuAD-es 0.41 vs 0.12: it writes the span).
+    # writer won factoids and the rest (SQuAD-es 0.41 vs 0.12: it writes the span). A
+    # difference is quoted too: the dev sets hold two (writer 0.14, quote 0.20 F1), too few
+    # to decide, and the writer copied one side of "estáticos y contextuales" and dropped
+    # the contrast the evidence held.
     written_forms: tuple[str, ...] = ("factoid", "other")
 
     def __post_init__(self) -> None:
@@ -58,16 +61,19 @@ class EvidenceConfig:
             )
 
 
-ANSWER_FORMS = ("list", "definition", "factoid", "other")
+ANSWER_FORMS = ("list", "definition", "difference", "factoid", "other")
 _FACTOID = ("quantity", "person", "date", "place")
 
 
 def answer_form(question: str) -> str:
     """What shape the answer takes: a list (advantages, drawbacks, kinds), a definition
-    ("¿qué es…?"), a factoid (how many, who, when, where: the span) or any other."""
+    ("¿qué es…?"), a difference (both sides), a factoid (how many, who, when, where: the
+    span) or any other."""
     if asked_lists(question):
         return "list"
     asks = {name for (name, _), on in zip(QUESTION_FORMS, question_forms(question)) if on}
+    if "difference" in asks:
+        return "difference"
     if asks & set(_FACTOID):
         return "factoid"
     return "definition" if "definition" in asks else "other"
