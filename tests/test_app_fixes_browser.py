@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import app as study_app
 from tests.browser import wait_ms
@@ -48,7 +49,13 @@ def open_chat(page, url: str):
     # Gradio keeps a connection open, so "networkidle" never comes: wait for elements.
     page.goto(url, wait_until="domcontentloaded")
     box = page.locator("#question textarea")
-    box.wait_for(timeout=wait_ms(WAIT_MS))
+    try:
+        box.wait_for(timeout=wait_ms(WAIT_MS // 2))
+    except PlaywrightTimeout:
+        # Under a full CI load the first page of a fresh app once never rendered (its
+        # scripts came too late): load it once more, as a student would.
+        page.reload(wait_until="domcontentloaded")
+        box.wait_for(timeout=wait_ms(WAIT_MS))
     return box
 
 
