@@ -15,6 +15,7 @@ kept (an exchange is ~10 KB: a reply and up to ten 1,200-character passages).
 
 from __future__ import annotations
 
+import html
 import os
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -185,31 +186,38 @@ def _exchange_from_json(data: dict) -> Exchange:
 
 
 def _quoted(text: str) -> str:
-    return "\n".join(f"> {line}".rstrip() for line in text.strip().splitlines())
+    return "\n".join(f"> {line}".rstrip() for line in _esc(text).strip().splitlines())
+
+
+def _esc(text: str) -> str:
+    """Text of the model, the student or the notes as Markdown text, never live HTML: a
+    Markdown viewer renders inline HTML, so a model's ``<img onerror=…>`` would run."""
+    return html.escape(text, quote=False)
 
 
 def conversation_markdown(session: ChatSession) -> str:
     """The conversation as a Markdown document: each question, its answer (with its [n]
-    markers), and the passages it cites quoted in full."""
+    markers), and the passages it cites quoted in full; all of it escaped as text."""
     lines = ["# Conversación con tus notas", ""]
     if not session.exchanges:
         lines += ["(sin preguntas todavía)", ""]
     for i, e in enumerate(session.exchanges, start=1):
-        lines += [f"## {i}. {e.question}", ""]
+        lines += [f"## {i}. {_esc(e.question)}", ""]
         if e.kind == "error":
-            lines += [f"⚠ Error: {e.text}", ""]
+            lines += [f"⚠ Error: {_esc(e.text)}", ""]
             continue
-        lines += [e.text, ""]
+        lines += [_esc(e.text), ""]
         if e.unsupported:
             lines += ["Frases que tus notas no respaldan:", ""]
-            lines += [f"- ⚠ {sentence}" for sentence in e.unsupported] + [""]
+            lines += [f"- ⚠ {_esc(sentence)}" for sentence in e.unsupported] + [""]
         if e.turn is not None and e.turn.query != e.question:
-            lines += [f"*Búsqueda: «{e.turn.query}»*", ""]
+            lines += [f"*Búsqueda: «{_esc(e.turn.query)}»*", ""]
         if e.passages:
             heading = "Pasajes más cercanos" if e.kind == "abstention" else "Pasajes citados"
             lines += [f"### {heading}", ""]
             for c in e.passages:
-                lines += [f"**[{c.n}] {c.source} — {c.heading}**", "", _quoted(c.text), ""]
+                title = _esc(f"[{c.n}] {c.source} — {c.heading}")
+                lines += [f"**{title}**", "", _quoted(c.text), ""]
     return "\n".join(lines)
 
 

@@ -991,3 +991,37 @@ def test_a_server_that_ignores_max_tokens_is_cut_on_our_side():
         generator = get_generator("openai:tiny", base_url=server.url)
         text = generator.generate("Pregunta: ¿algo?", GenerationConfig(max_new_tokens=20))
     assert 0 < len(text) <= 20 * MAX_CHARS_PER_TOKEN
+
+
+def test_the_exported_chat_markdown_holds_no_live_html(make_app_for_export):
+    from assistant.chat_session import ChatSession, conversation_markdown
+    from tests.test_app import ask
+
+    hostile = (
+        "El Teacher Forcing usa la palabra correcta de la secuencia de entrada como entrada "
+        'siguiente [1]. Y <img src=x onerror="alert(1)"> lo demuestra [1].'
+    )
+    app = make_app_for_export(hostile)
+    session = ChatSession()
+    ask(app, "¿Qué es <b>Teacher</b> Forcing?", session)
+    session.add_error("<script>alert(2)</script>", session.next_number, "<i>caído</i>")
+    text = conversation_markdown(session)
+    assert "<img" not in text and "<script" not in text and "<b>" not in text
+    assert "<i>" not in text
+    assert "&lt;img src=x" in text and "&lt;script&gt;" in text
+
+
+@pytest.fixture
+def make_app_for_export(notes_copy, tmp_path, fake_embedder, fake_config):
+    import app as study_app
+    from tests.test_app import fake_factory, never_run
+
+    built = tmp_path / "index"
+    build_index(notes_copy, built, index_config=fake_config)
+
+    def make(script):
+        return study_app.StudyApp(
+            notes_copy, built, fake_factory(script), never_run, experiments_dir=tmp_path / "exp"
+        )
+
+    return make
