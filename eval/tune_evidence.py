@@ -32,8 +32,6 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from assistant.abstain import retrieval_confidence
 from assistant.selection.evidence import EvidenceConfig, choose_evidence, quote_evidence
 from assistant.selection.lists import prefer_named, sibling_hits
@@ -47,7 +45,6 @@ SETS = {
     "ood_dev": ("eval/data/ood_notes", "eval/data/ood_dev.jsonl"),
     "squad_es_dev": ("eval/data/squad_es/dev/notes", "eval/data/squad_es/dev/questions.jsonl"),
 }
-THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0001, 0.05))  # tune_no_answer
 RATIOS = (0.3, 0.5, 0.7, 0.9, None)  # None: never a second unit
 # (second_ratio, definition_next) pairs scored
 CHOICES = tuple((ratio, nxt) for ratio in RATIOS for nxt in (True, False))

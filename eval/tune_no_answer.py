@@ -33,9 +33,10 @@ from assistant.selection.evidence import ANSWER_FORMS, answer_form
 from corpus.files import atomic_write_text, file_sha256
 from corpus.questions import load_questions
 from eval.answers import best, limit_questions, token_f1
-from eval.tune_evidence import SETS, THRESHOLDS
+from eval.tune_evidence import SETS
 
 TOLERANCE = 0.005
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 21))  # 0.05 .. 1.0
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ The writer then works from the top units only, and the student sees them as the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,6 +16,17 @@ from typing import Protocol
 import numpy as np
 
 from corpus.records import Hit
+
+# A labelled unit: "Desventajas: Exposición al sesgo" (a list item with its label, as
+# support.passage_units writes it); group 1 the label, group 2 the item.
+LABELLED = re.compile(r"^([^.:]{2,60}): (\S.*)$")
+
+
+def label_of(unit: str) -> str:
+    """ "Desventajas: Exposición al sesgo" -> "Desventajas"; "" for a unit without one."""
+    match = LABELLED.match(unit)
+    return match.group(1) if match else ""
+
 
 # texts -> (n, dim) L2-normalized e5 passage embeddings (the support checker's cache)
 UnitVectors = Callable[[list[str]], np.ndarray]

@@ -17,15 +17,12 @@ construction.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from assistant.selection.base import RankedUnit, Selection
+from assistant.selection.base import LABELLED, RankedUnit, Selection, label_of
 from assistant.selection.features import QUESTION_FORMS, question_forms
 from assistant.selection.lists import asked_lists, names_list, unit_named
 from corpus.errors import SettingsError
-
-_LABEL = re.compile(r"^([^.:]{2,60}): (\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -77,12 +74,6 @@ def answer_form(question: str) -> str:
     if asks & set(_FACTOID):
         return "factoid"
     return "definition" if "definition" in asks else "other"
-
-
-def label_of(unit: str) -> str:
-    """ "Desventajas: Exposición al sesgo" -> "Desventajas"; "" for a unit without one."""
-    match = _LABEL.match(unit)
-    return match.group(1) if match else ""
 
 
 def choose_evidence(
@@ -158,7 +149,7 @@ def quote_evidence(units: list[RankedUnit], quote: bool = False) -> str:
     for unit in units:
         this = label_of(unit.text)
         if this and this == label and sentences and sentences[-1][1] == unit.n:
-            item = _LABEL.match(unit.text).group(2).rstrip(". ")
+            item = LABELLED.match(unit.text).group(2).rstrip(". ")
             sentences[-1] = (f"{sentences[-1][0]}; {item}", unit.n)
         else:
             sentences.append((unit.text.rstrip(". "), unit.n))

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from assistant.selection.base import Candidate, UnitVectors
+from assistant.selection.base import Candidate, UnitVectors, label_of
 from corpus.records import Hit, plain_text
 from corpus.text import analyse, fold_accents
 
@@ -114,7 +114,6 @@ _FORMS = [name for name, _ in QUESTION_FORMS]
 _FORM_PATTERNS = [re.compile(p) for _, p in QUESTION_FORMS]
 _OFFER_PATTERNS = [re.compile(p) for _, p in UNIT_OFFERS]
 _NAME = re.compile(r"(?<=[a-záéíóúñ,;] )[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+")
-_LABELLED = re.compile(r"^[^.:]{2,60}: \S")
 
 FEATURES: tuple[str, ...] = (
     "cosine",
@@ -237,7 +236,7 @@ def feature_matrix(
         [math.log(per_passage[u.n]) for u in units],
         [math.log(1 + len(u.text.split())) for u in units],
         [float(len(u.text.split()) < 6) for u in units],
-        [float(bool(_LABELLED.match(u.text))) for u in units],
+        [float(bool(label_of(u.text))) for u in units],
     ]
     matrix = np.column_stack([np.asarray(c, dtype=np.float32) for c in columns])
     asks_block = np.broadcast_to(asks, offers.shape)

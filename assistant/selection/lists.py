@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from assistant.selection.base import RankedUnit, Selection
+from assistant.selection.base import RankedUnit, Selection, label_of
 from corpus.records import Hit, plain_text
 from corpus.text import analyse, fold_accents
 
@@ -42,7 +42,6 @@ LIST_NAMES: dict[str, re.Pattern] = {
     "drawbacks": re.compile(r"desventaj|inconvenien|limitacion|\bcontras\b|debilidad"),
     "kinds": re.compile(r"\btipos?\b|\bclases\b|\bvariantes\b|\bcategorias\b"),
 }
-_LABEL = re.compile(r"^([^.:]{2,60}): \S")
 MAX_SIBLINGS = 2  # sections added per question: the answer is one list, not a note
 
 
@@ -59,8 +58,8 @@ def names_list(text: str, forms: list[str]) -> bool:
 
 
 def unit_named(unit: RankedUnit, forms: list[str]) -> bool:
-    label = _LABEL.match(unit.text)
-    return names_list(unit.heading, forms) or bool(label and names_list(label.group(1), forms))
+    label = label_of(unit.text)
+    return names_list(unit.heading, forms) or bool(label and names_list(label, forms))
 
 
 def sibling_hits(chunks, hits: list[Hit], question: str) -> list[Hit]:
@@ -120,14 +119,14 @@ def prefer_named(question: str, selection: Selection, hits: list[Hit]) -> Select
     def counts(unit: RankedUnit) -> bool:
         if not unit_named(unit, forms):
             return False
-        label = _LABEL.match(unit.text)
-        about = analyse(f"{hits[unit.n - 1].chunk.heading} {label.group(1) if label else ''}")
+        about = analyse(f"{hits[unit.n - 1].chunk.heading} {label_of(unit.text)}")
         return not topic or bool(topic & set(about))
 
-    named = [u for u in selection.units if counts(u)]
+    marks = [counts(u) for u in selection.units]
+    named = [u for u, mark in zip(selection.units, marks) if mark]
     if not named:
         return selection
-    rest = [u for u in selection.units if not counts(u)]
+    rest = [u for u, mark in zip(selection.units, marks) if not mark]
     # Scores stay probabilities and keep the new order: the named ones are lifted above
     # every other unit, the order inside each group unchanged.
     ceiling = max((u.score for u in rest), default=0.0)
