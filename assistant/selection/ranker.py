@@ -229,11 +229,18 @@ class BlendedSelector:
         return Selection(_ranked(units, scores), learned.no_answer)
 
 
+def _cross_encoder(unit_vectors: UnitVectors):
+    from assistant.selection.cross import CrossEncoderSelector  # torch: loaded on demand
+
+    return CrossEncoderSelector(unit_vectors)
+
+
 # name -> factory(unit_vectors); tests add fakes here.
 SELECTORS = {
     BlendedSelector.name: BlendedSelector,
     LearnedRanker.name: LearnedRanker,
     ReaderSelector.name: ReaderSelector,
+    "cross": _cross_encoder,
 }
 
 

@@ -1,0 +1,382 @@
+"""Train the cross-encoder selector (``selection/cross/``) on the training questions only.
+
+    python -m assistant.selection.cross_train [--minutes 90] [--out assistant/selection/cross]
+
+The questions are the learned ranker's (``cross_data``): SQuAD-es train articles and the
+notes' dev questions outside the held-out sections, each with every unit of its top 3
+passages. A share of the SQuAD-es train articles is held out whole as validation: it
+reports P@1 and fits the no-answer model on questions the encoder never saw.
+
+Each optimizer step takes ``questions_per_step`` questions, each with its positive units
+and up to ``units_per_question`` units in all (the rest sampled from its negatives). The
+loss per question is a binary cross-entropy over its units (it calibrates a unit's
+probability, which an unanswerable question needs) plus, when a unit answers, the listwise
+softmax cross-entropy of the answering units against all (what P@1 rewards).
+
+Resumable: a checkpoint (adapter + head + optimizer + scheduler + RNG + step) is written
+under a temporary name and renamed into place every ``save_steps`` steps, in the cache; a
+killed run resumes from the newest and repeats at most ``save_steps`` steps. The data order
+is a function of the seed and the step only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.selection.cross import (
+    HEAD_FILE,
+    MAX_LEN,
+    MODEL_DIR,
+    CrossModel,
+    build_model,
+    no_answer_row,
+    pair_text,
+)
+from assistant.selection.cross_data import QuestionRows, cached_rows, split_groups
+from assistant.selection.features import Candidate
+from corpus.errors import AssistantError
+
+
+@dataclass(frozen=True)
+class CrossTrainConfig:
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 30
+    questions_per_step: int = 4
+    units_per_question: int = 8  # positives + sampled negatives; ~16 retrieved on average
+    notes_repeats: int = 3  # each notes question appears this many times per epoch
+    epochs: float = 1.0
+    max_steps: int = 0  # 0: epochs decide; otherwise a cap (the CPU budget)
+    validation_share: float = 0.1  # of the SQuAD-es train articles
+    save_steps: int = 20
+    threads: int = 2
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# -- batches ------------------------------------------------------------------------------
+
+
+def epoch_order(train: list[QuestionRows], config: CrossTrainConfig, epoch: int) -> list[int]:
+    """Question indices of one epoch, shuffled by (seed, epoch)."""
+    order = [
+        i
+        for i, row in enumerate(train)
+        for _ in range(config.notes_repeats if row.source == "notes" else 1)
+    ]
+    random.Random(f"{config.seed}-{epoch}").shuffle(order)
+    return order
+
+
+def step_questions(train, config: CrossTrainConfig, step: int) -> list[tuple[int, int]]:
+    """(question index, sampling seed) of the questions of optimizer step ``step``."""
+    per_epoch = len(epoch_order(train, config, 0))
+    first = step * config.questions_per_step
+    picked = []
+    for position in range(first, first + config.questions_per_step):
+        epoch, offset = divmod(position, per_epoch)
+        picked.append((epoch_order(train, config, epoch)[offset], position))
+    return picked
+
+
+def sample_units(row: QuestionRows, limit: int, seed: int) -> list[int]:
+    positives = [i for i, u in enumerate(row.units) if u.label]
+    negatives = [i for i, u in enumerate(row.units) if not u.label]
+    random.Random(seed).shuffle(negatives)
+    return sorted(positives + negatives[: max(0, limit - len(positives))])
+
+
+def unit_candidate(row: QuestionRows, i: int) -> Candidate:
+    u = row.units[i]
+    return Candidate(u.n, u.index, u.text, u.heading)
+
+
+def question_loss(model, tokenizer, row: QuestionRows, picked: list[int]):
+    import torch
+
+    encoded = [
+        tokenizer.encode_pair(row.question, pair_text(unit_candidate(row, i)), MAX_LEN)
+        for i in picked
+    ]
+    ids, mask = tokenizer.pad_batch(encoded)
+    logits = model(ids, mask)
+    labels = torch.tensor([float(row.units[i].label) for i in picked])
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    if labels.any():
+        listwise = torch.logsumexp(logits, 0) - torch.logsumexp(logits[labels > 0], 0)
+        loss = loss + listwise
+    return loss
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+
+def _step_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    found = [p for p in root.glob("step-*") if (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def save_weights(folder: Path, model) -> None:
+    from safetensors.torch import save_file
+
+    model.encoder.save_pretrained(folder)
+    (folder / "README.md").unlink(missing_ok=True)  # peft's empty model card
+    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
+
+
+def save_checkpoint(root: Path, model, optimizer, scheduler, state: dict) -> None:
+    import torch
+
+    final = root / f"step-{state['step']:06d}"
+    staging = root / f".{final.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    save_weights(staging, model)
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        staging / "trainer.pt",
+    )
+    (staging / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    for older in _step_dirs(root)[:-1]:
+        shutil.rmtree(older, ignore_errors=True)
+
+
+def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model.encoder, load_file(str(folder / "adapter_model.safetensors")))
+    model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+    trainer = torch.load(folder / "trainer.pt", weights_only=False)
+    optimizer.load_state_dict(trainer["optimizer"])
+    scheduler.load_state_dict(trainer["scheduler"])
+    torch.set_rng_state(trainer["torch_rng"])
+    return json.loads((folder / "state.json").read_text(encoding="utf-8"))
+
+
+# -- evaluation on the validation articles ------------------------------------------------
+
+
+def validation_logits(model, tokenizer, rows: list[QuestionRows]) -> list[np.ndarray]:
+    import torch
+    from tqdm import tqdm
+
+    model.eval()
+    found = []
+    with torch.inference_mode():
+        for row in tqdm(rows, desc="Validación", unit="preg"):
+            if not row.units:
+                found.append(np.zeros(0))
+                continue
+            encoded = [
+                tokenizer.encode_pair(row.question, pair_text(unit_candidate(row, i)), MAX_LEN)
+                for i in range(len(row.units))
+            ]
+            ids, mask = tokenizer.pad_batch(encoded)
+            found.append(model(ids, mask).float().numpy().astype(np.float64))
+    model.train()
+    return found
+
+
+def fit_no_answer(rows: list[QuestionRows], logits: list[np.ndarray]):
+    """The no-answer model on the validation questions: a question without an answering
+    unit among its passages is a no-answer, whatever its label."""
+    from assistant.selection.train import _fit_linear
+
+    usable = [(r, s) for r, s in zip(rows, logits) if len(s)]
+    matrix = np.array([no_answer_row(s) for _, s in usable])
+    labels = np.array([int(not r.has_positive) for r, _ in usable])
+    if len(set(labels.tolist())) < 2:
+        raise AssistantError(
+            "La validación necesita preguntas con y sin respuesta en sus pasajes: "
+            "sube validation_share"
+        )
+    return _fit_linear(matrix, labels, None, 1.0)
+
+
+def validation_report(rows: list[QuestionRows], logits: list[np.ndarray]) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    answered = [(r, s) for r, s in zip(rows, logits) if r.has_positive and len(s)]
+    p_at_1 = np.mean([r.units[int(np.argmax(s))].label for r, s in answered])
+    usable = [(r, s) for r, s in zip(rows, logits) if len(s)]
+    labels = [int(not r.has_positive) for r, _ in usable]
+    auc = roc_auc_score(labels, [-float(np.max(s)) for _, s in usable])
+    return {
+        "questions": len(rows),
+        "answered": len(answered),
+        "p_at_1": round(float(p_at_1), 4),
+        "no_answer_auc_best_logit": round(float(auc), 4),
+    }
+
+
+# -- the entry point ------------------------------------------------------------------------
+
+
+def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTrainConfig) -> dict:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from tqdm import tqdm
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
+    from index.embedders.e5_torch import load_e5_model
+
+    began = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    train, validation = split_groups(rows, config.validation_share, config.seed)
+    train = [r for r in train if r.units]
+    encoder, tokenizer = load_e5_model("fp32")
+    encoder = get_peft_model(
+        encoder,
+        LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=["query", "key", "value", "dense"],
+        ),
+    )
+    model = build_model(encoder)
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    per_epoch = len(epoch_order(train, config, 0))
+    total = math.ceil(per_epoch * config.epochs / config.questions_per_step)
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, total)
+
+    data_key = {"questions": len(rows), "units": sum(len(r.units) for r in rows)}
+    step, resumed_from, seconds_before = 0, None, 0.0
+    latest = _step_dirs(root)[-1] if _step_dirs(root) else None
+    if latest is not None:
+        saved = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+        if saved["config"] != config.to_json() or saved["data"] != data_key:
+            raise AssistantError(
+                f"El punto de control {latest} se hizo con otra configuración u otros datos: "
+                "bórralo para empezar de nuevo"
+            )
+        state = load_checkpoint(latest, model, optimizer, scheduler)
+        step, resumed_from, seconds_before = state["step"], state["step"], state["seconds"]
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root / "train_log.jsonl"
+    trained_at = time.perf_counter()
+    progress = tqdm(total=total, initial=step, desc="Entrenando el selector", unit="paso")
+    with open(log_path, "a", encoding="utf-8") as log:
+        while step < total:
+            step_loss = 0.0
+            for index, seed in step_questions(train, config, step):
+                row = train[index]
+                picked = sample_units(row, config.units_per_question, seed)
+                loss = question_loss(model, tokenizer, row, picked) / config.questions_per_step
+                loss.backward()
+                step_loss += loss.item()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            seconds = seconds_before + time.perf_counter() - trained_at
+            log.write(
+                json.dumps(
+                    {"step": step, "loss": round(step_loss, 5), "seconds": round(seconds, 1)}
+                )
+                + "\n"
+            )
+            log.flush()
+            progress.set_postfix(loss=f"{step_loss:.3f}")
+            progress.update(1)
+            if step % config.save_steps == 0 or step == total:
+                save_checkpoint(
+                    root,
+                    model,
+                    optimizer,
+                    scheduler,
+                    {
+                        "step": step,
+                        "seconds": seconds,
+                        "config": config.to_json(),
+                        "data": data_key,
+                    },
+                )
+    progress.close()
+
+    logits = validation_logits(model, tokenizer, validation)
+    no_answer = fit_no_answer(validation, logits)
+    report = {
+        "train": config.to_json(),
+        "data": data_key
+        | {
+            "train_questions": len(train),
+            "validation_questions": len(validation),
+            "notes_questions": sum(r.source == "notes" for r in train),
+        },
+        "steps": total,
+        "resumed_from": resumed_from,
+        "train_seconds": round(seconds_before + time.perf_counter() - trained_at, 1),
+        "wall_seconds_this_run": round(time.perf_counter() - began, 1),
+        "validation": validation_report(validation, logits),
+        "trainable_parameters": sum(p.numel() for p in trainable),
+    }
+    staging = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    save_weights(staging, model)
+    (staging / "cross.json").write_text(
+        json.dumps(CrossModel(no_answer, report).to_json(), indent=1) + "\n", encoding="utf-8"
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from index.cache import default_cache_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--squad", type=Path, default=Path("../shared/data/squad-es-v2.0-dev-small.json")
+    )
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--max-steps", type=int, default=0)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if args.max_steps < 0 or args.epochs <= 0:
+        raise SystemExit("--max-steps debe ser >= 0 y --epochs > 0")
+    config = CrossTrainConfig(max_steps=args.max_steps, epochs=args.epochs)
+    cache = default_cache_dir() / "selector"
+    rows = cached_rows(args.squad, cache / "squad_train")
+    report = train_cross(rows, args.out, cache / "cross_checkpoints", config)
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
