@@ -1,9 +1,11 @@
 """The study assistant in the browser: a thin Gradio shell over the functions the CLI uses.
 
     .venv/bin/python app.py [--host 127.0.0.1] [--port 7860] [--notes corpus/notes]
-                            [--index .cache/index] [--deck FILE.sqlite] [--auth user:password]
+                            [--index .cache/index] [--deck FILE.sqlite]
+                            [--auth user:password | --auth-file FILE]
 
-STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _DECK / _AUTH stand in for the flags. The
+STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _DECK / _AUTH / _AUTH_FILE stand in for
+the flags (a password on the command line is visible with ps: assistant/login.py). The
 notes are (re)indexed on start (only changed notes are embedded) and their study cards
 rebuilt into the deck (by default the one `cards build` uses for --notes); the default
 chat's models load in the background right after (a question that comes first waits for
@@ -55,6 +57,7 @@ from assistant.evidence import answer_evidence
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.generators.openai_backend import configured_models
+from assistant.login import resolve_auth
 from assistant.markdown_html import passage_html
 from assistant.model_status import ModelStatus
 from assistant.network import check_port_free, is_loopback
@@ -82,6 +85,7 @@ from assistant.support import Checker
 from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
+from corpus.loader import SkipNote, decode_text
 from eval.experiment_progress import GridProgress
 from eval.experiment_report import render_report, results_table
 from index.cache import default_cache_dir
@@ -349,7 +353,11 @@ class StudyApp:
         path = self.notes_dir / source  # the loader's rule: links out of the folder refused
         if not resolves_inside(path, self.notes_dir) or not path.is_file():
             raise _error(f"No hay ninguna nota {source!r}")
-        return path.read_text(encoding="utf-8", errors="replace")[:200_000]
+        data = path.read_bytes()
+        try:
+            return decode_text(data)[:200_000]  # the loader's reading: UTF-16 too
+        except SkipNote:
+            return data.decode("utf-8", errors="replace")[:200_000]
 
     def note_preview(self, source: str | None) -> str:
         """The note for the preview: a Markdown note rendered (raw HTML off), any other
@@ -1142,19 +1150,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--auth",
-        default=env("STUDY_ASSISTANT_AUTH"),
-        help="usuario:contraseña para entrar en la app",
+        help="usuario:contraseña para entrar en la app (se ve con ps: mejor --auth-file o "
+        "la variable STUDY_ASSISTANT_AUTH)",
+    )
+    parser.add_argument(
+        "--auth-file",
+        help="archivo cuya primera línea es usuario:contraseña "
+        "(o la variable STUDY_ASSISTANT_AUTH_FILE)",
     )
     return parser.parse_args(argv)
-
-
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise AssistantError("--auth debe tener la forma usuario:contraseña")
-    return user, password
 
 
 def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
@@ -1162,7 +1166,7 @@ def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
         return None
     return (
         f"aviso: la app escucha en {host} sin contraseña: cualquiera que llegue a esta "
-        "máquina puede leer y cambiar tus notas; añade --auth usuario:contraseña"
+        "máquina puede leer y cambiar tus notas; añade --auth-file ARCHIVO (usuario:contraseña)"
     )
 
 
@@ -1178,7 +1182,9 @@ def log_to_stderr() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        auth = parse_auth(args.auth)
+        auth, warnings = resolve_auth(args.auth, args.auth_file)
+        for warning in warnings:
+            print(warning, file=sys.stderr)
         check_port_free(args.host, args.port)  # before the indexing and the models
         if warning := exposure_warning(args.host, auth):
             print(warning, file=sys.stderr)

@@ -14,7 +14,8 @@ Two private-use characters are put around the span before parsing and every piec
 text the renderer writes turns them into ``<mark>``/``</mark>``: a span that crosses a
 list item or a paragraph is closed and reopened at each text node, so the HTML stays
 well nested. The markers are moved off block syntax (``- ``, ``## ``), a table row's
-pipes and emphasis delimiters, so that they never change how the Markdown parses.
+pipes, emphasis delimiters and the inside of an image's ``![``, so that they never change
+how the Markdown parses.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def _place_markers(text: str, start: int, end: int) -> str:
     while start < end and (text[start].isspace() or text[start] in _DELIMITERS + "|"):
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in _DELIMITERS + "|"):
+        end -= 1
+    # Never between the "!" and the "[" of an image: "!<mark>[alt](url)" parses as a link.
+    if text.startswith("![", start - 1):
+        start -= 1
+    if text.startswith("![", end - 1):
         end -= 1
     if not _WORD.search(text, start, end):  # a table's "| --- |", a stray "**"
         return text

@@ -6,8 +6,10 @@ blocks the rest of the notes; only a folder with nothing usable is an error.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +37,44 @@ def _read_text_file(path: Path, data: bytes, config: ChunkConfig) -> str:
             f"demasiado grande ({len(data) / 1e6:.1f} MB; el límite es "
             f"{config.max_note_bytes / 1e6:.1f} MB)"
         )
-    if b"\x00" in data[:8192]:
+    return decode_text(data)
+
+
+def decode_text(data: bytes) -> str:
+    """A text note's bytes as text: UTF-8 (BOM or not), or UTF-16 (BOM or not: what
+    Windows' Notepad saves as "Unicode"). Raises SkipNote for anything else."""
+    codec = _utf16_codec(data)
+    if codec is None and b"\x00" in data[:8192]:
         raise SkipNote("parece un archivo binario, no texto")
+    if codec is not None:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            raise SkipNote("parece un archivo binario, no texto") from None
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f" for ch in text):
+            raise SkipNote("parece un archivo binario, no texto")
+        return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SkipNote(
             f"no es UTF-8 válido (byte {err.start}); guárdalo con codificación UTF-8"
         ) from None
+
+
+def _utf16_codec(data: bytes) -> str | None:
+    """The UTF-16 codec ``data`` looks written in, or None. A BOM says so. Without one, the
+    bytes must fall as a Latin-script text's do: almost every character (ASCII, "ñ", "á")
+    is below U+0100, so at least half the units have a zero high byte, and no unit has a
+    zero low byte (that would be a NUL character or another script). Known limit: UTF-16
+    without a BOM in a non-Latin script is not recognised."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    first, second = data[:8192:2], data[1:8192:2]  # the units' first and second bytes
+    for codec, low, high in (("utf-16-le", first, second), ("utf-16-be", second, first)):
+        if high and low.count(0) == 0 and high.count(0) >= len(high) / 2:
+            return codec
+    return None
 
 
 def _read_pdf(path: Path, data: bytes, config: ChunkConfig) -> str:
@@ -130,6 +162,18 @@ def load_notes(notes_dir: str | Path, config: ChunkConfig | None = None) -> Load
     for warning in warnings:
         log.warning(warning)
     if not notes:
-        detail = f" ({len(warnings)} archivos omitidos)" if warnings else ""
-        raise NotesError(f"No hay notas .md, .txt o .pdf utilizables en {notes_dir}{detail}")
+        raise NotesError(
+            f"No hay notas .md, .txt o .pdf utilizables en {notes_dir}{_skipped(warnings)}"
+        )
     return LoadResult(notes=notes, warnings=warnings)
+
+
+def _skipped(warnings: list[str], shown: int = 3) -> str:
+    """Why the files of a folder with no usable note were left out, in the error itself:
+    a lone note over 5 MB must say so, not just that nothing was usable."""
+    if not warnings:
+        return ""
+    reasons = "; ".join(w.removesuffix(", se omite") for w in warnings[:shown])
+    more = f"; y {len(warnings) - shown} más" if len(warnings) > shown else ""
+    count = "1 archivo omitido" if len(warnings) == 1 else f"{len(warnings)} archivos omitidos"
+    return f" ({count}: {reasons}{more})"

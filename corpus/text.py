@@ -81,10 +81,49 @@ def segmenter(char_span: bool = False):
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of one line or paragraph, as pysbd cuts them."""
-    return segmenter().segment(text)
+    """The sentences of one line or paragraph, as pysbd cuts them, less the cuts that fall
+    inside a Markdown image or a "p. ej." (``_continues``)."""
+    merged: list[str] = []
+    for piece in segmenter().segment(text):
+        if merged and _continues(merged[-1], piece):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return merged
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of ``text``."""
-    return [(span.start, span.end) for span in segmenter(char_span=True).segment(text)]
+    """(start, end) offsets of the sentences of ``text``, cut as ``sentences`` cuts them."""
+    spans: list[tuple[int, int]] = []
+    for span in segmenter(char_span=True).segment(text):
+        if spans and _continues(text[spans[-1][0] : spans[-1][1]], text[span.start : span.end]):
+            spans[-1] = (spans[-1][0], span.end)
+        else:
+            spans.append((span.start, span.end))
+    return spans
+
+
+# "p. ej." (por ejemplo) as the RAE spells it: pysbd's Spanish rules know "p.ej" and "ej"
+# but take "p." for a page number's, so "p. ej. en …" was cut after "p.", and any of them
+# before a capital ("p. ej. LoRA") after "ej.". No sentence ends on "por ejemplo".
+_FOR_EXAMPLE = ("p. ej.", "p.ej.", "por ej.")
+
+
+def _continues(before: str, after: str) -> bool:
+    """Whether pysbd's cut between two pieces falls inside a sentence: the "!" of a
+    Markdown image ``![alt](url)``, after the "p." of "p. ej.", or after "p. ej." itself."""
+    if before.endswith("!") and after.startswith("["):
+        closes = after.find("]")  # "[alt](" is an image's; "[1] " a citation's
+        return after[closes + 1 : closes + 2] == "(" if closes >= 0 else False
+    end = before.rstrip().lower()
+    if end.endswith("p.") and after.lower().startswith("ej."):
+        return not _inside_word(end, len(end) - 2)
+    return any(
+        end.endswith(spelling) and not _inside_word(end, len(end) - len(spelling))
+        for spelling in _FOR_EXAMPLE
+    )
+
+
+def _inside_word(text: str, at: int) -> bool:
+    """Whether text[at] is preceded by a letter or digit (so "p." is inside a word, "ap.")."""
+    return at > 0 and text[at - 1].isalnum()

@@ -15,6 +15,7 @@ import app as study_app
 from assistant.answer import Assistant, AssistantConfig
 from assistant.answer_html import sources_panel_html
 from assistant.evidence import best_spans, highlight_html, sentence_spans
+from assistant.login import parse_auth
 from assistant.notes_admin import (
     TRASH,
     NoteExistsError,
@@ -261,13 +262,13 @@ def test_only_an_exposed_host_without_auth_warns(host, auth, warns):
     ],
 )
 def test_auth_is_user_colon_password(value, expected):
-    assert study_app.parse_auth(value) == expected
+    assert parse_auth(value) == expected
 
 
 @pytest.mark.parametrize("value", ["ana", ":x", "ana:"])
 def test_malformed_auth_is_refused(value):
     with pytest.raises(Exception, match="usuario:contraseña"):
-        study_app.parse_auth(value)
+        parse_auth(value)
 
 
 def test_main_exits_with_a_one_line_error_on_missing_notes(tmp_path, capsys):

@@ -191,6 +191,52 @@ def _write(relative: str, text: str) -> Callable[[Case], None]:
     return inject
 
 
+UTF16_FORMS = {  # what Windows' Notepad and other editors save as "Unicode"
+    "le-bom.md": ("utf-16", b""),  # CPython writes little-endian with a BOM
+    "be-bom.md": ("utf-16-be", b"\xfe\xff"),
+    "le.txt": ("utf-16-le", b""),
+    "be.md": ("utf-16-be", b""),
+}
+
+
+def _utf16_text(name: str) -> str:
+    return f"# Atención\n\nLa nota {name} pondera cada token según su relevancia: ñandú.\n"
+
+
+def _utf16_notes(case: Case) -> None:
+    folder = case.tmp / "utf16"
+    folder.mkdir()
+    for name, (codec, bom) in UTF16_FORMS.items():
+        (folder / name).write_bytes(bom + _utf16_text(name).encode(codec))
+
+
+def _utf16_read(case: Case, _) -> None:
+    from corpus.loader import load_notes
+
+    loaded = load_notes(case.tmp / "utf16")
+    assert loaded.warnings == [] and len(loaded.notes) == len(UTF16_FORMS)
+    assert {n.source: n.text for n in loaded.notes} == {n: _utf16_text(n) for n in UTF16_FORMS}
+    import app  # the Notes tab's preview reads them the same way
+
+    shown = SimpleNamespace(notes_dir=case.tmp / "utf16", index=None)
+    assert app.StudyApp.note_text(shown, "be.md") == _utf16_text("be.md")
+    # A binary file with NULs stays refused.
+    (case.tmp / "utf16" / "programa.md").write_bytes(bytes(range(256)) * 40)
+    warnings = load_notes(case.tmp / "utf16").warnings
+    assert warnings == ["programa.md: parece un archivo binario, no texto, se omite"]
+    assert [h.chunk.source for h in NotesIndex.load(case.tmp / "i16").search("ñandú", k=4)]
+
+
+def _auth_file(text: str) -> Callable[[Case], None]:
+    """{tmp}/clave.txt holding ``text``, readable by its owner alone (as it should be)."""
+
+    def inject(case: Case) -> None:
+        _write("clave.txt", text)(case)
+        (case.tmp / "clave.txt").chmod(0o600)
+
+    return inject
+
+
 # -- what follows -------------------------------------------------------------------------
 
 
@@ -559,6 +605,44 @@ FAULTS: dict[str, Fault] = {
         _link_version, SEARCH, "no está dentro de la carpeta", _rebuilds_and_keeps_the_copy
     ),
     "current_empty": Fault(_current(lambda case: ""), SEARCH, "dañado", _rebuilds()),
+    # 11. Notes saved as UTF-16, and a folder whose only note is over the 5 MB limit.
+    "notes_in_utf16": Fault(
+        _utf16_notes,
+        lambda case: build_index(case.tmp / "utf16", case.tmp / "i16", index_config=FAKE),
+        None,
+        _utf16_read,
+        keeps=False,
+    ),
+    "lone_note_over_the_size_limit": Fault(
+        _write("grande/enorme.md", "palabra " * (6 * 1024 * 1024 // 8)),
+        ["index", "--notes", "{tmp}/grande", "--index", "{tmp}/ig"],
+        "enorme.md: demasiado grande (6.3 MB; el límite es 5.0 MB)",
+        process="assistant",
+    ),
+    # 12. The login from a file, so that ps never shows the password.
+    "app_auth_file_read_before_the_port": Fault(
+        _auth_file("ana:secreto\n"),
+        ["--auth-file", "{tmp}/clave.txt", "--port", "{port}", "--index", "{tmp}/otro-indice"],
+        "--port",
+        _nothing_indexed,
+        process="app",
+    ),
+    "app_auth_file_missing": Fault(
+        None,
+        ["--auth-file", "{tmp}/no-existe.txt", "--index", "{tmp}/otro-indice"],
+        "No se puede leer el archivo de --auth-file",
+        _nothing_indexed,
+        process="app",
+    ),
+    "app_auth_file_empty": Fault(
+        _auth_file("\n"), ["--auth-file", "{tmp}/clave.txt"], "está vacío", process="app"
+    ),
+    "app_auth_and_auth_file": Fault(
+        _auth_file("ana:secreto\n"),
+        ["--auth", "ana:x", "--auth-file", "{tmp}/clave.txt"],
+        "no los dos",
+        process="app",
+    ),
     # Faults of the process: killed with SIGKILL mid-write, and two builds at once.
     "killed_mid_build": Fault(
         None, _killed_mid_build, None, _killed_build_left_the_old_index, keeps=False
@@ -1025,3 +1109,100 @@ def make_app_for_export(notes_copy, tmp_path, fake_embedder, fake_config):
         )
 
     return make
+
+
+# -- a Markdown image and "p. ej." never cut a sentence (issue 23, item 18) ----------------
+
+IMAGE_NOTE = (
+    "# Atención visual\n\nLa figura lo muestra. ![mapa](http://example.com/mapa.png) La "
+    "atención visual pondera las regiones de la imagen.\n\n# Teacher forcing\n\nEl **teacher "
+    "forcing** se usa, p. ej. en traducción, para entrenar decodificadores recurrentes.\n"
+)
+
+
+def test_an_image_or_p_ej_cuts_no_quote_no_cloze_and_no_highlight_is_a_link(
+    tmp_path, fake_embedder, fake_config
+):
+    from assistant.answer import Assistant, AssistantConfig
+    from assistant.evidence import answer_evidence, highlight_html
+    from assistant.markdown_html import markdown_html
+    from assistant.study.cards import build_cards
+    from corpus.loader import load_notes
+    from tests.fakes import OverlapChecker, OverlapSelector, open_policy
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "vision.md").write_text(IMAGE_NOTE, encoding="utf-8")
+    build_index(notes, tmp_path / "index", index_config=fake_config)
+    config = AssistantConfig(
+        strategy="extractive", abstention=open_policy(min_similarity_other_language=0.0)
+    )
+    extractive = Assistant(
+        NotesIndex.load(tmp_path / "index"), None, OverlapChecker(), config, OverlapSelector()
+    )
+    answer = extractive.answer("¿Qué pondera la atención visual?")
+    quoted = answer.evidence[0].text
+    assert quoted.startswith("![mapa](") and quoted.endswith("regiones de la imagen."), quoted
+    # The sources panel: the supporting sentence highlighted, the image drawn as its alt.
+    citation = answer.citations[0]
+    (span,) = answer_evidence(answer, OverlapChecker()).values()
+    shown = highlight_html(citation.text, citation.source, span)
+    assert "<mark" in shown and "<a " not in shown and "example.com" not in shown, shown
+    # Whatever span a caller hands in: a mark never splits "![".
+    start = IMAGE_NOTE.index("[mapa]")
+    assert "<a " not in markdown_html(IMAGE_NOTE, (start, start + 40))
+    assert "<a " not in markdown_html(IMAGE_NOTE, (0, start))
+    # The cloze keeps its whole sentence.
+    fronts = [c.front for c in build_cards(load_notes(notes).notes) if c.kind == "cloze"]
+    assert "El [...] se usa, p. ej. en traducción, para entrenar decodificadores recurrentes." in (
+        fronts
+    ), fronts
+
+
+# -- the login from a file or the environment, never only the command line (18) -----------
+
+
+@pytest.mark.parametrize(
+    "argv, env, mode, warned",
+    [
+        (["--auth-file", "{file}"], {}, 0o600, None),
+        ([], {"STUDY_ASSISTANT_AUTH_FILE": "{file}"}, 0o600, None),
+        ([], {"STUDY_ASSISTANT_AUTH": "ana:secreto"}, 0o600, None),
+        (["--auth-file", "{file}"], {}, 0o644, "chmod 600"),
+        (["--auth", "ana:secreto"], {}, 0o600, "(ps)"),
+    ],
+    ids=["file", "env-file", "env", "file-others-read", "typed"],
+)
+def test_the_login_comes_from_a_file_or_the_environment(
+    tmp_path, monkeypatch, capsys, argv, env, mode, warned
+):
+    import app as study_app
+
+    secret = tmp_path / "clave.txt"
+    secret.write_text("  ana:secreto  \n", encoding="utf-8")
+    secret.chmod(mode)
+    for name in ("STUDY_ASSISTANT_AUTH", "STUDY_ASSISTANT_AUTH_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(file=secret))
+    served = SimpleNamespace(
+        report=SimpleNamespace(notes=1, chunks=1),
+        study=SimpleNamespace(deck_path=tmp_path / "deck.sqlite"),
+        cards_status="",
+        models=SimpleNamespace(loading=lambda: None),
+        warm_up=lambda: None,
+    )
+    launched = []
+    monkeypatch.setattr(study_app, "StudyApp", lambda *a, **k: served)
+    monkeypatch.setattr(study_app, "launch", lambda app, host, port, auth: launched.append(auth))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    argv = [part.format(file=secret) for part in argv]
+    argv += ["--notes", str(notes), "--index", str(tmp_path / "index"), "--port", "0"]
+    assert study_app.main(argv) == 0
+    assert launched == [("ana", "secreto")]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "aviso" in line]
+    if warned is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warned in warnings[0], warnings
