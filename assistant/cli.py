@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -348,8 +349,16 @@ def cmd_export_gguf(args) -> int:
     from assistant.gguf_export import describe, export_gguf
 
     print(f"Exportando a {args.out} ({args.type})…", file=sys.stderr, flush=True)
-    print(f"Escrito {describe(export_gguf(Path(args.out), args.adapter, args.type))}")
+    # A `kill` is an interruption too: the partial file and the scratch copy are removed
+    # (a kill -9 leaves them to the next export, which removes them first).
+    signal.signal(signal.SIGTERM, _interrupted)
+    written = export_gguf(Path(args.out), args.adapter, args.type, force=args.force)
+    print(f"Escrito {describe(written)}")
     return 0
+
+
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _question(text: str) -> str:
@@ -401,7 +410,7 @@ def check_options(args) -> None:
         from assistant.generators.adapters import adapter_for, resolve_adapter
         from assistant.gguf_export import MODEL, check_export_options
 
-        check_export_options(Path(args.out), args.type)
+        check_export_options(Path(args.out), args.type, args.force)
         resolve_adapter(adapter_for(MODEL, args.adapter))
     if getattr(args, "command", None) == "experiment":
         from assistant.prompts import parse_strategy
@@ -521,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="archivo .gguf nuevo")
     add_options(export, "adapter")
     export.add_argument("--type", default="f16", choices=("f16", "q8_0"))
+    export.add_argument("--force", action="store_true", help="reemplaza --out si ya existe")
     export.set_defaults(func=cmd_export_gguf)
 
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")

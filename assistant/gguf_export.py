@@ -1,6 +1,7 @@
 """The tuned model as one GGUF file, for llama.cpp, Ollama and LM Studio.
 
     python -m assistant export-gguf --out FILE.gguf [--adapter default|none|PATH] [--type f16|q8_0]
+                                    [--force]
 
 The base model's own GGUF (the one its package ships) gives everything but the weights:
 architecture, hyper-parameters and tokenizer are copied key by key, so llama.cpp reads
@@ -17,17 +18,21 @@ Google's original checkpoint.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Literal
 
-from corpus.errors import SettingsError
+from corpus.errors import AssistantError, SettingsError
 
 GgufType = Literal["f16", "q8_0"]
 GGUF_TYPES: tuple[str, ...] = ("f16", "q8_0")
 MODEL = "gemma-270m"  # the only model with a shipped adapter
 ARCHITECTURE = "gemma3"
+PARTIAL_SUFFIX = ".partial"
+SCRATCH_PREFIX = "study-assistant-gguf-"  # + PID: the scratch folder in the system temp
 
 # GGUF tensor name (after ``blk.N.``) -> transformers parameter (after ``model.layers.N.``).
 LAYER_TENSORS = {
@@ -63,8 +68,10 @@ def is_norm(gguf_name: str) -> bool:
     return gguf_name.endswith("norm.weight")
 
 
-def check_export_options(out: Path, gguf_type: str) -> Path:
-    """The output path, resolved; SettingsError before any slow work."""
+def check_export_options(out: Path, gguf_type: str, force: bool = False) -> Path:
+    """The output path, resolved; SettingsError before any slow work (the model's load
+    takes ~25 s): a bad --type or name, an --out that exists (unless ``force``), a folder
+    that cannot be written."""
     if gguf_type not in GGUF_TYPES:
         raise SettingsError(f"--type debe ser uno de {', '.join(GGUF_TYPES)}, no {gguf_type!r}")
     out = Path(out).expanduser()
@@ -74,7 +81,59 @@ def check_export_options(out: Path, gguf_type: str) -> Path:
         raise SettingsError(f"--out es una carpeta, no un archivo: {out}")
     if not out.parent.is_dir():
         raise SettingsError(f"No existe la carpeta de --out: {out.parent}")
+    if out.exists() and not force:
+        raise SettingsError(f"--out ya existe: {out}; añade --force para reemplazarlo")
+    try:  # what the export will do there: a hidden file, then a rename
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise SettingsError(
+            f"No se puede escribir en la carpeta de --out {out.parent} ({err.strerror}): elige otra"
+        ) from None
     return out.resolve()
+
+
+def _partial_path(out: Path) -> Path:
+    """Where ``out`` is written before its rename: hidden, beside it, named by this process
+    so that the next export knows whether its writer is still alive."""
+    return out.with_name(f".{out.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+
+
+def remove_leftovers(out_dir: Path, temp_dir: Path | None = None) -> list[Path]:
+    """Delete what a killed export left (its process gone): a ``.NAME.gguf.PID.partial``
+    beside the outputs (hundreds of MB) and its scratch folder in the system temp folder
+    (the base model's GGUF assembled, ~240 MB). Returns what was deleted."""
+    temp_dir = Path(temp_dir or tempfile.gettempdir())
+    found = [
+        (path, path.name.removesuffix(PARTIAL_SUFFIX).rpartition(".")[2])
+        for path in out_dir.glob(f".*.gguf.*{PARTIAL_SUFFIX}")
+    ]
+    found += [
+        (path, path.name.removeprefix(SCRATCH_PREFIX).partition("-")[0])
+        for path in temp_dir.glob(f"{SCRATCH_PREFIX}*")
+    ]
+    # An older version's partial, named without its process.
+    found += [(path, "0") for path in out_dir.glob(f".*.gguf{PARTIAL_SUFFIX}")]
+    removed = []
+    for path, pid in found:
+        if not pid.isdigit() or (pid != "0" and _alive(int(pid))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def merged_state(adapter: str | None) -> dict:
@@ -95,27 +154,35 @@ def merged_state(adapter: str | None) -> dict:
 
 
 def export_gguf(
-    out: Path, adapter: str | None = "default", gguf_type: str = "f16", scratch: Path | None = None
+    out: Path,
+    adapter: str | None = "default",
+    gguf_type: str = "f16",
+    scratch: Path | None = None,
+    force: bool = False,
 ) -> Path:
     """Write the base model with ``adapter`` merged (None or "none": the base model) to
     ``out`` as GGUF; returns ``out``. The file appears only when complete (written beside
-    it under a temporary name, then renamed)."""
+    it under a temporary name, then renamed); what a killed export left is deleted first
+    (``remove_leftovers``). An existing ``out`` is replaced only with ``force``."""
     import gguf
     import numpy as np
 
     from assistant.generators.adapters import adapter_for, resolve_adapter
     from assistant.generators.model_cache import gguf_path
 
-    out = check_export_options(out, gguf_type)
+    out = check_export_options(out, gguf_type, force)
     adapter = adapter_for(MODEL, adapter)
     folder = resolve_adapter(adapter)  # a bad folder fails before the model loads
-    with tempfile.TemporaryDirectory(dir=scratch) as assembled:
+    remove_leftovers(out.parent, scratch)
+    with tempfile.TemporaryDirectory(
+        prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch
+    ) as assembled:
         source = gguf_path(MODEL, Path(assembled))
         if out == source.resolve() or (folder is not None and out.is_relative_to(folder)):
             raise SettingsError(f"--out no puede reemplazar una entrada: {out}")
         reader = gguf.GGUFReader(str(source))
         weights = merged_state(adapter)
-        partial = out.with_name(f".{out.name}.partial")
+        partial = _partial_path(out)
         writer = gguf.GGUFWriter(str(partial), ARCHITECTURE)
         try:
             _copy_metadata(reader, writer, gguf_type, folder)
@@ -138,6 +205,10 @@ def export_gguf(
             writer.write_tensors_to_file()
             writer.close()
             partial.replace(out)
+        except OSError as err:  # the disk filled, the folder went away
+            writer.close()
+            partial.unlink(missing_ok=True)
+            raise AssistantError(f"No se pudo escribir {out}: {err.strerror or err}") from None
         except BaseException:
             writer.close()
             partial.unlink(missing_ok=True)

@@ -159,3 +159,30 @@ def write_then_hang(index, path):
 store.faiss.write_index = write_then_hang
 store.build_index({notes!r}, {index!r}, index_config=IndexConfig(embedder="fake-hash"))
 """
+
+# `python -m assistant export-gguf` that stops for good once its partial file is open, for
+# the fault rows that kill it there. The model's weights are zeros and only its 1-D
+# tensors are written: the fault is the files an export leaves, not the model. The base
+# GGUF is really assembled into the scratch folder (~240 MB), as a real export does.
+HANGING_EXPORT = """
+import sys, time
+sys.path.insert(0, {root!r})
+import gguf, numpy as np
+import assistant.gguf_export as export
+from assistant.cli import main
+readers = []
+real_init = gguf.GGUFReader.__init__
+def remember(self, *args, **kwargs):
+    real_init(self, *args, **kwargs)
+    self.tensors = [t for t in self.tensors if len(t.shape) == 1]
+    readers.append(self)
+gguf.GGUFReader.__init__ = remember
+export.merged_state = lambda adapter: {{
+    export.hf_name(t.name): np.zeros(int(t.n_elements), np.float32) for t in readers[-1].tensors
+}}
+def hang(self, *args, **kwargs):
+    print("WRITING", flush=True)
+    time.sleep(600)
+gguf.GGUFWriter.write_tensors_to_file = hang
+sys.exit(main(["export-gguf", "--out", {out!r}, "--adapter", "none"]))
+"""

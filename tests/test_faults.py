@@ -237,6 +237,29 @@ def _auth_file(text: str) -> Callable[[Case], None]:
     return inject
 
 
+def _adapter(weights: bytes | None) -> Callable[[Case], None]:
+    """{tmp}/adaptador: the shipped adapter's config, and ``weights`` as its safetensors
+    file (None: no weights file at all)."""
+
+    def inject(case: Case) -> None:
+        from assistant.generators.adapters import SHIPPED_ADAPTERS
+
+        folder = case.tmp / "adaptador"
+        folder.mkdir()
+        shutil.copy2(SHIPPED_ADAPTERS["gemma-270m"] / "adapter_config.json", folder)
+        if weights is not None:
+            (folder / "adapter_model.safetensors").write_bytes(weights)
+
+    return inject
+
+
+def _shipped_weights_cut_in_half() -> bytes:
+    from assistant.generators.adapters import SHIPPED_ADAPTERS, WEIGHTS_FILE
+
+    weights = (SHIPPED_ADAPTERS["gemma-270m"] / WEIGHTS_FILE).read_bytes()
+    return weights[: len(weights) // 2]
+
+
 # -- what follows -------------------------------------------------------------------------
 
 
@@ -642,6 +665,40 @@ FAULTS: dict[str, Fault] = {
         ["--auth", "ana:x", "--auth-file", "{tmp}/clave.txt"],
         "no los dos",
         process="app",
+    ),
+    # 13. export-gguf: everything it can know is checked before the model's ~25 s load.
+    "export_out_read_only": Fault(
+        None,
+        ["export-gguf", "--out", "/proc/modelo.gguf"],
+        "No se puede escribir en la carpeta de --out",
+        process="assistant",
+    ),
+    "export_out_exists": Fault(
+        _write("modelo.gguf", "un GGUF anterior"),
+        ["export-gguf", "--out", "{tmp}/modelo.gguf"],
+        "--force",
+    ),
+    "export_adapter_weights_cut": Fault(
+        lambda case: _adapter(_shipped_weights_cut_in_half())(case),
+        ["export-gguf", "--out", "{tmp}/modelo.gguf", "--adapter", "{tmp}/adaptador"],
+        "están dañados",
+        process="assistant",
+    ),
+    "export_adapter_weights_garbage": Fault(
+        _adapter(b"\x00" * 4096),
+        ["export-gguf", "--out", "{tmp}/modelo.gguf", "--adapter", "{tmp}/adaptador"],
+        "están dañados",
+    ),
+    "export_adapter_without_weights": Fault(
+        _adapter(None),
+        ["export-gguf", "--out", "{tmp}/modelo.gguf", "--adapter", "{tmp}/adaptador"],
+        "le faltan sus pesos",
+        process="assistant",
+    ),
+    "ask_adapter_without_weights": Fault(
+        _adapter(None),
+        ["ask", "--notes", NO_NOTES, "--adapter", "{tmp}/adaptador", "hola"],
+        "le faltan sus pesos",
     ),
     # Faults of the process: killed with SIGKILL mid-write, and two builds at once.
     "killed_mid_build": Fault(
@@ -1206,3 +1263,54 @@ def test_the_login_comes_from_a_file_or_the_environment(
         assert warnings == []
     else:
         assert len(warnings) == 1 and warned in warnings[0], warnings
+
+
+# -- a killed export-gguf leaves nothing once the next one starts (issue 23, item 16) ------
+
+
+def _hanging_export(out: Path, temp: Path) -> subprocess.Popen:
+    """An export (tests/fakes.HANGING_EXPORT) stopped with its partial file open."""
+    from tests.fakes import HANGING_EXPORT
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", HANGING_EXPORT.format(root=str(ROOT), out=str(out))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temp)},  # the system temp folder, for this child
+    )
+    assert child.stdout.readline().strip() == "WRITING", child.stderr.read()
+    return child
+
+
+@pytest.mark.slow
+def test_a_killed_export_leaves_nothing_once_the_next_one_starts(tmp_path):
+    out, temp = tmp_path / "modelo.gguf", tmp_path / "tmp-del-sistema"
+    temp.mkdir()
+
+    def partials() -> list[Path]:
+        return sorted(tmp_path.glob(".modelo.gguf*.partial"))
+
+    def scratch() -> list[Path]:
+        return sorted(temp.iterdir())
+
+    killed = _hanging_export(out, temp)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    # What a kill -9 leaves: the partial beside the output, the base GGUF in the temp.
+    (left,) = partials()
+    (copied,) = scratch()
+    assert left.stat().st_size > 1_000_000
+    assert sum(p.stat().st_size for p in copied.rglob("*")) > 200_000_000
+
+    # The next export removes both before its slow work; stopped with a plain kill, it
+    # removes its own on the way out.
+    stopped = _hanging_export(out, temp)
+    try:
+        assert left not in partials() and copied not in scratch()
+        assert len(partials()) == 1 and len(scratch()) == 1  # its own
+    finally:
+        stopped.send_signal(signal.SIGTERM)
+        _, err = stopped.communicate(timeout=120)
+    assert stopped.returncode == 130 and err.strip().splitlines()[-1] == "interrumpido", err
+    assert partials() == [] and scratch() == [] and not out.exists()

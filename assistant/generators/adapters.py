@@ -2,8 +2,9 @@
 
 A folder is checked before peft touches the model, so a wrong path or an adapter trained
 for another base model ends in one Spanish sentence instead of a shape traceback: the
-folder must hold ``adapter_config.json`` of a LoRA, and every ``lora_A``/``lora_B`` matrix
-in ``adapter_model.safetensors`` must fit the layer it names.
+folder must hold ``adapter_config.json`` of a LoRA and a readable
+``adapter_model.safetensors`` (checked before the model loads), and every
+``lora_A``/``lora_B`` matrix in it must fit the layer it names (once the model is loaded).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ADAPTER_HELP = (
     "adaptador; o la carpeta de otro adaptador"
 )
 WEIGHTS_FILE = "adapter_model.safetensors"
+LEGACY_WEIGHTS_FILE = "adapter_model.bin"  # peft before safetensors
 # The adapters trained in this project, by base model (assistant/lora/adapters/; how they
 # were made: train_config.json and train_summary.json beside each).
 SHIPPED_ADAPTERS: dict[str, Path] = {
@@ -51,7 +53,39 @@ def resolve_adapter(adapter: str | Path | None) -> Path | None:
         raise AdapterError(f"No existe el adaptador LoRA: {adapter}")
     if not (folder / "adapter_config.json").is_file():
         raise AdapterError(f"{adapter} no es un adaptador LoRA: le falta adapter_config.json")
-    return folder.resolve()
+    folder = folder.resolve()
+    read_adapter_config(folder)
+    check_weights(folder)
+    return folder
+
+
+def check_weights(folder: Path) -> None:
+    """The adapter's weights are there and readable (the safetensors header: names,
+    shapes, and that the file holds every byte it announces), in milliseconds and before
+    any model loads. Without this, a folder with no weights sent peft to the Hugging Face
+    hub ("Repo id must be in the form…") and a damaged file was a traceback after the
+    model's load. Known limit: bytes damaged inside a tensor are not detected."""
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        if (folder / LEGACY_WEIGHTS_FILE).is_file():
+            return  # an old .bin adapter: peft's own loading errors are caught later
+        raise AdapterError(
+            f"Al adaptador LoRA {folder} le faltan sus pesos ({WEIGHTS_FILE}): cópialo "
+            "entero o entrénalo de nuevo"
+        )
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="np") as stored:
+            names = list(stored.keys())  # noqa: SIM118 (safe_open is not a dict)
+    except (SafetensorError, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise AdapterError(
+            f"Los pesos del adaptador LoRA {weights} están dañados ({reason}): cópialo de "
+            "nuevo o entrénalo otra vez"
+        ) from None
+    if not any(".lora_A." in name for name in names):
+        raise AdapterError(f"{weights} no tiene matrices LoRA (lora_A, lora_B)")
 
 
 def read_adapter_config(folder: Path) -> dict:
