@@ -38,6 +38,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr
 from gradio.utils import NamedString
 from gradio_client.utils import is_valid_file
+from starlette.middleware import Middleware
 
 from assistant.answer import Answer, Assistant, AssistantConfig
 from assistant.answer_html import (
@@ -57,7 +58,7 @@ from assistant.evidence import answer_evidence
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
 from assistant.generators.base import GenerationConfig
 from assistant.generators.openai_backend import configured_models
-from assistant.login import resolve_auth
+from assistant.login import LoginThrottle, ThrottledLogin, resolve_auth
 from assistant.markdown_html import passage_html
 from assistant.model_status import ModelStatus
 from assistant.network import check_port_free, is_loopback
@@ -1228,13 +1229,17 @@ def launch(
     port: int,
     auth: tuple[str, str] | None = None,
     block: bool = True,
+    login_throttle: LoginThrottle | None = None,
 ) -> gr.Blocks:
     """Build the UI and serve it; ``block=False`` returns once it listens (the browser
     tests), the caller then closes it. Uploads go to the app's own folder for ``port``,
-    emptied first (assistant/uploads.py)."""
+    emptied first (assistant/uploads.py). Wrong passwords are throttled per client
+    (assistant/login.py; ``login_throttle``: the tests' own clock)."""
     use_upload_dir(upload_dir_for(port))
     demo = build_ui(app)
+    throttle = login_throttle or LoginThrottle()
     demo.queue(max_size=64).launch(
+        app_kwargs={"middleware": [Middleware(ThrottledLogin, throttle=throttle)]},
         server_name=host,
         server_port=port,
         auth=auth,

@@ -40,11 +40,11 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 @contextmanager
 def served_app(
-    work: Path, make_assistant: Callable, auth: tuple[str, str] | None = None
+    work: Path, make_assistant: Callable, auth: tuple[str, str] | None = None, **launch_options
 ) -> Iterator[tuple[str, study_app.StudyApp]]:
     """(url, the app): notes, index, deck, study, chat and experiment folders, and
     Gradio's temporary root, all under ``work``; behind ``auth`` when given; closed on
-    exit."""
+    exit. ``launch_options`` go to app.launch (a login throttle with the test's clock)."""
     shutil.copytree(NOTES, work / "notes")
     fake = HashEmbedder()
     with pytest.MonkeyPatch.context() as patch:
@@ -63,7 +63,7 @@ def served_app(
             chat_dir=work / "chat",
         )
         port = free_port()
-        demo = study_app.launch(app, "127.0.0.1", port, auth=auth, block=False)
+        demo = study_app.launch(app, "127.0.0.1", port, auth=auth, block=False, **launch_options)
         try:
             yield f"http://127.0.0.1:{port}/", app
         finally:

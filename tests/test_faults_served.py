@@ -23,6 +23,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app as study_app
+from assistant.login import LoginThrottle
 from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
 from tests.served import served_app
 from tests.test_app import fake_factory
@@ -50,12 +51,24 @@ REFUSED = {401, 403, 404, 405, 422, 302}  # 422: a body is checked before the lo
 STREAMS = {"/gradio_api/heartbeat/{session_hash}"}  # an open stream: it never answers
 
 
+class Clock:
+    """The login throttle's clock, moved by hand: a row waits out a lockout at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class Served:
     url: str
     app: study_app.StudyApp
     work: Path
     client: Client
+    throttle: LoginThrottle
+    clock: Clock
 
     @property
     def notes(self) -> Path:
@@ -89,8 +102,10 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("served-faults")
-    with served_app(work, fake_factory(), auth=AUTH) as (url, app):
-        yield Served(url, app, work, Client(url, auth=AUTH, verbose=False))
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    with served_app(work, fake_factory(), auth=AUTH, login_throttle=throttle) as (url, app):
+        yield Served(url, app, work, Client(url, auth=AUTH, verbose=False), throttle, clock)
 
 
 @pytest.fixture
@@ -227,7 +242,37 @@ def _folder_emptied_at_start(row: Row) -> None:  # 11: what a previous run left
         link.unlink()
 
 
+def _login_brute_force(row: Row) -> None:  # issue 23, item 7
+    """50 wrong passwords in a row: 3 free, then a wait that doubles, then a lockout; a
+    try in the wait is refused before its password is looked at (the right one too), and
+    each counted failure is one log line."""
+    throttle, clock, me = row.served.throttle, row.served.clock, "127.0.0.1"
+    with httpx.Client(base_url=row.served.url, timeout=60) as http:
+
+        def login(password: str) -> httpx.Response:
+            return http.post("login", data={"username": AUTH[0], "password": password})
+
+        codes = [login(f"mal-{i}").status_code for i in range(50)]
+        assert codes == [400] * 4 + [429] * 46, codes
+        refused = login(AUTH[1])
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert "espera 1 s" in refused.json()["detail"]
+        waits = []
+        while (wait := throttle.wait(me)) < 60:  # wait out each delay, fail again
+            waits.append(wait)
+            clock.now += wait
+            assert login("mal").status_code == 400
+        assert waits == [1, 2, 4, 8, 16, 32] and wait == 900  # the 10th: locked out
+        clock.now += 899
+        assert login(AUTH[1]).status_code == 429
+        clock.now += 1
+        assert login(AUTH[1]).status_code == 200 and throttle.wait(me) == 0
+    assert len(row.log) == 7 and all(line.startswith("login: ") for line in row.log), row.log
+    assert "10 contraseñas incorrectas desde 127.0.0.1: bloqueado 900 s" in row.log[-1]
+
+
 FAULTS: dict[str, Callable[[Row], None]] = {
+    "login_brute_force": _login_brute_force,
     "api_upload_and_delete_reindex_in_the_call": _upload_is_searchable_at_once,
     # 11 and 13: refused uploads leave no copy, and are one log line, no traceback.
     "api_upload_binary": lambda row: row.refused("binario.md", b"\x00\x01\x02 no es texto"),
