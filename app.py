@@ -63,6 +63,7 @@ from assistant.markdown_html import passage_html
 from assistant.model_status import ModelStatus
 from assistant.network import check_port_free, is_loopback
 from assistant.notes_admin import (
+    ReindexQueue,
     delete_note,
     list_notes,
     list_trash,
@@ -90,7 +91,7 @@ from corpus.loader import SkipNote, decode_text
 from eval.experiment_progress import GridProgress
 from eval.experiment_report import render_report, results_table
 from index.cache import default_cache_dir
-from index.store import NotesIndex, check_index_dir, open_index
+from index.store import BuildReport, NotesIndex, check_index_dir, open_index
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTES = ROOT / "corpus" / "notes"
@@ -172,6 +173,7 @@ class StudyApp:
         self.models = ModelStatus()  # what the header's line says
         self._make_assistant, self._run_experiment = make_assistant, run_experiment
         self._lock = threading.Lock()  # guards the index and the assistants between events
+        self._reindexes: ReindexQueue[tuple[BuildReport, str]] = ReindexQueue()
         self._assistants: dict[ChatSettings, Assistant] = {}
         self._models_loaded: set[tuple[str, bool]] = set()
         self._notices_shown: set[str] = set()  # a backend's remark (no veto), shown once
@@ -484,15 +486,12 @@ class StudyApp:
             raise _error(f"{done} Pero el índice no se actualizó: {err}") from None
 
     def _reindex(self, progress) -> str:
+        """Re-index and rebuild the cards, queued behind any re-index in progress (another
+        browser's upload or delete): the result reflects the folder as it is now."""
         progress(0, desc="Leyendo las notas…")
-        index, report = open_index(self.notes_dir, self.index_dir, progress=True)
-        with self._lock:
-            self.index, self.report = index, report
-            self._assistants.clear()  # they hold the old index
+        report, cards = self._reindexes.run(partial(self._rebuild, progress))
         for warning in report.warnings:
             _warn(warning)
-        progress(0.95, desc="Actualizando las tarjetas de estudio…")
-        cards = self.rebuild_cards()
         changes = [
             f"{label}: {', '.join(names)}"
             for label, names in (
@@ -508,6 +507,15 @@ class StudyApp:
             + ("; ".join(changes) if changes else "Sin cambios.")
             + f" {cards}"
         )
+
+    def _rebuild(self, progress) -> tuple[BuildReport, str]:
+        """One re-index (under self._reindexes): the index swapped in, the cards rebuilt."""
+        index, report = open_index(self.notes_dir, self.index_dir, progress=True)
+        with self._lock:
+            self.index, self.report = index, report
+            self._assistants.clear()  # they hold the old index
+        progress(0.95, desc="Actualizando las tarjetas de estudio…")
+        return report, self.rebuild_cards()
 
     # -- study -------------------------------------------------------------------------
 

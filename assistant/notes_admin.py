@@ -1,7 +1,7 @@
 """Changing the notes folder on the student's request: add, delete, list with chunk counts.
 
 Nothing here runs unless the student asks (the app's Notes tab); indexing stays in
-index.store. An upload is checked with the same loader the index uses before it is
+index.store, and the app's re-indexes after a change queue in ``ReindexQueue``. An upload is checked with the same loader the index uses before it is
 written, is written atomically, and never replaces an existing note unless asked to. A
 deleted note, and the old version of a replaced one, go to a hidden ``.papelera`` folder
 inside the notes folder (the loader skips hidden folders); ``papelera.json`` there
@@ -21,9 +21,10 @@ import threading
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from corpus.config import ChunkConfig
 from corpus.errors import NotesError
@@ -35,6 +36,7 @@ TRASH_INDEX = "papelera.json"  # trash file name -> where it came from, why, whe
 TrashReason = Literal["borrada", "reemplazada"]
 _trash_lock = threading.Lock()  # two browser tabs never race for papelera.json
 _FIELDS = ("source", "reason", "when")  # of a papelera.json entry
+Built = TypeVar("Built")  # what a ReindexQueue's build returns
 MAX_NAME_CHARS = 100  # characters of the stem; long names wrap badly in the notes table
 _UNSAFE = re.compile(r"[^\w\-. ()]+", re.UNICODE)
 
@@ -272,3 +274,36 @@ def list_notes(
         fresh = entry is not None and entry.get("sha256") == file_sha256(path)
         rows.append(NoteInfo(source, path.stat().st_size, entry["chunks"] if fresh else None))
     return rows
+
+
+class ReindexQueue(Generic[Built]):
+    """The app's re-indexes, one at a time, the last one always run.
+
+    Each upload, delete or restore asks for a re-index after changing the folder. Two at
+    once from two browsers used to collide on the index's lock ("Otro proceso está
+    indexando", though it was the same app) and the loser's change stayed out of the
+    index. Here a request waits for the build in progress, then is answered by a build
+    that *started after it was asked* (so its change is in): its own, or one it shares
+    with requests that queued meanwhile. A failed build answers only its own caller; the
+    next in line builds again."""
+
+    def __init__(self) -> None:
+        self._building = threading.Lock()  # held for a whole build
+        self._counter = threading.Lock()  # guards the numbers below
+        self._asked = 0  # requests so far, numbered 1, 2, ...
+        self._covered = 0  # the highest request the last finished build covers
+        self._last: Built | None = None
+
+    def run(self, build: Callable[[], Built]) -> Built:
+        """``build``'s result, or that of a build started after this call."""
+        with self._counter:
+            self._asked += 1
+            mine = self._asked
+        with self._building:
+            if self._covered >= mine:
+                return self._last  # type: ignore[return-value]  (set with _covered)
+            with self._counter:
+                covers = self._asked  # every request asked so far sees this build's notes
+            result = build()
+            self._covered, self._last = covers, result
+            return result

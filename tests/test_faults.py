@@ -1314,3 +1314,40 @@ def test_a_killed_export_leaves_nothing_once_the_next_one_starts(tmp_path):
         _, err = stopped.communicate(timeout=120)
     assert stopped.returncode == 130 and err.strip().splitlines()[-1] == "interrumpido", err
     assert partials() == [] and scratch() == [] and not out.exists()
+
+
+# -- the app's re-indexes queue: the last one always runs (issue 23, item 14) --------------
+
+
+def test_reindexes_asked_during_a_build_share_one_build_that_starts_after_them():
+    import threading
+
+    from assistant.notes_admin import ReindexQueue
+
+    queue: ReindexQueue[int] = ReindexQueue()
+    release, started, builds = threading.Event(), threading.Event(), []
+
+    def build() -> int:
+        builds.append(len(builds) + 1)
+        if len(builds) == 1:  # the first holds the queue until the others have asked
+            started.set()
+            assert release.wait(30)
+        return builds[-1]
+
+    results: dict[str, int] = {}
+    first = threading.Thread(target=lambda: results.update(first=queue.run(build)))
+    first.start()
+    assert started.wait(30)
+    waiting = [
+        threading.Thread(target=lambda n=n: results.update({n: queue.run(build)}))
+        for n in ("second", "third")
+    ]
+    for thread in waiting:
+        thread.start()
+    while queue._asked < 3:  # both asked while the first build runs
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(30)
+    # The first build could not see their changes: one more build, started after both.
+    assert builds == [1, 2] and results == {"first": 1, "second": 2, "third": 2}

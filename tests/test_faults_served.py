@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from gradio_client import Client, handle_file
 
 import app as study_app
 from assistant.login import LoginThrottle
+from assistant.notes_admin import list_trash
 from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
 from tests.served import served_app
 from tests.test_app import fake_factory
@@ -271,7 +274,53 @@ def _login_brute_force(row: Row) -> None:  # issue 23, item 7
     assert "10 contraseñas incorrectas desde 127.0.0.1: bloqueado 900 s" in row.log[-1]
 
 
+def _upload_and_delete_at_once(row: Row) -> None:  # issue 23, item 14
+    """Two browsers: one uploads a note, the other deletes one while the upload's
+    re-index holds the index (held there, inside the index's lock, until the delete has
+    moved its note to the trash). Both succeed, and the index ends as the folder is: the
+    new note in, the deleted one out."""
+    import index.store as store
+
+    trash = row.served.notes / ".papelera"
+    building, real_write = threading.Event(), store._write_version
+
+    def held_write(*args, **kwargs):
+        if not building.is_set():  # the upload's build: wait for the delete's move
+            building.set()
+            deadline = time.monotonic() + 60
+            while not (trash / "teacher_forcing.md").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return real_write(*args, **kwargs)
+
+    note = row.tmp / "rag.md"
+    note.write_text(RAG_NOTE, encoding="utf-8")
+    other = Client(row.served.url, auth=AUTH, verbose=False)  # the second browser
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "_write_version", held_write)
+        upload = row.served.client.submit([handle_file(str(note))], False, api_name="/upload")
+        assert building.wait(60), "the upload's re-index never started"
+        deleted = other.predict("teacher_forcing.md", api_name="/delete")[0]
+        uploaded = upload.result(timeout=120)
+    try:
+        assert uploaded.startswith("Añadidas: rag.md. Índice listo:"), uploaded
+        assert "teacher_forcing.md movida a la papelera" in deleted, deleted
+        assert "quitadas: teacher_forcing.md" in deleted, deleted
+        assert "rag.md" in row.served.sources()
+        assert "teacher_forcing.md" not in row.served.sources()
+        hits = row.served.app.index.search("teacher forcing", k=10)
+        assert all(hit.chunk.source != "teacher_forcing.md" for hit in hits)
+        assert row.log == []  # no user error on either side
+    finally:  # the notes as the other rows expect them
+        trashed = next(
+            n.name for n in list_trash(row.served.notes) if n.source == "teacher_forcing.md"
+        )
+        row.served.app.restore(trashed, progress=lambda *a, **k: None)
+        row.served.client.predict("rag.md", api_name="/delete")
+        other.close()
+
+
 FAULTS: dict[str, Callable[[Row], None]] = {
+    "upload_and_delete_at_once": _upload_and_delete_at_once,
     "login_brute_force": _login_brute_force,
     "api_upload_and_delete_reindex_in_the_call": _upload_is_searchable_at_once,
     # 11 and 13: refused uploads leave no copy, and are one log line, no traceback.
