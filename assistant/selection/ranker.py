@@ -192,25 +192,18 @@ class ReaderSelector:
         return Selection(_ranked(units, scores), round(float(np.clip(1.0 - best, 0.0, 1.0)), 4))
 
 
-class BlendedSelector:
-    """The default: each unit scored ``RANKER_WEIGHT`` x the learned ranker's probability
-    + the rest x the reader's score (capped at 1), the no-answer score the ranker's.
+class Blend:
+    """Each unit scored ``weight`` x the primary selector's score + the rest x the
+    reader's (capped at 1); the no-answer score is the primary's (its threshold was tuned
+    on it)."""
 
-    On the dev sets each alone wins somewhere: P@1 on the notes' training questions
-    ranker 0.514 / reader 0.417, on the water-cycle notes 0.813 / 0.875, on SQuAD-es dev
-    0.709 / 0.715; the blend at 0.7 scored 0.514 / 0.875 / 0.709, the best or within one
-    question of it on each (0.5 the same, 0.3 worse on the notes). The ranker's no-answer
-    score is kept: its threshold was tuned on it (AbstentionPolicy.max_no_answer)."""
-
-    name = "blend"
-    RANKER_WEIGHT = 0.7
-
-    def __init__(self, unit_vectors: UnitVectors, model: RankerModel | None = None) -> None:
-        self.ranker = LearnedRanker(unit_vectors, model)
-        self.reader = ReaderSelector(unit_vectors)
+    def __init__(self, name: str, primary, reader: ReaderSelector, weight: float) -> None:
+        if not 0.0 <= weight <= 1.0:
+            raise SettingsError(f"weight debe estar entre 0 y 1, no {weight}")
+        self.name, self.primary, self.reader, self.weight = name, primary, reader, weight
 
     def select(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Selection:
-        learned = self.ranker.select(question, hits, query_vector)
+        learned = self.primary.select(question, hits, query_vector)
         if not learned.units:
             return learned
         hand = {
@@ -218,15 +211,34 @@ class BlendedSelector:
             for u in self.reader.select(question, hits, query_vector).units
         }
         units = candidates(hits)
-        probability = {(u.n, u.index): u.score for u in learned.units}
-        weight = self.RANKER_WEIGHT
+        primary = {(u.n, u.index): u.score for u in learned.units}
         scores = np.array(
             [
-                weight * probability[(u.n, u.index)] + (1 - weight) * hand[(u.n, u.index)]
+                self.weight * primary[(u.n, u.index)] + (1 - self.weight) * hand[(u.n, u.index)]
                 for u in units
             ]
         )
         return Selection(_ranked(units, scores), learned.no_answer)
+
+
+class BlendedSelector(Blend):
+    """The default: 0.7 x the learned ranker's probability + 0.3 x the reader's score.
+
+    On the dev sets each alone wins somewhere: P@1 on the notes' training questions
+    ranker 0.514 / reader 0.417, on the water-cycle notes 0.813 / 0.875, on SQuAD-es dev
+    0.709 / 0.715; the blend at 0.7 scored 0.514 / 0.875 / 0.709, the best or within one
+    question of it on each (0.5 the same, 0.3 worse on the notes)."""
+
+    name = "blend"
+    RANKER_WEIGHT = 0.7
+
+    def __init__(self, unit_vectors: UnitVectors, model: RankerModel | None = None) -> None:
+        super().__init__(
+            self.name,
+            LearnedRanker(unit_vectors, model),
+            ReaderSelector(unit_vectors),
+            self.RANKER_WEIGHT,
+        )
 
 
 def _cross_encoder(unit_vectors: UnitVectors):
@@ -235,12 +247,17 @@ def _cross_encoder(unit_vectors: UnitVectors):
     return CrossEncoderSelector(unit_vectors)
 
 
+def _cross_blend(unit_vectors: UnitVectors):
+    return Blend("cross-blend", _cross_encoder(unit_vectors), ReaderSelector(unit_vectors), 0.7)
+
+
 # name -> factory(unit_vectors); tests add fakes here.
 SELECTORS = {
     BlendedSelector.name: BlendedSelector,
     LearnedRanker.name: LearnedRanker,
     ReaderSelector.name: ReaderSelector,
     "cross": _cross_encoder,
+    "cross-blend": _cross_blend,
 }
 
 
@@ -251,6 +268,7 @@ def get_selector(name: str, unit_vectors: UnitVectors):
 
 
 __all__ = [
+    "Blend",
     "BlendedSelector",
     "MODEL_FILE",
     "QUESTION_FEATURES",
