@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -127,16 +128,28 @@ class CrossScorer:
 
             self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._lock = threading.Lock()
+        # The last questions' logits: the list steps and a blend ask again for the same
+        # (question, units), and a forward is ~0.2-1 s on this CPU.
+        self._recent: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     def logits(self, question: str, passages: list[str]) -> np.ndarray:
         import torch
 
         if not passages:
             return np.zeros(0)
-        encoded = [self.tokenizer.encode_pair(question, p, MAX_LEN) for p in passages]
-        ids, mask = self.tokenizer.pad_batch(encoded)
-        with self._lock, torch.inference_mode():
-            return self.model(ids, mask).float().numpy().astype(np.float64)
+        key = (question, tuple(passages))
+        with self._lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key].copy()
+            encoded = [self.tokenizer.encode_pair(question, p, MAX_LEN) for p in passages]
+            ids, mask = self.tokenizer.pad_batch(encoded)
+            with torch.inference_mode():
+                found = self.model(ids, mask).float().numpy().astype(np.float64)
+            self._recent[key] = found
+            if len(self._recent) > 64:
+                self._recent.popitem(last=False)
+            return found.copy()
 
 
 @lru_cache(maxsize=2)
