@@ -174,6 +174,35 @@ def peak_gflops(size: int = 2048, repeats: int = 5) -> dict:
     return result
 
 
+def library_kernels(precision: str) -> dict[str, int]:
+    """Which BLAS / oneDNN kernels one embedding call runs, as the libraries log them
+    (MKL_VERBOSE, ONEDNN_VERBOSE), counted by name, in a child process (the logs go to
+    its stdout). fbgemm's int8 kernels log nothing."""
+    import subprocess
+    from collections import Counter
+
+    script = (
+        "from eval.bench_e5 import every_linear_int8\n"
+        "from index.embedders.e5_torch import TorchE5Embedder\n"
+        f"p = {precision!r}\n"
+        "e = every_linear_int8(TorchE5Embedder('fp32')) if p == 'int8-all-linear' "
+        "else TorchE5Embedder(p)\n"
+        "e.embed_passages(['Un pasaje de prueba sobre atención y capas densas.'])\n"
+    )
+    env = dict(os.environ, MKL_VERBOSE="1", ONEDNN_VERBOSE="1")
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    counts = Counter()
+    for line in run.stdout.splitlines():
+        if line.startswith("MKL_VERBOSE") and "(" in line.split()[1]:  # not the banner
+            counts["mkl " + line.split()[1].split("(")[0]] += 1
+        elif line.startswith("onednn_verbose") and ",primitive,exec," in line:
+            fields = line.split(",")
+            counts[f"onednn {fields[5]} {fields[6]}"] += 1
+    return dict(counts.most_common(6))
+
+
 def kernels(engines: dict, texts: list[str]) -> dict:
     """The ops that took the time in one batch per precision, and the thread pools loaded."""
     from threadpoolctl import threadpool_info
@@ -195,7 +224,8 @@ def kernels(engines: dict, texts: list[str]) -> dict:
         events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total)[::-1]
         total = sum(e.self_cpu_time_total for e in events)
         report[precision] = {
-            e.key: f"{100 * e.self_cpu_time_total / total:.1f}%" for e in events[:6]
+            "ops": {e.key: f"{100 * e.self_cpu_time_total / total:.1f}%" for e in events[:6]},
+            "library_calls": library_kernels(precision),
         }
     return report
 
