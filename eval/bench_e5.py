@@ -237,6 +237,7 @@ def every_linear_int8(engine):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         engine.model = torch.ao.quantization.quantize_dynamic(
             engine.model, {torch.nn.Linear}, dtype=torch.qint8
         )
