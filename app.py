@@ -90,6 +90,7 @@ from corpus.files import resolves_inside
 from corpus.loader import SkipNote, decode_text
 from eval.experiment_progress import GridProgress
 from eval.experiment_report import render_report, results_table
+from eval.experiment_worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
 from index.cache import default_cache_dir
 from index.store import BuildReport, NotesIndex, check_index_dir, open_index
 
@@ -137,27 +138,18 @@ def load_for_settings(index: NotesIndex, settings: ChatSettings) -> Assistant:
     )
 
 
-def _real_experiment(*args, **kwargs) -> dict:
-    try:
-        from eval.experiment import run_experiment
-    except ImportError as err:
-        raise _error(
-            f"El comando de experimentos no está instalado (eval/experiment.py): {err}"
-        ) from err
-    return run_experiment(*args, **kwargs)
-
-
 class StudyApp:
-    """State shared by every session (notes folder, loaded index, assistants, study deck)
-    and the callbacks the UI wires to it. Tests build it with a fake assistant factory
-    and a fake checker for the study tab's grading."""
+    """State shared by every session (notes folder, loaded index, assistants, study deck,
+    the experiment worker) and the callbacks the UI wires to it. Tests build it with a
+    fake assistant factory, a fake checker for the study tab's grading and an experiment
+    worker that runs a scripted child."""
 
     def __init__(
         self,
         notes_dir: str | Path,
         index_dir: str | Path,
         make_assistant: Callable[[NotesIndex, ChatSettings], Assistant] = load_for_settings,
-        run_experiment: Callable[..., dict] = _real_experiment,
+        experiments: ExperimentWorker | None = None,
         experiments_dir: Path | None = None,
         verbose: bool = False,
         deck_path: str | Path | None = None,
@@ -171,7 +163,9 @@ class StudyApp:
         self.chat_dir = chat_dir or default_cache_dir() / "chat"
         self.browser_secret = browser_secret(self.chat_dir / "browser-secret")
         self.models = ModelStatus()  # what the header's line says
-        self._make_assistant, self._run_experiment = make_assistant, run_experiment
+        self._make_assistant = make_assistant
+        # Runs in a child process, one at a time (eval/experiment_worker.py).
+        self.experiments = experiments or ExperimentWorker()
         self._lock = threading.Lock()  # guards the index and the assistants between events
         self._reindexes: ReindexQueue[tuple[BuildReport, str]] = ReindexQueue()
         self._assistants: dict[ChatSettings, Assistant] = {}
@@ -614,32 +608,43 @@ class StudyApp:
         limit: float,
         progress=gr.Progress(),  # noqa: B008 (Gradio's way of asking for a progress bar)
     ) -> tuple:
-        """Run the experiment grid; returns (status, table, plots, report)."""
+        """Run the experiment grid in the worker's child process, following its progress;
+        returns (status, table, plots, report). The chats never wait for it: it holds no
+        slot of theirs, and the child runs niced on one core."""
         if not strategies or not models:
             raise _error("Elige al menos una estrategia y un modelo")
-        out = self.experiments_dir / time.strftime("%Y%m%d-%H%M%S")
-        out.mkdir(parents=True, exist_ok=True)
+        out = self.experiments_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+        request = ExperimentRequest(
+            str(EXPERIMENT_QUESTIONS),
+            tuple(strategies),
+            tuple(models),
+            int(limit),
+            str(out),
+            str(self.index_dir),
+        )
+        try:
+            run = self.experiments.start(request)
+        except AssistantError as err:
+            raise _error(str(err)) from None
         grid = GridProgress(cells=len(strategies) * len(models))  # one seed
         progress(0, desc="Preparando el experimento (carga las notas y el primer modelo)…")
-
-        def report_progress(done: int, total: int, cell: str) -> None:
-            progress((done, total), desc=grid(done, total, cell).line, unit="respuestas")
-
+        for step in run.steps():
+            line = grid(step.done, step.total, step.cell).line
+            progress((step.done, step.total), desc=line, unit="respuestas")
         try:
-            result = self._run_experiment(
-                str(EXPERIMENT_QUESTIONS),
-                list(strategies),
-                list(models),
-                [0],
-                int(limit),
-                out=str(out),
-                notes=str(self.notes_dir),
-                index_dir=str(self.index_dir),
-                progress=report_progress,
-            )
+            result = run.results()
+        except ExperimentCancelled as err:
+            return str(err), None, [], ""
         except AssistantError as err:
             raise _error(str(err)) from None
         return experiment_view(f"Resultados en {out}", out, result)
+
+    def cancel_experiment(self) -> str:
+        """Stop the run in progress (its child process and all it started)."""
+        if not self.experiments.cancel():
+            return "No hay ningún experimento en marcha."
+        log.info("experimento cancelado")
+        return "Experimento cancelado."
 
     def published_experiment(self) -> tuple:
         """The full dev-set grid committed under docs/experiments/dev, shown before any run:
@@ -979,7 +984,9 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             gr.Markdown(
                 f"Evalúa estrategias y modelos con las preguntas de "
                 f"`{EXPERIMENT_QUESTIONS.relative_to(ROOT)}` (hechas para las notas por "
-                "defecto). Tarda minutos: el chat espera mientras tanto."
+                "defecto). Tarda minutos y se ejecuta aparte: el chat sigue respondiendo. Un "
+                f"experimento a la vez, de hasta {app.experiments.max_answers} respuestas "
+                "(estrategias × modelos × preguntas); «Cancelar» lo detiene."
             )
             with gr.Row():
                 exp_strategies = gr.CheckboxGroup(
@@ -991,7 +998,9 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 exp_limit = gr.Number(
                     10, minimum=1, maximum=500, precision=0, label="Máximo de preguntas"
                 )
-            run = gr.Button("Ejecutar", variant="primary")
+            with gr.Row():
+                run = gr.Button("Ejecutar", variant="primary")
+                cancel_run = gr.Button("Cancelar", variant="stop", elem_id="cancel-experiment")
             exp_status = gr.Markdown()
             exp_table = gr.Dataframe(label="Resultados", interactive=False)
             exp_plots = gr.Gallery(
@@ -1003,13 +1012,16 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 elem_id="exp-plots",
             )
             exp_report = gr.Markdown()
+            # Its own slot: a run never holds the chats' ("generation"). The worker refuses
+            # a second run while one is in progress, whoever asks.
             run.click(
                 app.experiment,
                 [exp_strategies, exp_models, exp_limit],
                 [exp_status, exp_table, exp_plots, exp_report],
-                concurrency_limit=1,
-                concurrency_id="generation",
+                concurrency_limit=2,
+                concurrency_id="experiment",
             )
+            cancel_run.click(app.cancel_experiment, None, exp_status, concurrency_limit=None)
             demo.load(
                 app.published_experiment,
                 None,

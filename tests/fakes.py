@@ -4,6 +4,7 @@ generator, a word-overlap support checker and a word-overlap evidence selector."
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -186,3 +187,53 @@ def hang(self, *args, **kwargs):
 gguf.GGUFWriter.write_tensors_to_file = hang
 sys.exit(main(["export-gguf", "--out", {out!r}, "--adapter", "none"]))
 """
+
+# The app's experiment child (`python -m eval.experiment_worker`) with its grid scripted:
+# the real worker (its priority, its protocol, its process) around a run_experiment that
+# "finishes" (one progress step, a plot, the published results with two means changed,
+# and what it was asked in asked.json), "refuses" (a settings error, as the real one
+# does for repeated models) or runs "endless"ly at 100% of a core until it is killed.
+SCRIPTED_EXPERIMENT = """
+import json, shutil, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import eval.experiment as experiment
+from eval import experiment_worker
+from corpus.errors import SettingsError
+MODE = {mode!r}
+def scripted(questions, strategies, models, seeds, limit, *, out, index_dir, progress, **kw):
+    out = Path(out)
+    (out / "asked.json").write_text(json.dumps([strategies, models, seeds, limit, index_dir]))
+    if MODE == "refuses":
+        raise SettingsError("hay modelos repetidos: gemma-270m, gemma-270m")
+    if MODE == "endless":
+        done = 0
+        while True:
+            done += 1
+            progress(done, 10**6, "zero-shot__gemma-270m__seed0")
+            began = time.perf_counter()
+            while time.perf_counter() - began < 0.2:
+                pass
+    progress(1, 2, "zero-shot__gemma-270m__seed0")
+    (out / "metrics.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")
+    results = json.loads(Path({published!r}).read_text())
+    first = results["cells"][0]["metrics"]
+    first["token_f1"] = {{**first["token_f1"], "mean": 0.41234, "stderr": 0.05}}
+    first["total_ms"] = {{**first["total_ms"], "mean": 5321.0, "stderr": 120.0}}
+    (out / "results.json").write_text(json.dumps(results))
+    return results
+experiment.run_experiment = scripted
+sys.exit(experiment_worker.main(sys.argv[1:]))
+"""
+
+
+def scripted_worker(mode: str):
+    """An ExperimentWorker whose child runs SCRIPTED_EXPERIMENT in ``mode``."""
+    import sys
+
+    from eval.experiment_worker import ExperimentWorker
+
+    root = Path(__file__).resolve().parents[1]
+    published = root / "docs" / "experiments" / "dev" / "results.json"
+    script = SCRIPTED_EXPERIMENT.format(root=str(root), mode=mode, published=str(published))
+    return ExperimentWorker(command=[sys.executable, "-c", script])

@@ -40,11 +40,16 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 @contextmanager
 def served_app(
-    work: Path, make_assistant: Callable, auth: tuple[str, str] | None = None, **launch_options
+    work: Path,
+    make_assistant: Callable,
+    auth: tuple[str, str] | None = None,
+    experiments=None,
+    **launch_options,
 ) -> Iterator[tuple[str, study_app.StudyApp]]:
     """(url, the app): notes, index, deck, study, chat and experiment folders, and
     Gradio's temporary root, all under ``work``; behind ``auth`` when given; closed on
-    exit. ``launch_options`` go to app.launch (a login throttle with the test's clock)."""
+    exit. ``experiments``: the app's ExperimentWorker (a scripted child); ``launch_options``
+    go to app.launch (a login throttle with the test's clock)."""
     shutil.copytree(NOTES, work / "notes")
     fake = HashEmbedder()
     with pytest.MonkeyPatch.context() as patch:
@@ -56,6 +61,7 @@ def served_app(
             work / "notes",
             work / "index",
             make_assistant,
+            experiments,
             experiments_dir=work / "experiments",
             deck_path=work / "deck.sqlite",
             make_checker=OverlapChecker,
@@ -67,4 +73,5 @@ def served_app(
         try:
             yield f"http://127.0.0.1:{port}/", app
         finally:
+            app.experiments.cancel()
             demo.close()

@@ -32,6 +32,7 @@ from tests.fakes import (
     OverlapSelector,
     ScriptedGenerator,
     open_policy,
+    scripted_worker,
     writes_every_form,
 )
 
@@ -60,21 +61,17 @@ def fake_factory(script=ANSWER, made=None):
     return make
 
 
-def never_run(**kwargs):
-    raise AssertionError("the experiment runner was not expected to run")
-
-
 @pytest.fixture
 def make_app(notes_copy, tmp_path, fake_embedder, fake_config):
     index_dir = tmp_path / "index"
     build_index(notes_copy, index_dir, index_config=fake_config)  # later builds keep fake-hash
 
-    def make(script=ANSWER, run_experiment=never_run, made=None):
+    def make(script=ANSWER, experiments=None, made=None):
         return study_app.StudyApp(
             notes_copy,
             index_dir,
             fake_factory(script, made),
-            run_experiment,
+            experiments,
             experiments_dir=tmp_path / "experiments",
         )
 
@@ -200,7 +197,7 @@ def test_assistant_errors_become_one_line_gradio_errors(make_app, notes_copy, tm
     def broken(index, settings):
         raise ModelNotInstalledError("Falta el paquete del modelo: instálalo con make setup")
 
-    app = study_app.StudyApp(notes_copy, tmp_path / "index", broken, never_run)
+    app = study_app.StudyApp(notes_copy, tmp_path / "index", broken)
     session = study_app.ChatSession()
     with pytest.raises(gr.Error, match="Falta el paquete"):
         list(app.ask(QUESTION, session, *SETTINGS))
@@ -363,30 +360,20 @@ def test_a_failed_warm_up_is_one_line_and_the_first_question_loads_again(make_ap
 # -- experiments tab ---------------------------------------------------------------------
 
 
-def test_experiments_run_the_injected_command_and_show_its_outputs(make_app, notes_copy):
-    calls, shown = [], []
-    results = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
-    first = results["cells"][0]
-    first["metrics"]["token_f1"] = {**first["metrics"]["token_f1"], "mean": 0.41234, "stderr": 0.05}
-    first["metrics"]["total_ms"] = {**first["metrics"]["total_ms"], "mean": 5321.0, "stderr": 120.0}
-
-    def fake_experiment(
-        questions, strategies, models, seeds, limit, *, out, notes, index_dir, progress
-    ):
-        calls.append((strategies, models, seeds, limit, notes))
-        progress(1, 2, "zero-shot__gemma-270m__seed0")
-        (Path(out) / "metrics.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-        return results
+def test_experiments_run_in_the_worker_and_show_its_outputs(make_app, tmp_path):
+    shown = []
 
     def record(value, desc=None, **kwargs):
         shown.append((value, desc))
 
-    app = make_app(run_experiment=fake_experiment)
+    app = make_app(experiments=scripted_worker("finishes"))
     status, table, plots, report = app.experiment(
         ["zero-shot"], ["gemma-270m+lora"], 5, progress=record
     )
-    assert calls == [(["zero-shot"], ["gemma-270m+lora"], [0], 5, str(notes_copy))]
-    assert "Resultados en" in status
+    (out,) = (tmp_path / "experiments").iterdir()
+    asked = json.loads((out / "asked.json").read_text())
+    assert asked == [["zero-shot"], ["gemma-270m+lora"], [0], 5, str(tmp_path / "index")]
+    assert f"Resultados en {out}" in status
     assert shown[0][1].startswith("Preparando el experimento")  # before the first answer
     value, desc = shown[-1]
     assert value == (1, 2)
@@ -421,15 +408,11 @@ def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, t
 
 
 def test_experiment_errors_become_gradio_errors(make_app):
-    def refuses(*args, **kwargs):  # as eval.experiment does: a settings error
-        from corpus.errors import SettingsError
-
-        raise SettingsError("hay modelos repetidos: gemma-270m, gemma-270m")
-
+    app = make_app(experiments=scripted_worker("refuses"))  # the child: a settings error
     with pytest.raises(gr.Error, match="repetidos"):
-        make_app(run_experiment=refuses).experiment(
-            ["zero-shot"], ["gemma-270m"], 5, progress=lambda *a, **k: None
-        )
+        app.experiment(["zero-shot"], ["gemma-270m"], 5, progress=lambda *a, **k: None)
+    with pytest.raises(gr.Error, match="Modelo desconocido"):  # refused before the child
+        app.experiment(["zero-shot"], ["gpt-9"], 5, progress=lambda *a, **k: None)
 
 
 # -- evidence and notes admin (the modules the app uses) ----------------------------------

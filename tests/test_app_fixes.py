@@ -51,7 +51,7 @@ from tests.fakes import (
     open_policy,
     writes_every_form,
 )
-from tests.test_app import ANSWER, QUESTION, ask, fake_factory, never_run
+from tests.test_app import ANSWER, QUESTION, ask, fake_factory
 
 BROKEN = ("roto", False, "zero-shot", 3, 160, 0.0)  # settings whose model fails to load
 
@@ -70,12 +70,11 @@ def make_app(notes_copy, tmp_path, fake_embedder, fake_config):
     index_dir = tmp_path / "index"
     build_index(notes_copy, index_dir, index_config=fake_config)
 
-    def make(factory=None, run_experiment=never_run):
+    def make(factory=None):
         return study_app.StudyApp(
             notes_copy,
             index_dir,
             breaks_on_roto(factory or fake_factory()),
-            run_experiment,
             experiments_dir=tmp_path / "experiments",
             chat_dir=tmp_path / "chat",
         )

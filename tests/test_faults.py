@@ -1155,14 +1155,14 @@ def test_the_exported_chat_markdown_holds_no_live_html(make_app_for_export):
 @pytest.fixture
 def make_app_for_export(notes_copy, tmp_path, fake_embedder, fake_config):
     import app as study_app
-    from tests.test_app import fake_factory, never_run
+    from tests.test_app import fake_factory
 
     built = tmp_path / "index"
     build_index(notes_copy, built, index_config=fake_config)
 
     def make(script):
         return study_app.StudyApp(
-            notes_copy, built, fake_factory(script), never_run, experiments_dir=tmp_path / "exp"
+            notes_copy, built, fake_factory(script), experiments_dir=tmp_path / "exp"
         )
 
     return make

@@ -28,8 +28,9 @@ import app as study_app
 from assistant.login import LoginThrottle
 from assistant.notes_admin import list_trash
 from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
+from tests.fakes import scripted_worker
 from tests.served import served_app
-from tests.test_app import fake_factory
+from tests.test_app import QUESTION, SETTINGS, fake_factory
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +95,7 @@ class Served:
     def outside_notes(self) -> dict[str, bytes]:
         """Every file of the work folder but the notes, the index and Gradio's: what a row
         must leave as it was."""
-        skip = ("notes", "index", "gradio", "study", "deck.sqlite")
+        skip = ("notes", "index", "gradio", "study", "deck.sqlite", "experiments")
         return {
             p.relative_to(self.work).as_posix(): p.read_bytes()
             for p in self.work.rglob("*")
@@ -107,7 +108,10 @@ def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("served-faults")
     clock = Clock()
     throttle = LoginThrottle(clock=clock)
-    with served_app(work, fake_factory(), auth=AUTH, login_throttle=throttle) as (url, app):
+    endless = scripted_worker("endless")  # an experiment runs until it is cancelled
+    with served_app(
+        work, fake_factory(), auth=AUTH, experiments=endless, login_throttle=throttle
+    ) as (url, app):
         yield Served(url, app, work, Client(url, auth=AUTH, verbose=False), throttle, clock)
 
 
@@ -319,7 +323,44 @@ def _upload_and_delete_at_once(row: Row) -> None:  # issue 23, item 14
         other.close()
 
 
+def _experiment_beside_chats(row: Row) -> None:  # issue 23, item 6
+    """An experiment from one browser (its child at 100% of a core until cancelled): a
+    chat from another answers meanwhile; a second run, or one over the size limit, is
+    refused; cancel kills the child."""
+    import psutil
+
+    app, other = row.served.app, Client(row.served.url, auth=AUTH, verbose=False)
+    grid = (["zero-shot"], ["gemma-270m"], 10)
+    job = row.served.client.submit(*grid, api_name="/experiment")
+    deadline = time.monotonic() + 120
+    while (run := app.experiments.running) is None or run.last is None:
+        assert time.monotonic() < deadline and not job.done(), "the experiment never started"
+        time.sleep(0.05)
+    child = psutil.Process(run.process.pid)
+    try:
+        _, chat, _ = other.predict(QUESTION, *SETTINGS, api_name="/ask")
+        assert "Teacher Forcing" in str(chat[-1]["content"])
+        assert app.experiments.running is run and child.is_running()  # the run goes on
+        with pytest.raises(Exception, match="Ya hay un experimento en marcha"):
+            other.predict(*grid, api_name="/experiment")
+        with pytest.raises(Exception, match="el máximo es 120"):
+            other.predict(["zero-shot", "cot:1"], ["gemma-270m"], 500, api_name="/experiment")
+        assert other.predict(api_name="/cancel_experiment") == "Experimento cancelado."
+        status, *_ = job.result(timeout=60)
+    finally:
+        other.close()
+    assert status.startswith("Experimento cancelado"), status
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert app.experiments.running is None
+    assert [line.split(":")[0] for line in row.log] == [
+        "error de usuario",
+        "error de usuario",
+        "experimento cancelado",
+    ], row.log
+
+
 FAULTS: dict[str, Callable[[Row], None]] = {
+    "experiment_beside_chats": _experiment_beside_chats,
     "upload_and_delete_at_once": _upload_and_delete_at_once,
     "login_brute_force": _login_brute_force,
     "api_upload_and_delete_reindex_in_the_call": _upload_is_searchable_at_once,
