@@ -182,6 +182,12 @@ def test_bad_input_says_what_it_got(call, torch_e5):
 
 
 @pytest.mark.slow
+def test_a_lone_surrogate_is_named(tokenizer):
+    with pytest.raises(ValueError, match="texto 1"):
+        tokenizer.content_ids(["bien", "mal \ud800 aquí"])
+
+
+@pytest.mark.slow
 def test_pairs_follow_xlmr_layout_and_fit_max_len(tokenizer):
     ids, mask = tokenizer.encode_pair("¿Qué es LoRA?", "LoRA adapta matrices de bajo rango.")
     bos, eos = tokenizer.bos, tokenizer.eos

