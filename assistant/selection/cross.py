@@ -104,12 +104,13 @@ class CrossScorer:
     """(question, units) -> logits, with the adapter merged. Thread-safe (one forward at a
     time: torch's thread pool is process-wide anyway)."""
 
-    def __init__(self, folder: Path = MODEL_DIR, precision: str = "fp32") -> None:
-        import torch
+    def __init__(self, folder: Path = MODEL_DIR, precision: str | None = None) -> None:
+        """``precision``: the encoder's, after the merge ("fp32", "bf16", "int8"; None
+        picks e5_torch's default: bf16 where the CPU has it natively). The head stays fp32."""
         from peft import PeftModel
         from safetensors.torch import load_file
 
-        from index.embedders.e5_torch import load_e5_model
+        from index.embedders.e5_torch import default_precision, load_e5_model, lower_precision
 
         if not (folder / HEAD_FILE).is_file():
             raise SettingsError(
@@ -118,15 +119,12 @@ class CrossScorer:
             )
         encoder, self.tokenizer = load_e5_model("fp32")
         encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+        self.precision = precision or default_precision()
+        if self.precision != "fp32":
+            lower_precision(encoder, self.precision)
         self.model = build_model(encoder)
         self.model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
         self.model.eval()
-        if precision == "bf16":
-            self.model.to(torch.bfloat16)
-        elif precision == "int8":
-            from torch.ao.quantization import quantize_dynamic
-
-            self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._lock = threading.Lock()
         # The last questions' logits: the list steps and a blend ask again for the same
         # (question, units), and a forward is ~0.2-1 s on this CPU.
