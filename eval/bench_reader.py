@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answer import AssistantConfig
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text, file_sha256
 from eval.oracle import share_of_ceiling
@@ -99,6 +100,8 @@ def run_cell(
         "adapter_sha256": file_sha256(row.folder() / "adapter_model.safetensors")
         if row.adapter
         else None,
+        # A cell measured with another evidence selector is not this cell.
+        "selector": AssistantConfig().selector,
     }
     log = cells / f"{row_name}__{set_name}.log.jsonl"
     if path.is_file() and not replay:

@@ -126,8 +126,8 @@ class CrossScorer:
         self.model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
         self.model.eval()
         self._lock = threading.Lock()
-        # The last questions' logits: the list steps and a blend ask again for the same
-        # (question, units), and a forward is ~0.2-1 s on this CPU.
+        # The last questions' logits: the list steps, a blend and a benchmark ask again
+        # for the same (question, units), and a forward is ~0.2-1 s on this CPU.
         self._recent: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     def logits(self, question: str, passages: list[str]) -> np.ndarray:
@@ -145,7 +145,7 @@ class CrossScorer:
             with torch.inference_mode():
                 found = self.model(ids, mask).float().numpy().astype(np.float64)
             self._recent[key] = found
-            if len(self._recent) > 64:
+            if len(self._recent) > 2048:  # ~2 KB of text each
                 self._recent.popitem(last=False)
             return found.copy()
 
