@@ -374,13 +374,21 @@ def main(argv: list[str] | None = None) -> int:
     # ~180 steps x 4 questions: what fits the CPU budget of one session on 2 busy cores.
     parser.add_argument("--max-steps", type=int, default=180)
     parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=None,
+        help="where the run's checkpoints go (default: the cache's selector/cross_checkpoints);"
+        " a folder in the repository lets a run continue on another machine",
+    )
     args = parser.parse_args(argv)
     if args.max_steps < 0 or args.epochs <= 0:
         raise SystemExit("--max-steps debe ser >= 0 y --epochs > 0")
     config = CrossTrainConfig(max_steps=args.max_steps, epochs=args.epochs)
     cache = default_cache_dir() / "selector"
     rows = cached_rows(args.squad, cache / "squad_train")
-    report = train_cross(rows, args.out, cache / "cross_checkpoints", config)
+    root = args.checkpoints or cache / "cross_checkpoints"
+    report = train_cross(rows, args.out, root, config)
     json.dump(report, sys.stdout, indent=2)
     print()
     return 0
