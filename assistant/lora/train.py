@@ -191,7 +191,7 @@ def micro_batches(n_examples: int, config: LoraTrainConfig) -> list[list[int]]:
 # -- checkpoints ----------------------------------------------------------------------------
 
 
-def _step_dirs(root: Path) -> list[Path]:
+def step_dirs(root: Path) -> list[Path]:
     """Complete checkpoints (state.json is written last), oldest first."""
     if not root.is_dir():
         return []
@@ -220,13 +220,13 @@ def save_checkpoint(root: Path, model, optimizer, scheduler, state: dict) -> Pat
     (staging / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
-    for older in _step_dirs(root)[:-1]:
+    for older in step_dirs(root)[:-1]:
         shutil.rmtree(older, ignore_errors=True)
     return final
 
 
-def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
-    import torch
+def load_adapter_weights(folder: Path, model) -> None:
+    """The checkpoint's LoRA weights into ``model`` (a peft model)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -236,6 +236,16 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
         raise AdapterError(
             f"El punto de control {folder} no encaja con el modelo: {unexpected[:3]}"
         )
+
+
+def load_checkpoint(
+    folder: Path, model, optimizer, scheduler, load_weights=load_adapter_weights
+) -> dict:
+    """The weights (``load_weights(folder, model)``: a model saved otherwise by its
+    ``save_pretrained`` brings its own), optimizer, scheduler and RNG; returns the state."""
+    import torch
+
+    load_weights(folder, model)
     trainer = torch.load(folder / "trainer.pt", weights_only=False)
     optimizer.load_state_dict(trainer["optimizer"])
     scheduler.load_state_dict(trainer["scheduler"])
@@ -274,7 +284,7 @@ def train_lora(
     rows = read_examples(data)
     data_sha = file_sha256(data)
     root = out / CHECKPOINTS
-    latest = _step_dirs(root)[-1] if resume and _step_dirs(root) else None
+    latest = step_dirs(root)[-1] if resume and step_dirs(root) else None
     if latest is None and (out / "adapter_model.safetensors").exists() and resume:
         raise AdapterError(
             f"Ya hay un adaptador entrenado en {out}: bórralo, elige otra carpeta o "

@@ -68,6 +68,14 @@ def build_model(encoder):
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1)  # e5's own pooling
             return self.head(pooled).squeeze(-1)
 
+        def save_pretrained(self, folder) -> None:
+            """The adapter (peft's files) and the head, as ``CrossScorer`` loads them."""
+            from safetensors.torch import save_file
+
+            self.encoder.save_pretrained(folder)
+            head = {k: v.contiguous() for k, v in self.head.state_dict().items()}
+            save_file(head, Path(folder) / HEAD_FILE)
+
     return CrossEncoder()
 
 

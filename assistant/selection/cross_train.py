@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.lora.train import load_adapter_weights, load_checkpoint, save_checkpoint, step_dirs
 from assistant.selection.cross import (
     HEAD_FILE,
     MAX_LEN,
@@ -126,59 +127,14 @@ def question_loss(model, tokenizer, row: QuestionRows, picked: list[int]):
     return loss
 
 
-# -- checkpoints --------------------------------------------------------------------------
+# -- checkpoints: assistant.lora.train's, with the head loaded beside the adapter -------
 
 
-def _step_dirs(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    found = [p for p in root.glob("step-*") if (p / "state.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
-
-
-def save_weights(folder: Path, model) -> None:
-    from safetensors.torch import save_file
-
-    model.encoder.save_pretrained(folder)
-    (folder / "README.md").unlink(missing_ok=True)  # peft's empty model card
-    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, folder / HEAD_FILE)
-
-
-def save_checkpoint(root: Path, model, optimizer, scheduler, state: dict) -> None:
-    import torch
-
-    final = root / f"step-{state['step']:06d}"
-    staging = root / f".{final.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    save_weights(staging, model)
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-        },
-        staging / "trainer.pt",
-    )
-    (staging / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
-    for older in _step_dirs(root)[:-1]:
-        shutil.rmtree(older, ignore_errors=True)
-
-
-def load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
-    import torch
-    from peft import set_peft_model_state_dict
+def load_weights(folder: Path, model) -> None:
     from safetensors.torch import load_file
 
-    set_peft_model_state_dict(model.encoder, load_file(str(folder / "adapter_model.safetensors")))
+    load_adapter_weights(folder, model.encoder)
     model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
-    trainer = torch.load(folder / "trainer.pt", weights_only=False)
-    optimizer.load_state_dict(trainer["optimizer"])
-    scheduler.load_state_dict(trainer["scheduler"])
-    torch.set_rng_state(trainer["torch_rng"])
-    return json.loads((folder / "state.json").read_text(encoding="utf-8"))
 
 
 # -- evaluation on the validation articles ------------------------------------------------
@@ -281,7 +237,7 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
 
     data_key = {"questions": len(rows), "units": sum(len(r.units) for r in rows)}
     step, resumed_from, seconds_before = 0, None, 0.0
-    latest = _step_dirs(root)[-1] if _step_dirs(root) else None
+    latest = step_dirs(root)[-1] if step_dirs(root) else None
     if latest is not None:
         saved = json.loads((latest / "state.json").read_text(encoding="utf-8"))
         if saved["config"] != config.to_json() or saved["data"] != data_key:
@@ -289,7 +245,7 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
                 f"El punto de control {latest} se hizo con otra configuración u otros datos: "
                 "bórralo para empezar de nuevo"
             )
-        state = load_checkpoint(latest, model, optimizer, scheduler)
+        state = load_checkpoint(latest, model, optimizer, scheduler, load_weights)
         step, resumed_from, seconds_before = state["step"], state["step"], state["seconds"]
     root.mkdir(parents=True, exist_ok=True)
     log_path = root / "train_log.jsonl"
@@ -354,7 +310,8 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
     staging = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    save_weights(staging, model)
+    model.save_pretrained(staging)
+    (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
     (staging / "cross.json").write_text(
         json.dumps(CrossModel(no_answer, report).to_json(), indent=1) + "\n", encoding="utf-8"
     )
