@@ -44,6 +44,11 @@ def pair_text(unit: Candidate) -> str:
     return f"{unit.heading}: {unit.text}" if unit.heading else unit.text
 
 
+def pair_batch(tokenizer, question: str, texts: list[str]):
+    """(ids, mask) tensors of (question, text) pairs, as training and answering read them."""
+    return tokenizer.pad_batch([tokenizer.encode_pair(question, t, MAX_LEN) for t in texts])
+
+
 def no_answer_row(logits: np.ndarray) -> np.ndarray:
     ranked = np.sort(np.asarray(logits, dtype=np.float64))[::-1]
     second = ranked[1] if len(ranked) > 1 else ranked[0] - 10.0
@@ -148,8 +153,7 @@ class CrossScorer:
             if key in self._recent:
                 self._recent.move_to_end(key)
                 return self._recent[key].copy()
-            encoded = [self.tokenizer.encode_pair(question, p, MAX_LEN) for p in passages]
-            ids, mask = self.tokenizer.pad_batch(encoded)
+            ids, mask = pair_batch(self.tokenizer, question, passages)
             with torch.inference_mode():
                 found = self.model(ids, mask).float().numpy().astype(np.float64)
             self._recent[key] = found

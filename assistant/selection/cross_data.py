@@ -6,7 +6,7 @@ Each is retrieved exactly as the assistant retrieves (top ``passages``), and eve
 those passages is a row: label 1 when it holds the evidence (``holds_evidence``), 0
 otherwise; an unanswerable question's units are all 0.
 
-The rows are written once to a JSONL file in the cache (``pairs.jsonl``): retrieval over
+The rows are written once to a JSONL file in the cache (``pairs-p3-s0.jsonl``): retrieval over
 the SQuAD-es train index takes minutes, training reads the rows many times.
 """
 
@@ -105,7 +105,7 @@ def load_rows(path: Path) -> list[QuestionRows]:
 
 
 def cached_rows(squad: Path, cache: Path, passages: int = 3, seed: int = 0) -> list[QuestionRows]:
-    """The rows from ``cache/pairs.jsonl``, built and written (atomically) the first time."""
+    """The rows from ``cache/pairs-p{passages}-s{seed}.jsonl``, built and written (atomically) the first time."""
     from corpus.files import atomic_write_text
 
     path = cache / f"pairs-p{passages}-s{seed}.jsonl"

@@ -36,11 +36,11 @@ import numpy as np
 from assistant.lora.train import load_adapter_weights, load_checkpoint, save_checkpoint, step_dirs
 from assistant.selection.cross import (
     HEAD_FILE,
-    MAX_LEN,
     MODEL_DIR,
     CrossModel,
     build_model,
     no_answer_row,
+    pair_batch,
     pair_text,
 )
 from assistant.selection.cross_data import QuestionRows, cached_rows, split_groups
@@ -113,12 +113,8 @@ def unit_candidate(row: QuestionRows, i: int) -> Candidate:
 def question_loss(model, tokenizer, row: QuestionRows, picked: list[int]):
     import torch
 
-    encoded = [
-        tokenizer.encode_pair(row.question, pair_text(unit_candidate(row, i)), MAX_LEN)
-        for i in picked
-    ]
-    ids, mask = tokenizer.pad_batch(encoded)
-    logits = model(ids, mask)
+    texts = [pair_text(unit_candidate(row, i)) for i in picked]
+    logits = model(*pair_batch(tokenizer, row.question, texts))
     labels = torch.tensor([float(row.units[i].label) for i in picked])
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
     if labels.any():
@@ -151,12 +147,9 @@ def validation_logits(model, tokenizer, rows: list[QuestionRows]) -> list[np.nda
             if not row.units:
                 found.append(np.zeros(0))
                 continue
-            encoded = [
-                tokenizer.encode_pair(row.question, pair_text(unit_candidate(row, i)), MAX_LEN)
-                for i in range(len(row.units))
-            ]
-            ids, mask = tokenizer.pad_batch(encoded)
-            found.append(model(ids, mask).float().numpy().astype(np.float64))
+            texts = [pair_text(unit_candidate(row, i)) for i in range(len(row.units))]
+            logits = model(*pair_batch(tokenizer, row.question, texts))
+            found.append(logits.float().numpy().astype(np.float64))
     model.train()
     return found
 
