@@ -63,6 +63,20 @@ AssistantFactory = Callable[[str, "str | None", str, int], object]
 
 # -- the grid -----------------------------------------------------------------------------
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shown_path(path: str | Path | None) -> str | None:
+    """A path as results show it: relative to the repository when inside it (a committed
+    grid then reads the same on every machine), else absolute."""
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(resolved)
+
 
 @dataclass(frozen=True)
 class GridModel:
@@ -72,7 +86,7 @@ class GridModel:
 
     def to_json(self) -> dict:
         # "spec" is the key the committed grids (docs/experiments/) were written with.
-        return {"spec": self.label, "name": self.name, "adapter": self.adapter}
+        return {"spec": self.label, "name": self.name, "adapter": shown_path(self.adapter)}
 
 
 def parse_model(spec: str) -> GridModel:
@@ -188,7 +202,7 @@ def _run_cell(
             "inputs": inputs,
             "config": {
                 "model": generator.name,
-                "adapter": generator.adapter,
+                "adapter": shown_path(generator.adapter),
                 "precision": generator.precision,
                 "assistant": asdict(assistant.config),
                 "index": asdict(assistant.index.config),
@@ -321,7 +335,7 @@ def run_experiment(
     _write_atomic(out / "results.json", results)
     from eval.experiment_report import write_report
 
-    results["files"] = {name: str(path) for name, path in write_report(results, out).items()}
+    results["files"] = {name: shown_path(path) for name, path in write_report(results, out).items()}
     return results
 
 
@@ -375,7 +389,7 @@ def _results(
     paired = paired_comparisons(means, strategies, [spec.label for spec in specs])
     return {
         "config": {
-            "questions": str(questions_path.resolve()),
+            "questions": shown_path(questions_path),
             "questions_sha256": inputs["questions_sha256"],
             "limit": inputs["limit"],
             "n_questions": len(rows),
@@ -384,8 +398,8 @@ def _results(
             "strategies": list(strategies),
             "models": [spec.to_json() for spec in specs],
             "seeds": list(seeds),
-            "notes": str(Path(notes).resolve()) if notes else None,
-            "index": str(Path(index_dir).resolve()) if index_dir else None,
+            "notes": shown_path(notes),
+            "index": shown_path(index_dir),
             "notes_sha256": inputs["notes_sha256"],
             "precision": first["precision"],
             "assistant": {

@@ -45,7 +45,7 @@ from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index
 from index.cache import EmbeddingCache, atomic_write_bytes, default_cache_dir, embedding_key
 from index.config import IndexConfig
-from index.embedders import get_embedder
+from index.embedders import bulk_embedder, get_embedder
 from index.faiss_store import all_vectors, build_faiss, choose_index_type
 from index.retrievers import BM25Retriever, DenseRetriever, FusedRetriever, Retriever, to_hits
 
@@ -375,15 +375,25 @@ def _reusable(previous: NotesIndex | None, embedder_name: str, warnings: list[st
     return False
 
 
+# Texts per embedder call: large enough for a batched embedder's length buckets, small
+# enough that the progress bar moves every few seconds.
+EMBED_BATCH = 32
+
+
 def embed_missing(
     texts_by_key: dict[str, str], known: dict[str, np.ndarray], embedder_name: str, progress: bool
 ) -> dict[str, np.ndarray]:
-    """Embed the texts whose key has no vector yet; the model loads only if needed."""
-    missing = [key for key in texts_by_key if key not in known]
+    """Embed the texts whose key has no vector yet; the model loads only if needed (a large
+    build on the embedder's bulk engine, ``bulk_embedder``)."""
+    # Longest first, so each batch holds texts of similar length (an embedder that pads a
+    # batch pads little) and the time-left estimate starts pessimistic, not optimistic.
+    missing = sorted(
+        (key for key in texts_by_key if key not in known), key=lambda k: -len(texts_by_key[k])
+    )
     if not missing:
         return {}
-    embedder = get_embedder(embedder_name)
-    batch = 8
+    embedder = bulk_embedder(embedder_name, len(missing))
+    batch = EMBED_BATCH
     fresh: dict[str, np.ndarray] = {}
     with tqdm(
         total=len(missing), desc="Calculando embeddings", unit="frag", disable=not progress

