@@ -27,7 +27,7 @@ from eval.experiment_stats import (
     question_means,
 )
 from index.store import NotesIndex, build_index
-from tests.conftest import DEV_SET, NOTES
+from tests.conftest import DEV_SET, NOTES, ROOT
 from tests.fakes import (
     OverlapChecker,
     OverlapSelector,
@@ -229,7 +229,11 @@ def test_the_grid_writes_every_file(index, tmp_path):
         assert (out / name).stat().st_size > 0
     stored = json.loads((out / "results.json").read_text())
     assert stored["config"]["seeds"] == [0, 1] and stored["config"]["n_questions"] == 6
-    assert stored["config"]["models"][1]["adapter"] == str(SHIPPED_ADAPTERS["gemma-270m"])
+    # Paths inside the repository are stored relative to it: a committed grid reads the
+    # same on every clone.
+    adapter = SHIPPED_ADAPTERS["gemma-270m"].relative_to(ROOT).as_posix()
+    assert stored["config"]["models"][1]["adapter"] == adapter
+    assert stored["config"]["questions"] == "eval/data/notes_dev.jsonl"
     assert len(stored["cells"]) == 4 and set(stored["cells"][0]["metrics"]) == set(METRICS)
     assert stored["cells"] == results["cells"]
     assert seen[-1] == (8 * 6, 8 * 6)

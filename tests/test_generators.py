@@ -12,7 +12,8 @@ import pytest
 
 from assistant import generators
 from assistant.generators import GenerationConfig, get_generator, model_cache
-from assistant.generators.hf import INT8_KERNEL_MAX_ROWS, pick_token, quantize_int8_weights
+from assistant.generators.hf import pick_token, quantize_int8_weights
+from assistant.generators.int8 import INT8_KERNEL_MAX_ROWS
 from assistant.generators.stops import first_stop, stop_prefix_overlap
 from corpus.errors import AdapterError, AssistantError, ModelNotInstalledError, SettingsError
 
@@ -209,6 +210,26 @@ def hf_generate(generator, prompt: str, config: GenerationConfig) -> str:
             cache_implementation="static",  # as the loop: bf16 near-ties break alike
         )
     return generator.tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+@pytest.mark.slow
+def test_the_second_load_reads_the_prepared_file_and_answers_alike():
+    from assistant.generators.adapters import SHIPPED_ADAPTERS
+    from assistant.generators.hf import HFGenerator
+    from assistant.generators.int8 import Int8WeightLinear
+    from assistant.generators.model_cache import prepare_model
+    from assistant.generators.prepared import prepared_file
+
+    adapter = SHIPPED_ADAPTERS["gemma-270m"]
+    path = prepared_file(prepare_model("gemma-270m"), adapter, "int8w")
+    path.unlink(missing_ok=True)  # the tests' own cache
+    first = HFGenerator("gemma-270m", adapter=str(adapter))  # the slow load writes it
+    assert path.is_file()
+    written = path.stat().st_mtime_ns
+    second = HFGenerator("gemma-270m", adapter=str(adapter))
+    assert path.stat().st_mtime_ns == written  # read, not written again
+    assert isinstance(second.model.lm_head, Int8WeightLinear)
+    assert second.generate(PROMPT, GREEDY) == first.generate(PROMPT, GREEDY)
 
 
 @pytest.mark.slow

@@ -91,60 +91,11 @@ def quantize_int8(model):
         )
 
 
-# Up to this many rows (tokens) a Linear runs torch's int8 kernel (decoding: one row); more
-# rows (prefill) run bf16 on the weight dequantized for the call. Measured on Gemma with
-# a 1,000-token prompt: the int8 kernel alone took 1.54 s to the first token against
-# 0.93 s in bf16.
-INT8_KERNEL_MAX_ROWS = 16
-
-
 def quantize_int8_weights(model):
-    """Weight-only int8 for every nn.Linear, lm_head included: weights int8 per output
-    channel, activations stay bf16, so no activation outliers are rounded.
+    """Weight-only int8 for every nn.Linear (``generators.int8``)."""
+    from assistant.generators.int8 import quantize_int8_weights as quantize
 
-    Hand-written because the one library that offers it, torchao (0.18,
-    ``Int8WeightOnlyConfig``), ran Gemma's lm_head (640 x 262,144) in 170 ms per token here,
-    against 18 ms in plain bf16; torch's own kernel ``_weight_int8pack_mm`` (the one
-    gpt-fast uses on CPU) runs it in 7 ms. Tied weights: lm_head gets its own int8 copy,
-    the input embedding stays bf16.
-    """
-    import torch
-
-    class _Int8Weight(torch.nn.Module):
-        def __init__(self, linear: torch.nn.Linear) -> None:
-            super().__init__()
-            weight = linear.weight.detach().float()
-            scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # (out,)
-            self.register_buffer(
-                "weight", torch.round(weight / scales[:, None]).clamp(-128, 127).to(torch.int8)
-            )
-            self.register_buffer("scales", scales.to(torch.bfloat16))
-            self.register_buffer(
-                "bias", None if linear.bias is None else linear.bias.detach().to(torch.bfloat16)
-            )
-            self.in_features, self.out_features = linear.in_features, linear.out_features
-
-        def forward(self, x):
-            flat = x.reshape(-1, self.in_features).to(torch.bfloat16).contiguous()
-            if flat.shape[0] <= INT8_KERNEL_MAX_ROWS:
-                out = torch._weight_int8pack_mm(flat, self.weight, self.scales)
-                if self.bias is not None:
-                    out = out + self.bias
-            else:  # prefill: the bf16 GEMM on the dequantized weight is faster
-                weight = self.weight.to(torch.bfloat16) * self.scales[:, None]
-                out = torch.nn.functional.linear(flat, weight, self.bias)
-            return out.reshape(*x.shape[:-1], self.out_features)
-
-    linears = [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-    ]
-    for name, module in linears:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, _Int8Weight(module))
-    return model
+    return quantize(model)
 
 
 class HFGenerator:
@@ -157,6 +108,7 @@ class HFGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from assistant.generators.adapters import apply_adapter, resolve_adapter
+        from assistant.generators.prepared import load_prepared, prepared_file, save_prepared
 
         self.config = config or HFConfig()
         self.spec = get_spec(name)
@@ -167,21 +119,32 @@ class HFGenerator:
 
         torch.set_num_threads(self.config.thread_count)
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder,
-            dtype=torch.bfloat16 if self.config.precision in ("bf16", "int8w") else torch.float32,
-            attn_implementation=self.config.attn_implementation,
-            local_files_only=True,
+        # The packed model saved by an earlier load (generators.prepared): no fp32 load,
+        # no adapter merge, no int8 packing.
+        prepared = prepared_file(folder, adapter_folder, self.config.precision)
+        model = (
+            load_prepared(prepared, folder, self.config.attn_implementation) if prepared else None
         )
-        model.eval()
-        if adapter_folder is not None:
-            # Merged into the base weights before quantizing: int8 Linear layers cannot
-            # carry LoRA branches, and a merged model decodes at base-model speed.
-            model = apply_adapter(model, adapter_folder, name)
-        if self.config.precision == "int8":
-            model = quantize_int8(model)
-        elif self.config.precision == "int8w":
-            model = quantize_int8_weights(model)
+        if model is None:
+            model = AutoModelForCausalLM.from_pretrained(
+                folder,
+                dtype=torch.bfloat16
+                if self.config.precision in ("bf16", "int8w")
+                else torch.float32,
+                attn_implementation=self.config.attn_implementation,
+                local_files_only=True,
+            )
+            model.eval()
+            if adapter_folder is not None:
+                # Merged into the base weights before quantizing: int8 Linear layers cannot
+                # carry LoRA branches, and a merged model decodes at base-model speed.
+                model = apply_adapter(model, adapter_folder, name)
+            if self.config.precision == "int8":
+                model = quantize_int8(model)
+            elif self.config.precision == "int8w":
+                model = quantize_int8_weights(model)
+            if prepared:
+                save_prepared(model, prepared)
         self.model = model
         self._window = int(model.config.max_position_embeddings)
         self._stop_ids = self._end_token_ids()

@@ -1,0 +1,98 @@
+"""The chat model as it runs, saved once: adapter merged, weights packed to int8.
+
+A cold ``ask`` loaded the fp32 weights (1.1 GB) and cast them to bf16, imported peft to
+merge the LoRA adapter, and packed every Linear to int8: about 8 of its 14 s
+(``eval.bench_cold_start``, docs/RESULTS.md). The packed model is saved the first time as
+safetensors in the model's cache folder and later memory-mapped into a model built
+without initializing its weights: nothing is computed at start.
+
+The file's name carries a key over everything its bytes depend on: the model's prepared
+source (``source.json``), the adapter's files, the precision, transformers' version and
+this module's FORMAT (raise it when the packing changes). A file that fails to load is
+deleted and the model loads the slow way, which writes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+FORMAT = 1
+PRECISIONS = ("int8w",)  # the default; the others load the slow way
+log = logging.getLogger(__name__)
+
+
+def prepared_file(model_folder: Path, adapter: Path | None, precision: str) -> Path | None:
+    """Where the packed model of (model, adapter, precision) lives; None when this
+    precision is not cached."""
+    if precision not in PRECISIONS:
+        return None
+    import transformers
+
+    digest = hashlib.sha256()
+    for part in (str(FORMAT), precision, transformers.__version__):
+        digest.update(part.encode() + b"\0")
+    digest.update((model_folder / "source.json").read_bytes())
+    if adapter is not None:
+        for path in sorted(p for p in adapter.iterdir() if p.is_file()):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    name = f"{model_folder.name}-{precision}-{digest.hexdigest()[:16]}.safetensors"
+    return model_folder.parent / "prepared" / name
+
+
+def save_prepared(model, path: Path) -> None:
+    """The model's state (int8 buffers and bf16 parameters) to ``path``, atomically. A
+    failure (a full disk) only logs: the model in memory is fine."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+        save_file(state, temp)
+        os.replace(temp, path)
+    except (OSError, RuntimeError) as err:
+        log.warning("could not save the prepared model to %s: %s", path, err)
+        Path(temp).unlink(missing_ok=True)
+
+
+def load_prepared(path: Path, model_folder: Path, attn_implementation: str):
+    """The packed model from ``path``, or None if there is none or it fails to load (then
+    deleted, so that the slow load writes it again)."""
+    if not path.is_file():
+        return None
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+    from transformers.initialization import no_init_weights
+
+    from assistant.generators.int8 import int8_skeleton
+
+    try:
+        config = transformers.AutoConfig.from_pretrained(model_folder, local_files_only=True)
+        config._attn_implementation = attn_implementation
+        model_class = getattr(transformers, config.architectures[0])
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.bfloat16)
+        try:
+            with no_init_weights():
+                model = model_class(config)
+        finally:
+            torch.set_default_dtype(previous)
+        if (model_folder / "generation_config.json").is_file():  # as from_pretrained reads it
+            model.generation_config = transformers.GenerationConfig.from_pretrained(
+                model_folder, local_files_only=True
+            )
+        int8_skeleton(model)
+        # assign: the module takes the memory-mapped tensors themselves, no copy.
+        state = {k: v.clone() for k, v in load_file(path).items()}
+        model.load_state_dict(state, strict=True, assign=True)
+    except Exception as err:  # noqa: BLE001 - any damage: load the slow way
+        log.warning("prepared model %s unusable (%s); loading the slow way", path, err)
+        path.unlink(missing_ok=True)
+        return None
+    return model.eval()

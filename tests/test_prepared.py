@@ -1,0 +1,78 @@
+"""The packed chat model saved once and loaded back (generators.prepared): the same
+logits, a damaged file never used, a key that changes with what the bytes depend on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import transformers
+
+from assistant.generators.int8 import quantize_int8_weights
+from assistant.generators.prepared import load_prepared, prepared_file, save_prepared
+
+
+@pytest.fixture
+def model_folder(tmp_path):
+    """A tiny Gemma 3 saved as the model cache saves one (plus its source.json)."""
+    torch.manual_seed(0)
+    config = transformers.Gemma3TextConfig(
+        vocab_size=300,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=128,
+    )
+    config.architectures = ["Gemma3ForCausalLM"]
+    folder = tmp_path / "models" / "tiny-gemma"
+    transformers.Gemma3ForCausalLM(config).save_pretrained(folder)
+    (folder / "source.json").write_text(json.dumps({"name": "tiny"}), encoding="utf-8")
+    return folder
+
+
+def _packed(folder):
+    model = transformers.Gemma3ForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).eval()
+    return quantize_int8_weights(model)
+
+
+def _logits(model):
+    with torch.inference_mode():
+        return model(torch.tensor([[2, 17, 45, 99, 3]])).logits.float()
+
+
+def test_a_saved_packed_model_loads_back_with_the_same_logits(model_folder):
+    packed = _packed(model_folder)
+    path = prepared_file(model_folder, None, "int8w")
+    assert path.parent == model_folder.parent / "prepared" and not path.exists()
+    save_prepared(packed, path)
+    assert path.is_file() and not [p for p in path.parent.iterdir() if p.suffix == ".tmp"]
+    loaded = load_prepared(path, model_folder, "sdpa")
+    assert loaded is not None and not loaded.training
+    assert torch.equal(_logits(loaded), _logits(packed))
+    assert loaded.generation_config.eos_token_id == packed.generation_config.eos_token_id
+
+
+def test_a_damaged_prepared_file_is_deleted_and_not_used(model_folder):
+    path = prepared_file(model_folder, None, "int8w")
+    save_prepared(_packed(model_folder), path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a killed copy
+    assert load_prepared(path, model_folder, "sdpa") is None
+    assert not path.exists()  # the next slow load writes it again
+
+
+def test_the_key_follows_the_adapter_the_source_and_the_precision(model_folder, tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"pesos 1")
+    base = prepared_file(model_folder, None, "int8w")
+    with_adapter = prepared_file(model_folder, adapter, "int8w")
+    (adapter / "adapter_model.safetensors").write_bytes(b"pesos 2")  # retrained
+    retrained = prepared_file(model_folder, adapter, "int8w")
+    (model_folder / "source.json").write_text('{"name": "tiny", "v": 2}', encoding="utf-8")
+    new_source = prepared_file(model_folder, None, "int8w")
+    assert len({base, with_adapter, retrained, new_source}) == 4
+    assert prepared_file(model_folder, None, "bf16") is None  # only int8w is cached
