@@ -10,7 +10,12 @@ import torch
 import transformers
 
 from assistant.generators.int8 import quantize_int8_weights
-from assistant.generators.prepared import load_prepared, prepared_file, save_prepared
+from assistant.generators.prepared import (
+    load_prepared,
+    load_tokenizer,
+    prepared_file,
+    save_prepared,
+)
 
 
 @pytest.fixture
@@ -76,3 +81,31 @@ def test_the_key_follows_the_adapter_the_source_and_the_precision(model_folder, 
     new_source = prepared_file(model_folder, None, "int8w")
     assert len({base, with_adapter, retrained, new_source}) == 4
     assert prepared_file(model_folder, None, "bf16") is None  # only int8w is cached
+
+
+@pytest.fixture
+def tokenizer_folder(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {word: i for i, word in enumerate(["<unk>", "<bos>", "hola", "mundo", "notas"])}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    folder = tmp_path / "models" / "tiny"
+    transformers.PreTrainedTokenizerFast(
+        tokenizer_object=raw, unk_token="<unk>", bos_token="<bos>"
+    ).save_pretrained(folder)
+    return folder
+
+
+def test_the_tokenizer_is_pickled_once_then_loaded_from_the_copy(tokenizer_folder):
+    first = load_tokenizer(tokenizer_folder)
+    (copy,) = (tokenizer_folder.parent / "prepared").glob("*.pkl")
+    written = copy.stat().st_mtime_ns
+    second = load_tokenizer(tokenizer_folder)
+    assert copy.stat().st_mtime_ns == written  # read, not written again
+    assert second("hola notas mundo").input_ids == first("hola notas mundo").input_ids == [2, 4, 3]
+
+    copy.write_bytes(b"no es un pickle")  # damaged: deleted, rebuilt, still right
+    assert load_tokenizer(tokenizer_folder)("hola").input_ids == [2]
+    (rebuilt,) = (tokenizer_folder.parent / "prepared").glob("*.pkl")
+    assert rebuilt.read_bytes() != b"no es un pickle"

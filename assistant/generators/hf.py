@@ -105,10 +105,15 @@ class HFGenerator:
         self, name: str, adapter: str | None = None, config: HFConfig | None = None
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         from assistant.generators.adapters import apply_adapter, resolve_adapter
-        from assistant.generators.prepared import load_prepared, prepared_file, save_prepared
+        from assistant.generators.prepared import (
+            load_prepared,
+            load_tokenizer,
+            prepared_file,
+            save_prepared,
+        )
 
         self.config = config or HFConfig()
         self.spec = get_spec(name)
@@ -118,7 +123,7 @@ class HFGenerator:
         folder = prepare_model(name)
 
         torch.set_num_threads(self.config.thread_count)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.tokenizer = load_tokenizer(folder)
         # The packed model saved by an earlier load (generators.prepared): no fp32 load,
         # no adapter merge, no int8 packing.
         prepared = prepared_file(folder, adapter_folder, self.config.precision)
