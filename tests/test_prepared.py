@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers
 
-from assistant.generators.int8 import quantize_int8_weights
+from assistant.generators.int8 import Int8TiedEmbedding, quantize_int8_weights
 from assistant.generators.prepared import (
     load_prepared,
     load_tokenizer,
@@ -58,6 +58,10 @@ def test_a_saved_packed_model_loads_back_with_the_same_logits(model_folder):
     loaded = load_prepared(path, model_folder, "sdpa")
     assert loaded is not None and not loaded.training
     assert torch.equal(_logits(loaded), _logits(packed))
+    # Tied: one int8 copy of the vocabulary serves lm_head and the input embedding.
+    assert isinstance(loaded.get_input_embeddings(), Int8TiedEmbedding)
+    assert loaded.get_input_embeddings().head is loaded.get_output_embeddings()
+    assert not any(name.endswith("embed_tokens.weight") for name in loaded.state_dict())
     assert loaded.generation_config.eos_token_id == packed.generation_config.eos_token_id
 
 

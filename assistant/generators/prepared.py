@@ -3,8 +3,8 @@
 A cold ``ask`` loaded the fp32 weights (1.1 GB) and cast them to bf16, imported peft to
 merge the LoRA adapter, and packed every Linear to int8: about 8 of its 14 s
 (``eval.bench_cold_start``, docs/RESULTS.md). The packed model is saved the first time as
-safetensors in the model's cache folder and later memory-mapped into a model built
-without initializing its weights: nothing is computed at start.
+safetensors in the model's cache folder and later read into a model built without
+initializing its weights: nothing is computed at start.
 
 The file's name carries a key over everything its bytes depend on: the model's prepared
 source (``source.json``), the adapter's files, the precision, transformers' version and
@@ -21,7 +21,7 @@ import pickle
 import tempfile
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2  # 2: the input embedding read from lm_head's int8 copy
 PRECISIONS = ("int8w",)  # the default; the others load the slow way
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,12 @@ def load_prepared(path: Path, model_folder: Path, attn_implementation: str):
             model.generation_config = transformers.GenerationConfig.from_pretrained(
                 model_folder, local_files_only=True
             )
-        int8_skeleton(model)
-        # assign: the module takes the memory-mapped tensors themselves, no copy.
-        state = {k: v.clone() for k, v in load_file(path).items()}
+        # Copied out of the file's mapping (tensors left on it crashed the int8 kernel);
+        # assign: the modules take these tensors, no second copy.
+        state = {name: tensor.clone() for name, tensor in load_file(path).items()}
+        embedding = model.get_input_embeddings()
+        embedding_name = next(n for n, m in model.named_modules() if m is embedding)
+        int8_skeleton(model, tied=f"{embedding_name}.weight" not in state)
         model.load_state_dict(state, strict=True, assign=True)
     except Exception as err:  # noqa: BLE001 - any damage: load the slow way
         log.warning("prepared model %s unusable (%s); loading the slow way", path, err)
