@@ -205,6 +205,7 @@ def bench(runs: int, app: bool, work: Path) -> dict:
         name: [*command, "--index", str(index), QUESTION] for name, (command, _) in COMMANDS.items()
     }
     envs = {name: {**env, **extra} for name, (_, extra) in COMMANDS.items()}
+    _wall(argvs["ask"], envs["ask"])  # writes the prepared copies if missing; not timed
     walls: dict[str, list[dict]] = {name: [] for name in COMMANDS}
     for _ in range(runs):  # the commands alternate: a load on the machine hits them alike
         for name in COMMANDS:

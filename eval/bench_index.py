@@ -15,7 +15,8 @@ The generated corpora are written to a temporary folder:
 - ``table``: one note holding a 5,000-row Markdown table (4 columns);
 - ``tiny``: 2,000 notes of one short sentence each;
 - ``large``: the SQuAD-es paragraphs of ``../shared/data`` (every article, as notes), each
-  repeated with its sentences rotated, until the corpus holds about 10,000 chunks.
+  repeated with its sentences rotated, then whole notes dropped until the corpus holds at
+  most 10,000 chunks.
 """
 
 from __future__ import annotations
@@ -79,7 +80,18 @@ def write_large(folder: Path, target: int = LARGE_CHUNKS) -> Path:
             by_title.setdefault(title, []).append(" ".join(sentences[turn:] + sentences[:turn]))
         for n, (title, texts) in enumerate(by_title.items()):
             body = "".join(f"## Parte {i + 1}\n\n{text}\n\n" for i, text in enumerate(texts))
-            (folder / f"{n:02}_{copy}.md").write_text(f"# {title} ({copy})\n\n{body}", "utf-8")
+            (folder / f"{copy}_{n:02}.md").write_text(f"# {title} ({copy})\n\n{body}", "utf-8")
+    # Whole notes off the end until the corpus holds at most `target` chunks.
+    chunks = chunk_notes(load_notes(folder, ChunkConfig()).notes, ChunkConfig())
+    per_note: dict[str, int] = {}
+    for chunk in chunks:
+        per_note[chunk.source] = per_note.get(chunk.source, 0) + 1
+    total = len(chunks)
+    for name in sorted(per_note, reverse=True):
+        if total <= target:
+            break
+        (folder / name).unlink()
+        total -= per_note[name]
     return folder
 
 

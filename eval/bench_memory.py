@@ -82,9 +82,10 @@ def bench(questions: int, work: Path) -> dict:
     index = work / "index"
     build_index(ROOT / "corpus" / "notes", index)
     results: dict = {"questions": questions, "variants": {}}
-    for name, extra in VARIANTS.items():
+
+    def run(extra: dict, count: int) -> dict:
         done = subprocess.run(
-            [sys.executable, "-m", "eval.bench_memory", "--child", str(index), str(questions)],
+            [sys.executable, "-m", "eval.bench_memory", "--child", str(index), str(count)],
             cwd=ROOT,
             env={**os.environ, **extra},
             capture_output=True,
@@ -92,7 +93,11 @@ def bench(questions: int, work: Path) -> dict:
             check=True,
         )
         line = next(x for x in done.stderr.splitlines() if x.startswith(MARK))
-        results["variants"][name] = {"env": extra, **json.loads(line[len(MARK) :])}
+        return json.loads(line[len(MARK) :])
+
+    run({}, 0)  # writes the prepared copies if they are missing: "prepared" then reads them
+    for name, extra in VARIANTS.items():
+        results["variants"][name] = {"env": extra, **run(extra, questions)}
         print(name, json.dumps(results["variants"][name]), file=sys.stderr, flush=True)
     return results
 
