@@ -113,3 +113,19 @@ def test_the_tokenizer_is_pickled_once_then_loaded_from_the_copy(tokenizer_folde
     assert load_tokenizer(tokenizer_folder)("hola").input_ids == [2]
     (rebuilt,) = (tokenizer_folder.parent / "prepared").glob("*.pkl")
     assert rebuilt.read_bytes() != b"no es un pickle"
+
+
+@pytest.mark.slow
+def test_gemmas_tokenizer_drops_its_python_vocabulary_and_still_encodes():
+    from assistant.generators.model_cache import prepare_model
+
+    folder = prepare_model("gemma-270m")
+    reference = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    assert len(reference._vocab) > 200_000  # what _lean drops: transformers' own copy
+    for _ in range(2):  # built and pickled, then read from the copy
+        tokenizer = load_tokenizer(folder)
+        assert tokenizer._vocab == {} and tokenizer._merges == []
+        text = "¿Qué es LoRA? Adapta matrices de bajo rango 😀"
+        assert tokenizer(text).input_ids == reference(text).input_ids
+        ids = reference(text).input_ids
+        assert tokenizer.decode(ids) == reference.decode(ids)

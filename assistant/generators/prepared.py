@@ -103,12 +103,26 @@ def load_prepared(path: Path, model_folder: Path, attn_implementation: str):
     return model.eval()
 
 
+# 2: the Python copies of the vocabulary and merges dropped before pickling.
+TOKENIZER_FORMAT = "tokenizer-2"
+
+
+def _lean(tokenizer):
+    """The tokenizer without the Python copies of its vocabulary and merges that
+    transformers' BPE tokenizers (Gemma's) keep after building the Rust one from them:
+    read only in ``__init__``, they held ~165 MB of a process (``eval.bench_memory``)."""
+    for name, empty in (("_vocab", {}), ("_merges", [])):
+        if hasattr(tokenizer, name):
+            setattr(tokenizer, name, empty)
+    return tokenizer
+
+
 def load_tokenizer(model_folder: Path):
     """The model's transformers tokenizer, from a pickled copy in the prepared folder.
 
     transformers builds Gemma's tokenizer by parsing its 33 MB tokenizer.json in Python
-    and then again in Rust: 2.9 s of a cold start; the pickled object loads in 1.2 s
-    (measured side by side, docs/RESULTS.md). The copy is keyed by the tokenizer files'
+    and then again in Rust: 2.9 s of a cold start; the pickled object loads in ~1.3 s
+    (docs/RESULTS.md, "Cold start"). The copy is keyed by the tokenizer files'
     bytes and the libraries' versions, and written by this process only, into the user's
     own cache; one that fails to load is deleted and rebuilt.
     """
@@ -117,9 +131,9 @@ def load_tokenizer(model_folder: Path):
     from transformers import AutoTokenizer
 
     if os.environ.get("STUDY_ASSISTANT_PREPARED") == "0":
-        return AutoTokenizer.from_pretrained(model_folder, local_files_only=True)
+        return _lean(AutoTokenizer.from_pretrained(model_folder, local_files_only=True))
     digest = hashlib.sha256()
-    for part in (str(FORMAT), transformers.__version__, tokenizers.__version__):
+    for part in (TOKENIZER_FORMAT, transformers.__version__, tokenizers.__version__):
         digest.update(part.encode() + b"\0")
     for path in sorted(model_folder.glob("tokenizer*")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -135,7 +149,7 @@ def load_tokenizer(model_folder: Path):
         except Exception as err:  # noqa: BLE001 - any damage: build it again
             log.warning("prepared tokenizer %s unusable (%s); building it again", path, err)
             path.unlink(missing_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(model_folder, local_files_only=True)
+    tokenizer = _lean(AutoTokenizer.from_pretrained(model_folder, local_files_only=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
