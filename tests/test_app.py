@@ -393,7 +393,8 @@ def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, t
     app = make_app()
     published = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
     status, table, plots, report = app.published_experiment()
-    assert "docs/experiments/dev" in status and "semillas 0, 1, 2" in status
+    seeds = ", ".join(str(seed) for seed in published["config"]["seeds"])
+    assert "docs/experiments/dev" in status and f"semillas {seeds}." in status
     assert len(table.value["data"]) == len(published["cells"]) > 0
     assert {Path(p).name for p in plots} == {"metrics.png", "latency_f1.png"}
     assert report.startswith("# Experimento") and "## Calidad" in report
