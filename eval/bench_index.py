@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from corpus.chunking import chunk_notes
@@ -96,15 +97,12 @@ def write_large(folder: Path, target: int = LARGE_CHUNKS) -> Path:
 
 
 def _build(variant: str, notes: Path, work: Path) -> dict:
-    bulk = embedders.BULK_ENGINES.pop("e5-small") if variant == "c" else None
     stamp = f"{variant}-{time.monotonic_ns()}"
-    try:
+    engine = embedders.without_bulk_engine("e5-small") if variant == "c" else nullcontext()
+    with engine:
         began = time.perf_counter()
         report = build_index(notes, work / f"index-{stamp}", cache_dir=work / f"cache-{stamp}")
         return {"seconds": time.perf_counter() - began, "chunks": report.chunks}
-    finally:
-        if bulk is not None:
-            embedders.BULK_ENGINES["e5-small"] = bulk
 
 
 def bench(corpora: list[str], repeats: int, c_max_chunks: int, work: Path) -> dict:

@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from corpus.questions import load_questions
@@ -48,15 +49,12 @@ VARIANTS = ("c", "bulk", "torch")
 def _build(variant: str, notes: Path, folder: Path, cache: Path):
     from index import embedders
 
-    bulk = embedders.BULK_ENGINES.pop("e5-small") if variant == "c" else None
-    try:
-        embedder = "e5-torch" if variant == "torch" else "e5-small"
+    embedder = "e5-torch" if variant == "torch" else "e5-small"
+    engine = embedders.without_bulk_engine("e5-small") if variant == "c" else nullcontext()
+    with engine:
         return build_index(
             notes, folder, index_config=IndexConfig(embedder=embedder), cache_dir=cache
         )
-    finally:
-        if bulk is not None:
-            embedders.BULK_ENGINES["e5-small"] = bulk
 
 
 def compare(variants: list[str], sets: list[str], work: Path) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from corpus.errors import SettingsError
 from index.embedders.base import Embedder
@@ -70,4 +71,24 @@ def bulk_embedder(name: str, count: int) -> Embedder:
         return get_embedder(name)
 
 
-__all__ = ["BULK_ENGINES", "BULK_MIN", "EMBEDDERS", "Embedder", "bulk_embedder", "get_embedder"]
+@contextmanager
+def without_bulk_engine(name: str) -> Iterator[None]:
+    """Builds of ``name`` on its own engine only, whatever their size (the benchmarks'
+    "before")."""
+    bulk = BULK_ENGINES.pop(name, None)
+    try:
+        yield
+    finally:
+        if bulk is not None:
+            BULK_ENGINES[name] = bulk
+
+
+__all__ = [
+    "BULK_ENGINES",
+    "BULK_MIN",
+    "EMBEDDERS",
+    "Embedder",
+    "bulk_embedder",
+    "get_embedder",
+    "without_bulk_engine",
+]
