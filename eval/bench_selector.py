@@ -1,7 +1,8 @@
 """Evidence selectors side by side, with the one-unit ceiling: numbers, not a test.
 
     python -m eval.bench_selector [--selectors reader,ranker] [--sets notes_dev,...]
-        [--limit 300] [--passages 3] [--ranker NAME=FILE] [--out docs/results/selector.json]
+        [--limit 300] [--passages 3] [--ranker NAME=FILE] [--cross NAME=FOLDER]
+        [--out docs/results/selector.json]
 
 Per set and selector, over the set's questions retrieved as the assistant retrieves them
 (top 3 passages):
@@ -140,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=FILE",
         help="another ranker.json to compare, as selector NAME",
     )
+    parser.add_argument(
+        "--cross",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="another cross-encoder (a cross_train --out folder), as selector NAME",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if not 1 <= args.passages <= 10:
@@ -153,11 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.ranker:
         name, _, path = spec.partition("=")
         selectors[name] = LearnedRanker(unit_vectors, RankerModel.load(path))
+    for spec in args.cross:
+        from assistant.selection.cross import CrossEncoderSelector  # torch: on demand
+
+        name, _, folder = spec.partition("=")
+        selectors[name] = CrossEncoderSelector(unit_vectors, Path(folder))
     report = {
         "sets": {name: bench_set(name, selectors, args.limit, args.passages) for name in names},
         "config": {
             "selectors": list(selectors),
             "rankers": args.ranker,
+            "cross_encoders": args.cross,
             "limit": args.limit,
             "passages": args.passages,
         },

@@ -1,6 +1,7 @@
 """Support-checker benchmark on the labeled sentences of eval/data/support_dev.jsonl.
 
     python -m eval.bench_support [--out docs/results/support.json] [--latency-runs 7]
+        [--candidates hand,learned,cross] [--synthetic-limit 0]
 
 Prints JSON (and writes it to --out):
 - ROC AUC of the support score (a row's score = max over its passages), overall and per
@@ -13,7 +14,13 @@ Prints JSON (and writes it to --out):
   ``SupportConfig``;
 - per-answer latency (4 sentences x 5 passages of ~1,000 characters), median of several
   answers: cold (empty caches), disk-warm (a new checker, units on disk) and warm (units in
-  memory, new sentences). The load average is recorded: other jobs on the 2 cores slow it.
+  memory, new sentences). The load average is recorded: other jobs on the 2 cores slow it;
+- ``candidates``: the support scorers side by side (issue 25): ``hand`` (the hand-weighted
+  mix above), ``learned`` (``support.learned``) and ``cross`` (``support.cross``). For each,
+  on support_dev and on the held-out half of the synthetic pairs (``support.pairs``, SQuAD-es
+  train articles never trained on): ROC AUC overall and per unsupported kind, balanced
+  accuracy at the scorer's own threshold; and the warm per-answer latency (median), the
+  same answers for every candidate.
 
 The data: 360 Spanish sentences written by hand against 89 sections of corpus/notes (180
 supported: verbatim or faithful paraphrases, shortened or reordered as a small model writes
@@ -38,7 +45,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from assistant.support import SupportChecker, SupportConfig, passage_units
+from assistant.support import (
+    SCORERS,
+    SupportChecker,
+    SupportConfig,
+    make_checker,
+    passage_units,
+)
+from eval.report_io import emit
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "eval" / "data" / "support_dev.jsonl"
@@ -180,12 +194,130 @@ def latency(embedder, rows: list[dict], runs: int) -> dict:
     }
 
 
+# -- the candidates (issue 25) -------------------------------------------------------------
+
+
+class _Memo:
+    """An embedder that embeds each text once for the whole run: the candidates share the
+    same e5 vectors, so only their scoring differs (and a run takes minutes, not tens)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self._seen: dict[str, np.ndarray] = {}
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        if todo:
+            self._seen.update(zip(todo, np.asarray(self.inner.embed_passages(todo))))
+        return np.vstack([self._seen[t] for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+
+def synthetic_rows(limit: int) -> list[dict]:
+    """The held-out half of the synthetic pairs, as support_dev rows."""
+    from assistant.support.train import cached_pairs
+
+    pairs = cached_pairs()["heldout"]
+    if limit:
+        pairs = random.Random(SPLIT_SEED).sample(pairs, min(limit, len(pairs)))
+    return [
+        {
+            "sentence": p.sentence,
+            "passages": [p.passage],
+            "supported": p.supported,
+            "kind": p.kind,
+            "section": p.group,
+        }
+        for p in pairs
+    ]
+
+
+def candidate_table(checker: SupportChecker, rows: list[dict]) -> dict:
+    from sklearn.metrics import balanced_accuracy_score
+
+    scores = np.array(
+        [float(checker.scores([r["sentence"]], r["passages"])[0].max()) for r in rows]
+    )
+    supported = np.array([bool(r["supported"]) for r in rows])
+    kinds = np.array([r["kind"] for r in rows])
+    verdicts = np.array([checker.supported(s) for s in scores])
+    table = {
+        "auc": round(float(roc_auc_score(supported, scores)), 4),
+        "balanced_accuracy": round(float(balanced_accuracy_score(supported, verdicts)), 4),
+        "auc_by_kind": {},
+        "flagged_by_kind": {},  # share of each kind's rows below the threshold
+    }
+    for kind in sorted(set(kinds.tolist())):
+        mask = kinds == kind
+        if not supported[mask].any():
+            both = supported | mask
+            table["auc_by_kind"][kind] = round(
+                float(roc_auc_score(supported[both], scores[both])), 4
+            )
+        table["flagged_by_kind"][kind] = round(float((~verdicts[mask]).mean()), 4)
+    return table
+
+
+def candidate_latency(checkers: dict, rows: list[dict], answers: int) -> dict:
+    """Warm per-answer ms (units embedded, sentences new to e5 but memoised across
+    candidates, so e5's sentence cost is paid once, before timing), median over answers."""
+    chunks = _chunk_texts()
+    long_chunks = sorted(chunks, key=lambda text: abs(len(text) - 1000))[:20]
+    rng = random.Random(SPLIT_SEED)
+    shapes = [
+        ([r["sentence"] for r in rng.sample(rows, 4)], rng.sample(long_chunks, 5))
+        for _ in range(answers)
+    ]
+    timings: dict[str, list[float]] = {name: [] for name in checkers}
+    for sentences, passages in shapes:
+        next(iter(checkers.values())).scores(sentences, passages)  # e5 once, untimed
+        for name, checker in checkers.items():
+            began = time.perf_counter()
+            checker.scores(sentences, passages)
+            timings[name].append((time.perf_counter() - began) * 1000)
+    return {
+        "answer_shape": "4 sentences x 5 passages",
+        "answers": answers,
+        **{f"{name}_ms_median": round(statistics.median(v), 1) for name, v in timings.items()},
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def candidates_report(names: list[str], embedder, rows: list[dict], limit: int) -> dict:
+    memo = _Memo(embedder)
+    synthetic = synthetic_rows(limit)
+    with tempfile.TemporaryDirectory() as scratch:
+        checkers = {n: make_checker(n, memo, Path(scratch)) for n in names}
+        report = {
+            "synthetic_heldout_rows": len(synthetic),
+            "support_dev": {n: candidate_table(c, rows) for n, c in checkers.items()},
+            "synthetic_heldout": {n: candidate_table(c, synthetic) for n, c in checkers.items()},
+            "latency": candidate_latency(checkers, rows, answers=15),
+        }
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--latency-runs", type=int, default=7)
+    parser.add_argument("--candidates", default="hand,learned,cross")
+    parser.add_argument(
+        "--synthetic-limit", type=int, default=0, help="held-out synthetic pairs (0: all)"
+    )
+    parser.add_argument(
+        "--only-candidates", action="store_true", help="skip the hand checker's own report"
+    )
     args = parser.parse_args(argv)
+    names = [n for n in args.candidates.split(",") if n]
+    for name in names:
+        if name not in SCORERS:
+            parser.error(f"candidato desconocido {name!r}; elige entre {list(SCORERS)}")
+    if args.synthetic_limit < 0:
+        parser.error("--synthetic-limit debe ser >= 0")
 
     from index.embedders import get_embedder
 
@@ -195,6 +327,10 @@ def main(argv: list[str] | None = None) -> dict:
     load_s = time.perf_counter() - began
 
     rows = load_rows(args.data)
+    if args.only_candidates:
+        result = {"candidates": candidates_report(names, embedder, rows, args.synthetic_limit)}
+        emit(result, args.out)
+        return result
     config = SupportConfig()
     chunks = _chunk_texts()
     with tempfile.TemporaryDirectory() as scratch:
@@ -238,10 +374,9 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "latency": latency(embedder, rows, args.latency_runs),
     }
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
+    if names:
+        result["candidates"] = candidates_report(names, embedder, rows, args.synthetic_limit)
+    emit(result, args.out)
     return result
 
 

@@ -1,6 +1,7 @@
 """Where the quiz's proposed ratings should cut, measured with the real support checker.
 
     python -m eval.tune_quiz --out docs/results/quiz_grading.json
+        [--checker hand|learned|cross] [--paraphrases eval/data/quiz_paraphrases.jsonl]
 
 No student has graded answers here yet, so the answers are built from the cards
 themselves, four kinds per card (question/answer, definition and list cards; a cloze is
@@ -20,6 +21,11 @@ it from those above it (balanced accuracy, so the kinds' counts do not weigh):
 ``easy_from`` keywords | complete. A cut replaces the shipped one only when it beats it on
 the tuning half by more than 0.02; both are reported on the second half. Prints and
 writes the result as JSON.
+
+``--paraphrases``: correct answers written by hand in a student's own words for 40 cards
+(``eval/data/quiz_paraphrases.jsonl``); reports the ratings proposed for them with the
+shipped cuts and with the cuts chosen in this run. A correct paraphrase should be proposed
+Bien or Fácil.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from corpus.text import content_words
 
 KINDS = ("qa", "definition", "list")
 ANSWER_KINDS = ("wrong", "partial", "keywords", "complete")  # worst to best
+RATINGS = ("again", "hard", "good", "easy")
 CUTS = [round(0.05 * i, 2) for i in range(1, 20)]
 # cut -> (the kinds that should score below it, those that should reach it)
 SPLITS = {
@@ -85,21 +92,54 @@ def best_cut(low: list[float], high: list[float]) -> tuple[float, float]:
     return cut, round(accuracy, 3)
 
 
+def load_paraphrases(path: Path, cards) -> list[dict]:
+    by_id = {card.id for card in cards}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    missing = [r["card"] for r in rows if r["card"] not in by_id]
+    if missing:
+        raise AssistantError(f"{path}: tarjetas que estas notas no dan: {missing[:3]}")
+    return rows
+
+
+def paraphrase_report(rows: list[dict], cards, checker, chosen: GradeConfig) -> dict:
+    """The ratings proposed for hand-written correct paraphrases, with the shipped cuts
+    and the cuts chosen in this run."""
+    by_id = {card.id: card for card in cards}
+    report = {"n": len(rows)}
+    for name, config in (("shipped_cuts", GradeConfig()), ("chosen_cuts", chosen)):
+        grades = [grade_answer(by_id[r["card"]], r["paraphrase"], checker, config) for r in rows]
+        proposed = {rating: sum(g.rating == rating for g in grades) for rating in RATINGS}
+        report[name] = {
+            "proposed": proposed,
+            "good_or_easy": round((proposed["good"] + proposed["easy"]) / len(rows), 3),
+            "median_score": round(statistics.median(g.score for g in grades), 3),
+        }
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=Path, default=Path("corpus/notes"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--checker", default="hand", help="support scorer: hand, learned, cross")
+    parser.add_argument("--paraphrases", type=Path)
     args = parser.parse_args(argv)
+    from assistant.support import SCORERS, make_checker
+
+    if args.checker not in SCORERS:
+        parser.error(f"--checker debe ser uno de {list(SCORERS)}")
+    if args.paraphrases and not args.paraphrases.is_file():
+        parser.error(f"no existe {args.paraphrases}")
     from assistant.study.cards import build_cards
-    from assistant.support import SupportChecker
     from corpus.loader import load_notes
 
     try:
         cards = build_cards(load_notes(args.notes).notes)
+        paraphrases = load_paraphrases(args.paraphrases, cards) if args.paraphrases else []
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    checker = SupportChecker()
+    checker = make_checker(args.checker)
     rows = answers(cards)
     for row in rows:
         row["score"] = grade_answer(row["card"], row["answer"], checker).score
@@ -144,7 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "cuts": cuts,
         "chosen": {name: cut["chosen"] for name, cut in cuts.items()},
+        "checker": args.checker,
     }
+    if paraphrases:
+        chosen = GradeConfig(**result["chosen"])
+        result["paraphrases"] = paraphrase_report(paraphrases, cards, checker, chosen)
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if args.out:
         atomic_write_text(args.out, text + "\n")

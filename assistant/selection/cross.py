@@ -117,7 +117,12 @@ class CrossScorer:
     """(question, units) -> logits, with the adapter merged. Thread-safe (one forward at a
     time: torch's thread pool is process-wide anyway)."""
 
-    def __init__(self, folder: Path = MODEL_DIR, precision: str | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path = MODEL_DIR,
+        precision: str | None = None,
+        trainer: str = "assistant.selection.cross_train",
+    ) -> None:
         """``precision``: the encoder's, after the merge ("fp32", "bf16", "int8"; None
         picks e5_torch's default: bf16 where the CPU has it natively). The head stays fp32."""
         from peft import PeftModel
@@ -127,8 +132,7 @@ class CrossScorer:
 
         if not (folder / HEAD_FILE).is_file():
             raise SettingsError(
-                f"No existe el selector cross-encoder en {folder}: "
-                "entrénalo con python -m assistant.selection.cross_train"
+                f"No existe el cross-encoder en {folder}: entrénalo con python -m {trainer}"
             )
         encoder, self.tokenizer = load_e5_model("fp32")
         encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
@@ -144,16 +148,23 @@ class CrossScorer:
         self._recent: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     def logits(self, question: str, passages: list[str]) -> np.ndarray:
+        """One logit per passage, read beside the question."""
+        return self.pair_logits([(question, p) for p in passages])
+
+    def pair_logits(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """One logit per (first, second) pair, in one forward."""
         import torch
 
-        if not passages:
+        if not pairs:
             return np.zeros(0)
-        key = (question, tuple(passages))
+        key = tuple(pairs)
         with self._lock:
             if key in self._recent:
                 self._recent.move_to_end(key)
                 return self._recent[key].copy()
-            ids, mask = pair_batch(self.tokenizer, question, passages)
+            ids, mask = self.tokenizer.pad_batch(
+                [self.tokenizer.encode_pair(a, b, MAX_LEN) for a, b in pairs]
+            )
             with torch.inference_mode():
                 found = self.model(ids, mask).float().numpy().astype(np.float64)
             self._recent[key] = found

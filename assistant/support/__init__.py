@@ -86,8 +86,31 @@ from assistant.support.scorer import (
     SupportParts,
 )
 
+# The support scorers (issue 25): the hand-weighted mix above, the learned feature model
+# (learned.py) and the cross-encoder (cross.py), compared by eval/bench_support.py.
+SCORERS = ("hand", "learned", "cross")
+
+
+def make_checker(name: str = "hand", embedder=None, cache_dir=None) -> SupportChecker:
+    """The support checker of scorer ``name`` (the learned ones load their files here)."""
+    if name == "hand":
+        return SupportChecker(embedder, cache_dir=cache_dir)
+    if name == "learned":
+        from assistant.support.learned import LearnedChecker
+
+        return LearnedChecker(embedder, cache_dir=cache_dir)
+    if name == "cross":
+        from assistant.support.cross import CrossChecker
+
+        return CrossChecker(embedder, cache_dir=cache_dir)
+    from corpus.errors import SettingsError
+
+    raise SettingsError(f"verificador desconocido {name!r}; elige uno de {list(SCORERS)}")
+
+
 __all__ = [
     "DEFAULT_CONTRASTS",
+    "SCORERS",
     "NEGATION_CUES",
     "NUMBER_WORDS",
     "Checker",
@@ -96,6 +119,7 @@ __all__ = [
     "SupportParts",
     "content_words",
     "foreign_names",
+    "make_checker",
     "has_negation",
     "model_names",
     "named_terms",

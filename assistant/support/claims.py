@@ -109,6 +109,21 @@ def content_words(text: str) -> set[str]:
     return set(analyse(text))
 
 
+_CLAUSE_CUT = re.compile(r",\s+|;\s+|:\s+|\s+y\s+|\s+pero\s+|\s+aunque\s+")
+
+
+def clause_coverage(sentence: str, words: frozenset[str] | set[str]) -> float:
+    """The least share of a clause's content words found in ``words`` (a passage's), over
+    the sentence's clauses with two or more content words: a true sentence with one
+    invented clause appended scores that clause's share. 1.0 when there is no such clause."""
+    shares = []
+    for piece in _CLAUSE_CUT.split(sentence):
+        found = content_words(piece)
+        if len(found) >= 2:
+            shares.append(len(found & words) / len(found))
+    return min(shares) if shares else 1.0
+
+
 def numbers(text: str) -> set[str]:
     """Numbers as canonical strings: '15%' -> '15', '0,85' -> '0.85', 'dos' -> '2'.
 

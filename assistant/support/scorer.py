@@ -13,6 +13,7 @@ import numpy as np
 from assistant.language import is_spanish
 from assistant.prompts import is_abstention
 from assistant.support.claims import (
+    clause_coverage,
     content_words,
     foreign_names,
     has_negation,
@@ -107,6 +108,13 @@ class SupportParts:
     # overlap and the Spanish negation and contrast cues mean nothing across languages, so
     # only e5 (multilingual), numbers and names are used.
     cross_lingual: bool = False
+    # What the learned scorer reads besides the above (assistant/support/learned.py):
+    second_cosine: float = 0.0  # the next-best unit's cosine (a sentence joining two units)
+    unit_lexical: float = 0.0  # share of the sentence's content words in the aligned unit
+    pair_lexical: float = 0.0  # ... in the two best-cosine units together
+    missing_words: int = 0  # content words of the sentence the passage never uses
+    clause_lexical: float = 1.0  # the least-covered clause's share in the passage
+    second_unit: str = ""  # the next-best unit
 
 
 # -- the checker -------------------------------------------------------------------------
@@ -220,8 +228,11 @@ class SupportChecker:
                 if bounds[j] == bounds[j + 1]:
                     continue
                 segment = cosines[row, bounds[j] : bounds[j + 1]]
-                best = int(segment.argmax())
+                order = np.argsort(-segment)
+                best = int(order[0])
                 unit = units[j][best]
+                runner_up = units[j][int(order[1])] if len(order) > 1 else ""
+                pair = words & (content_words(unit) | content_words(runner_up))
                 semantic = float(np.clip((segment[best] - low) / (high - low), 0.0, 1.0))
                 profile = passage_profile(passage)
                 lexical = len(words & profile.content_words) / len(words) if words else 1.0
@@ -235,6 +246,12 @@ class SupportChecker:
                     missing_numbers=tuple(sorted(nums - profile.numbers)),
                     unit=unit,
                     cross_lingual=cross_lingual,
+                    second_cosine=float(segment[order[1]]) if len(order) > 1 else 0.0,
+                    unit_lexical=len(words & content_words(unit)) / len(words) if words else 1.0,
+                    pair_lexical=len(pair) / len(words) if words else 1.0,
+                    missing_words=len(words - profile.content_words),
+                    clause_lexical=clause_coverage(sentence, profile.content_words),
+                    second_unit=runner_up,
                 )
         return table
 
@@ -269,18 +286,29 @@ class SupportChecker:
             score *= config.foreign_name_penalty
         return float(np.clip(score, 0.0, 1.0))
 
+    def combine_table(
+        self, sentences: list[str], table: list[list[SupportParts | None]]
+    ) -> np.ndarray:
+        """Every pair's score (0 where it has no parts). A model that scores pairs in one
+        batch overrides this rather than ``combine``."""
+        return np.array(
+            [[self.combine(p) if p is not None else 0.0 for p in row] for row in table],
+            dtype=np.float32,
+        ).reshape(len(sentences), -1)
+
     def scores(self, sentences: list[str], passages: list[str]) -> np.ndarray:
         """(len(sentences), len(passages)) support in [0, 1]."""
         matrix = np.zeros((len(sentences), len(passages)), dtype=np.float32)
         if not sentences or not passages:
             return matrix
         table = self.parts(sentences, passages)
+        combined = self.combine_table(sentences, table)
         claims: list[int] = []  # sentences that stand on their own
         for i, sentence in enumerate(sentences):
             if is_abstention(sentence):
                 matrix[i] = 1.0
                 continue
-            matrix[i] = [self.combine(p) if p is not None else 0.0 for p in table[i]]
+            matrix[i] = combined[i]
             if len(content_words(sentence)) >= self.config.min_claim_words:
                 claims.append(i)
         for i, sentence in enumerate(sentences):
