@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from assistant.support import has_negation, passage_units
 from assistant.support.pairs import (
     SUPPORTED_KINDS,
@@ -134,26 +132,55 @@ def test_a_sentence_from_another_paragraph_is_a_negative_only_when_the_passage_l
     assert not [p for p in pairs if p.kind == "other_paragraph"]
 
 
-@pytest.mark.slow
-def test_the_halves_keep_articles_apart_and_never_read_dev_test_or_held_out_material():
+def _squad_file(tmp_path, titles):
+    """A SQuAD v2 file of one two-sentence paragraph per title, and its article split."""
     import json
 
-    from assistant.selection.train import HELD_OUT
-    from assistant.support.pairs import SPLIT, notes_passages, squad_passages
-    from corpus.questions import load_questions
+    data = [
+        {
+            "title": title,
+            "paragraphs": [
+                {
+                    "context": f"El artículo {title} habla de su tema. Tiene una segunda frase larga.",
+                    "qas": [],
+                }
+            ],
+        }
+        for title in titles
+    ]
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps({"version": "v2.0", "data": data}), encoding="utf-8")
+    split = tmp_path / "split.json"
+    split.write_text(
+        json.dumps({"train": titles[:6], "dev": titles[6:7], "test": titles[7:]}),
+        encoding="utf-8",
+    )
+    return squad, split
 
-    halves = squad_passages()
+
+def test_the_halves_keep_articles_apart_and_never_read_dev_or_test_articles(tmp_path):
+    from assistant.support.pairs import squad_passages
+
+    titles = [f"Tema {i}" for i in range(9)]
+    squad, split = _squad_file(tmp_path, titles)
+    halves = squad_passages(squad, split)
     train = {p.group for p in halves["train"]}
     heldout = {p.group for p in halves["heldout"]}
-    assert train and heldout and train.isdisjoint(heldout)
-    split = json.loads(SPLIT.read_text(encoding="utf-8"))
-    assert (train | heldout) == set(split["train"])
-    held_sections = {q.section for path in HELD_OUT for q in load_questions(path) if q.section}
+    assert len(train) == len(heldout) == 3 and train.isdisjoint(heldout)
+    assert train | heldout == set(titles[:6])  # never a dev or test article
+
+
+def test_the_notes_pairs_never_read_a_held_out_section():
+    from assistant.selection.train import HELD_OUT
+    from assistant.support.pairs import notes_passages
     from corpus.chunking import chunk_notes
     from corpus.loader import load_notes
+    from corpus.questions import load_questions
     from tests.conftest import NOTES
 
+    held_sections = {q.section for path in HELD_OUT for q in load_questions(path) if q.section}
     held_texts = {
         c.text for c in chunk_notes(load_notes(NOTES).notes) if c.section in held_sections
     }
-    assert held_texts and not held_texts & {p.text for p in notes_passages()}
+    kept = {p.text for p in notes_passages(NOTES)}
+    assert held_texts and kept and not held_texts & kept
