@@ -56,7 +56,7 @@ from assistant.selection.evidence import (
     quote_evidence,
 )
 from assistant.selection.lists import prefer_named, sibling_hits
-from assistant.support import Checker
+from assistant.support import Checker, sentence_claims
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
 from index.store import NotesIndex
@@ -363,20 +363,28 @@ class Assistant:
             if len(together) > 1:
                 sources.append((" ".join(together), n))
         claims = [claim_text(s, turn.asked) for s in sentences]
+        # A sentence of several claims is also read claim by claim, by a checker that
+        # reads claims well (``reads_claims``): it is supported only when every claim is.
+        parts = [sentence_claims(s) if self.checker.reads_claims else [] for s in sentences]
         texts = [source for source, _ in sources]
-        scores = self.checker.scores(claims, texts) if sentences else np.zeros((0, len(texts)))
-        checks = []
-        for sentence, row in zip(sentences, scores):
+        every = claims + [c for group in parts for c in group]
+        scores = self.checker.scores(every, texts) if sentences else np.zeros((0, len(texts)))
+        checks, offset = [], len(claims)
+        for sentence, row, group in zip(sentences, scores, parts):
             best = int(np.argmax(row))
             support = round(float(row[best]), 4)
+            claim_scores = scores[offset : offset + len(group), best]
+            offset += len(group)
+            unbacked = [c for c, v in zip(group, claim_scores) if not self.checker.supported(v)]
             checks.append(
                 SentenceCheck(
                     text=sentence,
                     cited=[sources[best][1]],
                     support=support,
                     best_support=support,
-                    supported=self.checker.supported(support),
+                    supported=self.checker.supported(support) and not unbacked,
                     cited_support=[support],
+                    unsupported_claims=unbacked,
                 )
             )
         rewritten = " ".join(f"{c.text} [{c.cited[0]}]" for c in checks)

@@ -151,15 +151,34 @@ def _evidence_html(answer: Answer, keys: dict[int, str]) -> str:
     return f'<span class="evidence">{EVIDENCE_LABEL}: {" ".join(quotes)}</span>'
 
 
+def _claims_html(sentence: str, claims: list[str]) -> str:
+    """The sentence with only its unsupported claims marked (each a substring of it)."""
+    html, start = [], 0
+    for claim in claims:
+        at = sentence.find(claim, start)
+        if at < 0:
+            continue
+        html.append(_esc(sentence[start:at]))
+        html.append(
+            f'<span class="unsupported" title="Tus notas no respaldan esta parte">'
+            f"⚠ {_esc(claim)}</span>"
+        )
+        start = at + len(claim)
+    return "".join(html) + _esc(sentence[start:])
+
+
 def _sentences_html(answer: Answer, turn: int) -> str:
     parts: list[str] = []
     for i, check in enumerate(answer.sentences):
-        text = _esc(check.text)
-        if not check.supported:
+        if not check.supported and check.unsupported_claims:
+            text = _claims_html(check.text, check.unsupported_claims)
+        elif not check.supported:
             text = (
                 f'<span class="unsupported" title="Tus notas no respaldan esta frase">'
-                f"⚠ {text}</span>"
+                f"⚠ {_esc(check.text)}</span>"
             )
+        else:
+            text = _esc(check.text)
         markers = [_link(citation_key(turn, i, n), f"[{n}]", "cite") for n in check.cited]
         markers += [
             f'<span class="cite invalid" title="No hay ningún pasaje [{n}]">[{n}?]</span>'

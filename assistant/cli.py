@@ -197,7 +197,13 @@ def _print_answer_tail(answer) -> None:
             for c in answer.closest:
                 print(f"  [{c.n}] {c.source} — {c.heading}")
     else:
-        unsupported = [s.text for s in answer.sentences if not s.supported]
+        # Only the unsupported claims of a sentence, when the checker reads claims.
+        unsupported = [
+            claim
+            for s in answer.sentences
+            if not s.supported
+            for claim in (s.unsupported_claims or [s.text])
+        ]
         if unsupported:
             print("\nFrases sin respaldo en tus notas:")
             for sentence in unsupported:

@@ -35,6 +35,10 @@ class SentenceCheck:
     cited_support: list[float] = field(default_factory=list)  # support of each cited passage
     moved_from: list[int] = field(default_factory=list)  # citations dropped as not supporting
     added_citation: bool = False  # the sentence cited nothing and got its passage's [n]
+    # The claims (clauses, list items: ``support.claim_spans``) of the sentence that its
+    # evidence does not back, as written in ``text``; empty when the sentence makes one
+    # claim, when every claim is backed, or when the checker does not read claims.
+    unsupported_claims: list[str] = field(default_factory=list)
 
 
 # A sentence with fewer content words than this is a bare answer ("Francia", "siglos X y

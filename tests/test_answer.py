@@ -172,6 +172,37 @@ def test_supported_and_unsupported_sentences_are_marked(index):
     assert 0 <= answer.sentences[1].support < answer.sentences[0].support <= 1
 
 
+class ClaimReadingChecker(OverlapChecker):
+    reads_claims = True
+
+
+@pytest.mark.parametrize("reads_claims", [True, False])
+def test_only_the_unsupported_claim_of_a_sentence_is_flagged(index, reads_claims):
+    from assistant.answer_html import answer_html
+
+    unit = make(index, strategy="extractive")[0].answer(QUESTION).evidence[0]
+    invented = "lo inventaron astronautas en Marte durante 1850"
+    script = f"{unit.text.rstrip('.')}, y además {invented} [1]."
+    checker = ClaimReadingChecker() if reads_claims else OverlapChecker()
+    assistant = Assistant(
+        index,
+        ScriptedGenerator(script),
+        checker,
+        AssistantConfig(evidence=writes_every_form(), abstention=open_policy()),
+        selector=OverlapSelector(),
+    )
+    (check,) = assistant.answer(QUESTION).sentences
+    if not reads_claims:  # the whole sentence is scored: most of its words are backed
+        assert check.supported and check.unsupported_claims == []
+        return
+    assert not check.supported
+    assert check.unsupported_claims == [f"y además {invented}."]
+    html = answer_html(assistant.answer(QUESTION), turn=0)
+    marked = re.findall(r'<span class="unsupported"[^>]*>⚠ ([^<]*)</span>', html)
+    assert marked == [f"y además {invented}."]
+    assert f"{unit.text.rstrip('.')[:30]}" in html.split('class="unsupported"')[0]
+
+
 def test_the_model_abstaining_gives_an_abstention_with_the_closest_passages(index):
     assistant, _ = make(index, script=ABSTAIN)
     answer = assistant.answer(QUESTION)
@@ -189,6 +220,8 @@ def test_a_draft_with_no_supported_sentence_is_replaced_by_the_evidence_quoted(i
 
 class FixedChecker:
     """Every sentence scores ``score`` against every passage; flagged below 0.75."""
+
+    reads_claims = False
 
     def __init__(self, score: float) -> None:
         self.score = score

@@ -387,3 +387,29 @@ def test_the_language_data_file_reads_as_words():
     assert "no" in NEGATION_CUES and "en lugar de" in NEGATION_CUES
     assert all(isinstance(w, str) for group in DEFAULT_CONTRASTS for w in group)
     assert NUMBER_WORDS["doce"] == "12" and all(isinstance(v, str) for v in NUMBER_WORDS.values())
+
+
+@pytest.mark.parametrize(
+    "sentence, claims",
+    [
+        ("LoRA congela los pesos del modelo.", ["LoRA congela los pesos del modelo."]),
+        (
+            "Rápida convergencia, reducción del error acumulado y discrepancia de exposición.",
+            ["Rápida convergencia", "reducción del error acumulado", "discrepancia de exposición."],
+        ),
+        (  # a clause of one content word joins the one before it
+            "El modelo predice el token y acierta.",
+            ["El modelo predice el token y acierta."],
+        ),
+        (  # a short opening joins the next clause
+            "En 1815, el Congreso de Viena fijó la frontera.",
+            ["En 1815, el Congreso de Viena fijó la frontera."],
+        ),
+        ("Sí.", ["Sí."]),
+    ],
+)
+def test_claim_spans_cut_a_sentence_into_its_claims(sentence, claims):
+    from assistant.support import claim_spans, sentence_claims
+
+    assert [sentence[a:b] for a, b in claim_spans(sentence)] == claims
+    assert sentence_claims(sentence) == (claims if len(claims) > 1 else [])

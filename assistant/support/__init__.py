@@ -68,6 +68,7 @@ e5 call. ``warm(passages)`` embeds the units ahead of time.
 from assistant.support.claims import (
     NEGATION_CUES,
     NUMBER_WORDS,
+    claim_spans,
     content_words,
     foreign_names,
     has_negation,
@@ -77,6 +78,7 @@ from assistant.support.claims import (
     numbers,
     passage_units,
     passage_words,
+    sentence_claims,
 )
 from assistant.support.scorer import (
     DEFAULT_CONTRASTS,
@@ -117,6 +119,7 @@ __all__ = [
     "SupportChecker",
     "SupportConfig",
     "SupportParts",
+    "claim_spans",
     "content_words",
     "foreign_names",
     "make_checker",
@@ -127,4 +130,5 @@ __all__ = [
     "numbers",
     "passage_units",
     "passage_words",
+    "sentence_claims",
 ]

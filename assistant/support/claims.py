@@ -124,6 +124,36 @@ def clause_coverage(sentence: str, words: frozenset[str] | set[str]) -> float:
     return min(shares) if shares else 1.0
 
 
+MIN_CLAIM_WORDS = 2  # content words a clause needs to be a claim of its own
+
+
+def claim_spans(sentence: str) -> list[tuple[int, int]]:
+    """The sentence's claims as (start, end) character spans: its clauses (cut at commas,
+    semicolons, colons, "y", "pero", "aunque"), a clause with fewer than
+    ``MIN_CLAIM_WORDS`` content words joined to the one before ("Francia y Prusia" stays
+    one claim). One span for the whole sentence when it makes one claim."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    cuts = [(m.start(), m.end()) for m in _CLAUSE_CUT.finditer(sentence)]
+    for cut_start, cut_end in [*cuts, (len(sentence), len(sentence))]:
+        piece = (start, cut_start)
+        if len(content_words(sentence[piece[0] : piece[1]])) >= MIN_CLAIM_WORDS or not spans:
+            spans.append(piece)
+        else:
+            spans[-1] = (spans[-1][0], cut_start)
+        start = cut_end
+    # A first clause too short to stand alone joins the next one.
+    if len(spans) > 1 and len(content_words(sentence[spans[0][0] : spans[0][1]])) < MIN_CLAIM_WORDS:
+        spans[:2] = [(spans[0][0], spans[1][1])]
+    return [(a, b) for a, b in spans if sentence[a:b].strip()] or [(0, len(sentence))]
+
+
+def sentence_claims(sentence: str) -> list[str]:
+    """The texts of the sentence's claims when it makes two or more, else []."""
+    spans = claim_spans(sentence)
+    return [sentence[a:b] for a, b in spans] if len(spans) > 1 else []
+
+
 def numbers(text: str) -> set[str]:
     """Numbers as canonical strings: '15%' -> '15', '0,85' -> '0.85', 'dos' -> '2'.
 

@@ -123,6 +123,11 @@ class SupportParts:
 class Checker(Protocol):
     """What the answer path needs of a support checker (tests pass a word-overlap fake)."""
 
+    # Whether the answer path also reads a sentence claim by claim with this checker
+    # (``support.claim_spans``; flagging only the unsupported claim). Off where clauses
+    # cut from a supported sentence score too low (eval/bench_support.py, "claims").
+    reads_claims: bool
+
     def scores(self, sentences: list[str], passages: list[str]) -> np.ndarray:
         """(len(sentences), len(passages)) support in [0, 1]."""
         ...
@@ -132,6 +137,10 @@ class Checker(Protocol):
 
 class SupportChecker:
     """Scores answer sentences against retrieved passages (see the module docstring)."""
+
+    # Clauses cut from supported sentences fall below the threshold too often
+    # (docs/results/support_candidates.json, "claims"): whole sentences only.
+    reads_claims = False
 
     def __init__(
         self,
