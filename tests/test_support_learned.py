@@ -118,3 +118,20 @@ def test_validation_holds_whole_groups_and_batches_cover_an_epoch():
     seen = [i for step in range(len(train) // 4) for i in batch_rows(len(train), config, step)]
     assert sorted(seen) == list(range(len(train)))
     assert batch_rows(len(train), config, 3) == batch_rows(len(train), config, 3)
+
+
+def test_training_holds_each_weight_to_its_sign():
+    from assistant.support.learned import SIGNS
+    from assistant.support.train import fit_signed
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(400, len(FEATURES)))
+    labels = (rows[:, FEATURES.index("hand_score")] > 0).astype(int)
+    # A check column that (by accident of the data) goes with support: its weight stays 0.
+    rows[:, FEATURES.index("negation_flip")] = labels + rng.normal(scale=0.1, size=400)
+    linear = fit_signed(rows, labels, 1e-3)
+    for name, sign in SIGNS.items():
+        weight = linear.coef[FEATURES.index(name)]
+        assert sign == 0 or weight * sign >= -1e-9, name
+    assert linear.coef[FEATURES.index("negation_flip")] == pytest.approx(0.0, abs=1e-6)
+    assert linear.coef[FEATURES.index("hand_score")] > 1.0

@@ -1,6 +1,7 @@
 """A learned support scorer: P(supported | sentence, passage) from the checker's own parts.
 
-A standardized logistic regression (``selection.ranker.Linear``) over the components
+A standardized logistic regression (``selection.ranker.Linear``), each weight held to the
+sign its column should have (``SIGNS``), over the components
 ``SupportChecker.parts`` measures for one (sentence, passage) pair: e5 cosines, word
 overlap with the passage, the aligned unit and the two best units, the least-covered
 clause, the missing words, and the hand-written checks as 0/1 columns. It is trained by
@@ -26,29 +27,30 @@ from corpus.errors import SettingsError
 
 MODEL_FILE = Path(__file__).with_name("learned.json")
 
-FEATURES: tuple[str, ...] = (
-    "cosine",
-    "second_cosine",
-    "lexical",
-    "unit_lexical",
-    "pair_lexical",
-    "clause_lexical",
-    "missing_words",  # log(1 + count)
-    "missing_numbers",
-    "negation_flip",
-    "swapped_term",
-    "foreign_names",
-    "cross_lingual",
-    "hand_score",  # the hand-weighted mix, as one more column
-    # Interactions a linear model cannot form alone: a check matters most where e5 says
-    # the sentence restates the unit.
-    "negation_x_cosine",
-    "swap_x_cosine",
-)
+# Each column with the sign its weight is held to in training (``support.train``): +1 a
+# measure of support (the more, the likelier supported), -1 a check or a gap (the more,
+# the likelier unsupported), 0 free. Unconstrained, a model fitted on synthetic pairs
+# learned their quirks (a flipped negation only mattered with a near-verbatim cosine) and
+# lost on the hand-written sentences (docs/RESULTS.md, issue 25).
+SIGNS: dict[str, int] = {
+    "cosine": 1,
+    "second_cosine": 0,
+    "lexical": 1,
+    "unit_lexical": 1,
+    "pair_lexical": 1,
+    "clause_lexical": 1,
+    "missing_words": -1,  # log(1 + count)
+    "missing_numbers": -1,
+    "negation_flip": -1,
+    "swapped_term": -1,
+    "foreign_names": -1,
+    "cross_lingual": 0,
+    "hand_score": 1,  # the hand-weighted mix, as one more column
+}
+FEATURES: tuple[str, ...] = tuple(SIGNS)
 
 
 def feature_row(parts: SupportParts, hand_score: float) -> np.ndarray:
-    negation, swapped = float(parts.negation_flip), float(parts.swapped_term)
     return np.array(
         [
             parts.cosine,
@@ -59,13 +61,11 @@ def feature_row(parts: SupportParts, hand_score: float) -> np.ndarray:
             parts.clause_lexical,
             math.log1p(parts.missing_words),
             float(bool(parts.missing_numbers)),
-            negation,
-            swapped,
+            float(parts.negation_flip),
+            float(parts.swapped_term),
             float(bool(parts.foreign_names)),
             float(parts.cross_lingual),
             hand_score,
-            negation * parts.cosine,
-            swapped * parts.cosine,
         ]
     )
 
