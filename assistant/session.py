@@ -33,7 +33,7 @@ def load_assistant(
     """``base_url``: the server of a served model (``model="openai:NAME"``)."""
     from assistant.generators import get_generator
     from assistant.prompts import parse_strategy
-    from assistant.support import SupportChecker
+    from assistant.support import make_checker
 
     config = AssistantConfig(strategy=strategy, passages=passages, seed=seed)
     generator = None  # the extractive strategy quotes the notes: no model to load
@@ -42,4 +42,4 @@ def load_assistant(
         generator = get_generator(model, adapter=adapter, precision=precision, base_url=base_url)
     if generation is not None:
         config = replace(config, generation=generation)
-    return Assistant(index, generator, SupportChecker(), config)
+    return Assistant(index, generator, make_checker(), config)

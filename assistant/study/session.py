@@ -139,7 +139,7 @@ class StudyDesk:
     deck_path: Path
     notes_dir: Path
     exports_dir: Path  # exports and the plot; never inside the notes folder (checked)
-    make_checker: Callable[[], Checker] | None = None  # default: the e5 SupportChecker
+    make_checker: Callable[[], Checker] | None = None  # default: support.make_checker
     grade_config: GradeConfig = field(default_factory=GradeConfig)
 
     def __post_init__(self) -> None:
@@ -216,9 +216,9 @@ class StudyDesk:
         with self._checker_lock:
             if self._checker is None:
                 if self.make_checker is None:
-                    from assistant.support import SupportChecker
+                    from assistant.support import make_checker
 
-                    self.make_checker = SupportChecker
+                    self.make_checker = make_checker
                 self._checker = self.make_checker()
             grade = grade_answer(card, answer or "", self._checker, self.grade_config)
         session.answer, session.grade, session.revealed = answer or "", grade, True

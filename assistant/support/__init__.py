@@ -91,9 +91,14 @@ from assistant.support.scorer import (
 # The support scorers (issue 25): the hand-weighted mix above, the learned feature model
 # (learned.py) and the cross-encoder (cross.py), compared by eval/bench_support.py.
 SCORERS = ("hand", "learned", "cross")
+# The one every caller uses (the chat's flags, the withdrawal gate, citations, the quiz's
+# grading): the candidate that wins on the hand-written sentences (docs/RESULTS.md,
+# issue 25). The thresholds downstream (AbstentionPolicy.min_answer_support, the quiz's
+# GradeConfig) are on its scale.
+DEFAULT_SCORER = "hand"
 
 
-def make_checker(name: str = "hand", embedder=None, cache_dir=None) -> SupportChecker:
+def make_checker(name: str = DEFAULT_SCORER, embedder=None, cache_dir=None) -> SupportChecker:
     """The support checker of scorer ``name`` (the learned ones load their files here)."""
     if name == "hand":
         return SupportChecker(embedder, cache_dir=cache_dir)
@@ -112,6 +117,7 @@ def make_checker(name: str = "hand", embedder=None, cache_dir=None) -> SupportCh
 
 __all__ = [
     "DEFAULT_CONTRASTS",
+    "DEFAULT_SCORER",
     "SCORERS",
     "NEGATION_CUES",
     "NUMBER_WORDS",
