@@ -363,9 +363,10 @@ class Assistant:
             if len(together) > 1:
                 sources.append((" ".join(together), n))
         claims = [claim_text(s, turn.asked) for s in sentences]
-        # A sentence of several claims is also read claim by claim, by a checker that
-        # reads claims well (``reads_claims``): it is supported only when every claim is.
-        parts = [sentence_claims(s) if self.checker.reads_claims else [] for s in sentences]
+        # A sentence of several claims is also read claim by claim (by a checker with a
+        # ``claim_threshold``): it is supported only when every claim is.
+        cut = self.checker.claim_threshold
+        parts = [sentence_claims(s) if cut is not None else [] for s in sentences]
         texts = [source for source, _ in sources]
         every = claims + [c for group in parts for c in group]
         scores = self.checker.scores(every, texts) if sentences else np.zeros((0, len(texts)))
@@ -375,7 +376,7 @@ class Assistant:
             support = round(float(row[best]), 4)
             claim_scores = scores[offset : offset + len(group), best]
             offset += len(group)
-            unbacked = [c for c, v in zip(group, claim_scores) if not self.checker.supported(v)]
+            unbacked = [c for c, v in zip(group, claim_scores) if v < cut]
             checks.append(
                 SentenceCheck(
                     text=sentence,

@@ -248,7 +248,11 @@ def candidate_table(checker: SupportChecker, rows: list[dict]) -> dict:
         matrix = checker.scores([r["sentence"], *claims], r["passages"])
         best = int(matrix[0].argmax())
         scores.append(float(matrix[0, best]))
-        claim_verdicts.append(all(checker.supported(v) for v in matrix[:, best]))
+        # Claims at the checker's own claim cut; without one, at its sentence threshold.
+        cut = checker.claim_threshold
+        claim_verdicts.append(
+            all((v >= cut) if cut is not None else checker.supported(v) for v in matrix[1:, best])
+        )
         several.append(bool(claims))
     scores, several = np.array(scores), np.array(several)
     supported = np.array([bool(r["supported"]) for r in rows])

@@ -128,7 +128,7 @@ class OverlapChecker:
     """Support = share of the sentence's content words found in the passage (no model)."""
 
     threshold = 0.5
-    reads_claims = False
+    claim_threshold = None
 
     def scores(self, sentences, passages):
         matrix = np.zeros((len(sentences), len(passages)), dtype=np.float32)

@@ -173,7 +173,7 @@ def test_supported_and_unsupported_sentences_are_marked(index):
 
 
 class ClaimReadingChecker(OverlapChecker):
-    reads_claims = True
+    claim_threshold = 0.5
 
 
 @pytest.mark.parametrize("reads_claims", [True, False])
@@ -221,7 +221,7 @@ def test_a_draft_with_no_supported_sentence_is_replaced_by_the_evidence_quoted(i
 class FixedChecker:
     """Every sentence scores ``score`` against every passage; flagged below 0.75."""
 
-    reads_claims = False
+    claim_threshold = None
 
     def __init__(self, score: float) -> None:
         self.score = score

@@ -88,3 +88,7 @@ class CrossChecker(SupportChecker):
 
     def supported(self, score: float) -> bool:
         return float(score) >= self.threshold
+
+    @property
+    def claim_threshold(self) -> float | None:
+        return None  # claims on its scale not measured: whole sentences only

@@ -125,3 +125,7 @@ class LearnedChecker(SupportChecker):
 
     def supported(self, score: float) -> bool:
         return float(score) >= self.model.threshold
+
+    @property
+    def claim_threshold(self) -> float | None:
+        return None  # claims on its scale not measured: whole sentences only
