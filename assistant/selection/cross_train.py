@@ -37,6 +37,7 @@ from assistant.lora.train import load_adapter_weights, load_checkpoint, save_che
 from assistant.selection.cross import (
     HEAD_FILE,
     MODEL_DIR,
+    MODEL_FILE,
     CrossModel,
     build_model,
     no_answer_row,
@@ -186,22 +187,17 @@ def validation_report(rows: list[QuestionRows], logits: list[np.ndarray]) -> dic
     }
 
 
-# -- the entry point ------------------------------------------------------------------------
+# -- shared with the support cross-encoder (support/cross_train.py) ----------------------
 
 
-def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTrainConfig) -> dict:
-    import torch
+def new_model(config):
+    """(model, tokenizer, trainable parameters): e5-small in torch with a fresh LoRA adapter
+    (``config``'s lora_r, lora_alpha and lora_dropout, on layer lora_from_layer and up) and
+    a head (``cross.build_model``), in training mode."""
     from peft import LoraConfig, get_peft_model
-    from tqdm import tqdm
-    from transformers import get_linear_schedule_with_warmup, set_seed
 
     from index.embedders.e5_torch import load_e5_model
 
-    began = time.perf_counter()
-    torch.set_num_threads(config.threads)
-    set_seed(config.seed)
-    train, validation = split_groups(rows, config.validation_share, config.seed)
-    train = [r for r in train if r.units]
     encoder, tokenizer = load_e5_model("fp32")
     encoder = get_peft_model(
         encoder,
@@ -218,7 +214,53 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
     )
     model = build_model(encoder)
     model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    return model, tokenizer, [p for p in model.parameters() if p.requires_grad]
+
+
+def resume(root: Path, config, data_key: dict, model, optimizer, scheduler):
+    """(step, resumed_from, seconds) from the newest checkpoint under ``root``, loaded into
+    ``model``, ``optimizer`` and ``scheduler``; (0, None, 0.0) when there is none. A
+    checkpoint made with another configuration or other data is refused."""
+    latest = step_dirs(root)[-1] if step_dirs(root) else None
+    if latest is None:
+        return 0, None, 0.0
+    saved = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+    if saved["config"] != config.to_json() or saved["data"] != data_key:
+        raise AssistantError(
+            f"El punto de control {latest} se hizo con otra configuración u otros datos: "
+            "bórralo para empezar de nuevo"
+        )
+    state = load_checkpoint(latest, model, optimizer, scheduler, load_weights)
+    return state["step"], state["step"], state["seconds"]
+
+
+def save_model(out: Path, model, record_name: str, record: dict) -> None:
+    """The adapter, the head and ``record`` (JSON) written to a staging folder, then renamed
+    over ``out``: a failed save leaves the previous model in place."""
+    staging = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging)
+    (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
+    (staging / record_name).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+
+
+# -- the entry point ------------------------------------------------------------------------
+
+
+def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTrainConfig) -> dict:
+    import torch
+    from tqdm import tqdm
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
+    began = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    train, validation = split_groups(rows, config.validation_share, config.seed)
+    train = [r for r in train if r.units]
+    model, tokenizer, trainable = new_model(config)
     optimizer = torch.optim.AdamW(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -229,17 +271,7 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
     scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, total)
 
     data_key = {"questions": len(rows), "units": sum(len(r.units) for r in rows)}
-    step, resumed_from, seconds_before = 0, None, 0.0
-    latest = step_dirs(root)[-1] if step_dirs(root) else None
-    if latest is not None:
-        saved = json.loads((latest / "state.json").read_text(encoding="utf-8"))
-        if saved["config"] != config.to_json() or saved["data"] != data_key:
-            raise AssistantError(
-                f"El punto de control {latest} se hizo con otra configuración u otros datos: "
-                "bórralo para empezar de nuevo"
-            )
-        state = load_checkpoint(latest, model, optimizer, scheduler, load_weights)
-        step, resumed_from, seconds_before = state["step"], state["step"], state["seconds"]
+    step, resumed_from, seconds_before = resume(root, config, data_key, model, optimizer, scheduler)
     root.mkdir(parents=True, exist_ok=True)
     log_path = root / "train_log.jsonl"
     trained_at = time.perf_counter()
@@ -300,16 +332,7 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
         "validation": validation_report(validation, logits),
         "trainable_parameters": sum(p.numel() for p in trainable),
     }
-    staging = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging)
-    (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
-    (staging / "cross.json").write_text(
-        json.dumps(CrossModel(no_answer, report).to_json(), indent=1) + "\n", encoding="utf-8"
-    )
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    save_model(out, model, MODEL_FILE, CrossModel(no_answer, report).to_json())
     return report
 
 

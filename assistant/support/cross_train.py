@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import random
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -29,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.lora.train import load_checkpoint, save_checkpoint, step_dirs
-from assistant.selection.cross import MAX_LEN, build_model
-from assistant.selection.cross_train import load_weights
+from assistant.lora.train import save_checkpoint
+from assistant.selection.cross import MAX_LEN
+from assistant.selection.cross_train import new_model, resume, save_model
 from assistant.support.cross import MODEL_DIR, MODEL_FILE, evidence_text
-from corpus.errors import AssistantError
 
 
 @dataclass(frozen=True)
@@ -121,36 +119,17 @@ def train_support_cross(
     rows: list[Example], out: Path, root: Path, config: SupportCrossConfig
 ) -> dict:
     import torch
-    from peft import LoraConfig, get_peft_model
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
     from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     from assistant.support.train import best_threshold
-    from corpus.files import atomic_write_text
-    from index.embedders.e5_torch import load_e5_model
 
     began = time.perf_counter()
     torch.set_num_threads(config.threads)
     set_seed(config.seed)
     train, validation = split(rows, config.validation_share, config.seed)
-    encoder, tokenizer = load_e5_model("fp32")
-    encoder = get_peft_model(
-        encoder,
-        LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=["query", "key", "value", "dense"],
-            layers_to_transform=list(
-                range(config.lora_from_layer, encoder.config.num_hidden_layers)
-            ),
-            layers_pattern="layer",
-        ),
-    )
-    model = build_model(encoder)
-    model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    model, tokenizer, trainable = new_model(config)
     optimizer = torch.optim.AdamW(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -160,17 +139,7 @@ def train_support_cross(
     scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, total)
 
     data_key = {"pairs": len(rows), "train": len(train), "validation": len(validation)}
-    step, resumed_from, seconds_before = 0, None, 0.0
-    latest = step_dirs(root)[-1] if step_dirs(root) else None
-    if latest is not None:
-        saved = json.loads((latest / "state.json").read_text(encoding="utf-8"))
-        if saved["config"] != config.to_json() or saved["data"] != data_key:
-            raise AssistantError(
-                f"El punto de control {latest} se hizo con otra configuración u otros datos: "
-                "bórralo para empezar de nuevo"
-            )
-        state = load_checkpoint(latest, model, optimizer, scheduler, load_weights)
-        step, resumed_from, seconds_before = state["step"], state["step"], state["seconds"]
+    step, resumed_from, seconds_before = resume(root, config, data_key, model, optimizer, scheduler)
     root.mkdir(parents=True, exist_ok=True)
     trained_at = time.perf_counter()
     progress = tqdm(total=total, initial=step, desc="Entrenando el verificador", unit="paso")
@@ -214,15 +183,7 @@ def train_support_cross(
             ),
         },
     }
-    staging = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging)
-    (staging / "README.md").unlink(missing_ok=True)  # peft's empty model card
-    record = {"threshold": round(threshold, 6), "report": report}
-    atomic_write_text(staging / MODEL_FILE, json.dumps(record, indent=1) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    save_model(out, model, MODEL_FILE, {"threshold": round(threshold, 6), "report": report})
     return report | {"threshold": threshold}
 
 
