@@ -52,6 +52,7 @@ from assistant.support import (
     claim_spans,
     make_checker,
     passage_units,
+    sentence_claims,
 )
 from eval.report_io import emit
 
@@ -311,6 +312,39 @@ def candidate_latency(checkers: dict, rows: list[dict], answers: int) -> dict:
     }
 
 
+def claims_latency(embedder, runs: int = 9) -> dict:
+    """What reading claims adds to checking an answer, e5 included: 2 sentences of two
+    claims each against 3 passages, new texts every run (so e5 embeds them), the hand
+    checker with and without the claims, alternating; medians in ms."""
+    passages = sorted(_chunk_texts(), key=lambda text: abs(len(text) - 1000))[:3]
+    templates = [
+        "Teacher Forcing acelera el entrenamiento del modelo en el paso {}, y además evita "
+        "que los errores se propaguen por la secuencia.",
+        "El modelo predice el token original en las posiciones enmascaradas, pero solo en "
+        "el {} por ciento de los casos.",
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        checker = SupportChecker(embedder, cache_dir=Path(scratch))
+        checker.warm(passages)
+        timings: dict[str, list[float]] = {"sentences": [], "with_claims": []}
+        claims = 0
+        for run in range(runs):
+            for stage, offset in (("sentences", 0), ("with_claims", 1000)):
+                sentences = [t.format(run + offset) for t in templates]
+                extra = [c for s in sentences for c in sentence_claims(s)]
+                claims = len(extra)
+                texts = sentences + (extra if stage == "with_claims" else [])
+                began = time.perf_counter()
+                checker.scores(texts, passages)
+                timings[stage].append((time.perf_counter() - began) * 1000)
+    return {
+        "shape": f"2 sentences, {claims} claims, 3 passages",
+        "runs": runs,
+        **{f"{k}_ms_median": round(statistics.median(v), 1) for k, v in timings.items()},
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 def candidates_report(names: list[str], embedder, rows: list[dict], limit: int) -> dict:
     memo = _Memo(embedder)
     synthetic = synthetic_rows(limit)
@@ -321,6 +355,7 @@ def candidates_report(names: list[str], embedder, rows: list[dict], limit: int) 
             "support_dev": {n: candidate_table(c, rows) for n, c in checkers.items()},
             "synthetic_heldout": {n: candidate_table(c, synthetic) for n, c in checkers.items()},
             "latency": candidate_latency(checkers, rows, answers=15),
+            "claims_latency": claims_latency(embedder),
         }
     return report
 
