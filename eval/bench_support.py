@@ -19,8 +19,10 @@ Prints JSON (and writes it to --out):
   mix above), ``learned`` (``support.learned``) and ``cross`` (``support.cross``). For each,
   on support_dev and on the held-out half of the synthetic pairs (``support.pairs``, SQuAD-es
   train articles never trained on): ROC AUC overall and per unsupported kind, balanced
-  accuracy at the scorer's own threshold; and the warm per-answer latency (median), the
-  same answers for every candidate.
+  accuracy at the scorer's own threshold, and the same read claim by claim
+  (``support.claim_spans``, at the checker's ``claim_threshold``); the warm per-answer
+  latency (median), the same answers for every candidate; and what reading claims adds
+  to an answer's checking, e5 included (``claims_latency``).
 
 The data: 360 Spanish sentences written by hand against 89 sections of corpus/notes (180
 supported: verbatim or faithful paraphrases, shortened or reordered as a small model writes

@@ -35,6 +35,19 @@ score = (semantic_weight * semantic + (1 - semantic_weight) * lexical) * penalti
 verbatim sentence scores ~1 and any one fired check halves it or more.
 ``eval/bench_support.py`` reports the AUC of each component alone and of the mix.
 
+Claims
+------
+``claim_spans`` cuts a sentence into its claims (clauses, list items). The answer path
+scores each against the evidence its sentence rests on; a claim below
+``SupportConfig.claim_threshold`` is flagged alone, and its sentence is unsupported.
+
+Other scorers
+-------------
+``make_checker(name)``: ``hand`` (this one, the default: ``DEFAULT_SCORER``), ``learned``
+(a sign-constrained logistic regression over these parts, learned.py) and ``cross`` (an e5
+cross-encoder, cross.py), both trained on synthetic pairs (pairs.py). They are compared by
+eval/bench_support.py; the hand-weighted mix wins on the hand-written sentences.
+
 Special sentences
 -----------------
 - The abstention sentence ("No encuentro esto en tus notas.", any case or accents) makes

@@ -1,6 +1,8 @@
 """Synthetic (sentence, passage, supported?) pairs for training and testing a support scorer.
 
-    python -m assistant.support.pairs [--out DIR]   # writes train.jsonl and heldout.jsonl
+    python -m assistant.support.pairs --out DIR   # writes train.jsonl and heldout.jsonl
+
+(The trainers synthesize them once into their own cache: ``support.train.cached_pairs``.)
 
 Sources, never a held-out question's material:
 - the SQuAD-es **train** articles (``eval/data/squad_es/split.json``; never dev or test),
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=SQUAD)
-    parser.add_argument("--out", type=Path, default=Path("eval/data/support_synth"))
+    parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not args.squad.is_file():
