@@ -21,6 +21,7 @@ from assistant.study.cards import Card
 from assistant.study.deck import Deck
 from assistant.study.records import DeckCard
 from assistant.study.schedule import RatingName
+from assistant.support.claims import sentence_claims
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import content_hash
 from corpus.text import fold_accents, normalize, sentences
@@ -124,7 +125,10 @@ def grade_answer(
     reference = card.full_back or card.back
     support = float(checker.scores(claims, [reference])[:, 0].mean())
     expected = _claims(card.back) or [card.back]
-    coverage = float(checker.scores(expected, [answer])[:, 0].mean())
+    # The answer's sentences and each of their claims as units: a back's short list item
+    # is then compared with the clause that restates it, not a whole merged sentence.
+    pieces = [p for c in claims for p in (c, *sentence_claims(c))]
+    coverage = float(checker.scores(expected, ["\n".join(f"- {p}" for p in pieces)])[:, 0].mean())
     support, coverage = min(max(support, 0.0), 1.0), min(max(coverage, 0.0), 1.0)
     score = 2 * support * coverage / (support + coverage) if support + coverage else 0.0
     return Grade(
