@@ -234,6 +234,25 @@ def resume(root: Path, config, data_key: dict, model, optimizer, scheduler):
     return state["step"], state["step"], state["seconds"]
 
 
+def add_training_arguments(parser, out: Path, max_steps: int, checkpoints: str) -> None:
+    """--out, --max-steps, --epochs and --checkpoints, as both trainers take them."""
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--max-steps", type=int, default=max_steps, help="0: the epochs decide")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=None,
+        help=f"where the run's checkpoints go (default: {checkpoints}); a folder in the"
+        " repository lets a run continue on another machine",
+    )
+
+
+def check_training_arguments(parser, args) -> None:
+    if args.max_steps < 0 or args.epochs <= 0:
+        parser.error("--max-steps debe ser >= 0 y --epochs > 0")
+
+
 def save_model(out: Path, model, record_name: str, record: dict) -> None:
     """The adapter, the head and ``record`` (JSON) written to a staging folder, then renamed
     over ``out``: a failed save leaves the previous model in place."""
@@ -343,20 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--squad", type=Path, default=Path("../shared/data/squad-es-v2.0-dev-small.json")
     )
-    parser.add_argument("--out", type=Path, default=MODEL_DIR)
     # ~180 steps x 4 questions: what fits the CPU budget of one session on 2 busy cores.
-    parser.add_argument("--max-steps", type=int, default=180)
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument(
-        "--checkpoints",
-        type=Path,
-        default=None,
-        help="where the run's checkpoints go (default: the cache's selector/cross_checkpoints);"
-        " a folder in the repository lets a run continue on another machine",
-    )
+    add_training_arguments(parser, MODEL_DIR, 180, "the cache's selector/cross_checkpoints")
     args = parser.parse_args(argv)
-    if args.max_steps < 0 or args.epochs <= 0:
-        raise SystemExit("--max-steps debe ser >= 0 y --epochs > 0")
+    check_training_arguments(parser, args)
     config = CrossTrainConfig(max_steps=args.max_steps, epochs=args.epochs)
     cache = default_cache_dir() / "selector"
     rows = cached_rows(args.squad, cache / "squad_train")

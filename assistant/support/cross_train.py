@@ -30,7 +30,13 @@ import numpy as np
 
 from assistant.lora.train import save_checkpoint
 from assistant.selection.cross import MAX_LEN
-from assistant.selection.cross_train import new_model, resume, save_model
+from assistant.selection.cross_train import (
+    add_training_arguments,
+    check_training_arguments,
+    new_model,
+    resume,
+    save_model,
+)
 from assistant.support.cross import MODEL_DIR, MODEL_FILE, evidence_text
 
 
@@ -191,20 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.support.train import training_cache
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=MODEL_DIR)
-    parser.add_argument("--max-steps", type=int, default=0)
-    parser.add_argument("--epochs", type=float, default=1.0)
+    add_training_arguments(parser, MODEL_DIR, 0, "the cache's support_train/cross_checkpoints")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--checkpoints",
-        type=Path,
-        default=None,
-        help="where the run's checkpoints go (default: the training cache); a folder in the"
-        " repository lets a run continue on another machine",
-    )
     args = parser.parse_args(argv)
-    if args.max_steps < 0 or args.epochs <= 0:
-        raise SystemExit("--max-steps debe ser >= 0 y --epochs > 0")
+    check_training_arguments(parser, args)
     config = SupportCrossConfig(max_steps=args.max_steps, epochs=args.epochs, seed=args.seed)
     rows = examples(args.seed)
     root = args.checkpoints or training_cache() / "cross_checkpoints"
