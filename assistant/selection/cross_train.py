@@ -50,7 +50,9 @@ from corpus.errors import AssistantError
 
 
 @dataclass(frozen=True)
-class CrossTrainConfig:
+class EncoderTrainConfig:
+    """What every e5 cross-encoder trainer shares (this one, support/cross_train.py)."""
+
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1
@@ -59,19 +61,23 @@ class CrossTrainConfig:
     lora_from_layer: int = 4
     learning_rate: float = 4e-4
     weight_decay: float = 0.01
-    warmup_steps: int = 15
-    questions_per_step: int = 4
-    units_per_question: int = 8  # positives + sampled negatives; ~16 retrieved on average
-    notes_repeats: int = 3  # each notes question appears this many times per epoch
     epochs: float = 1.0
     max_steps: int = 0  # 0: epochs decide; otherwise a cap (the CPU budget)
-    validation_share: float = 0.1  # of the SQuAD-es train articles
-    save_steps: int = 20
+    validation_share: float = 0.1  # of the groups (articles, notes), held out whole
     threads: int = 2
     seed: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class CrossTrainConfig(EncoderTrainConfig):
+    warmup_steps: int = 15
+    questions_per_step: int = 4
+    units_per_question: int = 8  # positives + sampled negatives; ~16 retrieved on average
+    notes_repeats: int = 3  # each notes question appears this many times per epoch
+    save_steps: int = 20
 
 
 # -- batches ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.selection.ranker import sigmoid
 from assistant.support.scorer import SupportChecker, SupportConfig, SupportParts
 from corpus.errors import SettingsError
 
@@ -81,7 +82,7 @@ class CrossChecker(SupportChecker):
         where = [(i, j) for i, row in enumerate(table) for j, p in enumerate(row) if p]
         if where:
             pairs = [(sentences[i], evidence_text(table[i][j])) for i, j in where]
-            probabilities = 1.0 / (1.0 + np.exp(-self.scorer.pair_logits(pairs)))
+            probabilities = sigmoid(self.scorer.pair_logits(pairs))
             for (i, j), p in zip(where, probabilities):
                 matrix[i, j] = p
         return matrix

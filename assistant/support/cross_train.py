@@ -23,7 +23,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ import numpy as np
 from assistant.lora.train import save_checkpoint
 from assistant.selection.cross import MAX_LEN
 from assistant.selection.cross_train import (
+    EncoderTrainConfig,
     add_training_arguments,
     check_training_arguments,
     new_model,
@@ -41,24 +42,10 @@ from assistant.support.cross import MODEL_DIR, MODEL_FILE, evidence_text
 
 
 @dataclass(frozen=True)
-class SupportCrossConfig:
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.1
-    lora_from_layer: int = 4  # as the selector: the lower layers stay e5's own
-    learning_rate: float = 4e-4
-    weight_decay: float = 0.01
+class SupportCrossConfig(EncoderTrainConfig):
     warmup_steps: int = 20
     batch_size: int = 16
-    epochs: float = 1.0
-    max_steps: int = 0  # 0: epochs decide
-    validation_share: float = 0.1  # of the groups (articles, notes)
     save_steps: int = 25
-    threads: int = 2
-    seed: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
