@@ -40,7 +40,7 @@ from gradio.utils import NamedString
 from gradio_client.utils import is_valid_file
 from starlette.middleware import Middleware
 
-from assistant.answer import Answer, Assistant, AssistantConfig
+from assistant.answer import Answer, Assistant
 from assistant.answer_html import (
     error_html,
     question_html,
@@ -71,7 +71,7 @@ from assistant.notes_admin import (
     sanitize_filename,
     save_note,
 )
-from assistant.session import MODELS, load_assistant
+from assistant.settings import MODELS, ChatSettings, load_assistant
 from assistant.study.card_html import (
     back_html,
     front_html,
@@ -88,10 +88,10 @@ from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
 from corpus.loader import SkipNote, decode_text
+from corpus.paths import default_cache_dir
 from eval.experiment_progress import GridProgress
 from eval.experiment_report import render_report, results_table
 from eval.experiment_worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
-from index.cache import default_cache_dir
 from index.store import BuildReport, NotesIndex, check_index_dir, open_index
 
 ROOT = Path(__file__).resolve().parent
@@ -113,28 +113,16 @@ CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage ent
 log = logging.getLogger("study_assistant.app")
 
 
-@dataclass(frozen=True)
-class ChatSettings:
-    model: str = "gemma-270m"
-    adapter: bool = True  # the bundled LoRA adapter of the model, when it has one
-    strategy: str = "zero-shot"
-    passages: int = AssistantConfig.passages  # the CLI's defaults
-    max_new_tokens: int = GenerationConfig.max_new_tokens
-    temperature: float = GenerationConfig.temperature
-
-
-def load_for_settings(index: NotesIndex, settings: ChatSettings) -> Assistant:
-    generation = GenerationConfig(
-        max_new_tokens=settings.max_new_tokens, temperature=settings.temperature
-    )
-    adapter = DEFAULT_ADAPTER if settings.adapter else None
-    return load_assistant(
-        index,
-        model=settings.model,
-        adapter=adapter,
-        strategy=settings.strategy,
-        passages=settings.passages,
-        generation=generation,
+def control_values(settings: ChatSettings) -> tuple:
+    """What the chat's six controls show for ``settings`` (the adapter as a checkbox), in
+    the order ``StudyApp.ask`` takes them."""
+    return (
+        settings.model,
+        settings.adapter is not None,
+        settings.strategy,
+        settings.passages,
+        settings.max_new_tokens,
+        settings.temperature,
     )
 
 
@@ -148,7 +136,7 @@ class StudyApp:
         self,
         notes_dir: str | Path,
         index_dir: str | Path,
-        make_assistant: Callable[[NotesIndex, ChatSettings], Assistant] = load_for_settings,
+        make_assistant: Callable[[NotesIndex, ChatSettings], Assistant] = load_assistant,
         experiments: ExperimentWorker | None = None,
         experiments_dir: Path | None = None,
         verbose: bool = False,
@@ -246,7 +234,7 @@ class StudyApp:
         try:
             settings = ChatSettings(
                 model,
-                bool(adapter) and model in ADAPTERS,
+                DEFAULT_ADAPTER if adapter and model in ADAPTERS else None,
                 strategy,
                 int(passages),
                 int(max_new_tokens),
@@ -836,7 +824,8 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                         [*MODELS, *configured_models()], value=ChatSettings.model, label="Modelo"
                     )
                     adapter = gr.Checkbox(
-                        ChatSettings.adapter, label="Adaptador LoRA (entrenado con tus notas)"
+                        ChatSettings.adapter is not None,
+                        label="Adaptador LoRA (entrenado con tus notas)",
                     )
                     strategy = gr.Dropdown(
                         list(STRATEGIES), value=ChatSettings.strategy, label="Estrategia"

@@ -56,6 +56,7 @@ from assistant.selection.evidence import (
     quote_evidence,
 )
 from assistant.selection.lists import prefer_named, sibling_hits
+from assistant.settings import ChatSettings
 from assistant.support import Checker, sentence_claims
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
@@ -71,8 +72,8 @@ EVIDENCE_LABEL = "En tus notas"  # opens the evidence line under an answer (CLI,
 
 @dataclass(frozen=True)
 class AssistantConfig:
-    strategy: str = "zero-shot"
-    passages: int = 3  # recall@3 of the retriever is 0.96; each passage costs prefill time
+    strategy: str = ChatSettings.strategy
+    passages: int = ChatSettings.passages
     seed: int = 0  # draws the few-shot examples
     max_question_chars: int = 1000
     selector: str = "blend"  # assistant.selection.SELECTORS (docs/RESULTS.md, issue 22)

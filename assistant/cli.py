@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from assistant.options import add_options
+from assistant.settings import MODELS, ChatSettings
 from assistant.study.commands import add_parsers as add_study_parsers
 from corpus.errors import AssistantError, SettingsError
 from corpus.files import check_output_path
@@ -27,7 +28,7 @@ def _print_json(payload) -> None:
 
 
 def _index_dir(args) -> Path:
-    from index.cache import default_index_dir
+    from corpus.paths import default_index_dir
 
     return Path(args.index) if args.index else default_index_dir(Path(args.notes))
 
@@ -222,28 +223,28 @@ def _print_answer_tail(answer) -> None:
 
 def _answering_assistant(args, index):
     """The Assistant the ANSWERING options ask for (ask, chat)."""
-    from assistant.generators.base import GenerationConfig
-    from assistant.session import load_assistant
+    from assistant.settings import ChatSettings, load_assistant
 
     return load_assistant(
         index,
-        model=args.model,
-        adapter=args.adapter,
-        strategy=args.strategy,
-        passages=args.passages,
-        generation=GenerationConfig(
-            max_new_tokens=args.max_new_tokens, temperature=args.temperature
+        ChatSettings(
+            model=args.model,
+            adapter=args.adapter,
+            strategy=args.strategy,
+            passages=args.passages,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            precision=args.precision,
+            base_url=args.base_url,
         ),
-        precision=args.precision,
-        base_url=args.base_url,
     )
 
 
 def cmd_ask(args) -> int:
-    from assistant.session import open_index
+    from index.store import open_index
 
     question = _question(args.question)
-    assistant = _answering_assistant(args, open_index(args.index, args.notes))
+    assistant = _answering_assistant(args, open_index(args.notes, args.index)[0])
     if args.json:
         _print_json(assistant.answer(question).to_json())
         _print_notice(assistant)
@@ -507,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     experiment.add_argument(
         "--models",
-        default="gemma-270m",
+        default=ChatSettings.model,
         help="separados por comas; nombre+lora usa el adaptador entrenado",
     )
     experiment.add_argument("--seeds", default="0", help="separadas por comas, p. ej. 0,1,2")
@@ -527,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train_lora)
 
     prepare = commands.add_parser("prepare-models", help="prepara los modelos (una sola vez)")
-    prepare.add_argument("models", nargs="*", default=["gemma-270m", "smollm2-135m"])
+    prepare.add_argument("models", nargs="*", default=list(MODELS))
     prepare.set_defaults(func=cmd_prepare_models)
 
     export = commands.add_parser(

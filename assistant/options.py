@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from assistant.generators.adapters import ADAPTER_HELP, DEFAULT_ADAPTER
-from assistant.generators.base import GenerationConfig
+from assistant.generators.adapters import ADAPTER_HELP
 from assistant.generators.hf import PRECISIONS
-from assistant.generators.model_cache import MODEL_SPECS
 from assistant.generators.openai_backend import BASE_URL_ENV, PREFIX, is_served
 from assistant.prompts import STRATEGIES
+from assistant.settings import MODELS, ChatSettings
 from index.config import RETRIEVERS
 from index.embedders import EMBEDDERS
-
-MODELS = tuple(MODEL_SPECS)  # every model a package ships (assistant/generators/model_cache.py)
-DEFAULT_MODEL = "gemma-270m"
 
 
 def model_choice(name: str) -> str:
@@ -42,7 +38,7 @@ OPTIONS: dict[str, Option] = {
     "model": Option(
         "--model",
         {
-            "default": DEFAULT_MODEL,
+            "default": ChatSettings.model,
             "type": model_choice,
             "help": f"{', '.join(MODELS)}, u {PREFIX}NOMBRE: el modelo NOMBRE de un servidor "
             "compatible con OpenAI (Ollama, vLLM, llama.cpp; ver --base-url)",
@@ -56,17 +52,18 @@ OPTIONS: dict[str, Option] = {
             f"http://localhost:11434/v1 (por defecto, {BASE_URL_ENV})",
         },
     ),
-    "adapter": Option("--adapter", {"default": DEFAULT_ADAPTER, "help": ADAPTER_HELP}),
+    "adapter": Option("--adapter", {"default": ChatSettings.adapter, "help": ADAPTER_HELP}),
     "strategy": Option(
         "--strategy",
         {
-            "default": "zero-shot",
+            "default": ChatSettings.strategy,
             "help": f"una de {', '.join(STRATEGIES)}; few-shot[:k] y cot[:k] con k ejemplos "
             "resueltos; extractive cita la mejor frase de tus notas, sin modelo",
         },
     ),
     "passages": Option(
-        "--passages", {"type": int, "default": 3, "help": "pasajes que se dan al modelo"}
+        "--passages",
+        {"type": int, "default": ChatSettings.passages, "help": "pasajes que se dan al modelo"},
     ),
     "precision": Option(
         "--precision",
@@ -76,11 +73,9 @@ OPTIONS: dict[str, Option] = {
         },
     ),
     "max_new_tokens": Option(
-        "--max-new-tokens", {"type": int, "default": GenerationConfig.max_new_tokens}
+        "--max-new-tokens", {"type": int, "default": ChatSettings.max_new_tokens}
     ),
-    "temperature": Option(
-        "--temperature", {"type": float, "default": GenerationConfig.temperature}
-    ),
+    "temperature": Option("--temperature", {"type": float, "default": ChatSettings.temperature}),
     "retriever": Option("--retriever", {"choices": RETRIEVERS}),
     "embedder": Option("--embedder", {"choices": tuple(EMBEDDERS)}),
     "k": Option("--k", {"type": int, "default": 5}),

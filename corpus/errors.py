@@ -1,6 +1,8 @@
 """The exception family the CLI and the app turn into one-line messages.
 
-At the bottom layer (corpus) so that every stage can raise them without importing upward.
+The base family lives here, at the bottom layer, so that every stage can raise and catch
+them without importing upward; each stage adds its own subclasses beside its code
+(``index.errors``, ``assistant.errors``).
 
 Messages are in Spanish because they reach the student as they are; each says what went
 wrong, with which input, and what to do about it.
@@ -17,24 +19,8 @@ class NotesError(AssistantError):
     """The notes folder is missing, empty or holds nothing that can be indexed."""
 
 
-class IndexNotBuiltError(AssistantError):
-    """No index exists at the given folder."""
-
-
-class IndexCorruptError(AssistantError):
-    """The index folder exists but cannot be read back."""
-
-
-class ModelNotInstalledError(AssistantError):
-    """A model package that ships the weights is not installed."""
-
-
 class QuestionsFileError(AssistantError):
     """A question file (JSONL) is missing or malformed."""
-
-
-class AdapterError(AssistantError):
-    """A LoRA adapter folder is missing, unreadable or made for another base model."""
 
 
 class SettingsError(AssistantError, ValueError):
@@ -42,8 +28,3 @@ class SettingsError(AssistantError, ValueError):
     ValueError, as config validation has always raised, so callers that catch that keep
     working; the CLI and the app catch AssistantError, so a genuine ValueError from a bug
     still shows its traceback."""
-
-
-class ModelServerError(AssistantError):
-    """A model server (``--model openai:NAME``) is unreachable, too slow, lacks the model
-    or fails the request."""

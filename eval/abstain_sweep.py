@@ -167,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
     try:
-        from assistant.session import load_assistant, open_index
+        from assistant.settings import load_assistant
         from eval.answers import limit_questions
+        from index.store import open_index
 
         questions = limit_questions(load_questions(args.questions), args.limit)
         assistant = load_assistant(
-            open_index(None, args.notes),
+            open_index(args.notes)[0],
             model=args.model,
             adapter=args.adapter,
             strategy=args.strategy,
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in before_rows:
         print(" | ".join(f"{row[c]}" for c in ("min_similarity", *columns)))
     if args.out:
-        from index.cache import atomic_write_bytes
+        from corpus.files import atomic_write_bytes
 
         atomic_write_bytes(
             Path(args.out), json.dumps(result, ensure_ascii=False, indent=1).encode("utf-8")

@@ -32,6 +32,7 @@ from rouge_score import rouge_scorer
 
 from assistant.answer import Answer
 from assistant.citations import strip_citations
+from assistant.settings import ChatSettings
 from corpus.errors import SettingsError
 from corpus.files import check_output_path
 from corpus.questions import Question, is_relevant
@@ -272,14 +273,14 @@ def check_log_path(
     questions: str | Path,
     notes: str | Path,
     index_dir: str | Path | None = None,
-    model: str = "gemma-270m",
+    model: str = ChatSettings.model,
     adapter: str | None = None,
 ) -> None:
     """SettingsError unless ``log`` is a file path clear of every input of the run: the
     question file (``--log Q.jsonl --questions Q.jsonl`` once overwrote the questions),
     the notes, the index (the notes' default one without ``index_dir``) and the adapter."""
     from assistant.generators.adapters import adapter_for
-    from index.cache import default_index_dir
+    from corpus.paths import default_index_dir
 
     inputs = {
         "preguntas": questions,
@@ -295,8 +296,8 @@ def check_log_path(
 def run_answer_eval(
     notes: str,
     questions: str,
-    strategy: str = "zero-shot",
-    model: str = "gemma-270m",
+    strategy: str = ChatSettings.strategy,
+    model: str = ChatSettings.model,
     adapter: str | None = None,
     limit: int | None = None,
     index_dir: str | None = None,
@@ -305,7 +306,7 @@ def run_answer_eval(
     assistant=None,
     seed: int = 0,
     precision: str | None = None,
-    passages: int = 3,
+    passages: int = ChatSettings.passages,
     finish=None,
     append: bool = False,
     base_url: str | None = None,
@@ -322,14 +323,15 @@ def run_answer_eval(
 
     from tqdm import tqdm
 
-    from assistant.session import load_assistant, open_index
+    from assistant.settings import load_assistant
     from corpus.questions import load_questions
+    from index.store import open_index
 
     if log:
         check_log_path(log, questions, notes, index_dir, model, adapter)
     rows = limit_questions(load_questions(questions), limit)
     if assistant is None:
-        index = open_index(index_dir, notes)
+        index = open_index(notes, index_dir)[0]
         assistant = load_assistant(
             index,
             model=model,

@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "corpus" / "notes"
-# The app's default settings (app.ChatSettings), in the order /ask takes them.
+# The app's default settings (app.control_values(ChatSettings())), in the order /ask takes them.
 SETTINGS = ("gemma-270m", True, "zero-shot", 3, 160, 0.0)
 SETTING_NAMES = ("model", "adapter", "strategy", "passages", "max_new_tokens", "temperature")
 TOPICS = (

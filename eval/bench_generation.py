@@ -401,7 +401,7 @@ def agreement(ours: list[int], theirs: list[int]) -> int:
 def bench_model(name: str, precisions: list[str], runs: int, venv: Path, max_wait: float) -> dict:
     from assistant.generators.hf import DEFAULT_PRECISION, HFConfig, HFGenerator
     from assistant.generators.model_cache import gguf_path
-    from index.cache import default_cache_dir
+    from corpus.paths import default_cache_dir
 
     generators = {}
     for precision in precisions:

@@ -46,7 +46,7 @@ def _peak_mb() -> float | None:
 
 def child(index_dir: str, questions: int) -> int:
     steps = [("start", _rss_mb())]
-    from assistant.session import load_assistant
+    from assistant.settings import load_assistant
     from corpus.questions import load_questions
     from index.store import NotesIndex
 

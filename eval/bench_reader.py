@@ -159,11 +159,12 @@ def oracle_cell(set_name: str, out: Path, squad_limit: int, k: int = 3) -> dict:
 def _replaying(row: Row, notes: str, log: Path, precision: str | None):
     """The row's assistant with its generator replaying ``log``, and the hook that puts
     back the latencies measured when the drafts were generated."""
-    from assistant.session import load_assistant, open_index
+    from assistant.settings import load_assistant
     from eval.output_cache import LoggedDrafts
+    from index.store import open_index
 
     assistant = load_assistant(
-        open_index(None, notes),
+        open_index(notes)[0],
         model=row.model,
         adapter=row.adapter_path(),
         strategy=row.strategy,

@@ -71,10 +71,10 @@ def _auc(labels: list[int], scores: list[float]) -> float | None:
 
 def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) -> dict:
     from assistant.selection.train import notes_train_questions
-    from assistant.session import open_index
+    from index.store import open_index
 
     notes, path = SETS[name]
-    index = open_index(None, notes)
+    index = open_index(notes)[0]
     rows = notes_train_questions() if name == "notes_train" else load_questions(path)
     questions = limit_questions(rows, limit)
     retrieved = [(q, index.search(q.question, k=passages)) for q in questions]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import psutil
 
+from corpus.paths import default_cache_dir
 from corpus.questions import load_questions
 from eval.bench_app_load import (
     SETTING_NAMES,
@@ -43,7 +44,6 @@ from eval.bench_app_load import (
     stop_app,
     wait_until_up,
 )
-from index.cache import default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = (["zero-shot"], ["gemma-270m"])  # the run's strategies and models

@@ -32,7 +32,7 @@ from pathlib import Path
 from assistant.generators.adapters import SHIPPED_ADAPTERS  # what "<model>+lora" loads
 from assistant.prompts import parse_strategy
 from corpus.errors import AssistantError, SettingsError
-from corpus.files import file_sha256
+from corpus.files import atomic_write_bytes, file_sha256
 from corpus.questions import Question, load_questions
 from eval.answers import (
     METRICS,
@@ -49,7 +49,6 @@ from eval.experiment_stats import (
     question_means,
 )
 from eval.output_cache import CachedGenerator, OutputCache, restore_timings
-from index.cache import atomic_write_bytes
 
 LORA_SUFFIX = "+lora"
 # The headline metric that paired comparisons (strategy against the first) are made on.
@@ -247,14 +246,15 @@ def _load_finished(path: Path, inputs: dict, out: Path) -> dict | None:
 
 def _default_factory(notes, index_dir, precision) -> AssistantFactory:
     """Loads the real assistant; the index is opened on the first cell that needs it."""
-    from assistant.session import load_assistant, open_index
+    from assistant.settings import load_assistant
+    from index.store import open_index
 
     index = None
 
     def factory(model: str, adapter: str | None, strategy: str, seed: int):
         nonlocal index
         if index is None:
-            index = open_index(index_dir, notes)
+            index = open_index(notes, index_dir)[0]
         return load_assistant(
             index, model=model, adapter=adapter, strategy=strategy, seed=seed, precision=precision
         )

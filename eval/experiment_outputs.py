@@ -20,7 +20,7 @@ from pathlib import Path
 from assistant.citations import cited_numbers, strip_citations
 from assistant.prompts import ABSTAIN, answer_marker
 from corpus.errors import AssistantError
-from index.cache import atomic_write_bytes
+from corpus.files import atomic_write_bytes
 
 # The line after which a chain of thought gives its answer (assistant/prompts.yaml, cot).
 ANSWER_LINE = answer_marker()

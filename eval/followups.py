@@ -51,13 +51,13 @@ def followup_recall(index: NotesIndex, pairs: list[dict], k: int = 5) -> dict:
 
 
 def main() -> None:
-    from assistant.session import open_index
+    from index.store import open_index
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--notes", default=str(ROOT / "corpus" / "notes"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = followup_recall(open_index(None, args.notes), load_pairs())
+    result = followup_recall(open_index(args.notes)[0], load_pairs())
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -94,10 +94,10 @@ def run_oracle(
     limit: int | None = None,
 ) -> dict:
     """``limit``: the same first rows a reader run with ``--limit`` answers."""
-    from assistant.session import open_index
     from eval.answers import limit_questions
+    from index.store import open_index
 
-    index = open_index(index_dir, notes)
+    index = open_index(notes, index_dir)[0]
     rows = oracle_rows(index, limit_questions(load_questions(questions), limit), k)
     return {
         **summarize_oracle(rows),

@@ -28,9 +28,9 @@ COVERAGE = (0.0, 0.2, 0.3, 0.4, 0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.session import open_index
     from corpus.questions import load_questions
     from eval.answers import limit_questions
+    from index.store import open_index
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=400)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signals = {}
     for name, (notes, questions) in DEV_SETS.items():
-        index = open_index(None, notes)
+        index = open_index(notes)[0]
         rows = limit_questions(load_questions(questions), args.limit)
         signals[name] = [
             (

@@ -59,9 +59,10 @@ class Row:
 
 
 def selection_rows(notes: str, questions: str, limit: int | None) -> list[Row]:
-    from assistant.session import load_assistant, open_index
+    from assistant.settings import load_assistant
+    from index.store import open_index
 
-    index = open_index(None, notes)
+    index = open_index(notes)[0]
     assistant = load_assistant(index, strategy="extractive")
     from assistant.selection.train import notes_train_questions
 

@@ -64,10 +64,11 @@ def answer_rows(name: str, limit: int | None, strategy: str, selector: str) -> l
     from assistant.abstain import AbstentionPolicy
     from assistant.answer import Assistant
     from assistant.selection.train import notes_train_questions
-    from assistant.session import load_assistant, open_index
+    from assistant.settings import load_assistant
+    from index.store import open_index
 
     notes, path = SETS[name]
-    index = open_index(None, notes)
+    index = open_index(notes)[0]
     writer = load_assistant(index, strategy=strategy)
     never = replace(
         writer.config, selector=selector, abstention=AbstentionPolicy(max_no_answer=1.0)

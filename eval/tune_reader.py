@@ -34,10 +34,10 @@ GRID = {
 
 
 def set_features(reader: ExtractiveReader, notes: str, questions: str, limit: int, passages: int):
-    from assistant.session import open_index
     from corpus.questions import load_questions
+    from index.store import open_index
 
-    index = open_index(None, notes)
+    index = open_index(notes)[0]
     rows = [q for q in load_questions(questions) if q.answerable][:limit]
     return [
         (

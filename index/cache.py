@@ -6,19 +6,12 @@ hundred vectors, where one small file beats a database.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from corpus.files import FILE_MODE, atomic_write_bytes  # noqa: F401  (re-exported)
+from corpus.files import atomic_write_bytes
 from corpus.records import content_hash
-
-
-def default_cache_dir() -> Path:
-    """Where derived artefacts live: STUDY_ASSISTANT_CACHE or ~/.cache/study-assistant."""
-    configured = os.environ.get("STUDY_ASSISTANT_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "study-assistant"
 
 
 def embedding_key(embedder_name: str, text: str) -> str:
@@ -55,13 +48,3 @@ class EmbeddingCache:
         np.savez(buffer, keys=keys, vectors=matrix)
         atomic_write_bytes(self.path, buffer.getvalue())
         self._dirty = False
-
-
-def default_index_dir(notes_dir: Path) -> Path:
-    """The index used for a notes folder when none is named: one per folder, in the cache."""
-    resolved = Path(notes_dir).resolve()
-    return (
-        default_cache_dir()
-        / "indexes"
-        / f"{resolved.name}-{content_hash(str(resolved), length=10)}"
-    )

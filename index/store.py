@@ -38,14 +38,16 @@ from tqdm import tqdm
 
 from corpus.chunking import chunk_notes
 from corpus.config import ChunkConfig
-from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError, SettingsError
-from corpus.files import file_sha256, resolves_inside
+from corpus.errors import AssistantError, SettingsError
+from corpus.files import atomic_write_bytes, file_sha256, resolves_inside
 from corpus.loader import load_notes
+from corpus.paths import default_cache_dir
 from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index
-from index.cache import EmbeddingCache, atomic_write_bytes, default_cache_dir, embedding_key
+from index.cache import EmbeddingCache, embedding_key
 from index.config import IndexConfig
 from index.embedders import bulk_embedder, get_embedder
+from index.errors import IndexCorruptError, IndexNotBuiltError
 from index.faiss_store import all_vectors, build_faiss, choose_index_type
 from index.retrievers import BM25Retriever, DenseRetriever, FusedRetriever, Retriever, to_hits
 
@@ -497,7 +499,7 @@ def open_index(
     folder, (re)index it first (only changed notes are embedded) into ``index_dir`` or the
     folder's default index in the cache; without one, load ``index_dir`` as it is. Returns
     the index and the build report (None when nothing was built)."""
-    from index.cache import default_index_dir
+    from corpus.paths import default_index_dir
 
     if index_dir is None and notes_dir is None:
         raise SettingsError("Indica la carpeta del índice o la de las notas")

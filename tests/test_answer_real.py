@@ -9,7 +9,8 @@ import pytest
 from assistant.cli import main
 from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.prompts import ABSTAIN
-from assistant.session import load_assistant, open_index
+from assistant.settings import load_assistant
+from index.store import open_index
 from tests.conftest import NOTES
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ WRITTEN = "¿Cómo funciona el Teacher Forcing durante el entrenamiento?"
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    return open_index(tmp_path_factory.mktemp("answers") / "index", NOTES)
+    return open_index(NOTES, tmp_path_factory.mktemp("answers") / "index")[0]
 
 
 def test_cot_writes_its_facts_then_its_answer_line(index):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import astuple
 from pathlib import Path
 
 import gradio as gr
@@ -25,7 +24,8 @@ from assistant.notes_admin import (
     save_note,
 )
 from assistant.prompts import ABSTAIN
-from corpus.errors import ModelNotInstalledError, NotesError
+from corpus.errors import NotesError
+from index.errors import ModelNotInstalledError
 from index.store import build_index
 from tests.fakes import (
     OverlapChecker,
@@ -175,8 +175,8 @@ def test_settings_reach_the_assistant_and_each_combination_is_built_once(make_ap
     ask(app, "¿Qué es BERT?", session, ("gemma-270m", True, "few-shot:2", 2, 64, 0.5))
     ask(app, "¿Qué es BERT?", session, ("smollm2-135m", True, "zero-shot", 3, 160, 0.0))
     assert made == [
-        study_app.ChatSettings("gemma-270m", True, "few-shot:2", 2, 64, 0.5),
-        study_app.ChatSettings("smollm2-135m", False, "zero-shot", 3, 160, 0.0),  # no adapter
+        study_app.ChatSettings("gemma-270m", "default", "few-shot:2", 2, 64, 0.5),
+        study_app.ChatSettings("smollm2-135m", None, "zero-shot", 3, 160, 0.0),  # no adapter
     ]
 
 
@@ -334,7 +334,7 @@ def test_warm_up_loads_the_default_chat_once_so_the_first_question_finds_it(make
     # The warm-up ran the generator once (a one-token "Hola"), so its model is loaded.
     warmed = app._assistants[study_app.ChatSettings()].generator
     assert warmed.prompts == ["Hola"] and warmed.configs[0].max_new_tokens == 1
-    defaults = astuple(study_app.ChatSettings())  # what the UI's controls start with
+    defaults = study_app.control_values(study_app.ChatSettings())  # the controls' start
     updates = ask(app, QUESTION, study_app.ChatSession(), settings=defaults)
     assert made == [study_app.ChatSettings()]
     assert "[1]" in updates[-1][1][-1]["content"]

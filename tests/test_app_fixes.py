@@ -38,10 +38,11 @@ from assistant.study.card_html import passage_html as study_passage_html
 from assistant.study.cards import build_cards
 from assistant.study.session import Passage, card_passage
 from corpus.chunking import chunk_notes
-from corpus.errors import ModelNotInstalledError, NotesError
+from corpus.errors import NotesError
 from corpus.loader import load_notes
 from eval.experiment_progress import GridProgress, duration_text
 from eval.experiment_report import render_report, results_table
+from index.errors import ModelNotInstalledError
 from index.store import build_index
 from tests.conftest import NOTES
 from tests.fakes import (

@@ -162,11 +162,11 @@ def test_a_killed_run_resumes_where_it_stopped_and_ends_as_a_whole_one(tmp_path,
 @pytest.mark.slow
 def test_the_shipped_selector_ranks_every_unit_and_finds_loras_use():
     from assistant.selection.cross import MODEL_DIR, CrossEncoderSelector
-    from assistant.session import open_index
+    from index.store import open_index
 
     if not (MODEL_DIR / "head.safetensors").is_file():
         pytest.fail("the cross-encoder selector is not in the repository (selection/cross/)")
-    index = open_index(None, NOTES)
+    index = open_index(NOTES)[0]
     selector = CrossEncoderSelector()
     question = "¿Para qué sirve LoRA?"
     hits = index.search(question, k=3)

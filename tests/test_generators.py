@@ -11,11 +11,13 @@ from dataclasses import replace
 import pytest
 
 from assistant import generators
+from assistant.errors import AdapterError
 from assistant.generators import GenerationConfig, get_generator, model_cache
 from assistant.generators.hf import pick_token, quantize_int8_weights
 from assistant.generators.int8 import INT8_KERNEL_MAX_ROWS
 from assistant.generators.stops import first_stop, stop_prefix_overlap
-from corpus.errors import AdapterError, AssistantError, ModelNotInstalledError, SettingsError
+from corpus.errors import AssistantError, SettingsError
+from index.errors import ModelNotInstalledError
 
 # -- stop strings and token choice (no model) -----------------------------------------------
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import AssistantError, IndexCorruptError, IndexNotBuiltError
+from corpus.errors import AssistantError
 from corpus.records import Chunk
 from index import embedders
 from index.config import IndexConfig
+from index.errors import IndexCorruptError, IndexNotBuiltError
 from index.store import CURRENT, NotesIndex, build_index
 from tests.conftest import ROOT
 from tests.fakes import HANGING_BUILD, HashEmbedder
@@ -217,7 +218,7 @@ def test_a_rebuild_of_unchanged_notes_reports_that_nothing_was_embedded(built):
 
 
 def test_atomic_writes_leave_no_temp_file_and_the_usual_file_mode(tmp_path):
-    from index.cache import atomic_write_bytes
+    from corpus.files import atomic_write_bytes
 
     target, plain = tmp_path / "results.json", tmp_path / "plain.json"
     plain.write_bytes(b"{}")  # what open() gives under this process's umask

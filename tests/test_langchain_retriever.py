@@ -9,7 +9,8 @@ import pytest
 from langchain_core.documents import Document
 
 from assistant.cli import main
-from corpus.errors import AssistantError, IndexNotBuiltError, SettingsError
+from corpus.errors import AssistantError, SettingsError
+from index.errors import IndexNotBuiltError
 from index.langchain import NotesRetriever
 from index.store import NotesIndex, build_index
 

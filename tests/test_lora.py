@@ -491,8 +491,8 @@ def test_resume_continues_at_the_saved_step(tiny_base, tiny_data, tmp_path, monk
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp_path, monkeypatch):
+    from assistant.errors import AdapterError
     from assistant.lora import train as trainer
-    from corpus.errors import AdapterError
 
     out = tmp_path / "run"
     config = LoraTrainConfig(**{**TINY_CONFIG, "keep_checkpoints": True})
@@ -505,8 +505,8 @@ def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp
 
 
 def test_finished_adapter_is_not_overwritten_by_accident(tiny_base, tiny_data, tmp_path):
+    from assistant.errors import AdapterError
     from assistant.lora.train import train_lora
-    from corpus.errors import AdapterError
 
     out = tmp_path / "run"
     config = LoraTrainConfig(**TINY_CONFIG)

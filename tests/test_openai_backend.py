@@ -12,6 +12,7 @@ import pytest
 from assistant import generators
 from assistant.answer import Assistant, AssistantConfig
 from assistant.cli import main
+from assistant.errors import ModelServerError
 from assistant.generators import get_generator
 from assistant.generators.base import GenerationConfig
 from assistant.generators.openai_backend import (
@@ -25,7 +26,7 @@ from assistant.generators.openai_backend import (
 from assistant.generators.stops import clip_stops
 from assistant.prompts import ABSTAIN
 from assistant.selection import SELECTORS
-from corpus.errors import ModelServerError, SettingsError
+from corpus.errors import SettingsError
 from index.store import NotesIndex, build_index
 from tests.fake_openai import FakeOpenAIServer, Script
 from tests.fakes import OverlapChecker, OverlapSelector, open_policy, writes_every_form

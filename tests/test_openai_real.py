@@ -16,7 +16,8 @@ import pytest
 from assistant import generators
 from assistant.cli import main
 from assistant.prompts import ABSTAIN
-from assistant.session import load_assistant, open_index
+from assistant.settings import load_assistant
+from index.store import open_index
 from tests.conftest import NOTES, ROOT
 from tests.served import free_port, stop
 
@@ -86,13 +87,13 @@ def index_dir(tmp_path_factory) -> Path:
     notes = tmp_path_factory.mktemp("served-notes")
     shutil.copy(NOTES / "teacher_forcing.md", notes)
     folder = notes.parent / f"{notes.name}-index"
-    open_index(folder, notes)
+    open_index(notes, folder)[0]
     return folder
 
 
 def test_a_real_server_answers_with_citations_or_abstains(server_url, index_dir, monkeypatch):
     monkeypatch.setattr(generators, "_loaded", {})
-    index = open_index(index_dir, None)
+    index = open_index(None, index_dir)[0]
     assistant = load_assistant(index, model=f"openai:{SERVED}", base_url=server_url)
     question = "¿Qué es el Teacher Forcing?"
     answer = assistant.answer(question)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corpus.errors import AdapterError
+from assistant.errors import AdapterError
 
 NO_ADAPTER = ("", "none")
 DEFAULT_ADAPTER = "default"  # the shipped adapter of the chosen model, if it has one

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from corpus.errors import ModelNotInstalledError, SettingsError
-from index.cache import default_cache_dir
+from corpus.errors import SettingsError
+from corpus.paths import default_cache_dir
+from index.errors import ModelNotInstalledError
 
 STALE_STAGING_S = 3600
 

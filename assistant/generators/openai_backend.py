@@ -44,9 +44,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from assistant.errors import ModelServerError
 from assistant.generators.base import GenerationConfig
 from assistant.generators.stops import clip_stops, first_stop
-from corpus.errors import AssistantError, ModelServerError, SettingsError
+from corpus.errors import AssistantError, SettingsError
 
 PREFIX = "openai:"
 BASE_URL_ENV = "STUDY_ASSISTANT_OPENAI_BASE_URL"

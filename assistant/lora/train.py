@@ -35,9 +35,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.errors import AdapterError
 from assistant.lora.config import LoraTrainConfig
 from assistant.lora.data import read_examples
-from corpus.errors import AdapterError, AssistantError
+from corpus.errors import AssistantError
 from corpus.files import file_sha256
 
 CHECKPOINTS = "checkpoints"

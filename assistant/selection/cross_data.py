@@ -82,7 +82,7 @@ def build_rows(squad: Path, cache: Path, passages: int, seed: int) -> list[Quest
         notes_train_questions,
         squad_train_questions,
     )
-    from assistant.session import open_index
+    from index.store import open_index
 
     config = TrainConfig(passages=passages, seed=seed)
     squad_notes, squad_questions = squad_train_questions(squad, cache, config)
@@ -91,7 +91,7 @@ def build_rows(squad: Path, cache: Path, passages: int, seed: int) -> list[Quest
         (Path("corpus/notes"), notes_train_questions(), "notes"),
         (squad_notes, squad_questions, "squad"),
     ):
-        index = open_index(None, notes)
+        index = open_index(notes)[0]
         rows += [
             question_rows(index, q, passages, source)
             for q in tqdm(questions, desc=f"Unidades ({source})", unit="preg")

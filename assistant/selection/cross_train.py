@@ -362,7 +362,7 @@ def train_cross(rows: list[QuestionRows], out: Path, root: Path, config: CrossTr
 
 
 def main(argv: list[str] | None = None) -> int:
-    from index.cache import default_cache_dir
+    from corpus.paths import default_cache_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

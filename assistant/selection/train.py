@@ -116,9 +116,9 @@ def tables_for(
 ) -> list[QuestionTable]:
     from tqdm import tqdm
 
-    from assistant.session import open_index
+    from index.store import open_index
 
-    index = open_index(None, notes)
+    index = open_index(notes)[0]
     # Every unit and heading embedded in one call first: the cache file is then written
     # once, not once per question.
     every = candidates([Hit(chunk, 0.0) for chunk in index.chunks])
@@ -213,7 +213,7 @@ def fit_ranker(tables: list[QuestionTable], config: TrainConfig) -> tuple[Ranker
 def main(argv: list[str] | None = None) -> int:
     from assistant.support import SupportChecker
     from corpus.files import atomic_write_text, file_sha256
-    from index.cache import default_cache_dir
+    from corpus.paths import default_cache_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

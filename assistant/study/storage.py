@@ -14,8 +14,8 @@ from pathlib import Path
 
 from corpus.errors import AssistantError
 from corpus.files import FILE_MODE
+from corpus.paths import default_cache_dir
 from corpus.records import content_hash
-from index.cache import default_cache_dir
 
 
 class DeckError(AssistantError):

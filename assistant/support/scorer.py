@@ -24,9 +24,10 @@ from assistant.support.claims import (
     passage_units,
 )
 from corpus.errors import SettingsError
+from corpus.paths import default_cache_dir
 from corpus.text import WORD as _WORD
 from corpus.text import stems as _stems
-from index.cache import EmbeddingCache, default_cache_dir, embedding_key
+from index.cache import EmbeddingCache, embedding_key
 from index.embedders.base import Embedder
 
 log = logging.getLogger(__name__)

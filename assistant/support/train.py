@@ -42,7 +42,7 @@ class _TrainingChecker(SupportChecker):
 
 
 def training_cache() -> Path:
-    from index.cache import default_cache_dir
+    from corpus.paths import default_cache_dir
 
     return default_cache_dir() / "support_train"
 

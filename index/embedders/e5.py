@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from corpus.errors import ModelNotInstalledError
+from index.errors import ModelNotInstalledError
 
 
 class E5Embedder:

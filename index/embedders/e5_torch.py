@@ -31,9 +31,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from corpus.errors import ModelNotInstalledError, SettingsError
+from corpus.errors import SettingsError
 from corpus.files import atomic_write_bytes
-from index.cache import default_cache_dir
+from corpus.paths import default_cache_dir
+from index.errors import ModelNotInstalledError
 
 Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS = ("fp32", "bf16", "int8")

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from corpus.errors import ModelNotInstalledError
+from index.errors import ModelNotInstalledError
 
 
 class MiniLMEmbedder:
