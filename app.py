@@ -5,14 +5,14 @@
                             [--auth user:password | --auth-file FILE]
 
 STUDY_ASSISTANT_HOST / _PORT / _NOTES / _INDEX / _DECK / _AUTH / _AUTH_FILE stand in for
-the flags (a password on the command line is visible with ps: assistant/login.py). The
+the flags (a password on the command line is visible with ps: assistant/web/login.py). The
 notes are (re)indexed on start (only changed notes are embedded) and their study cards
 rebuilt into the deck (by default the one `cards build` uses for --notes); the default
 chat's models load in the background right after (a question that comes first waits for
 them; a line under the title says when they are). Tabs: Chat (streamed answers,
 clickable citations, a sources panel, the conversation kept in the browser and exported
-as Markdown; assistant/chat_session.py), Study (due cards, written answers graded by the
-support checker, statistics, Anki/CSV export; assistant/study/session.py), Notes (upload,
+as Markdown; assistant/web/chat_state.py), Study (due cards, written answers graded by the
+support checker, statistics, Anki/CSV export; assistant/web/study_desk.py), Notes (upload,
 delete with confirmation, restore from the trash, re-index, each rebuilding the cards),
 Experiments (eval/experiment.py).
 """
@@ -41,28 +41,41 @@ from gradio_client.utils import is_valid_file
 from starlette.middleware import Middleware
 
 from assistant.answer import Answer, Assistant
-from assistant.answer_html import (
+from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
+from assistant.generators.base import GenerationConfig
+from assistant.generators.openai_backend import configured_models
+from assistant.settings import MODELS, ChatSettings, load_assistant
+from assistant.study.schedule import RATING_KEYS
+from assistant.study.storage import default_deck_path
+from assistant.support import Checker
+from assistant.web.answer_html import (
     error_html,
     question_html,
     sources_panel_html,
     status_html,
     streaming_html,
 )
-from assistant.chat_session import (
+from assistant.web.card_html import (
+    back_html,
+    front_html,
+    progress_markdown,
+    rating_label,
+    retention_rows,
+    stats_markdown,
+)
+from assistant.web.chat_state import (
     ChatSession,
     SavedChatError,
     browser_secret,
     conversation_markdown,
 )
-from assistant.evidence import answer_evidence
-from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
-from assistant.generators.base import GenerationConfig
-from assistant.generators.openai_backend import configured_models
-from assistant.login import LoginThrottle, ThrottledLogin, resolve_auth
-from assistant.markdown_html import passage_html
-from assistant.model_status import ModelStatus
-from assistant.network import check_port_free, is_loopback
-from assistant.notes_admin import (
+from assistant.web.evidence import answer_evidence
+from assistant.web.experiment_progress import GridProgress
+from assistant.web.login import LoginThrottle, ThrottledLogin, resolve_auth
+from assistant.web.markdown_html import passage_html
+from assistant.web.model_status import ModelStatus
+from assistant.web.network import check_port_free, is_loopback
+from assistant.web.notes_admin import (
     ReindexQueue,
     delete_note,
     list_notes,
@@ -71,25 +84,12 @@ from assistant.notes_admin import (
     sanitize_filename,
     save_note,
 )
-from assistant.settings import MODELS, ChatSettings, load_assistant
-from assistant.study.card_html import (
-    back_html,
-    front_html,
-    progress_markdown,
-    rating_label,
-    retention_rows,
-    stats_markdown,
-)
-from assistant.study.schedule import RATING_KEYS
-from assistant.study.session import CardView, StudyDesk, StudyError, StudySession
-from assistant.study.storage import default_deck_path
-from assistant.support import Checker
-from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
+from assistant.web.study_desk import CardView, StudyDesk, StudyError, StudySession
+from assistant.web.uploads import discard_upload, upload_dir_for, use_upload_dir
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
 from corpus.loader import SkipNote, decode_text
 from corpus.paths import default_cache_dir
-from eval.experiment_progress import GridProgress
 from eval.experiment_report import render_report, results_table
 from eval.experiment_worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
 from index.store import BuildReport, NotesIndex, check_index_dir, open_index
@@ -763,7 +763,7 @@ def _bot(content: str) -> dict:
 # -- UI ----------------------------------------------------------------------------------
 
 
-STATIC = ROOT / "assistant" / "static"
+STATIC = ROOT / "assistant" / "web" / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 HEAD = f"<script>\n{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>"
 
@@ -1242,8 +1242,8 @@ def launch(
 ) -> gr.Blocks:
     """Build the UI and serve it; ``block=False`` returns once it listens (the browser
     tests), the caller then closes it. Uploads go to the app's own folder for ``port``,
-    emptied first (assistant/uploads.py). Wrong passwords are throttled per client
-    (assistant/login.py; ``login_throttle``: the tests' own clock)."""
+    emptied first (assistant/web/uploads.py). Wrong passwords are throttled per client
+    (assistant/web/login.py; ``login_throttle``: the tests' own clock)."""
     use_upload_dir(upload_dir_for(port))
     demo = build_ui(app)
     throttle = login_throttle or LoginThrottle()

@@ -64,7 +64,7 @@ from index.store import NotesIndex
 
 __all__ = ["Answer", "Assistant", "AssistantConfig", "Checker", "SentenceCheck", "Timings"]
 
-# Remarks the last gate adds; the app folds them into one line (assistant/answer_html.py).
+# Remarks the last gate adds; the app folds them into one line (assistant/web/answer_html.py).
 WITHDRAWN = "ninguna frase del borrador está respaldada por las notas"
 QUOTED_INSTEAD = "se muestra la frase de tus notas que mejor responde"
 EVIDENCE_LABEL = "En tus notas"  # opens the evidence line under an answer (CLI, chat)

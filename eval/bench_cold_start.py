@@ -96,7 +96,7 @@ def child(argv: list[str]) -> int:
 
     # The CLI as ``python -m assistant`` runs it (run below with runpy: eval sits under
     # the CLI and does not import it); its imports are timed here.
-    importlib.import_module("assistant.cli")
+    importlib.import_module("assistant.cli.main")
     steps: dict = {"imports (CLI)": time.perf_counter() - began}
     for module_name, path in STEPS:
         _patch(steps, module_name, path)

@@ -49,7 +49,7 @@ def faithfulness_texts(squad: Path, passages: int = 1000, queries: int = 200, se
     """(passages, queries): the notes' chunks, then train contexts, then train sentences."""
     import random
 
-    from assistant.lora.squad import load_squad
+    from assistant.training.lora.squad import load_squad
     from corpus.chunking import chunk_notes
     from corpus.loader import load_notes
     from corpus.text import sentence_spans

@@ -294,7 +294,7 @@ def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:
     on) against llama.cpp on the same merged model, same ids, same number of new tokens."""
     from assistant.generators.adapters import adapter_for
     from assistant.generators.hf import HFConfig, HFGenerator
-    from assistant.gguf_export import export_gguf
+    from assistant.training.gguf_export import export_gguf
 
     adapter = adapter_for("gemma-270m", "default")
     generator = HFGenerator("gemma-270m", adapter=adapter)

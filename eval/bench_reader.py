@@ -28,7 +28,7 @@ from corpus.errors import AssistantError
 from corpus.files import atomic_write_text, file_sha256
 from eval.oracle import share_of_ceiling
 
-ADAPTERS = Path("assistant/lora/adapters")
+ADAPTERS = Path("assistant/adapters")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Row:
         return str(self.folder()) if self.adapter else "none"
 
     def folder(self) -> Path:
-        """A name under assistant/lora/adapters/, or any adapter folder (a checkpoint)."""
+        """A name under assistant/adapters/, or any adapter folder (a checkpoint)."""
         path = Path(self.adapter)
         return path if path.is_absolute() or path.exists() else ADAPTERS / self.adapter
 

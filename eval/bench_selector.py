@@ -70,7 +70,7 @@ def _auc(labels: list[int], scores: list[float]) -> float | None:
 
 
 def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) -> dict:
-    from assistant.selection.train import notes_train_questions
+    from assistant.training.selection.train import notes_train_questions
     from index.store import open_index
 
     notes, path = SETS[name]

@@ -221,7 +221,7 @@ class _Memo:
 
 def synthetic_rows(limit: int) -> list[dict]:
     """The held-out half of the synthetic pairs, as support_dev rows."""
-    from assistant.support.train import cached_pairs
+    from assistant.training.support.train import cached_pairs
 
     pairs = cached_pairs()["heldout"]
     if limit:

@@ -21,9 +21,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from assistant.lora.config import KNOWN_MODULES, LoraTrainConfig
-from assistant.lora.data import read_examples
-from assistant.lora.train import (
+from assistant.training.lora.config import KNOWN_MODULES, LoraTrainConfig
+from assistant.training.lora.data import read_examples
+from assistant.training.lora.train import (
     add_lora,
     collate,
     completion_loss,

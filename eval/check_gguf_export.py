@@ -4,7 +4,7 @@
     python -m eval.check_gguf_export [--prompts 10] [--tokens 32] [--out docs/results/gguf_export.json]
 
 Exports the default adapter merged into Gemma 3 270M at f16 and q8_0
-(``assistant.gguf_export``), then for the prompts of the first ``--prompts`` notes dev
+(``assistant.training.gguf_export``), then for the prompts of the first ``--prompts`` notes dev
 questions (as the reader bench logged them: retrieval over corpus/notes, the default
 strategy) decodes ``--tokens`` greedy tokens (end tokens ignored, no repetition penalty) with our
 fp32 model and with llama.cpp on each file, from the same token ids. Reports, per type,
@@ -62,7 +62,7 @@ def main() -> None:
 
     from assistant.generators.adapters import adapter_for
     from assistant.generators.hf import HFConfig, HFGenerator
-    from assistant.gguf_export import export_gguf
+    from assistant.training.gguf_export import export_gguf
 
     adapter = adapter_for("gemma-270m", "default")
     ours = HFGenerator("gemma-270m", adapter=adapter, config=HFConfig(precision="fp32"))

@@ -19,7 +19,7 @@ ratio with the best mean over the sets is chosen (each set weighs the same, so t
 larger SQuAD-es file does not decide alone). The no-answer threshold is chosen with the
 writer by ``eval.tune_no_answer``.
 
-Known limit: notes_train also trained the ranker (assistant/selection/train.py), so its
+Known limit: notes_train also trained the ranker (assistant/training/selection/train.py), so its
 scores are in-sample there; ood_dev and squad_es_dev are not.
 """
 
@@ -64,7 +64,7 @@ def selection_rows(notes: str, questions: str, limit: int | None) -> list[Row]:
 
     index = open_index(notes)[0]
     assistant = load_assistant(index, strategy="extractive")
-    from assistant.selection.train import notes_train_questions
+    from assistant.training.selection.train import notes_train_questions
 
     rows = []
     everything = load_questions(questions)

@@ -63,8 +63,8 @@ def answer_rows(name: str, limit: int | None, strategy: str, selector: str) -> l
 
     from assistant.abstain import AbstentionPolicy
     from assistant.answer import Assistant
-    from assistant.selection.train import notes_train_questions
     from assistant.settings import load_assistant
+    from assistant.training.selection.train import notes_train_questions
     from index.store import open_index
 
     notes, path = SETS[name]

@@ -170,8 +170,8 @@ HANGING_EXPORT = """
 import sys, time
 sys.path.insert(0, {root!r})
 import gguf, numpy as np
-import assistant.gguf_export as export
-from assistant.cli import main
+import assistant.training.gguf_export as export
+from assistant.cli.main import main
 readers = []
 real_init = gguf.GGUFReader.__init__
 def remember(self, *args, **kwargs):

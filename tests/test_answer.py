@@ -178,7 +178,7 @@ class ClaimReadingChecker(OverlapChecker):
 
 @pytest.mark.parametrize("reads_claims", [True, False])
 def test_only_the_unsupported_claim_of_a_sentence_is_flagged(index, reads_claims):
-    from assistant.answer_html import answer_html
+    from assistant.web.answer_html import answer_html
 
     unit = make(index, strategy="extractive")[0].answer(QUESTION).evidence[0]
     invented = "lo inventaron astronautas en Marte durante 1850"

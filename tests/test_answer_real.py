@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.prompts import ABSTAIN
 from assistant.settings import load_assistant

@@ -12,10 +12,11 @@ import pytest
 
 import app as study_app
 from assistant.answer import Assistant, AssistantConfig
-from assistant.answer_html import sources_panel_html
-from assistant.evidence import best_spans, highlight_html, sentence_spans
-from assistant.login import parse_auth
-from assistant.notes_admin import (
+from assistant.prompts import ABSTAIN
+from assistant.web.answer_html import sources_panel_html
+from assistant.web.evidence import best_spans, highlight_html, sentence_spans
+from assistant.web.login import parse_auth
+from assistant.web.notes_admin import (
     TRASH,
     NoteExistsError,
     delete_note,
@@ -23,7 +24,6 @@ from assistant.notes_admin import (
     sanitize_filename,
     save_note,
 )
-from assistant.prompts import ABSTAIN
 from corpus.errors import NotesError
 from index.errors import ModelNotInstalledError
 from index.store import build_index

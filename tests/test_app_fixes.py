@@ -15,17 +15,21 @@ import pytest
 
 import app as study_app
 from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Assistant, AssistantConfig
-from assistant.chat_session import (
+from assistant.prompts import ABSTAIN
+from assistant.study.cards import build_cards
+from assistant.web.card_html import passage_html as study_passage_html
+from assistant.web.chat_state import (
     SAVED_VERSION,
     ChatSession,
     SavedChatError,
     browser_secret,
     conversation_markdown,
 )
-from assistant.evidence import sentence_spans
-from assistant.markdown_html import is_markdown, markdown_html, passage_html
-from assistant.model_status import ModelStatus
-from assistant.notes_admin import (
+from assistant.web.evidence import sentence_spans
+from assistant.web.experiment_progress import GridProgress, duration_text
+from assistant.web.markdown_html import is_markdown, markdown_html, passage_html
+from assistant.web.model_status import ModelStatus
+from assistant.web.notes_admin import (
     TRASH,
     TRASH_INDEX,
     delete_note,
@@ -33,14 +37,10 @@ from assistant.notes_admin import (
     restore_note,
     save_note,
 )
-from assistant.prompts import ABSTAIN
-from assistant.study.card_html import passage_html as study_passage_html
-from assistant.study.cards import build_cards
-from assistant.study.session import Passage, card_passage
+from assistant.web.study_desk import Passage, card_passage
 from corpus.chunking import chunk_notes
 from corpus.errors import NotesError
 from corpus.loader import load_notes
-from eval.experiment_progress import GridProgress, duration_text
 from eval.experiment_report import render_report, results_table
 from index.errors import ModelNotInstalledError
 from index.store import build_index

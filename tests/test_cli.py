@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 from tests.conftest import DEV_SET
 
 
@@ -100,7 +100,7 @@ def _abstention(draft: str, remarks: list[str]):
     ],
 )
 def test_an_abstention_says_why_once_in_the_terminal(capsys, draft, remarks, note_lines):
-    from assistant.cli import _print_answer_tail
+    from assistant.cli.main import _print_answer_tail
 
     _print_answer_tail(_abstention(draft, remarks))
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 HEAVY = ("torch", "transformers", "peft", "sklearn")
 PROBE = f"""
 import contextlib, io, json, sys
-from assistant.cli import main
+from assistant.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(sys.argv[1:])
 heavy = [m for m in {HEAVY!r} if m in sys.modules]

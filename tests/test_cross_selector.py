@@ -9,8 +9,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from assistant.selection.cross_data import QuestionRows, UnitRow, split_groups
-from assistant.selection.cross_train import (
+from assistant.training.selection.cross_data import QuestionRows, UnitRow, split_groups
+from assistant.training.selection.cross_train import (
     CrossTrainConfig,
     epoch_order,
     sample_units,
@@ -123,8 +123,8 @@ def _tiny_rows() -> list[QuestionRows]:
 def test_a_killed_run_resumes_where_it_stopped_and_ends_as_a_whole_one(tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    from assistant.selection import cross_train as trainer
     from assistant.selection.cross import CrossModel
+    from assistant.training.selection import cross_train as trainer
 
     config = CrossTrainConfig(**TINY)
     whole = tmp_path / "whole"

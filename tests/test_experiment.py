@@ -12,7 +12,7 @@ import time
 import pytest
 
 from assistant.answer import Assistant, AssistantConfig
-from assistant.cli import main
+from assistant.cli.main import main
 from corpus.errors import AssistantError
 from eval.answers import METRICS
 from eval.experiment import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 from app import exposure_warning
-from assistant.cli import main
+from assistant.cli.main import main
 from corpus.errors import AssistantError
 from index.config import IndexConfig
 from index.store import CURRENT, NotesIndex, build_index
@@ -940,7 +940,7 @@ def fake_index(notes_copy, tmp_path, fake_embedder, fake_config):
 def test_a_question_typed_in_a_latin1_terminal_is_read_not_a_traceback(fake_index, capsys):
     # b"\xbfQu\xe9 es LoRA?" from a Latin-1 terminal: invalid UTF-8, kept by Python as
     # surrogate escapes.
-    from assistant.cli import _question
+    from assistant.cli.main import _question
 
     typed = b"\xbfQu\xe9 es LoRA?".decode("utf-8", "surrogateescape")
     # Read as the terminal meant it (e5's tokenizer cannot encode surrogates at all).
@@ -989,9 +989,9 @@ def test_a_file_that_is_not_a_deck_is_said_so_and_never_advised_deleted(tmp_path
 def test_a_huge_written_answer_is_graded_on_its_first_1000_characters_and_says_so(
     notes_copy, tmp_path
 ):
-    from assistant.study.card_html import grade_html
     from assistant.study.cards import build_cards
     from assistant.study.quiz import MAX_ANSWER_CHARS, grade_answer
+    from assistant.web.card_html import grade_html
     from corpus.loader import load_notes
     from tests.fakes import OverlapChecker
 
@@ -1135,7 +1135,7 @@ def test_a_server_that_ignores_max_tokens_is_cut_on_our_side():
 
 
 def test_the_exported_chat_markdown_holds_no_live_html(make_app_for_export):
-    from assistant.chat_session import ChatSession, conversation_markdown
+    from assistant.web.chat_state import ChatSession, conversation_markdown
     from tests.test_app import ask
 
     hostile = (
@@ -1181,9 +1181,9 @@ def test_an_image_or_p_ej_cuts_no_quote_no_cloze_and_no_highlight_is_a_link(
     tmp_path, fake_embedder, fake_config
 ):
     from assistant.answer import Assistant, AssistantConfig
-    from assistant.evidence import answer_evidence, highlight_html
-    from assistant.markdown_html import markdown_html
     from assistant.study.cards import build_cards
+    from assistant.web.evidence import answer_evidence, highlight_html
+    from assistant.web.markdown_html import markdown_html
     from corpus.loader import load_notes
     from tests.fakes import OverlapChecker, OverlapSelector, open_policy
 
@@ -1322,7 +1322,7 @@ def test_a_killed_export_leaves_nothing_once_the_next_one_starts(tmp_path):
 def test_reindexes_asked_during_a_build_share_one_build_that_starts_after_them():
     import threading
 
-    from assistant.notes_admin import ReindexQueue
+    from assistant.web.notes_admin import ReindexQueue
 
     queue: ReindexQueue[int] = ReindexQueue()
     release, started, builds = threading.Event(), threading.Event(), []

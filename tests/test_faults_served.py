@@ -25,9 +25,9 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app as study_app
-from assistant.login import LoginThrottle
-from assistant.notes_admin import list_trash
-from assistant.uploads import discard_upload, upload_dir_for, use_upload_dir
+from assistant.web.login import LoginThrottle
+from assistant.web.notes_admin import list_trash
+from assistant.web.uploads import discard_upload, upload_dir_for, use_upload_dir
 from index import embedders
 from tests.fakes import scripted_worker
 from tests.served import served_app

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.cli import main
-from assistant.gguf_export import check_export_options, export_gguf, hf_name, is_norm
+from assistant.cli.main import main
+from assistant.training.gguf_export import check_export_options, export_gguf, hf_name, is_norm
 from corpus.errors import SettingsError
 
 
@@ -66,7 +66,7 @@ def exported(tmp_path_factory):
 
     from assistant.generators.adapters import adapter_for
     from assistant.generators.model_cache import gguf_path
-    from assistant.gguf_export import merged_state
+    from assistant.training.gguf_export import merged_state
 
     folder = tmp_path_factory.mktemp("export")
     out = export_gguf(folder / "reader.gguf", "default", "f16")

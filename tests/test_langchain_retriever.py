@@ -8,7 +8,7 @@ import json
 import pytest
 from langchain_core.documents import Document
 
-from assistant.cli import main
+from assistant.cli.main import main
 from corpus.errors import AssistantError, SettingsError
 from index.errors import IndexNotBuiltError
 from index.langchain import NotesRetriever

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from assistant.citations import cited_numbers
-from assistant.lora.config import LoraTrainConfig
-from assistant.lora.data import (
+from assistant.prompts import ABSTAIN, chunk_body, render
+from assistant.training.lora.config import LoraTrainConfig
+from assistant.training.lora.data import (
     HEADING_ID,
     build_dataset,
     cut_passage,
@@ -23,7 +24,6 @@ from assistant.lora.data import (
     read_examples,
     section_key,
 )
-from assistant.prompts import ABSTAIN, chunk_body, render
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
 from corpus.questions import is_relevant, load_questions
@@ -370,7 +370,7 @@ TINY_CONFIG = {
 
 
 def test_labels_mask_the_prompt(tiny_base):
-    from assistant.lora.train import IGNORE, encode_example, load_base
+    from assistant.training.lora.train import IGNORE, encode_example, load_base
 
     tokenizer, _ = load_base(tiny_base)
     row = TINY_ROWS[0]
@@ -386,7 +386,7 @@ def test_labels_mask_the_prompt(tiny_base):
 def test_padded_batch_has_the_loss_of_its_examples_alone(tiny_base):
     import torch
 
-    from assistant.lora.train import collate, completion_loss, encode_example, load_base
+    from assistant.training.lora.train import collate, completion_loss, encode_example, load_base
 
     tokenizer, model = load_base(tiny_base)
     model.eval()
@@ -400,7 +400,7 @@ def test_padded_batch_has_the_loss_of_its_examples_alone(tiny_base):
 def test_training_steps_lower_the_loss_and_change_only_lora(tiny_base):
     import torch
 
-    from assistant.lora.train import (
+    from assistant.training.lora.train import (
         add_lora,
         collate,
         completion_loss,
@@ -437,7 +437,7 @@ def test_train_lora_writes_the_adapter_folder(tiny_base, tiny_data, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from assistant.lora.train import train_lora
+    from assistant.training.lora.train import train_lora
 
     out = tmp_path / "adapter"
     config = LoraTrainConfig(**TINY_CONFIG)
@@ -457,7 +457,7 @@ def test_train_lora_writes_the_adapter_folder(tiny_base, tiny_data, tmp_path):
 def test_resume_continues_at_the_saved_step(tiny_base, tiny_data, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    from assistant.lora import train as trainer
+    from assistant.training.lora import train as trainer
 
     config = LoraTrainConfig(**TINY_CONFIG)
     whole = tmp_path / "whole"
@@ -492,7 +492,7 @@ def test_resume_continues_at_the_saved_step(tiny_base, tiny_data, tmp_path, monk
 
 def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp_path, monkeypatch):
     from assistant.errors import AdapterError
-    from assistant.lora import train as trainer
+    from assistant.training.lora import train as trainer
 
     out = tmp_path / "run"
     config = LoraTrainConfig(**{**TINY_CONFIG, "keep_checkpoints": True})
@@ -506,7 +506,7 @@ def test_resume_refuses_a_checkpoint_of_another_config(tiny_base, tiny_data, tmp
 
 def test_finished_adapter_is_not_overwritten_by_accident(tiny_base, tiny_data, tmp_path):
     from assistant.errors import AdapterError
-    from assistant.lora.train import train_lora
+    from assistant.training.lora.train import train_lora
 
     out = tmp_path / "run"
     config = LoraTrainConfig(**TINY_CONFIG)
@@ -517,7 +517,7 @@ def test_finished_adapter_is_not_overwritten_by_accident(tiny_base, tiny_data, t
 
 
 def test_missing_data_file_is_a_spanish_error(tmp_path):
-    from assistant.lora.train import train_lora
+    from assistant.training.lora.train import train_lora
     from corpus.errors import QuestionsFileError
 
     with pytest.raises(QuestionsFileError, match="No existe el archivo de entrenamiento"):
@@ -525,7 +525,7 @@ def test_missing_data_file_is_a_spanish_error(tmp_path):
 
 
 def test_unknown_base_model_is_a_spanish_error():
-    from assistant.lora.train import model_folder
+    from assistant.training.lora.train import model_folder
     from corpus.errors import AssistantError
 
     with pytest.raises(AssistantError, match="Modelo base desconocido"):
@@ -540,7 +540,7 @@ def test_shipped_examples_fit_the_real_tokenizer():
     from transformers import AutoTokenizer
 
     from assistant.generators.model_cache import prepare_model
-    from assistant.lora.train import encode_example
+    from assistant.training.lora.train import encode_example
 
     tokenizer = AutoTokenizer.from_pretrained(prepare_model("gemma-270m"), local_files_only=True)
     config = LoraTrainConfig.from_json(
@@ -557,7 +557,7 @@ def test_shipped_examples_fit_the_real_tokenizer():
 def test_one_real_gemma_step_lowers_the_loss_on_its_batch():
     import torch
 
-    from assistant.lora.train import (
+    from assistant.training.lora.train import (
         add_lora,
         collate,
         completion_loss,

@@ -11,7 +11,7 @@ import pytest
 
 from assistant import generators
 from assistant.answer import Assistant, AssistantConfig
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.errors import ModelServerError
 from assistant.generators import get_generator
 from assistant.generators.base import GenerationConfig
@@ -42,7 +42,7 @@ VETOED = GenerationConfig(max_new_tokens=40, stop=STOPS, veto=ABSTAIN, veto_belo
 def _fresh(monkeypatch):
     """No generator, server setting or said notice carried over from another test."""
     monkeypatch.setattr(generators, "_loaded", {})
-    monkeypatch.setattr("assistant.cli._notices_said", set())
+    monkeypatch.setattr("assistant.cli.main._notices_said", set())
     for variable in (BASE_URL_ENV, MODEL_ENV, CONTEXT_ENV, TIMEOUT_ENV):
         monkeypatch.delenv(variable, raising=False)
 
@@ -346,7 +346,7 @@ def test_the_app_offers_a_served_model_and_shows_its_notice_once(
     import gradio as gr
 
     import app as study_app
-    from assistant.chat_session import ChatSession
+    from assistant.web.chat_state import ChatSession
 
     with FakeOpenAIServer(Script(first={" No": 1.0}, logprobs=False)) as server:
         monkeypatch.setenv(BASE_URL_ENV, server.url)

@@ -1,6 +1,6 @@
 """--model openai:NAME against a real server: llama.cpp's (``python -m llama_cpp.server``
 from the benchmark venv, eval/setup_llama_cpp_bench.sh) serving the exported GGUF of
-Gemma 3 270M with the shipped adapter merged (assistant/gguf_export.py), on a free
+Gemma 3 270M with the shipped adapter merged (assistant/training/gguf_export.py), on a free
 loopback port, asked through the normal answering path (e5 retrieval, the checker)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant import generators
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.prompts import ABSTAIN
 from assistant.settings import load_assistant
 from index.store import open_index
@@ -30,7 +30,7 @@ START_TIMEOUT_S = 120
 
 @pytest.fixture(scope="session")
 def merged_gguf(tmp_path_factory) -> Path:
-    from assistant.gguf_export import export_gguf
+    from assistant.training.gguf_export import export_gguf
 
     folder = tmp_path_factory.mktemp("gguf")
     return export_gguf(folder / "gemma-270m-reader.gguf", adapter="default", gguf_type="q8_0")

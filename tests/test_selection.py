@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from assistant.answer_html import answer_html, evidence_text
 from assistant.selection import (
     FEATURES,
     BlendedSelector,
@@ -22,6 +21,7 @@ from assistant.selection import (
 from assistant.selection.evidence import EvidenceConfig, choose_evidence, quote_evidence
 from assistant.selection.lists import asked_lists, prefer_named, sibling_hits
 from assistant.selection.ranker import QUESTION_FEATURES, Linear
+from assistant.web.answer_html import answer_html, evidence_text
 from corpus.errors import SettingsError
 from corpus.records import Chunk, Hit
 from index.store import NotesIndex, build_index
@@ -274,7 +274,7 @@ def test_the_chat_shows_the_evidence_escaped_with_its_citation(index):
 
 
 def test_the_terminal_shows_the_evidence_line(index, capsys):
-    from assistant.cli import _print_answer_tail
+    from assistant.cli.main import _print_answer_tail
 
     answer = answer_for(index)
     _print_answer_tail(answer)

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from assistant.lora.squad import (
+from assistant.prompts import ABSTAIN
+from assistant.training.lora.squad import (
     SquadExampleConfig,
     article_note,
     load_squad,
@@ -15,7 +16,6 @@ from assistant.lora.squad import (
     squad_examples,
     write_notes,
 )
-from assistant.prompts import ABSTAIN
 from corpus.errors import QuestionsFileError
 from corpus.questions import is_relevant
 from index.store import NotesIndex, build_index
@@ -167,8 +167,8 @@ def test_examples_cite_the_gold_passage_and_abstain_on_unanswerables(
 
 
 def test_notes_cot_rows_quote_the_evidence_sentence_of_the_right_passage():
-    from assistant.lora.config import LoraTrainConfig
-    from assistant.lora.data import notes_rows
+    from assistant.training.lora.config import LoraTrainConfig
+    from assistant.training.lora.data import notes_rows
     from tests.conftest import DEV_SET, NOTES
 
     rows, split = notes_rows(NOTES, DEV_SET, LoraTrainConfig(), cot=12)

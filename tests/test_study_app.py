@@ -15,7 +15,12 @@ import gradio as gr
 import pytest
 
 import app as study_app
-from assistant.study.card_html import (
+from assistant.cli.study import _deck_path
+from assistant.study.cards import build_cards
+from assistant.study.deck import Deck
+from assistant.study.export import ExportError
+from assistant.study.storage import DeckError, default_deck_path
+from assistant.web.card_html import (
     NO_CARDS,
     NOTHING_DUE,
     back_html,
@@ -25,11 +30,7 @@ from assistant.study.card_html import (
     progress_markdown,
     retention_rows,
 )
-from assistant.study.cards import build_cards
-from assistant.study.commands import _deck_path
-from assistant.study.deck import Deck
-from assistant.study.export import ExportError
-from assistant.study.session import (
+from assistant.web.study_desk import (
     CardView,
     Passage,
     StudyDesk,
@@ -37,7 +38,6 @@ from assistant.study.session import (
     StudySession,
     card_passage,
 )
-from assistant.study.storage import DeckError, default_deck_path
 from corpus.loader import load_notes
 from index.store import build_index, open_index
 from tests.fakes import OverlapChecker

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from assistant.study.commands import add_cards_parser, add_parsers, add_study_parser, run_study
+from assistant.cli.study import add_cards_parser, add_parsers, add_study_parser, run_study
 from assistant.study.deck import Deck
 from assistant.study.export import ExportError
 from assistant.study.quiz import multiple_choice

@@ -12,8 +12,8 @@ import pytest
 from assistant.prompts import ABSTAIN
 from assistant.selection.ranker import Linear
 from assistant.support.cross import CrossChecker, evidence_text
-from assistant.support.cross_train import Example, SupportCrossConfig, batch_rows, split
 from assistant.support.learned import FEATURES, LearnedChecker, LearnedModel
+from assistant.training.support.cross_train import Example, SupportCrossConfig, batch_rows, split
 from corpus.errors import SettingsError
 from tests.fakes import HashEmbedder
 
@@ -122,7 +122,7 @@ def test_validation_holds_whole_groups_and_batches_cover_an_epoch():
 
 def test_training_holds_each_weight_to_its_sign():
     from assistant.support.learned import SIGNS
-    from assistant.support.train import fit_signed
+    from assistant.training.support.train import fit_signed
 
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(400, len(FEATURES)))

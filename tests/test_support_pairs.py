@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from assistant.support import has_negation, passage_units
-from assistant.support.pairs import (
+from assistant.training.support.pairs import (
     SUPPORTED_KINDS,
     UNSUPPORTED_KINDS,
     Passage,
@@ -159,7 +159,7 @@ def _squad_file(tmp_path, titles):
 
 
 def test_the_halves_keep_articles_apart_and_never_read_dev_or_test_articles(tmp_path):
-    from assistant.support.pairs import squad_passages
+    from assistant.training.support.pairs import squad_passages
 
     titles = [f"Tema {i}" for i in range(9)]
     squad, split = _squad_file(tmp_path, titles)
@@ -171,8 +171,8 @@ def test_the_halves_keep_articles_apart_and_never_read_dev_or_test_articles(tmp_
 
 
 def test_the_notes_pairs_never_read_a_held_out_section():
-    from assistant.selection.train import HELD_OUT
-    from assistant.support.pairs import notes_passages
+    from assistant.training.selection.train import HELD_OUT
+    from assistant.training.support.pairs import notes_passages
     from corpus.chunking import chunk_notes
     from corpus.loader import load_notes
     from corpus.questions import load_questions

@@ -23,12 +23,12 @@ ADAPTER_HELP = (
 )
 WEIGHTS_FILE = "adapter_model.safetensors"
 LEGACY_WEIGHTS_FILE = "adapter_model.bin"  # peft before safetensors
-# The adapters trained in this project, by base model (assistant/lora/adapters/; how they
+# The adapters trained in this project, by base model (assistant/adapters/; how they
 # were made: train_config.json and train_summary.json beside each).
 SHIPPED_ADAPTERS: dict[str, Path] = {
     # The reader trained on SQuAD-es + the notes (issue 12; docs/RESULTS.md "The reader");
     # gemma-270m-notes, the first adapter (notes only), stays beside it for comparison.
-    "gemma-270m": Path(__file__).resolve().parents[1] / "lora" / "adapters" / "gemma-270m-reader",
+    "gemma-270m": Path(__file__).resolve().parents[1] / "adapters" / "gemma-270m-reader",
 }
 
 

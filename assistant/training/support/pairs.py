@@ -1,6 +1,6 @@
 """Synthetic (sentence, passage, supported?) pairs for training and testing a support scorer.
 
-    python -m assistant.support.pairs --out DIR   # writes train.jsonl and heldout.jsonl
+    python -m assistant.training.support.pairs --out DIR   # writes train.jsonl and heldout.jsonl
 
 (The trainers synthesize them once into their own cache: ``support.train.cached_pairs``.)
 
@@ -361,7 +361,7 @@ def build_pairs(passages: Iterable[Passage], seed: int, per_kind: int = 1) -> li
 
 def squad_passages(squad: Path = SQUAD, split: Path = SPLIT) -> dict[str, list[Passage]]:
     """The SQuAD-es train articles' paragraphs, in two halves by article."""
-    from assistant.lora.squad import load_squad
+    from assistant.training.lora.squad import load_squad
 
     titles = json.loads(split.read_text(encoding="utf-8"))
     held = set(titles["dev"]) | set(titles["test"])
@@ -383,7 +383,7 @@ def squad_passages(squad: Path = SQUAD, split: Path = SPLIT) -> dict[str, list[P
 
 def notes_passages(notes: Path = NOTES) -> list[Passage]:
     """The notes' chunks, less those of the held-out questions' sections."""
-    from assistant.selection.train import HELD_OUT
+    from assistant.training.selection.train import HELD_OUT
     from corpus.chunking import chunk_notes
     from corpus.loader import load_notes
     from corpus.questions import load_questions

@@ -1,4 +1,4 @@
-"""LoRA training of a causal LM on the rows written by assistant.lora.data.
+"""LoRA training of a causal LM on the rows written by assistant.training.lora.data.
 
 The loss covers the completion tokens only (the answer and its EOS): the prompt is the
 assistant's own text, and learning to reproduce notes would spend the tiny budget on
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import AdapterError
-from assistant.lora.config import LoraTrainConfig
-from assistant.lora.data import read_examples
+from assistant.training.lora.config import LoraTrainConfig
+from assistant.training.lora.data import read_examples
 from corpus.errors import AssistantError
 from corpus.files import file_sha256
 

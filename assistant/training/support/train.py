@@ -1,8 +1,8 @@
 """Train the learned support scorer (``support/learned.json``) on synthetic pairs only.
 
-    python -m assistant.support.train [--out assistant/support/learned.json]
+    python -m assistant.training.support.train [--out assistant/support/learned.json]
 
-1. The pairs: ``assistant.support.pairs`` (SQuAD-es train articles' first half and the
+1. The pairs: ``assistant.training.support.pairs`` (SQuAD-es train articles' first half and the
    notes outside the held-out sections), written once to the cache.
 2. Their features: ``SupportChecker.parts`` for every (sentence, passage), e5 vectors from
    the bulk engine (``index.embedders.bulk_embedder``: e5 in torch, within 0.005 cosine of
@@ -25,8 +25,8 @@ import numpy as np
 
 from assistant.selection.ranker import Linear
 from assistant.support.learned import FEATURES, MODEL_FILE, SIGNS, LearnedModel, feature_row
-from assistant.support.pairs import Pair, load_pairs, synthesize
 from assistant.support.scorer import SupportChecker, SupportParts
+from assistant.training.support.pairs import Pair, load_pairs, synthesize
 
 STRENGTHS = (1e-4, 1e-3, 1e-2)  # L2 penalties tried, chosen by out-of-fold AUC
 BULK = 1_000_000  # any count: the training always embeds with the bulk engine

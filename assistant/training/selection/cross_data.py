@@ -77,7 +77,7 @@ def question_rows(index, question: Question, passages: int, source: str) -> Ques
 def build_rows(squad: Path, cache: Path, passages: int, seed: int) -> list[QuestionRows]:
     from tqdm import tqdm
 
-    from assistant.selection.train import (
+    from assistant.training.selection.train import (
         TrainConfig,
         notes_train_questions,
         squad_train_questions,

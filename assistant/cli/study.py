@@ -1,5 +1,5 @@
 """The ``cards`` and ``study`` subcommands: argparse registration and one function per
-subcommand (Namespace in, exit code out). assistant/cli.py registers them with
+subcommand (Namespace in, exit code out). assistant/cli/main.py registers them with
 ``add_parsers(commands)`` and turns every AssistantError into ``error: ...`` and exit 2.
 
 Options are checked before the notes are read or the deck is opened: a bad rating or an
@@ -392,7 +392,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def add_parsers(subparsers) -> None:
-    """Both: what assistant/cli.py calls."""
+    """Both: what assistant/cli/main.py calls."""
     add_cards_parser(subparsers)
     add_study_parser(subparsers)
 

@@ -2,7 +2,7 @@
 the evidence line ("En tus notas: «…» [n]"), abstentions with their closest passages, and the source cards the citations open.
 
 Every piece of text that comes from the model or the student is escaped with
-``html.escape``, and the notes' passages are rendered by assistant/markdown_html.py with
+``html.escape``, and the notes' passages are rendered by assistant/web/markdown_html.py with
 raw HTML off: the only live markup is the one built here. Chat messages are Markdown with
 inline HTML (no block tags, so the model's *emphasis* still renders); source cards are
 plain HTML for a ``gr.HTML`` panel, their passages rendered Markdown. A citation carries
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from assistant.answer import EVIDENCE_LABEL, QUOTED_INSTEAD, WITHDRAWN, Answer
 from assistant.citations import Citation
-from assistant.evidence import Evidence, highlight_html
-from assistant.markdown_html import passage_html
+from assistant.web.evidence import Evidence, highlight_html
+from assistant.web.markdown_html import passage_html
 
 _LIST_ITEM_STARTS = ("- ", "* ", "• ")
 

@@ -14,9 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
-from assistant.options import add_options
+from assistant.cli.options import add_options
+from assistant.cli.study import add_parsers as add_study_parsers
 from assistant.settings import MODELS, ChatSettings
-from assistant.study.commands import add_parsers as add_study_parsers
 from corpus.errors import AssistantError, SettingsError
 from corpus.files import check_output_path
 
@@ -189,7 +189,7 @@ def _stream_answer(assistant, question: str, history=()):
 
 def _print_answer_tail(answer) -> None:
     """After the streamed text: unsupported sentences, the evidence, sources, timings."""
-    from assistant.answer_html import evidence_text, note_lines, timings_text
+    from assistant.web.answer_html import evidence_text, note_lines, timings_text
 
     if answer.abstained:
         print(f"\n{answer.answer}")
@@ -314,13 +314,13 @@ def cmd_experiment(args) -> int:
 
 
 def cmd_train_lora(args) -> int:
-    """Train a LoRA adapter on a dataset built by assistant.lora.data (resumable)."""
+    """Train a LoRA adapter on a dataset built by assistant.training.lora.data (resumable)."""
     from dataclasses import fields
 
     inputs = {"datos": args.data, "configuración": args.config}
     check_output_path(args.out, "--out", inputs, folder=True)
-    from assistant.lora.config import LoraTrainConfig
-    from assistant.lora.train import train_lora
+    from assistant.training.lora.config import LoraTrainConfig
+    from assistant.training.lora.train import train_lora
 
     overrides = {}
     if args.config:
@@ -353,7 +353,7 @@ def cmd_prepare_models(args) -> int:
 
 def cmd_export_gguf(args) -> int:
     """The model with its adapter merged, as one GGUF file for llama.cpp / Ollama."""
-    from assistant.gguf_export import describe, export_gguf
+    from assistant.training.gguf_export import describe, export_gguf
 
     print(f"Exportando a {args.out} ({args.type})…", file=sys.stderr, flush=True)
     # A `kill` is an interruption too: the partial file and the scratch copy are removed
@@ -415,7 +415,7 @@ def check_options(args) -> None:
     _chunk_config(args)
     if getattr(args, "command", None) == "export-gguf":
         from assistant.generators.adapters import adapter_for, resolve_adapter
-        from assistant.gguf_export import MODEL, check_export_options
+        from assistant.training.gguf_export import MODEL, check_export_options
 
         check_export_options(Path(args.out), args.type, args.force)
         resolve_adapter(adapter_for(MODEL, args.adapter))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answer import Answer
-from assistant.markdown_html import passage_html
 from assistant.support import Checker
+from assistant.web.markdown_html import passage_html
 from corpus.text import sentences
 
 _SKIPPED_LINE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")  # headings, fences, rules

@@ -1,9 +1,9 @@
 """The study tab's card, passage, proposed grade and statistics as HTML and Markdown.
 
-As in assistant/answer_html.py, every piece of text from the notes or the student is
+As in assistant/web/answer_html.py, every piece of text from the notes or the student is
 escaped with ``html.escape``, and the passage is the notes' Markdown rendered with raw HTML
-off (assistant/markdown_html.py), drawn as the chat's source cards are (``source-card``,
-``source-title``, ``passage``: the same CSS in assistant/static/app.css).
+off (assistant/web/markdown_html.py), drawn as the chat's source cards are (``source-card``,
+``source-title``, ``passage``: the same CSS in assistant/web/static/app.css).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import html
 import math
 from datetime import datetime
 
-from assistant.markdown_html import passage_html as render_passage
 from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice_rating
 from assistant.study.schedule import RATING_LABELS, utc_now
-from assistant.study.session import CardView, LastReview, Passage
+from assistant.web.markdown_html import passage_html as render_passage
+from assistant.web.study_desk import CardView, LastReview, Passage
 
 KIND_LABELS = {
     "qa": "Pregunta",

@@ -1,6 +1,6 @@
 """Train the cross-encoder selector (``selection/cross/``) on the training questions only.
 
-    python -m assistant.selection.cross_train [--minutes 90] [--out assistant/selection/cross]
+    python -m assistant.training.selection.cross_train [--minutes 90] [--out assistant/selection/cross]
 
 The questions are the learned ranker's (``cross_data``): SQuAD-es train articles and the
 notes' dev questions outside the held-out sections, each with every unit of its top 3
@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.lora.train import load_adapter_weights, load_checkpoint, save_checkpoint, step_dirs
 from assistant.selection.cross import (
     HEAD_FILE,
     MODEL_DIR,
@@ -44,8 +43,14 @@ from assistant.selection.cross import (
     pair_batch,
     pair_text,
 )
-from assistant.selection.cross_data import QuestionRows, cached_rows, split_groups
 from assistant.selection.features import Candidate
+from assistant.training.lora.train import (
+    load_adapter_weights,
+    load_checkpoint,
+    save_checkpoint,
+    step_dirs,
+)
+from assistant.training.selection.cross_data import QuestionRows, cached_rows, split_groups
 from corpus.errors import AssistantError
 
 
@@ -130,7 +135,7 @@ def question_loss(model, tokenizer, row: QuestionRows, picked: list[int]):
     return loss
 
 
-# -- checkpoints: assistant.lora.train's, with the head loaded beside the adapter -------
+# -- checkpoints: assistant.training.lora.train's, with the head loaded beside the adapter -------
 
 
 def load_weights(folder: Path, model) -> None:
@@ -164,7 +169,7 @@ def validation_logits(model, tokenizer, rows: list[QuestionRows]) -> list[np.nda
 def fit_no_answer(rows: list[QuestionRows], logits: list[np.ndarray]):
     """The no-answer model on the validation questions: a question without an answering
     unit among its passages is a no-answer, whatever its label."""
-    from assistant.selection.train import _fit_linear
+    from assistant.training.selection.train import _fit_linear
 
     usable = [(r, s) for r, s in zip(rows, logits) if len(s)]
     matrix = np.array([no_answer_row(s) for _, s in usable])

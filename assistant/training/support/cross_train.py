@@ -1,6 +1,6 @@
 """Train the cross-encoder support scorer (``support/cross/``) on synthetic pairs only.
 
-    python -m assistant.support.cross_train [--out assistant/support/cross]
+    python -m assistant.training.support.cross_train [--out assistant/support/cross]
         [--checkpoints DIR] [--max-steps 0]
 
 The pairs are the learned scorer's training half (``support.train.cached_pairs``: the
@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.lora.train import save_checkpoint
 from assistant.selection.cross import MAX_LEN
-from assistant.selection.cross_train import (
+from assistant.support.cross import MODEL_DIR, MODEL_FILE, evidence_text
+from assistant.training.lora.train import save_checkpoint
+from assistant.training.selection.cross_train import (
     EncoderTrainConfig,
     add_training_arguments,
     check_training_arguments,
@@ -38,7 +39,6 @@ from assistant.selection.cross_train import (
     resume,
     save_model,
 )
-from assistant.support.cross import MODEL_DIR, MODEL_FILE, evidence_text
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Example:
 
 def examples(seed: int) -> list[Example]:
     """The training pairs as the checker reads them; pairs with nothing to check dropped."""
-    from assistant.support.train import cached_pairs, pair_parts, training_checker
+    from assistant.training.support.train import cached_pairs, pair_parts, training_checker
 
     pairs = cached_pairs(seed)["train"]
     parts = pair_parts(training_checker(), pairs)
@@ -116,7 +116,7 @@ def train_support_cross(
     from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup, set_seed
 
-    from assistant.support.train import best_threshold
+    from assistant.training.support.train import best_threshold
 
     began = time.perf_counter()
     torch.set_num_threads(config.threads)
@@ -181,7 +181,7 @@ def train_support_cross(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.support.train import training_cache
+    from assistant.training.support.train import training_cache
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_training_arguments(parser, MODEL_DIR, 0, "the cache's support_train/cross_checkpoints")

@@ -1,6 +1,6 @@
 """The reader's training set: SQuAD-es examples mixed with the notes' own examples.
 
-    python -m assistant.lora.mix --squad ../shared/data/squad-es-v2.0-dev-small.json \
+    python -m assistant.training.lora.mix --squad ../shared/data/squad-es-v2.0-dev-small.json \
         --out eval/data/lora_mix.jsonl
 
 1. SQuAD-es is split by article with a seed (``eval/data/squad_es/split.json``); the dev
@@ -8,7 +8,7 @@
    (``eval/data/squad_es/{dev,test}/``), the train articles as a notes folder in the cache.
 2. The train articles are indexed with the project's own index, so each example's
    distractors are what retrieval really returns for its question.
-3. The notes' rows (answer, abstention and cot, ``assistant.lora.data``) and the SQuAD-es
+3. The notes' rows (answer, abstention and cot, ``assistant.training.lora.data``) and the SQuAD-es
    rows are shuffled together into ``--out``, with ``<name>.config.json`` beside it.
 """
 
@@ -22,9 +22,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from assistant.lora.config import LoraTrainConfig
-from assistant.lora.data import notes_rows
-from assistant.lora.squad import (
+from assistant.training.lora.config import LoraTrainConfig
+from assistant.training.lora.data import notes_rows
+from assistant.training.lora.squad import (
     ATTRIBUTION,
     SquadExampleConfig,
     load_squad,
@@ -66,7 +66,7 @@ def write_eval_files(articles, split, root: Path) -> dict:
         }
     (root / "README.md").write_text(
         "# SQuAD-es articles as notes\n\n" + ATTRIBUTION + "\n\n"
-        "Written by `python -m assistant.lora.mix` (see its docstring). `split.json` names the "
+        "Written by `python -m assistant.training.lora.mix` (see its docstring). `split.json` names the "
         "train, dev and test articles (split by article, seed in the file). `dev/` and `test/` "
         "each hold `notes/` (one Markdown note per article) and `questions.jsonl` (the "
         "project's question format; `evidence` is the sentence holding the answer; rows "

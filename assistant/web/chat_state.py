@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Literal
 
 from assistant.answer import Answer
-from assistant.answer_html import (
+from assistant.citations import Citation
+from assistant.conversation import Turn
+from assistant.web.answer_html import (
     SourceCard,
     answer_html,
     error_html,
     question_html,
     source_cards,
 )
-from assistant.citations import Citation
-from assistant.conversation import Turn
-from assistant.evidence import Evidence, highlight_html
+from assistant.web.evidence import Evidence, highlight_html
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
 
@@ -86,7 +86,7 @@ class ChatSession:
         return self.exchanges[-1].number + 1 if self.exchanges else 1
 
     def add_answer(self, answer: Answer, number: int, evidence: dict) -> Exchange:
-        """Record a finished answer (``evidence`` from assistant.evidence.answer_evidence)."""
+        """Record a finished answer (``evidence`` from assistant.web.evidence.answer_evidence)."""
         exchange = Exchange(
             number,
             answer.question,

@@ -1,6 +1,6 @@
 """Train the learned ranker (``ranker.json``) on the training questions only.
 
-    python -m assistant.selection.train [--squad ../shared/data/squad-es-v2.0-dev-small.json]
+    python -m assistant.training.selection.train [--squad ../shared/data/squad-es-v2.0-dev-small.json]
         [--out assistant/selection/ranker.json]
 
 Training questions, each retrieved exactly as the assistant retrieves (top ``passages``):
@@ -86,7 +86,7 @@ def squad_train_questions(squad: Path, cache: Path, config: TrainConfig):
     """(notes folder, sampled questions) of the SQuAD-es train articles."""
     import random
 
-    from assistant.lora.squad import load_squad, question_rows, write_notes
+    from assistant.training.lora.squad import load_squad, question_rows, write_notes
     from corpus.questions import _question
 
     split = json.loads(SPLIT.read_text(encoding="utf-8"))

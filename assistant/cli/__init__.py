@@ -1,0 +1,2 @@
+"""The command line: ``python -m assistant`` (main), the options several subcommands share,
+and the study commands."""
