@@ -40,9 +40,9 @@ from gradio.utils import NamedString
 from gradio_client.utils import is_valid_file
 from starlette.middleware import Middleware
 
-from assistant.answer import Answer, Assistant
+from assistant.answer import Answer, Assistant, require_question
 from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
-from assistant.generators.base import GenerationConfig
+from assistant.generators.base import GenerationConfig, NoticeOnce
 from assistant.generators.openai_backend import configured_models
 from assistant.settings import MODELS, ChatSettings, load_assistant
 from assistant.study.schedule import RATING_KEYS
@@ -158,7 +158,7 @@ class StudyApp:
         self._reindexes: ReindexQueue[tuple[BuildReport, str]] = ReindexQueue()
         self._assistants: dict[ChatSettings, Assistant] = {}
         self._models_loaded: set[tuple[str, bool]] = set()
-        self._notices_shown: set[str] = set()  # a backend's remark (no veto), shown once
+        self._notices = NoticeOnce()  # a backend's remark (no veto), shown once
         # Before indexing: a deck inside the notes folder fails at once. The grading
         # checker is the study tab's own (e5 alone), so it never waits for the chat model.
         self.study = StudyDesk(
@@ -228,9 +228,10 @@ class StudyApp:
         temperature: float,
     ) -> Iterator[tuple]:
         """Stream one answer: yields (question box, chat, session, sources panel)."""
-        question = (question or "").strip()
-        if not question:
-            raise _error("La pregunta está vacía: escribe qué quieres saber")
+        try:
+            question = require_question(question)
+        except AssistantError as err:
+            raise _error(str(err)) from None
         try:
             settings = ChatSettings(
                 model,
@@ -263,9 +264,7 @@ class StudyApp:
                     draft += event
                     yield "", [*messages, _bot(streaming_html(draft))], session, gr.skip()
             evidence = answer_evidence(answer, assistant.checker)
-            notice = getattr(assistant.generator, "notice", None)
-            if notice and notice not in self._notices_shown:
-                self._notices_shown.add(notice)
+            if notice := self._notices.new(assistant):
                 _warn(notice)
         except AssistantError as err:
             session.add_error(question, number, str(err))
@@ -474,21 +473,7 @@ class StudyApp:
         report, cards = self._reindexes.run(partial(self._rebuild, progress))
         for warning in report.warnings:
             _warn(warning)
-        changes = [
-            f"{label}: {', '.join(names)}"
-            for label, names in (
-                ("nuevas", report.added),
-                ("cambiadas", report.changed),
-                ("quitadas", report.removed),
-            )
-            if names
-        ]
-        return (
-            f"Índice listo: {report.notes} notas, {report.chunks} fragmentos "
-            f"({report.embedded} calculados) en {report.seconds:.1f} s. "
-            + ("; ".join(changes) if changes else "Sin cambios.")
-            + f" {cards}"
-        )
+        return f"{report.summary()} {cards}"
 
     def _rebuild(self, progress) -> tuple[BuildReport, str]:
         """One re-index (under self._reindexes): the index swapped in, the cards rebuilt."""

@@ -95,6 +95,15 @@ class AssistantConfig:
             )
 
 
+def require_question(question: str | None) -> str:
+    """The question with its whitespace collapsed; AssistantError when nothing is left.
+    The one check of an empty question: the CLI and the app call it before any work."""
+    question = " ".join((question or "").split())
+    if not question:
+        raise AssistantError("La pregunta está vacía: escribe qué quieres saber")
+    return question
+
+
 @dataclass(frozen=True)
 class Timings:
     """Milliseconds since the question arrived, measured by the main path."""
@@ -135,8 +144,9 @@ class Answer:
 
 
 @dataclass
-class _Turn:
-    """What the steps of one answer share, filled in as the main path goes."""
+class _Pass:
+    """One pass down the main path for one question (not a conversation's turn,
+    ``conversation.Turn``): what its steps share, filled in as it goes."""
 
     question: str
     query: str  # what was searched
@@ -224,7 +234,7 @@ class Assistant:
         question, remarks = self._clean_question(question)
         query = resolve_query(question, history)
         hits = self.index.search(query, k=self.config.passages)
-        turn = _Turn(
+        current = _Pass(
             question,
             query,
             resolve_question(question, history),
@@ -234,84 +244,82 @@ class Assistant:
             retrieve_ms=round((time.perf_counter() - began) * 1000, 1),
         )
 
-        turn.confidence = retrieval_confidence(self.index, query, hits)
-        reason = self.policy.before(turn.confidence)
+        current.confidence = retrieval_confidence(self.index, query, hits)
+        reason = self.policy.before(current.confidence)
         if reason:
             remarks.append(reason)
-            yield self._abstain(turn)
+            yield self._abstain(current)
             return
 
         # A list question also sees its notes' sections named for the list (lists.py).
-        turn.hits = hits = sibling_hits(self.index.chunks, hits, turn.asked)
+        current.hits = hits = sibling_hits(self.index.chunks, hits, current.asked)
         vector = self.index.query_vector(query)
-        turn.selection = prefer_named(
-            turn.asked, self.selector.select(turn.asked, hits, vector), hits
+        current.selection = prefer_named(
+            current.asked, self.selector.select(current.asked, hits, vector), hits
         )
         reason = self.policy.after_selection(
-            turn.selection.no_answer, turn.confidence.same_language
+            current.selection.no_answer, current.confidence.same_language
         )
-        turn.evidence = choose_evidence(turn.asked, turn.selection, self.config.evidence)
-        if reason or not turn.evidence:
+        current.evidence = choose_evidence(current.asked, current.selection, self.config.evidence)
+        if reason or not current.evidence:
             remarks.append(reason or "los pasajes no tienen frases que citar")
-            yield self._abstain(turn)
+            yield self._abstain(current)
             return
 
         writes = self.strategy.generates and (
-            answer_form(turn.asked) in self.config.evidence.written_forms
+            answer_form(current.asked) in self.config.evidence.written_forms
         )
-        yield from (self._write(turn, section) if writes else self._quote(turn))
-        yield self._check(turn)
+        yield from (self._write(current, section) if writes else self._quote(current))
+        yield self._check(current)
 
     # -- steps ------------------------------------------------------------------------
 
-    def _quote(self, turn: _Turn) -> Iterator[str]:
+    def _quote(self, current: _Pass) -> Iterator[str]:
         """The extractive strategy: the evidence itself, cited; no model."""
-        turn.draft = quote_evidence(turn.evidence)
-        turn.mark_first_token()
-        yield turn.draft
+        current.draft = quote_evidence(current.evidence)
+        current.mark_first_token()
+        yield current.draft
 
-    def _write(self, turn: _Turn, section: str) -> Iterator[str]:
+    def _write(self, current: _Pass, section: str) -> Iterator[str]:
         """Prompt the model with the evidence units only, under their passages' numbers
         and headings, and stream its draft."""
-        exclude = {hit.chunk.section for hit in turn.hits} | {section}
+        exclude = {hit.chunk.section for hit in current.hits} | {section}
         examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
-        numbers = sorted({unit.n for unit in turn.evidence})
+        numbers = sorted({unit.n for unit in current.evidence})
         shown = [
             Hit(
                 replace(
-                    turn.hits[n - 1].chunk,
-                    text="\n".join(u.text for u in turn.evidence if u.n == n),
+                    current.hits[n - 1].chunk,
+                    text="\n".join(u.text for u in current.evidence if u.n == n),
                 ),
-                turn.hits[n - 1].score,
+                current.hits[n - 1].score,
             )
             for n in numbers
         ]
         if any(withhold_instructions(hit.chunk.text)[1] for hit in shown):
-            turn.remarks.append(
+            current.remarks.append(
                 "un pasaje contenía instrucciones dirigidas al modelo; no se le mostraron"
             )
-        turn.prompt = build_prompt(
+        current.prompt = build_prompt(
             self.strategy,
-            turn.asked,
+            current.asked,
             shown,
             examples,
-            language=detect_language(turn.question),
+            language=detect_language(current.question),
             numbers=numbers,
         )
         generation = self.policy.generation(self.config.generation, self.strategy.stop)
         pieces: list[str] = []
-        for piece in self.generator.stream(turn.prompt, generation):
+        for piece in self.generator.stream(current.prompt, generation):
             if not pieces:
-                turn.mark_first_token()
+                current.mark_first_token()
             pieces.append(piece)
             yield piece
-        turn.draft = "".join(pieces)
-        turn.new_tokens = self.generator.count_tokens(turn.draft) if turn.draft else 0
+        current.draft = "".join(pieces)
+        current.new_tokens = self.generator.count_tokens(current.draft) if current.draft else 0
 
     def _clean_question(self, question: str) -> tuple[str, list[str]]:
-        question = " ".join(question.split())
-        if not question:
-            raise AssistantError("La pregunta está vacía: escribe qué quieres saber")
+        question = require_question(question)
         remarks = []
         limit = self.config.max_question_chars
         if len(question) > limit:
@@ -328,42 +336,42 @@ class Assistant:
             return draft.rsplit(marker, 1)[1].strip()
         return draft.strip()
 
-    def _check(self, turn: _Turn) -> Answer:
-        text = self._final_text(turn.draft)
+    def _check(self, current: _Pass) -> Answer:
+        text = self._final_text(current.draft)
         # A draft that abstains anywhere ("Lo siento. No encuentro esto…") abstains: the
         # writer's veto, already limited to confident abstentions while generating.
         if not text or any(is_abstention(s) for s in [text, *split_sentences(text)]):
-            return self._abstain(turn)
-        checks, text = self._ground(text, turn)
+            return self._abstain(current)
+        checks, text = self._ground(text, current)
         quoted = False
         if self.strategy.generates and self.policy.withdraw([c.support for c in checks]):
             # The evidence supports none of the writer's sentences: show the evidence.
-            turn.remarks += [WITHDRAWN, QUOTED_INSTEAD]
-            checks, text = self._ground(quote_evidence(turn.evidence, quote=True), turn)
+            current.remarks += [WITHDRAWN, QUOTED_INSTEAD]
+            checks, text = self._ground(quote_evidence(current.evidence, quote=True), current)
             quoted = True
         cited = sorted({n for check in checks for n in check.cited})
         return self._answer(
-            turn,
+            current,
             answer=text,
             abstained=False,
-            citations=[Citation.from_hit(n, turn.hits[n - 1]) for n in cited],
+            citations=[Citation.from_hit(n, current.hits[n - 1]) for n in cited],
             sentences=checks,
             quoted=quoted,
         )
 
-    def _ground(self, text: str, turn: _Turn) -> tuple[list[SentenceCheck], str]:
+    def _ground(self, text: str, current: _Pass) -> tuple[list[SentenceCheck], str]:
         """Each sentence cites the passage of the evidence unit that supports it best, and
         is checked against that unit: citations by construction, whatever [n] the model
         wrote. Returns the checks and the text rewritten with those citations."""
         sentences = [strip_citations(s) for s in split_sentences(text)]
         # Each evidence unit, and the units of one passage read together: a sentence that
         # joins a definition and its contrast, or lists the items, rests on all of them.
-        sources = [(unit.text, unit.n) for unit in turn.evidence]
-        for n in sorted({unit.n for unit in turn.evidence}):
-            together = [unit.text for unit in turn.evidence if unit.n == n]
+        sources = [(unit.text, unit.n) for unit in current.evidence]
+        for n in sorted({unit.n for unit in current.evidence}):
+            together = [unit.text for unit in current.evidence if unit.n == n]
             if len(together) > 1:
                 sources.append((" ".join(together), n))
-        claims = [claim_text(s, turn.asked) for s in sentences]
+        claims = [claim_text(s, current.asked) for s in sentences]
         # A sentence of several claims is also read claim by claim (by a checker with a
         # ``claim_threshold``): it is supported only when every claim is.
         cut = self.checker.claim_threshold
@@ -392,10 +400,10 @@ class Assistant:
         rewritten = " ".join(f"{c.text} [{c.cited[0]}]" for c in checks)
         return checks, rewritten
 
-    def _abstain(self, turn: _Turn) -> Answer:
-        closest = [Citation.from_hit(n, hit) for n, hit in enumerate(turn.hits, start=1)]
+    def _abstain(self, current: _Pass) -> Answer:
+        closest = [Citation.from_hit(n, hit) for n, hit in enumerate(current.hits, start=1)]
         return self._answer(
-            turn,
+            current,
             answer=ABSTAIN,
             abstained=True,
             citations=[],
@@ -404,19 +412,19 @@ class Assistant:
             evidence=[],
         )
 
-    def _answer(self, turn: _Turn, **fields) -> Answer:
-        """The Answer of this turn, its total time taken now."""
+    def _answer(self, current: _Pass, **fields) -> Answer:
+        """The Answer of this current, its total time taken now."""
         return Answer(
-            question=turn.question,
+            question=current.question,
             strategy=self.strategy.name,
             model=self.model_name,
             adapter=self.adapter_name,
-            timings=turn.timings(),
-            query=turn.query,
-            draft=turn.draft,
-            remarks=turn.remarks,
-            prompt=turn.prompt,
-            asked=turn.asked,
-            no_answer=turn.selection.no_answer if turn.selection else None,
-            **{"evidence": turn.evidence, **fields},
+            timings=current.timings(),
+            query=current.query,
+            draft=current.draft,
+            remarks=current.remarks,
+            prompt=current.prompt,
+            asked=current.asked,
+            no_answer=current.selection.no_answer if current.selection else None,
+            **{"evidence": current.evidence, **fields},
         )

@@ -23,8 +23,8 @@ from corpus.text import strip_question_number
 
 ABSTAIN = "No encuentro esto en tus notas."
 TEMPLATES_PATH = Path(__file__).with_name("prompts.yaml")
-# "extractive" generates nothing: the reader quotes the passages' best sentence
-# (assistant/reader.py). It is the baseline every prompting strategy must beat.
+# "extractive" generates nothing: the quoter quotes the passages' best sentence
+# (assistant/quoter.py). It is the baseline every prompting strategy must beat.
 STRATEGIES = ("zero-shot", "few-shot", "cot", "extractive")
 DEFAULT_EXAMPLES = {"zero-shot": 0, "few-shot": 2, "cot": 1, "extractive": 0}
 NO_EXAMPLES = ("zero-shot", "extractive")

@@ -90,7 +90,7 @@ def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) 
     }
     selectors = {
         **selectors,
-        **{f"{n}+lists": WithLists(s, index.chunks) for n, s in selectors.items() if n != "reader"},
+        **{f"{n}+lists": WithLists(s, index.chunks) for n, s in selectors.items() if n != "quoter"},
     }
     # Warm the checker's unit-vector cache (shared by every selector): timings below are
     # warm. A cross-encoder's own logits cache is not warmed: its first row pays its

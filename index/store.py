@@ -75,6 +75,24 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def summary(self) -> str:
+        """What the (re)index did, in one line for the student: the CLI and the app say it
+        in these words."""
+        changes = [
+            f"{label}: {', '.join(names)}"
+            for label, names in (
+                ("nuevas", self.added),
+                ("cambiadas", self.changed),
+                ("quitadas", self.removed),
+            )
+            if names
+        ]
+        return (
+            f"Índice listo: {self.notes} notas, {self.chunks} fragmentos "
+            f"({self.embedded} calculados, {self.reused} reutilizados) en {self.seconds:.1f} s. "
+            + ("; ".join(changes) if changes else "Sin cambios.")
+        )
+
 
 # What a search reads of a query: as much as the assistant reads of a question
 # (AssistantConfig.max_question_chars).

@@ -16,7 +16,7 @@ from corpus.records import Chunk
 from index import embedders
 from index.config import IndexConfig
 from index.errors import IndexCorruptError, IndexNotBuiltError
-from index.store import CURRENT, NotesIndex, build_index
+from index.store import CURRENT, BuildReport, NotesIndex, build_index
 from tests.conftest import ROOT
 from tests.fakes import HANGING_BUILD, HashEmbedder
 
@@ -267,3 +267,14 @@ def test_a_bulk_engine_that_fails_to_load_falls_back_to_the_named_embedder(
     )
     assert report.embedded > 0 and fake_embedder.passages_embedded == report.embedded
     assert "pesos dañados" in caplog.text
+
+
+def test_the_build_summary_is_one_line_naming_what_changed():
+    report = BuildReport("idx", notes=3, chunks=40, embedded=2, reused=38, seconds=1.26)
+    assert report.summary() == (
+        "Índice listo: 3 notas, 40 fragmentos (2 calculados, 38 reutilizados) en 1.3 s. "
+        "Sin cambios."
+    )
+    report.added, report.removed = ["a.md"], ["b.md", "c.md"]
+    assert report.summary().endswith(" en 1.3 s. nuevas: a.md; quitadas: b.md, c.md")
+    assert "\n" not in report.summary()

@@ -14,7 +14,7 @@ from assistant.answer import Assistant, AssistantConfig
 from assistant.cli.main import main
 from assistant.errors import ModelServerError
 from assistant.generators import get_generator
-from assistant.generators.base import GenerationConfig
+from assistant.generators.base import GenerationConfig, NoticeOnce
 from assistant.generators.openai_backend import (
     BASE_URL_ENV,
     CONTEXT_ENV,
@@ -42,7 +42,7 @@ VETOED = GenerationConfig(max_new_tokens=40, stop=STOPS, veto=ABSTAIN, veto_belo
 def _fresh(monkeypatch):
     """No generator, server setting or said notice carried over from another test."""
     monkeypatch.setattr(generators, "_loaded", {})
-    monkeypatch.setattr("assistant.cli.main._notices_said", set())
+    monkeypatch.setattr("assistant.cli.main._NOTICES", NoticeOnce())
     for variable in (BASE_URL_ENV, MODEL_ENV, CONTEXT_ENV, TIMEOUT_ENV):
         monkeypatch.delenv(variable, raising=False)
 

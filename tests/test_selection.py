@@ -12,9 +12,9 @@ from assistant.selection import (
     FEATURES,
     BlendedSelector,
     LearnedRanker,
+    QuoterSelector,
     RankedUnit,
     RankerModel,
-    ReaderSelector,
     Selection,
     candidates,
 )
@@ -48,7 +48,7 @@ def selectors():
     vectors = HashEmbedder().embed_passages
     return [
         LearnedRanker(vectors, fake_model()),
-        ReaderSelector(vectors),
+        QuoterSelector(vectors),
         BlendedSelector(vectors, fake_model()),
         OverlapSelector(),
     ]

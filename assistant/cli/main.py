@@ -16,6 +16,7 @@ from pathlib import Path
 
 from assistant.cli.options import add_options
 from assistant.cli.study import add_parsers as add_study_parsers
+from assistant.generators.base import NoticeOnce
 from assistant.settings import MODELS, ChatSettings
 from corpus.errors import AssistantError, SettingsError
 from corpus.files import check_output_path
@@ -68,17 +69,8 @@ def cmd_index(args) -> int:
     if args.json:
         _print_json(report.__dict__)
     else:
-        print(
-            f"Índice listo en {report.index_dir}: {report.notes} notas, {report.chunks} fragmentos "
-            f"({report.embedded} calculados, {report.reused} reutilizados) en {report.seconds:.1f} s"
-        )
-        for label, names in (
-            ("nuevas", report.added),
-            ("cambiadas", report.changed),
-            ("eliminadas", report.removed),
-        ):
-            if names:
-                print(f"  notas {label}: {', '.join(names)}")
+        print(report.summary())
+        print(f"  carpeta del índice: {report.index_dir}")
     return 0
 
 
@@ -159,13 +151,11 @@ def cmd_chat(args) -> int:
 
 
 # What a backend had to say (e.g. a server without logprobs: no veto), said once.
-_notices_said: set[str] = set()
+_NOTICES = NoticeOnce()
 
 
 def _print_notice(assistant) -> None:
-    notice = getattr(assistant.generator, "notice", None)
-    if notice and notice not in _notices_said:
-        _notices_said.add(notice)
+    if notice := _NOTICES.new(assistant):
         print(f"aviso: {notice}", file=sys.stderr)
 
 
@@ -369,10 +359,9 @@ def _interrupted(signum, frame) -> None:
 
 
 def _question(text: str) -> str:
-    text = _repair_encoding(text).strip()
-    if not text:
-        raise AssistantError("La pregunta está vacía")
-    return text
+    from assistant.answer import require_question
+
+    return require_question(_repair_encoding(text))
 
 
 def _repair_encoding(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -58,3 +59,22 @@ class Generator(Protocol):
     def context_window(self) -> int:
         """Prompt + new tokens must fit in this many tokens."""
         ...
+
+
+class NoticeOnce:
+    """A generator's remark (``generator.notice``: a served model answers without the
+    veto, say) said once per process, however many answers it comes with. Thread-safe:
+    the app's browsers share one."""
+
+    def __init__(self) -> None:
+        self._said: set[str] = set()
+        self._lock = threading.Lock()
+
+    def new(self, assistant) -> str | None:
+        """The notice of ``assistant``'s generator if it has not been said yet, else None."""
+        notice = getattr(assistant.generator, "notice", None)
+        with self._lock:
+            if not notice or notice in self._said:
+                return None
+            self._said.add(notice)
+        return notice

@@ -12,8 +12,8 @@ from assistant.selection.ranker import (
     SELECTORS,
     BlendedSelector,
     LearnedRanker,
+    QuoterSelector,
     RankerModel,
-    ReaderSelector,
     get_selector,
 )
 
@@ -25,7 +25,7 @@ __all__ = [
     "LearnedRanker",
     "RankedUnit",
     "RankerModel",
-    "ReaderSelector",
+    "QuoterSelector",
     "Selection",
     "Selector",
     "UnitVectors",

@@ -1,4 +1,4 @@
-"""Selectors: the learned ranker over features, the extractive reader's hand-weighted
+"""Selectors: the learned ranker over features, the extractive quoter's hand-weighted
 score (the baseline row), and their blend (the default).
 
 The learned ranker is two small models, stored as plain numbers in ``ranker.json`` beside
@@ -169,23 +169,23 @@ class LearnedRanker:
         return Selection(_ranked(units, probabilities), round(no_answer, 4))
 
 
-class ReaderSelector:
-    """The extractive reader's hand-weighted score as a selector (the baseline row):
+class QuoterSelector:
+    """The extractive quoter's hand-weighted score as a selector (the baseline row):
     0.5 e5 cosine (rescaled) + 0.5 stem overlap + 0.1 / passage rank, no training.
     Its no-answer score is 1 - the best unit's score (which lies in [0, 1.1])."""
 
-    name = "reader"
+    name = "quoter"
 
     def __init__(self, unit_vectors: UnitVectors) -> None:
-        from assistant.reader import ExtractiveReader
+        from assistant.quoter import Quoter
 
-        self.reader = ExtractiveReader(unit_vectors)
+        self.quoter = Quoter(unit_vectors)
 
     def select(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Selection:
-        features = self.reader.features(question, hits, query_vector)
+        features = self.quoter.features(question, hits, query_vector)
         if not features.units:
             return Selection([], 1.0)
-        scores = self.reader.score(features)
+        scores = self.quoter.score(features)
         by_key = {(u.n, u.index): u for u in candidates(hits)}
         units = [by_key[(n, i)] for n, i, _ in features.units]
         best = float(scores.max())
@@ -194,13 +194,13 @@ class ReaderSelector:
 
 class Blend:
     """Each unit scored ``weight`` x the primary selector's score + the rest x the
-    reader's (capped at 1); the no-answer score is the primary's (its threshold was tuned
+    quoter's (capped at 1); the no-answer score is the primary's (its threshold was tuned
     on it)."""
 
-    def __init__(self, name: str, primary, reader: ReaderSelector, weight: float) -> None:
+    def __init__(self, name: str, primary, quoter: QuoterSelector, weight: float) -> None:
         if not 0.0 <= weight <= 1.0:
             raise SettingsError(f"weight debe estar entre 0 y 1, no {weight}")
-        self.name, self.primary, self.reader, self.weight = name, primary, reader, weight
+        self.name, self.primary, self.quoter, self.weight = name, primary, quoter, weight
 
     def select(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> Selection:
         learned = self.primary.select(question, hits, query_vector)
@@ -208,7 +208,7 @@ class Blend:
             return learned
         hand = {
             (u.n, u.index): min(u.score, 1.0)
-            for u in self.reader.select(question, hits, query_vector).units
+            for u in self.quoter.select(question, hits, query_vector).units
         }
         units = candidates(hits)
         primary = {(u.n, u.index): u.score for u in learned.units}
@@ -222,10 +222,10 @@ class Blend:
 
 
 class BlendedSelector(Blend):
-    """The default: 0.7 x the learned ranker's probability + 0.3 x the reader's score.
+    """The default: 0.7 x the learned ranker's probability + 0.3 x the quoter's score.
 
     On the dev sets each alone wins somewhere: P@1 on the notes' training questions
-    ranker 0.514 / reader 0.417, on the water-cycle notes 0.813 / 0.875, on SQuAD-es dev
+    ranker 0.514 / quoter 0.417, on the water-cycle notes 0.813 / 0.875, on SQuAD-es dev
     0.709 / 0.715; the blend at 0.7 scored 0.514 / 0.875 / 0.709, the best or within one
     question of it on each (0.5 the same, 0.3 worse on the notes)."""
 
@@ -236,7 +236,7 @@ class BlendedSelector(Blend):
         super().__init__(
             self.name,
             LearnedRanker(unit_vectors, model),
-            ReaderSelector(unit_vectors),
+            QuoterSelector(unit_vectors),
             self.RANKER_WEIGHT,
         )
 
@@ -248,14 +248,14 @@ def _cross_encoder(unit_vectors: UnitVectors):
 
 
 def _cross_blend(unit_vectors: UnitVectors):
-    return Blend("cross-blend", _cross_encoder(unit_vectors), ReaderSelector(unit_vectors), 0.7)
+    return Blend("cross-blend", _cross_encoder(unit_vectors), QuoterSelector(unit_vectors), 0.7)
 
 
 # name -> factory(unit_vectors); tests add fakes here.
 SELECTORS = {
     BlendedSelector.name: BlendedSelector,
     LearnedRanker.name: LearnedRanker,
-    ReaderSelector.name: ReaderSelector,
+    QuoterSelector.name: QuoterSelector,
     "cross": _cross_encoder,
     "cross-blend": _cross_blend,
 }
@@ -276,7 +276,7 @@ __all__ = [
     "LearnedRanker",
     "Linear",
     "RankerModel",
-    "ReaderSelector",
+    "QuoterSelector",
     "get_selector",
     "question_forms",
 ]

@@ -1,4 +1,4 @@
-"""The extractive reader: answer with the retrieved passages' own best sentence, cited.
+"""The extractive quoter: answer with the retrieved passages' own best sentence, cited.
 
 No generation. Each passage is cut into the units one sentence can state
 (``support.passage_units``: sentences, list items with their label, table cells), and each
@@ -12,8 +12,8 @@ unit is scored against the question:
 
 The best unit is the answer; the second best joins it when it comes from the same passage
 and scores within ``second_margin`` of it. Every sentence ends with its passage's [n].
-Weights were chosen on the dev sets (``python -m eval.tune_reader``; notes dev and the
-SQuAD-es dev articles, never the held-out files): see ``ReaderConfig``.
+Weights were chosen on the dev sets (``python -m eval.tune_quoter``; notes dev and the
+SQuAD-es dev articles, never the held-out files): see ``QuoterConfig``.
 
 It is the baseline every model strategy must beat, and the fallback when a draft is
 withdrawn but retrieval is confident (``answer.py``).
@@ -33,8 +33,8 @@ from corpus.text import analyse
 
 
 @dataclass(frozen=True)
-class ReaderConfig:
-    # Chosen by eval/tune_reader.py on the two dev sets (docs/results/reader_tuning.json:
+class QuoterConfig:
+    # Chosen by eval/tune_quoter.py on the two dev sets (docs/results/quoter_tuning.json:
     # 104 notes dev and 300 SQuAD-es dev questions, 576 combinations): the best mean token
     # F1, 0.356 / 0.173. The top ten all sit within 0.004 of it, so the choice is flat.
     semantic_weight: float = 0.5
@@ -90,15 +90,15 @@ class UnitFeatures:
     first: np.ndarray  # (n_units,) 1.0 for a passage's first unit
 
 
-class ExtractiveReader:
+class Quoter:
     def __init__(
-        self, unit_vectors: Callable[[list[str]], np.ndarray], config: ReaderConfig | None = None
+        self, unit_vectors: Callable[[list[str]], np.ndarray], config: QuoterConfig | None = None
     ) -> None:
         """``unit_vectors``: texts -> (n, dim) L2-normalized passage embeddings, from the
         same embedder as the query vectors (the support checker's, which caches every
-        unit it has seen: the units the reader scores are the ones it checks)."""
+        unit it has seen: the units the quoter scores are the ones it checks)."""
         self.unit_vectors = unit_vectors
-        self.config = config or ReaderConfig()
+        self.config = config or QuoterConfig()
 
     def features(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> UnitFeatures:
         units = []
@@ -122,7 +122,7 @@ class ExtractiveReader:
         first = np.array([1.0 if i == 0 else 0.0 for _, i, _ in units], dtype=np.float32)
         return UnitFeatures(units, cosine, lexical, rank, first)
 
-    def score(self, features: UnitFeatures, config: ReaderConfig | None = None) -> np.ndarray:
+    def score(self, features: UnitFeatures, config: QuoterConfig | None = None) -> np.ndarray:
         config = config or self.config
         semantic = np.clip(
             (features.cosine - config.cosine_floor) / (config.cosine_ceiling - config.cosine_floor),
@@ -137,7 +137,7 @@ class ExtractiveReader:
         )
 
     def select(
-        self, features: UnitFeatures, config: ReaderConfig | None = None
+        self, features: UnitFeatures, config: QuoterConfig | None = None
     ) -> list[ScoredUnit]:
         """The answer's units, best first (empty when the passages have none)."""
         config = config or self.config

@@ -1,6 +1,6 @@
-"""Choose the extractive reader's weights on the dev sets (never on held-out files).
+"""Choose the extractive quoter's weights on the dev sets (never on held-out files).
 
-    python -m eval.tune_reader --out docs/results/reader_tuning.json
+    python -m eval.tune_quoter --out docs/results/quoter_tuning.json
 
 Features are computed once per question (retrieval at the assistant's default 3
 passages, e5 cosines, stem overlap), then every weight combination of the grid is scored
@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from assistant.reader import ExtractiveReader, ReaderConfig, _sentence
+from assistant.quoter import Quoter, QuoterConfig, _sentence
 from eval.answers import best, token_f1
 
 DEV_SETS = {
@@ -33,7 +33,7 @@ GRID = {
 }
 
 
-def set_features(reader: ExtractiveReader, notes: str, questions: str, limit: int, passages: int):
+def set_features(quoter: Quoter, notes: str, questions: str, limit: int, passages: int):
     from corpus.questions import load_questions
     from index.store import open_index
 
@@ -42,7 +42,7 @@ def set_features(reader: ExtractiveReader, notes: str, questions: str, limit: in
     return [
         (
             q,
-            reader.features(
+            quoter.features(
                 q.question, index.search(q.question, k=passages), index.query_vector(q.question)
             ),
         )
@@ -50,10 +50,10 @@ def set_features(reader: ExtractiveReader, notes: str, questions: str, limit: in
     ]
 
 
-def mean_f1(reader: ExtractiveReader, table, config: ReaderConfig) -> float:
+def mean_f1(quoter: Quoter, table, config: QuoterConfig) -> float:
     total = 0.0
     for question, features in table:
-        chosen = reader.select(features, config)
+        chosen = quoter.select(features, config)
         text = " ".join(_sentence(u.text) for u in chosen)
         total += best(token_f1, text, question.answers)
     return total / max(len(table), 1)
@@ -67,16 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    reader = ExtractiveReader(SupportChecker().unit_vectors)
+    quoter = Quoter(SupportChecker().unit_vectors)
     tables = {
-        name: set_features(reader, notes, questions, args.limit, args.passages)
+        name: set_features(quoter, notes, questions, args.limit, args.passages)
         for name, (notes, questions) in DEV_SETS.items()
     }
     results = []
     names = list(GRID)
     for values in itertools.product(*GRID.values()):
-        config = replace(ReaderConfig(), **dict(zip(names, values)))
-        scores = {name: round(mean_f1(reader, table, config), 4) for name, table in tables.items()}
+        config = replace(QuoterConfig(), **dict(zip(names, values)))
+        scores = {name: round(mean_f1(quoter, table, config), 4) for name, table in tables.items()}
         results.append(
             {
                 **dict(zip(names, values)),
@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     results.sort(key=lambda r: -r["objective"])
-    default = ReaderConfig()
+    default = QuoterConfig()
     report = {
         "questions": {name: len(table) for name, table in tables.items()},
         "passages": args.passages,
         "best": results[0],
         "default": {
-            name: round(mean_f1(reader, table, default), 4) for name, table in tables.items()
+            name: round(mean_f1(quoter, table, default), 4) for name, table in tables.items()
         },
         "default_config": asdict(default),
         "top10": results[:10],
