@@ -263,7 +263,7 @@ class StudyApp:
                 else:
                     draft += event
                     yield "", [*messages, _bot(streaming_html(draft))], session, gr.skip()
-            evidence = answer_evidence(answer, assistant.checker)
+            evidence = answer_evidence(answer)
             if notice := self._notices.new(assistant):
                 _warn(notice)
         except AssistantError as err:

@@ -36,7 +36,7 @@ from assistant.abstain import AbstentionPolicy, RetrievalConfidence, retrieval_c
 from assistant.citations import Citation, split_sentences, strip_citations
 from assistant.conversation import Turn, resolve_query, resolve_question
 from assistant.generators.base import GenerationConfig, Generator
-from assistant.grounding import SentenceCheck, claim_text
+from assistant.grounding import SentenceCheck, claim_text, evidence_spans
 from assistant.language import detect_language
 from assistant.prompts import (
     ABSTAIN,
@@ -397,6 +397,14 @@ class Assistant:
                     unsupported_claims=unbacked,
                 )
             )
+        # The sentence of its passage that backs each one, scored for the same claim text:
+        # what the app highlights and ``ask --json`` reports, computed here once.
+        passages = {n: current.hits[n - 1].chunk.text for c in checks for n in c.cited}
+        spans = evidence_spans(
+            [c.cited for c in checks], passages, lambda texts: self.checker.scores(claims, texts)
+        )
+        for check, found in zip(checks, spans):
+            check.evidence = found
         rewritten = " ".join(f"{c.text} [{c.cited[0]}]" for c in checks)
         return checks, rewritten
 

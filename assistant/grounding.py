@@ -17,11 +17,73 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from assistant.citations import cited_numbers, strip_citations
 from assistant.support import content_words
+from corpus.text import sentences as text_sentences
+
+_SKIPPED_LINE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")  # headings, fences, rules
+
+
+@dataclass(frozen=True)
+class EvidenceSpan:
+    """The sentence of a cited passage that best backs an answer sentence: what the app
+    highlights and ``ask --json`` reports. A passage is a whole note section (up to ~1,200
+    characters); its one backing sentence lets the student check the claim at a glance.
+    Known limit: a claim assembled from two sentences of the passage gets only the better
+    of the two."""
+
+    start: int  # character offsets into the passage text (Citation.text)
+    end: int
+    score: float  # the checker's support of the answer sentence by passage[start:end]
+    n: int = 0  # the cited passage (0 in chats saved before it was recorded)
+
+
+@lru_cache(maxsize=1024)
+def sentence_spans(passage: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) offsets of the passage's sentences (pysbd, one Markdown line at a time,
+    so list items and table rows stay apart), headings and fences left out."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in passage.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(_SKIPPED_LINE_STARTS):
+            cursor = 0
+            for piece in text_sentences(line):
+                piece = piece.strip()
+                found = line.find(piece, cursor) if piece else -1
+                if found < 0:  # pysbd never rewrites text with clean=False; be safe anyway
+                    continue
+                spans.append((offset + found, offset + found + len(piece)))
+                cursor = found + len(piece)
+        offset += len(line)
+    return tuple(spans)
+
+
+def evidence_spans(
+    cited: list[list[int]], passages: dict[int, str], scores: Callable
+) -> list[list[EvidenceSpan]]:
+    """For each answer sentence, the best-backing sentence of each passage it cites.
+
+    ``cited[i]``: the passage numbers sentence i cites; ``passages``: number -> text;
+    ``scores(rows, texts)``: the checker's support of sentence i (rows are sentence
+    indices) by each text, one call for every sentence and every candidate span.
+    """
+    candidates = [(n, span) for n in sorted(passages) for span in sentence_spans(passages[n])]
+    if not candidates or not any(cited):
+        return [[] for _ in cited]
+    matrix = scores([passages[n][start:end] for n, (start, end) in candidates])
+    found: list[list[EvidenceSpan]] = []
+    for i, numbers in enumerate(cited):
+        best: dict[int, EvidenceSpan] = {}
+        for (n, (start, end)), score in zip(candidates, matrix[i]):
+            if n in numbers and (n not in best or float(score) > best[n].score):
+                best[n] = EvidenceSpan(start, end, round(float(score), 4), n)
+        found.append([best[n] for n in numbers if n in best])
+    return found
 
 
 @dataclass
@@ -39,6 +101,8 @@ class SentenceCheck:
     # evidence does not back, as written in ``text``; empty when the sentence makes one
     # claim, when every claim is backed, or when the checker does not read claims.
     unsupported_claims: list[str] = field(default_factory=list)
+    # The sentence of each cited passage that backs it best (``evidence_spans``).
+    evidence: list[EvidenceSpan] = field(default_factory=list)
 
 
 # A sentence with fewer content words than this is a bare answer ("Francia", "siglos X y

@@ -391,6 +391,25 @@ def test_answer_json_has_the_documented_keys(index):
     assert {"retrieve_ms", "first_token_ms", "total_ms", "new_tokens"} <= set(payload["timings"])
 
 
+@pytest.mark.parametrize("strategy", ["extractive", "zero-shot"])
+def test_each_sentence_carries_the_passage_sentence_that_backs_it(index, strategy):
+    answer = make(index, strategy=strategy)[0].answer(QUESTION)
+    texts = {c.n: c.text for c in answer.citations}
+    payload = answer.to_json()  # what ask --json prints
+    assert any(check.evidence for check in answer.sentences)
+    for check, sentence in zip(answer.sentences, payload["sentences"]):
+        assert [span.n for span in check.evidence] == [n for n in check.cited if check.evidence]
+        for span, written in zip(check.evidence, sentence["evidence"]):
+            assert written == {
+                "start": span.start,
+                "end": span.end,
+                "score": span.score,
+                "n": span.n,
+            }
+            backing = texts[span.n][span.start : span.end]
+            assert backing.strip() and "\n" not in backing and not backing.startswith("#")
+
+
 @pytest.mark.parametrize(
     "question, follow_up",
     [

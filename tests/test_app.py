@@ -12,9 +12,10 @@ import pytest
 
 import app as study_app
 from assistant.answer import Assistant, AssistantConfig
+from assistant.grounding import evidence_spans, sentence_spans
 from assistant.prompts import ABSTAIN
 from assistant.web.answer_html import sources_panel_html
-from assistant.web.evidence import best_spans, highlight_html, sentence_spans
+from assistant.web.evidence import highlight_html
 from assistant.web.login import parse_auth
 from assistant.web.notes_admin import (
     TRASH,
@@ -431,7 +432,10 @@ def test_sentence_spans_skip_headings_and_index_the_passage():
 
 def test_the_best_span_is_the_supporting_sentence_and_is_escaped():
     passage = "El gato <b>duerme</b> mucho. La atención pondera los tokens de la entrada."
-    (span,) = best_spans("La atención pondera los tokens.", [passage], OverlapChecker())
+    sentence = "La atención pondera los tokens."
+    ((span,),) = evidence_spans(
+        [[1]], {1: passage}, lambda texts: OverlapChecker().scores([sentence], texts)
+    )
     assert passage[span.start : span.end] == "La atención pondera los tokens de la entrada."
     html_text = highlight_html(passage, "nota.md", span)
     assert "&lt;b&gt;duerme&lt;/b&gt;" in html_text

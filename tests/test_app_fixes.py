@@ -15,6 +15,7 @@ import pytest
 
 import app as study_app
 from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Assistant, AssistantConfig
+from assistant.grounding import sentence_spans
 from assistant.prompts import ABSTAIN
 from assistant.study.cards import build_cards
 from assistant.web.card_html import passage_html as study_passage_html
@@ -25,7 +26,6 @@ from assistant.web.chat_state import (
     browser_secret,
     conversation_markdown,
 )
-from assistant.web.evidence import sentence_spans
 from assistant.web.experiment_progress import GridProgress, duration_text
 from assistant.web.markdown_html import is_markdown, markdown_html, passage_html
 from assistant.web.model_status import ModelStatus

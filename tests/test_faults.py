@@ -1202,7 +1202,7 @@ def test_an_image_or_p_ej_cuts_no_quote_no_cloze_and_no_highlight_is_a_link(
     assert quoted.startswith("![mapa](") and quoted.endswith("regiones de la imagen."), quoted
     # The sources panel: the supporting sentence highlighted, the image drawn as its alt.
     citation = answer.citations[0]
-    (span,) = answer_evidence(answer, OverlapChecker()).values()
+    (span,) = answer_evidence(answer).values()
     shown = highlight_html(citation.text, citation.source, span)
     assert "<mark" in shown and "<a " not in shown and "example.com" not in shown, shown
     # Whatever span a caller hands in: a mark never splits "![".

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from assistant.answer import EVIDENCE_LABEL, QUOTED_INSTEAD, WITHDRAWN, Answer
 from assistant.citations import Citation
-from assistant.web.evidence import Evidence, highlight_html
+from assistant.grounding import EvidenceSpan
+from assistant.web.evidence import highlight_html
 from assistant.web.markdown_html import passage_html
 
 _LIST_ITEM_STARTS = ("- ", "* ", "• ")
@@ -30,7 +31,7 @@ class SourceCard:
     body_html: str  # the passage block: its Markdown rendered, the evidence in <mark>
     sentence: str = ""  # the answer sentence the card backs ("" for a closest passage)
     supported: bool | None = None  # whether the checker supports that sentence
-    evidence: Evidence | None = None  # what body_html marks (kept to redraw a saved chat)
+    evidence: EvidenceSpan | None = None  # what body_html marks (kept to redraw a saved chat)
 
 
 def citation_key(turn: int, sentence: int, n: int) -> str:
@@ -191,7 +192,7 @@ def _sentences_html(answer: Answer, turn: int) -> str:
 
 
 def source_cards(
-    answer: Answer, turn: int, evidence: dict[tuple[int, int], Evidence]
+    answer: Answer, turn: int, evidence: dict[tuple[int, int], EvidenceSpan]
 ) -> list[SourceCard]:
     """One card per (sentence, cited passage), or per closest passage of an abstention."""
     if answer.abstained:

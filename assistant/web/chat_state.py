@@ -25,6 +25,7 @@ from typing import Literal
 from assistant.answer import Answer
 from assistant.citations import Citation
 from assistant.conversation import Turn
+from assistant.grounding import EvidenceSpan
 from assistant.web.answer_html import (
     SourceCard,
     answer_html,
@@ -32,7 +33,7 @@ from assistant.web.answer_html import (
     question_html,
     source_cards,
 )
-from assistant.web.evidence import Evidence, highlight_html
+from assistant.web.evidence import highlight_html
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
 
@@ -157,7 +158,7 @@ def _exchange_json(e: Exchange) -> dict:
 
 def _card_from_json(data: dict) -> SourceCard:
     citation = Citation(**data["citation"])
-    evidence = Evidence(**data["evidence"]) if data["evidence"] is not None else None
+    evidence = EvidenceSpan(**data["evidence"]) if data["evidence"] is not None else None
     if evidence is not None and not 0 <= evidence.start < evidence.end <= len(citation.text):
         raise ValueError(f"pasaje {data['key']}: el resaltado cae fuera del texto")
     body = highlight_html(citation.text, citation.source, evidence)
