@@ -4,7 +4,7 @@ PY := .venv/bin/python
 NOTES ?= corpus/notes
 INDEX ?= .cache/index
 
-.PHONY: setup bench-venv models run index test test-fast lint bench
+.PHONY: setup bench-venv models run index test test-fast lint typecheck bench
 
 setup:
 	@bash scripts/setup.sh
@@ -29,10 +29,15 @@ test: setup bench-venv
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	$(PY) -m mypy
+
+# mypy alone (pyproject.toml [tool.mypy]: corpus, index and the answering path).
+typecheck: setup
+	$(PY) -m mypy
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 bench: setup
-	$(PY) -m eval.bench_retrieval --out docs/results/retrieval.json
-	$(PY) -m eval.bench_scale --out docs/results/scale.json
+	$(PY) -m eval.bench.retrieval --out docs/results/retrieval.json
+	$(PY) -m eval.bench.scale --out docs/results/scale.json

@@ -14,7 +14,7 @@ clickable citations, a sources panel, the conversation kept in the browser and e
 as Markdown; assistant/web/chat_state.py), Study (due cards, written answers graded by the
 support checker, statistics, Anki/CSV export; assistant/web/study_desk.py), Notes (upload,
 delete with confirmation, restore from the trash, re-index, each rebuilding the cards),
-Experiments (eval/experiment.py).
+Experiments (eval/experiment/grid.py).
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ from corpus.errors import AssistantError
 from corpus.files import resolves_inside
 from corpus.loader import SkipNote, decode_text
 from corpus.paths import default_cache_dir
-from eval.experiment_report import render_report, results_table
-from eval.experiment_worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
+from eval.experiment.report import render_report, results_table
+from eval.experiment.worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
 from index.store import BuildReport, NotesIndex, check_index_dir, open_index
 
 ROOT = Path(__file__).resolve().parent
@@ -100,7 +100,7 @@ DEFAULT_INDEX = ROOT / ".cache" / "index"
 ADAPTERS = SHIPPED_ADAPTERS  # model -> its bundled LoRA adapter, on by default as in the CLI
 STRATEGIES = ("zero-shot", "few-shot:2", "cot:1", "extractive")
 EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
-# eval/experiment.py names a model with its bundled adapter "<model>+lora".
+# eval/experiment/grid.py names a model with its bundled adapter "<model>+lora".
 EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
 EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
 PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
@@ -152,7 +152,7 @@ class StudyApp:
         self.browser_secret = browser_secret(self.chat_dir / "browser-secret")
         self.models = ModelStatus()  # what the header's line says
         self._make_assistant = make_assistant
-        # Runs in a child process, one at a time (eval/experiment_worker.py).
+        # Runs in a child process, one at a time (eval/experiment/worker.py).
         self.experiments = experiments or ExperimentWorker()
         self._lock = threading.Lock()  # guards the index and the assistants between events
         self._reindexes: ReindexQueue[tuple[BuildReport, str]] = ReindexQueue()

@@ -61,7 +61,7 @@ class AbstentionPolicy:
     # lower than a same-language one (English questions over the notes: see
     # docs/RESULTS.md), and stem coverage means nothing across languages.
     min_similarity_other_language: float = 0.80
-    # -- during: tuned with `python -m eval.abstain_sweep` (docs/results/abstain_sweep_*.json,
+    # -- during: tuned with `python -m eval.tune.abstain_sweep` (docs/results/abstain_sweep_*.json,
     # Gemma + LoRA zero-shot): from 0.5 to 0.9, abstention on answerable questions went from
     # 26% to 11% (held-out: 28% to 12.5%), unanswerable unchanged at 88%.
     veto_below: float = 0.9
@@ -72,7 +72,7 @@ class AbstentionPolicy:
     min_answer_support: float = 0.47
     # -- after selection: the evidence selector's no-answer score above this abstains
     # (1.0: never) (assistant/selection). Chosen on the dev sets by SQuAD v2 overall F1
-    # of the writer's answers (eval/tune_no_answer.py, docs/results/no_answer.json): flat
+    # of the writer's answers (eval/tune/no_answer.py, docs/results/no_answer.json): flat
     # from 0.4 to 0.65 (0.403-0.408), and 0.65 abstains least within that (4% of the notes'
     # answerable questions against 12.5% at 0.5).
     max_no_answer: float = 0.65

@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
+from typing import cast
 
 import numpy as np
 
@@ -57,7 +58,7 @@ from assistant.selection.evidence import (
 )
 from assistant.selection.lists import prefer_named, sibling_hits
 from assistant.settings import ChatSettings
-from assistant.support import Checker, sentence_claims
+from assistant.support import Checker, SupportChecker, sentence_claims
 from corpus.errors import AssistantError, SettingsError
 from corpus.records import Hit
 from index.store import NotesIndex
@@ -175,7 +176,7 @@ class Assistant:
     def __init__(
         self,
         index: NotesIndex,
-        generator: Generator,
+        generator: Generator | None,
         checker: Checker,
         config: AssistantConfig | None = None,
         selector: Selector | None = None,
@@ -197,7 +198,8 @@ class Assistant:
         built with another model, or a checker without one, as in the tests)."""
         embedder = getattr(self.checker, "embedder", None)
         if embedder is not None and embedder.name == self.index.config.embedder:
-            return self.checker.unit_vectors(units)
+            # cast: a checker with an embedder is a SupportChecker (its unit vectors cache).
+            return cast(SupportChecker, self.checker).unit_vectors(units)
         from index.embedders import get_embedder
 
         return np.asarray(get_embedder(self.index.config.embedder).embed_passages(units))
@@ -216,14 +218,16 @@ class Assistant:
             self._pool = ExamplePool.from_chunks(self.index.chunks, seed=self.config.seed)
         return self._pool
 
-    def answer(self, question: str, history: list[Turn] = (), section: str = "") -> Answer:
+    def answer(
+        self, question: str, history: list[Turn] | tuple[Turn, ...] = (), section: str = ""
+    ) -> Answer:
         for event in self.stream(question, history, section):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream() ended without an Answer")
 
     def stream(
-        self, question: str, history: list[Turn] = (), section: str = ""
+        self, question: str, history: list[Turn] | tuple[Turn, ...] = (), section: str = ""
     ) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the checked Answer.
 
@@ -283,6 +287,7 @@ class Assistant:
     def _write(self, current: _Pass, section: str) -> Iterator[str]:
         """Prompt the model with the evidence units only, under their passages' numbers
         and headings, and stream its draft."""
+        assert self.generator is not None  # a strategy that writes has a model (__init__)
         exclude = {hit.chunk.section for hit in current.hits} | {section}
         examples = self.pool.draw(self.strategy.examples, self.config.seed, exclude)
         numbers = sorted({unit.n for unit in current.evidence})

@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from jinja2 import Environment, StrictUndefined
@@ -90,7 +92,7 @@ class Example:
 
 
 @lru_cache(maxsize=1)
-def _templates() -> dict[str, str]:
+def _templates() -> dict[str, Any]:
     return yaml.safe_load(TEMPLATES_PATH.read_text(encoding="utf-8"))
 
 
@@ -165,7 +167,7 @@ def build_prompt(
     strategy: Strategy,
     question: str,
     hits: list[Hit],
-    examples: list[Example] = (),
+    examples: Sequence[Example] = (),
     language: str = "es",
     numbers: list[int] | None = None,
 ) -> str:

@@ -12,7 +12,7 @@ unit is scored against the question:
 
 The best unit is the answer; the second best joins it when it comes from the same passage
 and scores within ``second_margin`` of it. Every sentence ends with its passage's [n].
-Weights were chosen on the dev sets (``python -m eval.tune_quoter``; notes dev and the
+Weights were chosen on the dev sets (``python -m eval.tune.quoter``; notes dev and the
 SQuAD-es dev articles, never the held-out files): see ``QuoterConfig``.
 
 It is the baseline every model strategy must beat, and the fallback when a draft is
@@ -34,7 +34,7 @@ from corpus.text import analyse
 
 @dataclass(frozen=True)
 class QuoterConfig:
-    # Chosen by eval/tune_quoter.py on the two dev sets (docs/results/quoter_tuning.json:
+    # Chosen by eval/tune/quoter.py on the two dev sets (docs/results/quoter_tuning.json:
     # 104 notes dev and 300 SQuAD-es dev questions, 576 combinations): the best mean token
     # F1, 0.356 / 0.173. The top ten all sit within 0.004 of it, so the choice is flat.
     semantic_weight: float = 0.5
@@ -172,11 +172,11 @@ class Quoter:
         in «» (a fallback answer shown as the notes' own words)."""
         chosen = self.select(self.features(question, hits, query_vector))
         if quote:
-            return " ".join(f"«{_sentence(u.text)}» [{u.n}]" for u in chosen)
-        return " ".join(f"{_sentence(u.text)} [{u.n}]" for u in chosen)
+            return " ".join(f"«{unit_sentence(u.text)}» [{u.n}]" for u in chosen)
+        return " ".join(f"{unit_sentence(u.text)} [{u.n}]" for u in chosen)
 
 
-def _sentence(unit: str) -> str:
+def unit_sentence(unit: str) -> str:
     """A unit as an answer sentence: plain text, closed by a full stop when it has none
     (so the sentence splitter keeps its [n] with it)."""
     text = " ".join(plain_text(unit).split())

@@ -28,8 +28,8 @@ from pathlib import Path
 from assistant.support import passage_units
 from corpus.questions import Question, holds_evidence, load_questions
 from corpus.records import Hit, plain_text
-from eval.answers import best, token_f1
-from eval.report_io import emit
+from eval.harness import emit
+from eval.metrics import best, token_f1
 
 
 @dataclass(frozen=True)

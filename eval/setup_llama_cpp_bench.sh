@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the benchmark-only venv with llama-cpp-python, the reference that
-# eval/bench_generation.py compares our transformers backend against.
+# eval/bench/generation.py compares our transformers backend against.
 #
 #     bash eval/setup_llama_cpp_bench.sh        # ~5 min: compiles llama.cpp from source
 #

@@ -25,7 +25,7 @@ class IndexConfig:
     candidates: int = 50  # per retriever, before fusion
     faiss_index: Literal["auto", "flat", "hnsw"] = "auto"
     # "auto" switches from exact search to HNSW here: exact search of 100k x 384 vectors
-    # took ~14 ms p50 on 2 cores (eval/bench_scale.py), linear in n, so exact search stays
+    # took ~14 ms p50 on 2 cores (eval/bench/scale.py), linear in n, so exact search stays
     # under 20 ms to ~150k chunks, far more than a student's notes.
     hnsw_threshold: int = 150_000
     hnsw_m: int = 32

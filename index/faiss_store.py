@@ -18,6 +18,7 @@ def build_faiss(vectors: np.ndarray, config: IndexConfig) -> faiss.Index:
     """(n, dim) float32 -> a searchable FAISS index holding the vectors in row order."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
+    index: faiss.Index
     if choose_index_type(len(vectors), config) == "hnsw":
         index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = config.hnsw_ef_search

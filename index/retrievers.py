@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 import faiss
 import numpy as np
@@ -84,10 +84,16 @@ class FusedRetriever:
         w = self.dense_weight
         if self.method == "rrf":
             dense_rank = {
-                row: i for i, row in enumerate(sorted(dense, key=dense.get, reverse=True))
+                row: i
+                for i, row in enumerate(
+                    sorted(dense, key=cast(Callable[[int], float], dense.get), reverse=True)
+                )
             }
             sparse_rank = {
-                row: i for i, row in enumerate(sorted(sparse, key=sparse.get, reverse=True))
+                row: i
+                for i, row in enumerate(
+                    sorted(sparse, key=cast(Callable[[int], float], sparse.get), reverse=True)
+                )
             }
             missing = len(rows)  # a row absent from one list ranks after all its members
             return {

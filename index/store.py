@@ -31,6 +31,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeGuard, cast
 
 import faiss
 import numpy as np
@@ -377,7 +378,9 @@ def _check_index_contents(index_dir: Path) -> None:
             )
 
 
-def _reusable(previous: NotesIndex | None, embedder_name: str, warnings: list[str]) -> bool:
+def _reusable(
+    previous: NotesIndex | None, embedder_name: str, warnings: list[str]
+) -> TypeGuard[NotesIndex]:
     """Whether the previous version's vectors may be copied into the new one. Its load
     checked them against the manifest's checksum and dimension; an index from before the
     checksum has none, so its dimension is checked against the embedder's (loading the
@@ -521,7 +524,10 @@ def open_index(
 
     if index_dir is None and notes_dir is None:
         raise SettingsError("Indica la carpeta del índice o la de las notas")
-    index_dir = Path(index_dir) if index_dir else default_index_dir(Path(notes_dir))
+    # cast: with no index_dir, notes_dir is set (checked above).
+    index_dir = (
+        Path(index_dir) if index_dir else default_index_dir(Path(cast(str | Path, notes_dir)))
+    )
     report = None
     if notes_dir is not None:
         report = build_index(notes_dir, index_dir, chunk_config, index_config, progress=progress)

@@ -189,7 +189,7 @@ gguf.GGUFWriter.write_tensors_to_file = hang
 sys.exit(main(["export-gguf", "--out", {out!r}, "--adapter", "none"]))
 """
 
-# The app's experiment child (`python -m eval.experiment_worker`) with its grid scripted:
+# The app's experiment child (`python -m eval.experiment.worker`) with its grid scripted:
 # the real worker (its priority, its protocol, its process) around a run_experiment that
 # "finishes" (one progress step, a plot, the published results with two means changed,
 # and what it was asked in asked.json), "refuses" (a settings error, as the real one
@@ -198,8 +198,8 @@ SCRIPTED_EXPERIMENT = """
 import json, shutil, sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
-import eval.experiment as experiment
-from eval import experiment_worker
+import eval.experiment.grid as experiment
+from eval.experiment import worker as experiment_worker
 from corpus.errors import SettingsError
 MODE = {mode!r}
 def scripted(questions, strategies, models, seeds, limit, *, out, index_dir, progress, **kw):
@@ -232,7 +232,7 @@ def scripted_worker(mode: str):
     """An ExperimentWorker whose child runs SCRIPTED_EXPERIMENT in ``mode``."""
     import sys
 
-    from eval.experiment_worker import ExperimentWorker
+    from eval.experiment.worker import ExperimentWorker
 
     root = Path(__file__).resolve().parents[1]
     published = root / "docs" / "experiments" / "dev" / "results.json"

@@ -10,7 +10,7 @@ import torch
 
 from assistant.answer import Answer, SentenceCheck, Timings
 from corpus.questions import Question
-from eval.abstain_sweep import Drafts, first_token_abstains, sweep
+from eval.tune.abstain_sweep import Drafts, first_token_abstains, sweep
 
 ABSTAINED = "No encuentro esto en tus notas."
 
@@ -68,7 +68,7 @@ def test_each_threshold_is_scored_on_its_own_drafts():
 
 def test_the_retrieval_gate_is_swept_after_the_fact_from_recorded_confidence():
     from assistant.abstain import AbstentionPolicy, RetrievalConfidence
-    from eval.abstain_sweep import sweep_before
+    from eval.tune.abstain_sweep import sweep_before
 
     drafts = [
         Drafts(

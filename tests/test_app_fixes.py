@@ -41,7 +41,7 @@ from assistant.web.study_desk import Passage, card_passage
 from corpus.chunking import chunk_notes
 from corpus.errors import NotesError
 from corpus.loader import load_notes
-from eval.experiment_report import render_report, results_table
+from eval.experiment.report import render_report, results_table
 from index.errors import ModelNotInstalledError
 from index.store import build_index
 from tests.conftest import NOTES

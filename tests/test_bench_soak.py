@@ -1,4 +1,4 @@
-"""eval/bench_soak.py without the app: its options are refused before anything starts, its
+"""eval/bench/soak.py without the app: its options are refused before anything starts, its
 memory readers agree with each other, and a reply is judged by what the chat shows."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from eval import bench_soak
-from eval.bench_soak import parse_args, peak_mb, reply_problem, rss_mb, status_mb
+from eval.bench import soak as bench_soak
+from eval.bench.soak import parse_args, peak_mb, reply_problem, rss_mb, status_mb
 from tests.conftest import DEV_SET, ROOT
 
 STATUS = """Name:\tpython

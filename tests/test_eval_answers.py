@@ -7,16 +7,8 @@ import pytest
 from assistant.answer import Answer, Assistant, AssistantConfig, SentenceCheck, Timings
 from corpus.errors import AssistantError
 from corpus.questions import Question
-from eval.answers import (
-    Scored,
-    exact_match,
-    limit_questions,
-    normalize_answer,
-    rouge_l,
-    run_answer_eval,
-    summarize,
-    token_f1,
-)
+from eval.answers import Scored, limit_questions, run_answer_eval, summarize
+from eval.metrics import exact_match, normalize_answer, rouge_l, token_f1
 from index.store import NotesIndex, build_index
 from tests.conftest import DEV_SET
 from tests.fakes import (

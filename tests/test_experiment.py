@@ -15,10 +15,10 @@ from assistant.answer import Assistant, AssistantConfig
 from assistant.cli.main import main
 from corpus.errors import AssistantError
 from eval.answers import METRICS
-from eval.experiment import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment
-from eval.experiment_outputs import draft_shapes, summarize_outputs
-from eval.experiment_outputs import main as outputs_main
-from eval.experiment_stats import (
+from eval.experiment.grid import SHIPPED_ADAPTERS, parse_model, parse_seeds, run_experiment
+from eval.experiment.outputs import draft_shapes, summarize_outputs
+from eval.experiment.outputs import main as outputs_main
+from eval.experiment.stats import (
     Estimate,
     aggregate,
     estimate,

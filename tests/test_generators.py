@@ -396,7 +396,7 @@ def test_veto_below_out_of_range_is_rejected():
 def test_int8_weights_keep_gemmas_next_token_choices(gemma):
     """Teacher-forced over a notes passage, the int8-weight model picks bf16's top-1 token
     nearly everywhere (the old dynamic int8, activations included, agreed on 0.64)."""
-    from eval.bench_generation import last_logits, prompt_ids
+    from eval.bench.generation import last_logits, prompt_ids
 
     int8w = get_generator("gemma-270m", precision="int8w")
     ids = prompt_ids(gemma, 400)  # the default notes' first 400 tokens
@@ -411,7 +411,7 @@ def test_the_static_cache_decodes_what_a_dynamic_one_does_past_the_sliding_windo
     import torch
     from transformers import DynamicCache
 
-    from eval.bench_generation import prompt_ids
+    from eval.bench.generation import prompt_ids
 
     fp32 = get_generator("gemma-270m", precision="fp32")
     ids = prompt_ids(fp32, 1000)

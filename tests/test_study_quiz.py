@@ -19,7 +19,7 @@ from assistant.study.quiz import (
 )
 from corpus.errors import SettingsError
 from corpus.loader import load_notes
-from eval import tune_quiz
+from eval.tune import quiz as tune_quiz
 from tests.conftest import NOTES
 from tests.fakes import OverlapChecker
 
@@ -46,7 +46,7 @@ def _card(cards, front=None, kind=None, back=None):
 LORA = "¿Qué es LoRA?"
 GRADES = [
     # (answer, the rating it should get): the whole back, all of it in other words, its
-    # first claim alone, a part of that, wrong, nothing (the cuts: eval/tune_quiz.py)
+    # first claim alone, a part of that, wrong, nothing (the cuts: eval/tune/quiz.py)
     (
         "LoRA (Low-Rank Adaptation) es una técnica de fine-tuning eficiente para modelos de "
         "lenguaje grandes. En lugar de ajustar todos los parámetros del modelo, LoRA inserta "

@@ -279,7 +279,7 @@ def cmd_eval_answers(args) -> int:
 
 def cmd_experiment(args) -> int:
     """The strategy x model x seed grid: results.json, plots and report.md in --out."""
-    from eval.experiment import parse_seeds, progress_bar, run_experiment, split_list
+    from eval.experiment.grid import parse_seeds, progress_bar, run_experiment, split_list
 
     inputs = {"preguntas": args.questions, "notas": args.notes, "índice": args.index}
     check_output_path(args.out, "--out", inputs, folder=True)
@@ -410,7 +410,7 @@ def check_options(args) -> None:
         resolve_adapter(adapter_for(MODEL, args.adapter))
     if getattr(args, "command", None) == "experiment":
         from assistant.prompts import parse_strategy
-        from eval.experiment import parse_model, parse_seeds, split_list
+        from eval.experiment.grid import parse_model, parse_seeds, split_list
 
         for name in split_list(args.strategies):
             parse_strategy(name)

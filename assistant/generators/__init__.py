@@ -11,12 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 from assistant.generators.base import GenerationConfig, Generator
 
 # hf and model_cache import torch and transformers only inside functions: the CLI's other
 # commands (index, eval retrieval) never pay the seconds those imports take.
-from assistant.generators.hf import DEFAULT_PRECISION, PRECISIONS, HFConfig, HFGenerator
+from assistant.generators.hf import (
+    DEFAULT_PRECISION,
+    PRECISIONS,
+    HFConfig,
+    HFGenerator,
+    Precision,
+)
 from assistant.generators.model_cache import MODEL_SPECS
 from assistant.generators.openai_backend import (
     PREFIX,
@@ -28,7 +35,8 @@ from corpus.errors import AssistantError
 
 
 def _hf_factory(name: str, adapter: str | None, precision: str) -> Generator:
-    return HFGenerator(name, adapter=adapter, config=HFConfig(precision=precision))
+    # HFConfig checks the precision; get_generator already has.
+    return HFGenerator(name, adapter=adapter, config=HFConfig(precision=cast(Precision, precision)))
 
 
 # name -> factory(adapter, precision); tests add fakes here.
@@ -61,7 +69,7 @@ def get_generator(
     prefix = next((prefix for prefix in SERVED if name.startswith(prefix)), None)
     if prefix is not None:
         url = check_served_options(name, _adapter_key(adapter), precision, base_url)
-        key = (name, url, "served")
+        key: tuple[str, str | None, str] = (name, url, "served")
         if key not in _loaded:
             _loaded[key] = SERVED[prefix](name[len(prefix) :], url)
         return _loaded[key]

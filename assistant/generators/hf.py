@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -288,7 +288,9 @@ class HFGenerator:
     def _decode(self, prompt_ids: list[int], config: GenerationConfig) -> Iterator[str]:
         return clip_stops(self._text_pieces(prompt_ids, config), config.stop)
 
-    def _text_pieces(self, prompt_ids: list[int], config: GenerationConfig) -> Iterator[str]:
+    def _text_pieces(
+        self, prompt_ids: list[int], config: GenerationConfig
+    ) -> Generator[str, None, None]:
         """The new text as tokens arrive (the whole answer decoded again each time, so
         that a multi-byte character split across tokens comes out whole)."""
         tokens: list[int] = []

@@ -22,6 +22,11 @@ class Int8WeightLinear(torch.nn.Module):
     ``generators.prepared``); ``from_linear`` quantizes a trained Linear.
     """
 
+    # Buffers (register_buffer), declared for the type checker.
+    weight: torch.Tensor
+    scales: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, in_features: int, out_features: int, bias: bool) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
@@ -57,11 +62,15 @@ class Int8WeightLinear(torch.nn.Module):
 class Int8TiedEmbedding(torch.nn.Module):
     """The input embedding read from the int8 output head it was tied to: one int8 copy
     of the vocabulary matrix serves both ends. Gemma's is 262,144 x 640: its bf16 input
-    copy alone held 320 MB of a 1.5 GB process (``eval.bench_memory``).
+    copy alone held 320 MB of a 1.5 GB process (``eval.bench.memory``).
 
     A row is dequantized on lookup (its int8 values times its scale), then multiplied by
     the embedding's own factor (Gemma scales by sqrt(hidden size); 1 for others).
     """
+
+    # Declared for the type checker: ``head`` lives in __dict__, ``embed_scale`` is a buffer.
+    head: Int8WeightLinear
+    embed_scale: torch.Tensor
 
     def __init__(self, head: Int8WeightLinear, scale: float) -> None:
         super().__init__()

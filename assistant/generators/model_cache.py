@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any, cast
 
 from corpus.errors import SettingsError
 from corpus.paths import default_cache_dir
@@ -148,7 +149,8 @@ def _dequantize_into(spec: ModelSpec, gguf: Path, folder: Path) -> None:
     )
     # save_pretrained refuses a model that still claims to be GGUF-quantized, although
     # its weights are already plain tensors (checked with transformers 5.23).
-    model.hf_quantizer = None
+    # cast: torch types Module.__setattr__'s value as a Tensor or Module, not None.
+    cast(Any, model).hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(folder)

@@ -39,7 +39,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -196,7 +196,7 @@ class OpenAIGenerator:
 
         self.name = PREFIX + served
         self.served = served  # the model's name at the server
-        self.adapter = None  # whatever the server merged in, it is not ours to load
+        self.adapter: str | None = None  # whatever the server merged in, it is not ours to load
         self.config = config
         self.url = config.base_url
         # Set once, the first time the server answers without logprobs: the CLI prints it,
@@ -236,7 +236,9 @@ class OpenAIGenerator:
     def generate(self, prompt: str, config: GenerationConfig) -> str:
         return "".join(self.stream(prompt, config))
 
-    def _bounded(self, pieces: Iterator[str], config: GenerationConfig) -> Iterator[str]:
+    def _bounded(
+        self, pieces: Generator[str, None, None], config: GenerationConfig
+    ) -> Generator[str, None, None]:
         """The server's text, bounded on our side whatever the server does: at most
         MAX_CHARS_PER_TOKEN characters per token asked for (a server that ignores
         max_tokens streamed forever, and a 22 MB answer was then checked for minutes),
@@ -262,7 +264,7 @@ class OpenAIGenerator:
 
     # -- requests -------------------------------------------------------------------------
 
-    def _pieces(self, prompt: str, config: GenerationConfig) -> Iterator[str]:
+    def _pieces(self, prompt: str, config: GenerationConfig) -> Generator[str, None, None]:
         """The answer's text as the server streams it, its first token chosen here when the
         veto applies (see the module's docstring)."""
         if not (config.veto and config.veto_below > 0 and self._logprobs):

@@ -2,7 +2,7 @@
 
 A cold ``ask`` loaded the fp32 weights (1.1 GB) and cast them to bf16, imported peft to
 merge the LoRA adapter, and packed every Linear to int8: about 8 of its 14 s
-(``eval.bench_cold_start``, docs/RESULTS.md). The packed model is saved the first time as
+(``eval.bench.cold_start``, docs/RESULTS.md). The packed model is saved the first time as
 safetensors in the model's cache folder and later read into a model built without
 initializing its weights: nothing is computed at start.
 
@@ -110,7 +110,7 @@ TOKENIZER_FORMAT = "tokenizer-2"
 def _lean(tokenizer):
     """The tokenizer without the Python copies of its vocabulary and merges that
     transformers' BPE tokenizers (Gemma's) keep after building the Rust one from them:
-    read only in ``__init__``, they held ~165 MB of a process (``eval.bench_memory``)."""
+    read only in ``__init__``, they held ~165 MB of a process (``eval.bench.memory``)."""
     for name, empty in (("_vocab", {}), ("_merges", [])):
         if hasattr(tokenizer, name):
             setattr(tokenizer, name, empty)

@@ -4,10 +4,10 @@ one is held back until it cannot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 
-def clip_stops(pieces: Iterator[str], stops: tuple[str, ...]) -> Iterator[str]:
+def clip_stops(pieces: Generator[str, None, None], stops: tuple[str, ...]) -> Iterator[str]:
     """``pieces`` up to the first stop string (excluded); a tail that could still grow
     into one is held back until it cannot. Closes ``pieces`` (a backend's stream) when a
     stop string ends the answer early."""

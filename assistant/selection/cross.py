@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from assistant.selection.features import candidates
 from assistant.selection.ranker import Linear, _ranked, sigmoid
 from corpus.errors import SettingsError
 from corpus.records import Hit
+
+if TYPE_CHECKING:  # e5_torch imports torch: loaded on demand
+    from index.embedders.e5_torch import Precision
 
 MODEL_DIR = Path(__file__).with_name("cross")
 HEAD_FILE = "head.safetensors"
@@ -138,7 +142,7 @@ class CrossScorer:
         encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
         self.precision = precision or default_precision()
         if self.precision != "fp32":
-            lower_precision(encoder, self.precision)
+            lower_precision(encoder, cast("Precision", self.precision))
         self.model = build_model(encoder)
         self.model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
         self.model.eval()

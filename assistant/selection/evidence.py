@@ -28,7 +28,7 @@ from corpus.errors import SettingsError
 @dataclass(frozen=True)
 class EvidenceConfig:
     # None: never. Chosen on the dev sets by the quoted evidence's token F1
-    # (eval/tune_evidence.py, docs/results/evidence_tuning.json).
+    # (eval/tune/evidence.py, docs/results/evidence_tuning.json).
     second_ratio: float | None = 0.5
     list_items: int = 6  # a longer list is cut: the answer should stay short
     # A definition question ("¿qué es…?") whose best unit opens its passage also gets the
@@ -149,7 +149,9 @@ def quote_evidence(units: list[RankedUnit], quote: bool = False) -> str:
     for unit in units:
         this = label_of(unit.text)
         if this and this == label and sentences and sentences[-1][1] == unit.n:
-            item = LABELLED.match(unit.text).group(2).rstrip(". ")
+            match = LABELLED.match(unit.text)
+            assert match is not None  # label_of found the label
+            item = match.group(2).rstrip(". ")
             sentences[-1] = (f"{sentences[-1][0]}; {item}", unit.n)
         else:
             sentences.append((unit.text.rstrip(". "), unit.n))

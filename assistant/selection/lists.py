@@ -69,7 +69,7 @@ def sibling_hits(chunks, hits: list[Hit], question: str) -> list[Hit]:
     forms = asked_lists(question)
     if not forms or not hits:
         return hits
-    best = {}
+    best: dict[str, float] = {}
     for hit in hits:
         best.setdefault(hit.chunk.source, hit.score)
     have = {hit.chunk.id for hit in hits}

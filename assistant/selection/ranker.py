@@ -17,13 +17,14 @@ code when loaded, and survives a scikit-learn upgrade.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from assistant.selection.base import Candidate, RankedUnit, Selection, UnitVectors
+from assistant.selection.base import Candidate, RankedUnit, Selection, Selector, UnitVectors
 from assistant.selection.features import FEATURES, candidates, feature_matrix, question_forms
 from corpus.errors import SettingsError
 from corpus.records import Hit
@@ -71,7 +72,8 @@ class Linear:
             raise SettingsError(f"{where}: se esperaban {width} columnas")
         if not (arrays[1] > 0).all():
             raise SettingsError(f"{where}: 'scale' debe ser positiva")
-        return cls(*arrays, float(record["intercept"]))
+        mean, scale, coef = arrays
+        return cls(mean, scale, coef, float(record["intercept"]))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -252,7 +254,7 @@ def _cross_blend(unit_vectors: UnitVectors):
 
 
 # name -> factory(unit_vectors); tests add fakes here.
-SELECTORS = {
+SELECTORS: dict[str, Callable[[UnitVectors], Selector]] = {
     BlendedSelector.name: BlendedSelector,
     LearnedRanker.name: LearnedRanker,
     QuoterSelector.name: QuoterSelector,

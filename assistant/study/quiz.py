@@ -39,7 +39,7 @@ class QuizError(AssistantError):
 @dataclass(frozen=True)
 class GradeConfig:
     """Score thresholds of the proposed rating, measured with the e5 SupportChecker on
-    answers made from the default notes' cards (``python -m eval.tune_quiz``,
+    answers made from the default notes' cards (``python -m eval.tune.quiz``,
     docs/results/quiz_grading.json: the whole back, its content words alone, its first
     claim, another card's back; cuts chosen on half the cards, checked on the other half).
     ``again_below`` tells another card's back from the rest with balanced accuracy 0.90 on
@@ -85,7 +85,7 @@ class Grade:
                 raise SettingsError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
-def _claims(text: str) -> list[str]:
+def answer_claims(text: str) -> list[str]:
     """The sentences of a text, list items one each (markers dropped)."""
     found = []
     for line in text.splitlines():
@@ -119,12 +119,12 @@ def grade_answer(
         )
     if _same(answer, card.back) and answer:  # the term of a cloze, typed exactly
         return Grade("easy", 1.0, 1.0, 1.0, True)
-    claims = _claims(answer)
+    claims = answer_claims(answer)
     if not claims:
         return Grade("again", 0.0, 0.0, 0.0, False)
     reference = card.full_back or card.back
     support = float(checker.scores(claims, [reference])[:, 0].mean())
-    expected = _claims(card.back) or [card.back]
+    expected = answer_claims(card.back) or [card.back]
     # The answer's sentences and each of their claims as units: a back's short list item
     # is then compared with the clause that restates it, not a whole merged sentence.
     pieces = [p for c in claims for p in (c, *sentence_claims(c))]

@@ -2,7 +2,7 @@
 
 ``SupportChecker.scores(sentences, passages)`` gives a (n_sentences, n_passages) matrix in
 [0, 1]; ``supported(score)`` applies the threshold chosen on the labeled dev set
-(``eval/data/support_dev.jsonl``, ``eval/bench_support.py``, ``docs/results/support.json``).
+(``eval/data/support_dev.jsonl``, ``eval/bench/support.py``, ``docs/results/support.json``).
 
 Method, per (sentence, passage) pair
 ------------------------------------
@@ -33,7 +33,7 @@ Method, per (sentence, passage) pair
 
 score = (semantic_weight * semantic + (1 - semantic_weight) * lexical) * penalties, so a
 verbatim sentence scores ~1 and any one fired check halves it or more.
-``eval/bench_support.py`` reports the AUC of each component alone and of the mix.
+``eval/bench/support.py`` reports the AUC of each component alone and of the mix.
 
 Claims
 ------
@@ -46,7 +46,7 @@ Other scorers
 ``make_checker(name)``: ``hand`` (this one, the default: ``DEFAULT_SCORER``), ``learned``
 (a sign-constrained logistic regression over these parts, learned.py) and ``cross`` (an e5
 cross-encoder, cross.py), both trained on synthetic pairs (pairs.py). They are compared by
-eval/bench_support.py; the hand-weighted mix wins on the hand-written sentences.
+eval/bench/support.py; the hand-weighted mix wins on the hand-written sentences.
 
 Special sentences
 -----------------
@@ -102,7 +102,7 @@ from assistant.support.scorer import (
 )
 
 # The support scorers (issue 25): the hand-weighted mix above, the learned feature model
-# (learned.py) and the cross-encoder (cross.py), compared by eval/bench_support.py.
+# (learned.py) and the cross-encoder (cross.py), compared by eval/bench/support.py.
 SCORERS = ("hand", "learned", "cross")
 # The one every caller uses (the chat's flags, the withdrawal gate, citations, the quiz's
 # grading): the candidate that wins on the hand-written sentences (docs/RESULTS.md,

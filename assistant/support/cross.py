@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from assistant.selection.ranker import sigmoid
 from assistant.support.scorer import SupportChecker, SupportConfig, SupportParts
 from corpus.errors import SettingsError
+
+if TYPE_CHECKING:  # torch: loaded on first use (CrossChecker.scorer)
+    from assistant.selection.cross import CrossScorer
 
 MODEL_DIR = Path(__file__).with_name("cross")
 MODEL_FILE = "support_cross.json"  # threshold and training report
@@ -65,7 +69,7 @@ class CrossChecker(SupportChecker):
         super().__init__(embedder, config, cache_dir)
         self.threshold, self.report = load_threshold(folder)
         self._folder = folder
-        self._scorer = None
+        self._scorer: CrossScorer | None = None
 
     @property
     def scorer(self):
@@ -81,7 +85,10 @@ class CrossChecker(SupportChecker):
         matrix = np.zeros((len(sentences), len(table[0]) if table else 0), dtype=np.float32)
         where = [(i, j) for i, row in enumerate(table) for j, p in enumerate(row) if p]
         if where:
-            pairs = [(sentences[i], evidence_text(table[i][j])) for i, j in where]
+            # cast: ``where`` holds only the pairs that have parts.
+            pairs = [
+                (sentences[i], evidence_text(cast(SupportParts, table[i][j]))) for i, j in where
+            ]
             probabilities = sigmoid(self.scorer.pair_logits(pairs))
             for (i, j), p in zip(where, probabilities):
                 matrix[i, j] = p

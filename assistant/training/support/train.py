@@ -11,7 +11,7 @@
    (``learned.SIGNS``); its L2 penalty and its threshold (the best balanced accuracy)
    chosen on out-of-fold probabilities, folds by article or note.
 
-The held-out half of the pairs is read only by ``eval.bench_support``.
+The held-out half of the pairs is read only by ``eval.bench.support``.
 """
 
 from __future__ import annotations
