@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import logging
 import os
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -40,9 +38,8 @@ from gradio.utils import NamedString
 from gradio_client.utils import is_valid_file
 from starlette.middleware import Middleware
 
-from assistant.answer import Answer, Assistant, require_question
-from assistant.generators.adapters import DEFAULT_ADAPTER, SHIPPED_ADAPTERS
-from assistant.generators.base import GenerationConfig, NoticeOnce
+from assistant.answer import Assistant
+from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.generators.openai_backend import configured_models
 from assistant.settings import MODELS, ChatSettings, load_assistant
 from assistant.study.schedule import RATING_KEYS
@@ -50,10 +47,7 @@ from assistant.study.storage import default_deck_path
 from assistant.support import Checker
 from assistant.web.answer_html import (
     error_html,
-    question_html,
     sources_panel_html,
-    status_html,
-    streaming_html,
 )
 from assistant.web.card_html import (
     back_html,
@@ -63,36 +57,24 @@ from assistant.web.card_html import (
     retention_rows,
     stats_markdown,
 )
+from assistant.web.chat_desk import ChatDesk, settings_from_controls
 from assistant.web.chat_state import (
     ChatSession,
-    SavedChatError,
     browser_secret,
-    conversation_markdown,
 )
-from assistant.web.evidence import answer_evidence
-from assistant.web.experiment_progress import GridProgress
+from assistant.web.experiments_desk import QUESTIONS as EXPERIMENT_QUESTIONS
+from assistant.web.experiments_desk import ExperimentOutcome, ExperimentsDesk
 from assistant.web.login import LoginThrottle, ThrottledLogin, resolve_auth
-from assistant.web.markdown_html import passage_html
 from assistant.web.model_status import ModelStatus
 from assistant.web.network import check_port_free, is_loopback
-from assistant.web.notes_admin import (
-    ReindexQueue,
-    delete_note,
-    list_notes,
-    list_trash,
-    restore_note,
-    sanitize_filename,
-    save_note,
-)
+from assistant.web.notes_desk import NotesDesk
 from assistant.web.study_desk import CardView, StudyDesk, StudyError, StudySession
 from assistant.web.uploads import discard_upload, upload_dir_for, use_upload_dir
 from corpus.errors import AssistantError
-from corpus.files import resolves_inside
-from corpus.loader import SkipNote, decode_text
 from corpus.paths import default_cache_dir
 from eval.experiment.report import render_report, results_table
-from eval.experiment.worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
-from index.store import BuildReport, NotesIndex, check_index_dir, open_index
+from eval.experiment.worker import ExperimentWorker
+from index.store import BuildReport, NotesIndex, check_index_dir
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTES = ROOT / "corpus" / "notes"
@@ -102,8 +84,6 @@ STRATEGIES = ("zero-shot", "few-shot:2", "cot:1", "extractive")
 EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
 # eval/experiment/grid.py names a model with its bundled adapter "<model>+lora".
 EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
-EXPERIMENT_QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
-PUBLISHED_EXPERIMENT = ROOT / "docs" / "experiments" / "dev"
 # The report's plots section: its image links are relative to the report's folder.
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 # Flip the card, write the answer first, or pick it among the backs of similar cards.
@@ -113,24 +93,12 @@ CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage ent
 log = logging.getLogger("study_assistant.app")
 
 
-def control_values(settings: ChatSettings) -> tuple:
-    """What the chat's six controls show for ``settings`` (the adapter as a checkbox), in
-    the order ``StudyApp.ask`` takes them."""
-    return (
-        settings.model,
-        settings.adapter is not None,
-        settings.strategy,
-        settings.passages,
-        settings.max_new_tokens,
-        settings.temperature,
-    )
-
-
 class StudyApp:
-    """State shared by every session (notes folder, loaded index, assistants, study deck,
-    the experiment worker) and the callbacks the UI wires to it. Tests build it with a
-    fake assistant factory, a fake checker for the study tab's grading and an experiment
-    worker that runs a scripted child."""
+    """The desks every browser shares (chat, notes, study, experiments; each Gradio-free,
+    in assistant/web/) and the callbacks the UI wires to them: a desk's AssistantError
+    becomes the page's one-line error, its results the components' values. Tests build it
+    with a fake assistant factory, a fake checker for the study tab's grading and an
+    experiment worker that runs a scripted child."""
 
     def __init__(
         self,
@@ -145,20 +113,10 @@ class StudyApp:
         study_dir: Path | None = None,
         chat_dir: Path | None = None,
     ) -> None:
-        self.notes_dir, self.index_dir = Path(notes_dir), Path(index_dir)
-        self.experiments_dir = experiments_dir or default_cache_dir() / "experiments"
-        # Exported conversations, and the key of the browsers' copies of them.
-        self.chat_dir = chat_dir or default_cache_dir() / "chat"
-        self.browser_secret = browser_secret(self.chat_dir / "browser-secret")
-        self.models = ModelStatus()  # what the header's line says
-        self._make_assistant = make_assistant
-        # Runs in a child process, one at a time (eval/experiment/worker.py).
-        self.experiments = experiments or ExperimentWorker()
-        self._lock = threading.Lock()  # guards the index and the assistants between events
-        self._reindexes: ReindexQueue[tuple[BuildReport, str]] = ReindexQueue()
-        self._assistants: dict[ChatSettings, Assistant] = {}
-        self._models_loaded: set[tuple[str, bool]] = set()
-        self._notices = NoticeOnce()  # a backend's remark (no veto), shown once
+        self.notes_dir = Path(notes_dir)
+        chat_dir = chat_dir or default_cache_dir() / "chat"
+        # The key of the browsers' copies of their conversations.
+        self.browser_secret = browser_secret(chat_dir / "browser-secret")
         # Before indexing: a deck inside the notes folder fails at once. The grading
         # checker is the study tab's own (e5 alone), so it never waits for the chat model.
         self.study = StudyDesk(
@@ -167,43 +125,37 @@ class StudyApp:
             study_dir or default_cache_dir() / "study",
             make_checker,
         )
-        self.index, self.report = open_index(self.notes_dir, self.index_dir, progress=verbose)
+        self.notes = NotesDesk(
+            self.notes_dir, Path(index_dir), self._reindexed, _say, verbose=verbose
+        )
+        self.chat = ChatDesk(self.notes.index, chat_dir, make_assistant, _say)
+        self.experiments = ExperimentsDesk(
+            Path(index_dir),
+            experiments_dir or default_cache_dir() / "experiments",
+            experiments,
+        )
         self.cards_status = self.rebuild_cards()
 
-    def assistant_for(self, settings: ChatSettings) -> Assistant:
-        with self._lock:
-            return self._assistant(settings)
+    @property
+    def index(self) -> NotesIndex:
+        return self.notes.index
 
-    def _assistant(self, settings: ChatSettings) -> Assistant:
-        """Under self._lock."""
-        if settings not in self._assistants:
-            if len(self._assistants) >= 8:  # settings combinations seen; generators stay cached
-                self._assistants.pop(next(iter(self._assistants)))
-            self._assistants[settings] = self._make_assistant(self.index, settings)
-        self._models_loaded.add((settings.model, settings.adapter))
-        return self._assistants[settings]
+    @property
+    def report(self) -> BuildReport:
+        return self.notes.report
+
+    @property
+    def models(self) -> ModelStatus:
+        return self.chat.models
+
+    def _reindexed(self, index: NotesIndex) -> str:
+        """A new index (an upload, a delete, a re-index): the chat answers from it, the
+        cards are rebuilt from it."""
+        self.chat.swap_index(index)
+        return self.rebuild_cards()
 
     def warm_up(self) -> float | None:
-        """Load the default chat's models and run each once, so that the first question
-        does not wait for them; main() runs this in a background thread at start. Holds the
-        lock throughout: a question that comes first waits here rather than racing the
-        loads. Returns the seconds it took, None if it failed (the first question then
-        loads again and reports the error itself)."""
-        began = time.perf_counter()
-        self.models.loading()
-        with self._lock:
-            try:
-                assistant = self._assistant(ChatSettings())
-                assistant.checker.scores(["Una frase."], ["Un pasaje de las notas."])
-                if assistant.generator is not None:
-                    "".join(assistant.generator.stream("Hola", GenerationConfig(max_new_tokens=1)))
-            except Exception as err:  # noqa: BLE001 (best effort; the chat reports errors)
-                print(f"aviso: no se pudieron precargar los modelos: {err}", file=sys.stderr)
-                self.models.failed(str(err))
-                return None
-        seconds = time.perf_counter() - began
-        self.models.ready(seconds)
-        return seconds
+        return self.chat.warm_up()
 
     def models_view(self) -> tuple:
         """(the header's status line, its timer): the page asks again every few seconds
@@ -216,66 +168,17 @@ class StudyApp:
 
     # -- chat --------------------------------------------------------------------------
 
-    def ask(
-        self,
-        question: str,
-        session: ChatSession,
-        model: str,
-        adapter: bool,
-        strategy: str,
-        passages: float,
-        max_new_tokens: float,
-        temperature: float,
-    ) -> Iterator[tuple]:
-        """Stream one answer: yields (question box, chat, session, sources panel)."""
-        try:
-            question = require_question(question)
-        except AssistantError as err:
-            raise _error(str(err)) from None
-        try:
-            settings = ChatSettings(
-                model,
-                DEFAULT_ADAPTER if adapter and model in ADAPTERS else None,
-                strategy,
-                int(passages),
-                int(max_new_tokens),
-                float(temperature),
-            )
-        except (ValueError, TypeError) as err:
-            raise _error(f"Ajustes no válidos: {err}") from None
-        number = session.next_number
-        messages = [*session.messages, {"role": "user", "content": question_html(question)}]
-        status = "Buscando en tus notas…"
-        if (settings.model, settings.adapter) not in self._models_loaded:
-            lora = " con su adaptador LoRA" if settings.adapter else ""
-            status = (
-                f"Cargando el modelo {settings.model}{lora} (solo la primera vez, unos segundos)…"
-            )
-            print(status, file=sys.stderr)
-        yield "", [*messages, _bot(status_html(status))], session, gr.skip()
-
-        try:
-            assistant = self.assistant_for(settings)
-            answer, draft = None, ""
-            for event in assistant.stream(question, session.turns):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    draft += event
-                    yield "", [*messages, _bot(streaming_html(draft))], session, gr.skip()
-            evidence = answer_evidence(answer)
-            if notice := self._notices.new(assistant):
-                _warn(notice)
-        except AssistantError as err:
-            session.add_error(question, number, str(err))
-            yield "", session.messages, session, gr.skip()
-            raise _error(str(err)) from None
-
-        if (settings.model, settings.adapter) == (ChatSettings.model, ChatSettings.adapter):
-            self.models.ready()  # the first question loaded them (no warm-up, or it failed)
-        exchange = session.add_answer(answer, number, evidence)
-        show = exchange.cards[0].key if exchange.cards else None
-        yield "", session.messages, session, sources_panel_html(session.cards, show=show)
+    def ask(self, question: str, session: ChatSession, *controls) -> Iterator[tuple]:
+        """Stream one answer: yields (question box, chat, session, sources panel); the
+        controls are ``settings_from_controls``'s six."""
+        with _user_errors():
+            settings = settings_from_controls(*controls)
+            steps = self.chat.ask(question, session, settings)
+            for step in steps:
+                panel = (
+                    sources_panel_html(session.cards, show=step.show) if step.done else gr.skip()
+                )
+                yield "", step.messages, session, panel
 
     @staticmethod
     def new_conversation() -> tuple:
@@ -286,41 +189,21 @@ class StudyApp:
         """What the browser keeps of the conversation (gr.BrowserState)."""
         return session.to_json()
 
-    @staticmethod
-    def restore_chat(saved) -> tuple:
-        """(chat, session, sources panel) from the browser's copy, on page load. A copy
-        that cannot be read is one warning, and the chat starts empty."""
-        try:
-            session = ChatSession.from_json(saved)
-        except SavedChatError as err:
-            _warn(str(err))
-            session = ChatSession()
-        last = session.exchanges[-1].cards if session.exchanges else ()
-        panel = sources_panel_html(session.cards, show=last[0].key if last else None)
-        return session.messages, session, panel
+    def restore_chat(self, saved) -> tuple:
+        """(chat, session, sources panel) from the browser's copy, on page load."""
+        session, show = self.chat.restore(saved)
+        return session.messages, session, sources_panel_html(session.cards, show=show)
 
     def export_chat(self, session: ChatSession) -> dict:
         """The conversation as a Markdown file in the download box."""
-        if not session.exchanges:
-            raise _error("Aún no hay nada que exportar: haz una pregunta primero")
-        self.chat_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = self.chat_dir / f"conversacion-{stamp}-{uuid.uuid4().hex[:6]}.md"
-        out.write_text(conversation_markdown(session), encoding="utf-8")
-        return gr.update(value=str(out), visible=True)
+        with _user_errors():
+            return gr.update(value=str(self.chat.export(session)), visible=True)
 
     # -- notes -------------------------------------------------------------------------
 
-    def notes_rows(self) -> list[list]:
-        rows = []
-        for note in list_notes(self.notes_dir, self.index.manifest):
-            chunks = note.chunks if note.chunks is not None else "sin indexar"
-            rows.append([note.source, chunks, f"{note.size_bytes / 1024:.1f} KB"])
-        return rows
-
     def notes_view(self) -> tuple:
         """(table, delete choices, preview choices); the trash has its own, trash_view."""
-        rows = self.notes_rows()
+        rows = self.notes.rows()
         sources = [row[0] for row in rows]
         return (
             rows,
@@ -329,27 +212,12 @@ class StudyApp:
         )
 
     def note_text(self, source: str | None) -> str:
-        """A note as plain text for the preview (a PDF: the text the index extracted)."""
-        if not source:
-            return ""
-        if source.lower().endswith(".pdf"):
-            return "\n\n".join(c.text for c in self.index.chunks if c.source == source)
-        path = self.notes_dir / source  # the loader's rule: links out of the folder refused
-        if not resolves_inside(path, self.notes_dir) or not path.is_file():
-            raise _error(f"No hay ninguna nota {source!r}")
-        data = path.read_bytes()
-        try:
-            return decode_text(data)[:200_000]  # the loader's reading: UTF-16 too
-        except SkipNote:
-            return data.decode("utf-8", errors="replace")[:200_000]
+        with _user_errors():
+            return self.notes.note_text(source)
 
     def note_preview(self, source: str | None) -> str:
-        """The note for the preview: a Markdown note rendered (raw HTML off), any other
-        as its text."""
-        if not source:
-            return ""
-        text = self.note_text(source)
-        return f'<div class="note-preview">{passage_html(text, source)}</div>'
+        with _user_errors():
+            return self.notes.note_preview(source)
 
     def upload(
         self,
@@ -358,78 +226,28 @@ class StudyApp:
         progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
     ) -> str:
         """Save the uploaded notes and re-index, in this one callback (so an API client
-        that calls it gets the same index as the page). Each problem is one message: the
-        error, when no file could be added; a warning per file left out, when others were.
-        Gradio's copy of every upload is deleted, saved or refused."""
-        if not files:
-            raise _error("Elige uno o más archivos .md, .txt o .pdf")
-        saved, replaced, problems = [], [], []
-        try:
-            for file in files:
-                path = Path(file)
-                try:
-                    existed = (self.notes_dir / sanitize_filename(path.name)).is_file()
-                    name = save_note(self.notes_dir, path.name, _read_upload(path), replace).name
-                except AssistantError as err:
-                    problems.append(str(err))
-                    continue
-                (replaced if existed else saved).append(name)
-        finally:
-            for file in files:
-                discard_upload(file)
-        if not saved and not replaced:
-            raise _error(
-                problems[0]
-                if len(problems) == 1
-                else "No se añadió ninguna nota: " + "; ".join(problems)
-            )
-        for problem in problems:
-            _warn(problem)
-        parts = [f"Añadidas: {', '.join(saved)}."] if saved else []
-        if replaced:
-            parts.append(
-                f"Reemplazadas: {', '.join(replaced)} (la versión anterior queda en la papelera)."
-            )
-        return self._reindexed(" ".join(parts), progress)
+        that calls it gets the same index as the page)."""
+        with _user_errors():
+            return self.notes.upload(files, replace, progress)
 
     def confirm_delete(self, source: str | None) -> tuple:
         """(the confirmation box, its question): a delete is asked before it is done."""
-        if not source:
-            raise _error("Elige la nota que quieres borrar")
-        question = (
-            f"¿Mover <strong>{html.escape(source)}</strong> a la papelera? Se puede recuperar "
-            "después con «Recuperar de la papelera»."
-        )
-        return gr.Column(visible=True), question
+        with _user_errors():
+            return gr.Column(visible=True), self.notes.delete_question(source)
 
     def delete(
         self,
         source: str | None,
         progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
     ) -> tuple:
-        """(status, the confirmation box hidden, the trash with the note selected); the
-        index is rebuilt in this callback, so a deleted note is never found again, also
-        when an API client deletes it."""
-        if not source:
-            raise _error("Elige la nota que quieres borrar")
-        try:
-            trash = delete_note(self.notes_dir, source)
-        except AssistantError as err:
-            raise _error(str(err)) from None
-        status = self._reindexed(
-            f"{source} movida a la papelera. Para deshacerlo, pulsa «Recuperar de la papelera».",
-            progress,
-        )
-        return status, gr.Column(visible=False), self.trash_view(trash.name)
+        """(status, the confirmation box hidden, the trash with the note selected)."""
+        with _user_errors():
+            status, trashed = self.notes.delete(source, progress)
+        return status, gr.Column(visible=False), self.trash_view(trashed)
 
     def trash_view(self, selected: str | None = None) -> dict:
         """The trash's dropdown: each deleted note or replaced version, newest first."""
-        try:
-            trashed = list_trash(self.notes_dir)
-        except AssistantError as err:
-            _warn(str(err))
-            trashed = []
-        choices = [(note.label, note.name) for note in trashed]
+        choices = self.notes.trash()
         known = selected in {name for _, name in choices}
         return gr.Dropdown(choices=choices, value=selected if known else None)
 
@@ -438,51 +256,13 @@ class StudyApp:
         name: str | None,
         progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
     ) -> tuple:
-        """(status, the trash without it): the note goes back where it was and the index
-        is rebuilt, as after an upload."""
-        if not name:
-            raise _error("Elige en la papelera la nota que quieres recuperar")
-        try:
-            source, displaced = restore_note(self.notes_dir, name)
-        except AssistantError as err:
-            raise _error(str(err)) from None
-        status = f"{source} recuperada de la papelera"
-        if displaced is not None:
-            status += " (la versión que había ocupa ahora su lugar en la papelera)"
-        return self._reindexed(status + ".", progress), self.trash_view()
+        """(status, the trash without it)."""
+        with _user_errors():
+            return self.notes.restore(name, progress), self.trash_view()
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
-        try:
-            return self._reindex(progress)
-        except AssistantError as err:
-            raise _error(str(err)) from None
-
-    def _reindexed(self, done: str, progress) -> str:
-        """Re-index after an upload, a delete or a restore: the line keeps what was done
-        ("… movida a la papelera …") before the index's summary, also when the re-index
-        fails (the change is made; the previous index still answers)."""
-        try:
-            return f"{done} {self._reindex(progress)}".strip()
-        except AssistantError as err:
-            raise _error(f"{done} Pero el índice no se actualizó: {err}") from None
-
-    def _reindex(self, progress) -> str:
-        """Re-index and rebuild the cards, queued behind any re-index in progress (another
-        browser's upload or delete): the result reflects the folder as it is now."""
-        progress(0, desc="Leyendo las notas…")
-        report, cards = self._reindexes.run(partial(self._rebuild, progress))
-        for warning in report.warnings:
-            _warn(warning)
-        return f"{report.summary()} {cards}"
-
-    def _rebuild(self, progress) -> tuple[BuildReport, str]:
-        """One re-index (under self._reindexes): the index swapped in, the cards rebuilt."""
-        index, report = open_index(self.notes_dir, self.index_dir, progress=True)
-        with self._lock:
-            self.index, self.report = index, report
-            self._assistants.clear()  # they hold the old index
-        progress(0.95, desc="Actualizando las tarjetas de estudio…")
-        return report, self.rebuild_cards()
+        with _user_errors():
+            return self.notes.reindex(progress)
 
     # -- study -------------------------------------------------------------------------
 
@@ -516,7 +296,8 @@ class StudyApp:
         return study_view(session, view, mode, new_card=session.card_id != shown)
 
     def study_reveal(self, session: StudySession, mode: str) -> tuple:
-        self._study_action(self.study.reveal, session)
+        with _user_errors():
+            self.study.reveal(session)
         return self.study_show(session, mode)
 
     def study_check(
@@ -524,10 +305,11 @@ class StudyApp:
     ) -> tuple:
         """Grade a written answer, or check the option picked: the back, the passage and
         the proposed rating."""
-        if mode == STUDY_MODES[2]:
-            self._study_action(self.study.pick, session, option)
-        else:
-            self._study_action(self.study.grade, session, answer)
+        with _user_errors():
+            if mode == STUDY_MODES[2]:
+                self.study.pick(session, option)
+            else:
+                self.study.grade(session, answer)
         return self.study_show(session, mode)
 
     def study_rate(self, rating: str, session: StudySession, mode: str) -> tuple:
@@ -558,19 +340,10 @@ class StudyApp:
     def study_export(self, fmt: str) -> dict:
         """The deck as an Anki package or CSV in the study folder, in the download box (an
         update: a gr.File built here would copy the file into Gradio's cache at once)."""
-        try:
+        with _user_errors():
             out, written = self.study.export(fmt)  # type: ignore[arg-type]
-        except AssistantError as err:
-            raise _error(str(err)) from None
         gr.Info(f"Exportadas {written} tarjetas a {out.name}")
         return gr.update(value=str(out), visible=True)
-
-    @staticmethod
-    def _study_action(action: Callable, *args) -> None:
-        try:
-            action(*args)
-        except AssistantError as err:
-            raise _error(str(err)) from None
 
     # -- experiments -------------------------------------------------------------------
 
@@ -582,72 +355,30 @@ class StudyApp:
         progress=gr.Progress(),  # noqa: B008 (Gradio's way of asking for a progress bar)
     ) -> tuple:
         """Run the experiment grid in the worker's child process, following its progress;
-        returns (status, table, plots, report). The chats never wait for it: it holds no
-        slot of theirs, and the child runs niced on one core."""
-        if not strategies or not models:
-            raise _error("Elige al menos una estrategia y un modelo")
-        out = self.experiments_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-        request = ExperimentRequest(
-            str(EXPERIMENT_QUESTIONS),
-            tuple(strategies),
-            tuple(models),
-            int(limit),
-            str(out),
-            str(self.index_dir),
-        )
-        try:
-            run = self.experiments.start(request)
-        except AssistantError as err:
-            raise _error(str(err)) from None
-        grid = GridProgress(cells=len(strategies) * len(models))  # one seed
-        progress(0, desc="Preparando el experimento (carga las notas y el primer modelo)…")
-        for step in run.steps():
-            line = grid(step.done, step.total, step.cell).line
-            progress((step.done, step.total), desc=line, unit="respuestas")
-        try:
-            result = run.results()
-        except ExperimentCancelled as err:
-            return str(err), None, [], ""
-        except AssistantError as err:
-            raise _error(str(err)) from None
-        return experiment_view(f"Resultados en {out}", out, result)
+        returns (status, table, plots, report)."""
+        with _user_errors():
+            return experiment_view(self.experiments.run(strategies, models, limit, progress))
 
     def cancel_experiment(self) -> str:
-        """Stop the run in progress (its child process and all it started)."""
-        if not self.experiments.cancel():
-            return "No hay ningún experimento en marcha."
-        log.info("experimento cancelado")
-        return "Experimento cancelado."
+        return self.experiments.cancel()
 
     def published_experiment(self) -> tuple:
-        """The full dev-set grid committed under docs/experiments/dev, shown before any run:
-        the grid takes hours on this hardware, a student should not need to rerun it."""
-        results = PUBLISHED_EXPERIMENT / "results.json"
-        try:
-            result = json.loads(results.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return "No hay un experimento publicado que mostrar.", None, [], ""
-        config = result.get("config", {})
-        status = (
-            f"Experimento completo publicado (`{PUBLISHED_EXPERIMENT.relative_to(ROOT)}`): "
-            f"{len(result.get('cells') or [])} combinaciones de estrategia y modelo, "
-            f"semillas {', '.join(str(s) for s in config.get('seeds', []))}. "
-            "Ejecuta uno propio con los controles de arriba."
-        )
-        return experiment_view(status, PUBLISHED_EXPERIMENT, result)
+        return experiment_view(self.experiments.published())
 
 
-def experiment_view(status: str, out: Path, result: dict) -> tuple:
-    """(status, table, plots, report) for an experiment folder. The report is rendered
+def experiment_view(outcome: ExperimentOutcome) -> tuple:
+    """(status, table, plots, report) for an experiment's outcome. The report is rendered
     from the results as the grid is (same units and headers, even for a report.md written
     by an older version) and without its plots section: the gallery shows the same PNGs,
     and Markdown here cannot reach the files."""
-    headers, rows = results_table(result)
-    text = render_report(result, plots={})
+    if outcome.result is None or outcome.folder is None:
+        return outcome.status, None, [], ""
+    headers, rows = results_table(outcome.result)
+    text = render_report(outcome.result, plots={})
     return (
-        status,
+        outcome.status,
         gr.Dataframe(value=rows, headers=headers) if rows else None,
-        sorted(str(p) for p in out.glob("*.png")),
+        sorted(str(p) for p in outcome.folder.glob("*.png")),
         text,
     )
 
@@ -710,6 +441,15 @@ def _error(message: str) -> gr.Error:
     return gr.Error(html.escape(message), print_exception=False)
 
 
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A desk's AssistantError as the page's one-line error."""
+    try:
+        yield
+    except AssistantError as err:
+        raise _error(str(err)) from None
+
+
 def note_files(**options) -> gr.File:
     """A gr.File without Gradio 6.31's leak: its preprocess opens an empty
     NamedTemporaryFile(delete=False) in the upload folder for every file and drops it
@@ -730,19 +470,13 @@ def note_files(**options) -> gr.File:
     return files
 
 
-def _read_upload(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:  # gone from Gradio's folder (a retry of a discarded upload)
-        raise AssistantError(f"No se pudo leer {path.name}: súbelo de nuevo") from err
-
-
 def _warn(message: str) -> None:
     gr.Warning(html.escape(message))
 
 
-def _bot(content: str) -> dict:
-    return {"role": "assistant", "content": content}
+def _say(message: str) -> None:
+    """The desks' warnings: _warn looked up when one comes (tests replace it)."""
+    _warn(message)
 
 
 # -- UI ----------------------------------------------------------------------------------
@@ -874,7 +608,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
         with gr.Tab("Notas"):
             gr.Markdown(f"Carpeta de notas: `{app.notes_dir}`")
             notes_table = gr.Dataframe(
-                app.notes_rows(),
+                app.notes.rows(),
                 headers=["Nota", "Fragmentos", "Tamaño"],
                 interactive=False,
                 label="Tus notas",
@@ -959,7 +693,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 f"Evalúa estrategias y modelos con las preguntas de "
                 f"`{EXPERIMENT_QUESTIONS.relative_to(ROOT)}` (hechas para las notas por "
                 "defecto). Tarda minutos y se ejecuta aparte: el chat sigue respondiendo. Un "
-                f"experimento a la vez, de hasta {app.experiments.max_answers} respuestas "
+                f"experimento a la vez, de hasta {app.experiments.worker.max_answers} respuestas "
                 "(estrategias × modelos × preguntas); «Cancelar» lo detiene."
             )
             with gr.Row():
@@ -1240,7 +974,11 @@ def launch(
         max_file_size=MAX_UPLOAD,
         # Files the app hands out: experiment plots, the study tab's plot and exports, and
         # exported conversations.
-        allowed_paths=[str(app.experiments_dir), str(app.study.exports_dir), str(app.chat_dir)],
+        allowed_paths=[
+            str(app.experiments.out_dir),
+            str(app.study.exports_dir),
+            str(app.chat.chat_dir),
+        ],
         theme=THEME,
         css=CSS,
         head=HEAD,

@@ -14,7 +14,9 @@ import app as study_app
 from assistant.answer import Assistant, AssistantConfig
 from assistant.grounding import evidence_spans, sentence_spans
 from assistant.prompts import ABSTAIN
+from assistant.web import experiments_desk
 from assistant.web.answer_html import sources_panel_html
+from assistant.web.chat_desk import control_values
 from assistant.web.evidence import highlight_html
 from assistant.web.login import parse_auth
 from assistant.web.notes_admin import (
@@ -280,11 +282,11 @@ def test_main_exits_with_a_one_line_error_on_missing_notes(tmp_path, capsys):
 
 def test_notes_are_listed_with_their_chunk_counts(make_app, notes_copy):
     app = make_app()
-    rows = {row[0]: row[1] for row in app.notes_rows()}
+    rows = {row[0]: row[1] for row in app.notes.rows()}
     assert set(rows) == {"preguntas_nlp_llm.md", "teacher_forcing.md"}
     assert all(isinstance(count, int) and count > 0 for count in rows.values())
     (notes_copy / "nueva.md").write_text("# Nueva\n\nUna nota nueva sobre RAG.\n", encoding="utf-8")
-    assert {r[0]: r[1] for r in app.notes_rows()}["nueva.md"] == "sin indexar"
+    assert {r[0]: r[1] for r in app.notes.rows()}["nueva.md"] == "sin indexar"
 
 
 def test_upload_sanitizes_the_name_and_reindexing_uses_the_note(make_app, notes_copy, tmp_path):
@@ -298,7 +300,7 @@ def test_upload_sanitizes_the_name_and_reindexing_uses_the_note(make_app, notes_
     assert status.startswith("Añadidas: Mis apuntes _RAG_.md. Índice listo:")
     assert "nuevas: Mis apuntes _RAG_.md" in status
     assert (notes_copy / "Mis apuntes _RAG_.md").exists() and upload.exists()  # not Gradio's
-    counts = {row[0]: row[1] for row in app.notes_rows()}
+    counts = {row[0]: row[1] for row in app.notes.rows()}
     assert counts["Mis apuntes _RAG_.md"] == 1
     assert any(c.source == "Mis apuntes _RAG_.md" for c in app.index.chunks)
 
@@ -322,7 +324,7 @@ def test_delete_moves_the_note_to_the_trash_and_reindexes_without_it(make_app, n
     assert not (notes_copy / "teacher_forcing.md").exists()
     assert (notes_copy / TRASH / "teacher_forcing.md").exists()
     assert "quitadas: teacher_forcing.md" in status
-    assert [row[0] for row in app.notes_rows()] == ["preguntas_nlp_llm.md"]
+    assert [row[0] for row in app.notes.rows()] == ["preguntas_nlp_llm.md"]
     with pytest.raises(gr.Error, match="única nota"):
         app.delete("preguntas_nlp_llm.md")
 
@@ -333,9 +335,9 @@ def test_warm_up_loads_the_default_chat_once_so_the_first_question_finds_it(make
     assert app.warm_up() >= 0
     assert made == [study_app.ChatSettings()]
     # The warm-up ran the generator once (a one-token "Hola"), so its model is loaded.
-    warmed = app._assistants[study_app.ChatSettings()].generator
+    warmed = app.chat._assistants[study_app.ChatSettings()].generator
     assert warmed.prompts == ["Hola"] and warmed.configs[0].max_new_tokens == 1
-    defaults = study_app.control_values(study_app.ChatSettings())  # the controls' start
+    defaults = control_values(study_app.ChatSettings())  # the controls' start
     updates = ask(app, QUESTION, study_app.ChatSession(), settings=defaults)
     assert made == [study_app.ChatSettings()]
     assert "[1]" in updates[-1][1][-1]["content"]
@@ -349,7 +351,7 @@ def test_a_failed_warm_up_is_one_line_and_the_first_question_loads_again(make_ap
         calls.append(settings)
         raise ModelNotInstalledError("falta el modelo gemma-270m")
 
-    app._make_assistant = broken
+    app.chat.make_assistant = broken
     assert app.warm_up() is None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "falta el modelo" in err[0]
@@ -392,7 +394,7 @@ def test_experiments_run_in_the_worker_and_show_its_outputs(make_app, tmp_path):
 
 def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, tmp_path):
     app = make_app()
-    published = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
+    published = json.loads((experiments_desk.PUBLISHED / "results.json").read_text())
     status, table, plots, report = app.published_experiment()
     seeds = ", ".join(str(seed) for seed in published["config"]["seeds"])
     assert "docs/experiments/dev" in status and f"semillas {seeds}." in status
@@ -400,7 +402,7 @@ def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, t
     assert {Path(p).name for p in plots} == {"metrics.png", "latency_f1.png"}
     assert report.startswith("# Experimento") and "## Calidad" in report
     assert "![" not in report and "## Gráficos" not in report
-    monkeypatch.setattr(study_app, "PUBLISHED_EXPERIMENT", tmp_path / "missing")
+    monkeypatch.setattr("assistant.web.experiments_desk.PUBLISHED", tmp_path / "missing")
     assert app.published_experiment() == (
         "No hay un experimento publicado que mostrar.",
         None,

@@ -18,6 +18,7 @@ from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Assistant, AssistantConf
 from assistant.grounding import sentence_spans
 from assistant.prompts import ABSTAIN
 from assistant.study.cards import build_cards
+from assistant.web import experiments_desk
 from assistant.web.card_html import passage_html as study_passage_html
 from assistant.web.chat_state import (
     SAVED_VERSION,
@@ -351,7 +352,7 @@ def test_the_export_has_each_question_answer_and_cited_passage(make_app):
         ask(app, QUESTION, session, BROKEN)
     update = app.export_chat(session)
     path = Path(update["value"])
-    assert update["visible"] and path.parent == app.chat_dir and path.suffix == ".md"
+    assert update["visible"] and path.parent == app.chat.chat_dir and path.suffix == ".md"
     text = path.read_text(encoding="utf-8")
     assert text == conversation_markdown(session)
     assert text.startswith("# Conversación con tus notas")
@@ -407,16 +408,16 @@ def test_the_status_line_follows_the_warm_up(make_app):
 
 def test_a_failed_warm_up_says_so_and_a_question_then_makes_it_ready(make_app, capsys):
     app = make_app()
-    real = app._make_assistant
+    real = app.chat.make_assistant
 
     def broken(index, settings):
         raise study_app.AssistantError("falta el modelo gemma-270m <x>")
 
-    app._make_assistant = broken
+    app.chat.make_assistant = broken
     assert app.warm_up() is None
     line, timer = app.models_view()
     assert "no se pudieron precargar" in line and "&lt;x&gt;" in line and not timer.active
-    app._make_assistant = real
+    app.chat.make_assistant = real
     ask(app, QUESTION, ChatSession(), settings=("gemma-270m", True, "zero-shot", 3, 160, 0.0))
     assert "listo" in app.models_view()[0]
 
@@ -705,7 +706,7 @@ def test_a_bad_file_beside_a_good_one_is_one_warning(make_app, tmp_path, warning
 
 
 def test_the_grid_and_the_report_show_latencies_in_seconds_alike():
-    results = json.loads((study_app.PUBLISHED_EXPERIMENT / "results.json").read_text())
+    results = json.loads((experiments_desk.PUBLISHED / "results.json").read_text())
     headers, rows = results_table(results)
     assert "first_token (s)" in headers and "total (s)" in headers
     assert not any(header.endswith("_ms") for header in headers)

@@ -218,13 +218,22 @@ def _utf16_read(case: Case, _) -> None:
     assert {n.source: n.text for n in loaded.notes} == {n: _utf16_text(n) for n in UTF16_FORMS}
     import app  # the Notes tab's preview reads them the same way
 
-    shown = SimpleNamespace(notes_dir=case.tmp / "utf16", index=None)
+    shown = _notes_tab(case.tmp / "utf16", None)
     assert app.StudyApp.note_text(shown, "be.md") == _utf16_text("be.md")
     # A binary file with NULs stays refused.
     (case.tmp / "utf16" / "programa.md").write_bytes(bytes(range(256)) * 40)
     warnings = load_notes(case.tmp / "utf16").warnings
     assert warnings == ["programa.md: parece un archivo binario, no texto, se omite"]
     assert [h.chunk.source for h in NotesIndex.load(case.tmp / "i16").search("ñandú", k=4)]
+
+
+def _notes_tab(notes_dir: Path, index) -> SimpleNamespace:
+    """What app.StudyApp's note preview reads: its notes desk, with no index built."""
+    from assistant.web.notes_desk import NotesDesk
+
+    desk = NotesDesk.__new__(NotesDesk)
+    desk.notes_dir, desk.index = notes_dir, index
+    return SimpleNamespace(notes=desk)
 
 
 def _auth_file(text: str) -> Callable[[Case], None]:
@@ -297,7 +306,7 @@ def _link_skipped(case: Case, report) -> None:
     index = NotesIndex.load(case.index)
     assert not [c for c in index.chunks if "CLAVE-SECRETA" in c.text]
     # The app's note preview applies the same rule (corpus.files.resolves_inside).
-    shown = SimpleNamespace(notes_dir=case.notes, index=index)
+    shown = _notes_tab(case.notes, index)
     with pytest.raises(gr.Error):
         app.StudyApp.note_text(shown, "passwd.txt")
     assert "Teacher" in app.StudyApp.note_text(shown, "teacher_forcing.md")

@@ -334,14 +334,14 @@ def _experiment_beside_chats(row: Row) -> None:  # issue 23, item 6
     grid = (["zero-shot"], ["gemma-270m"], 10)
     job = row.served.client.submit(*grid, api_name="/experiment")
     deadline = time.monotonic() + 120
-    while (run := app.experiments.running) is None or run.last is None:
+    while (run := app.experiments.worker.running) is None or run.last is None:
         assert time.monotonic() < deadline and not job.done(), "the experiment never started"
         time.sleep(0.05)
     child = psutil.Process(run.process.pid)
     try:
         _, chat, _ = other.predict(QUESTION, *SETTINGS, api_name="/ask")
         assert "Teacher Forcing" in str(chat[-1]["content"])
-        assert app.experiments.running is run and child.is_running()  # the run goes on
+        assert app.experiments.worker.running is run and child.is_running()  # the run goes on
         with pytest.raises(Exception, match="Ya hay un experimento en marcha"):
             other.predict(*grid, api_name="/experiment")
         with pytest.raises(Exception, match="el máximo es 120"):
@@ -352,7 +352,7 @@ def _experiment_beside_chats(row: Row) -> None:  # issue 23, item 6
         other.close()
     assert status.startswith("Experimento cancelado"), status
     assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
-    assert app.experiments.running is None
+    assert app.experiments.worker.running is None
     assert [line.split(":")[0] for line in row.log] == [
         "error de usuario",
         "error de usuario",
