@@ -23,9 +23,8 @@ import numpy as np
 
 from assistant.citations import cited_numbers, strip_citations
 from assistant.support import content_words
+from corpus.markdown import NOT_PROSE_STARTS
 from corpus.text import sentences as text_sentences
-
-_SKIPPED_LINE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")  # headings, fences, rules
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def sentence_spans(passage: str) -> tuple[tuple[int, int], ...]:
     offset = 0
     for line in passage.splitlines(keepends=True):
         stripped = line.strip()
-        if stripped and not stripped.startswith(_SKIPPED_LINE_STARTS):
+        if stripped and not stripped.startswith(NOT_PROSE_STARTS):
             cursor = 0
             for piece in text_sentences(line):
                 piece = piece.strip()

@@ -20,7 +20,8 @@ import yaml
 from jinja2 import Environment, StrictUndefined
 
 from corpus.errors import SettingsError
-from corpus.records import Chunk, Hit, plain_text
+from corpus.markdown import plain_text
+from corpus.records import Chunk, Hit
 from corpus.text import strip_question_number
 
 ABSTAIN = "No encuentro esto en tus notas."

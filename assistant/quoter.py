@@ -28,7 +28,8 @@ import numpy as np
 
 from assistant.support import passage_units
 from corpus.errors import SettingsError
-from corpus.records import Hit, plain_text
+from corpus.markdown import plain_text
+from corpus.records import Hit
 from corpus.text import analyse
 
 

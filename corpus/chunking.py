@@ -8,57 +8,11 @@ note (citations highlight it). Finding ATX headings outside code fences is a few
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from corpus.config import ChunkConfig
+from corpus.markdown import Section, find_sections
 from corpus.records import Chunk, Note, content_hash
-from corpus.text import strip_markup
-
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-
-
-@dataclass(frozen=True)
-class Section:
-    start: int
-    end: int
-    path: tuple[str, ...]  # heading texts from the top level down to this section
-
-
-def clean_heading(raw: str) -> str:
-    return strip_markup(raw).strip()
-
-
-def find_sections(text: str) -> list[Section]:
-    """Split ``text`` at ATX headings that are not inside code fences.
-
-    Sections are contiguous and cover the whole text; the part before the first heading
-    (if any) is a section with an empty path.
-    """
-    starts: list[tuple[int, int, str]] = []  # (offset, level, heading)
-    offset, in_fence = 0, False
-    for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        elif not in_fence and (match := _HEADING.match(line.rstrip("\r\n"))):
-            starts.append((offset, len(match.group(1)), clean_heading(match.group(2))))
-        offset += len(line)
-
-    sections: list[Section] = []
-    if not starts or starts[0][0] > 0:
-        first_end = starts[0][0] if starts else len(text)
-        sections.append(Section(0, first_end, ()))
-    stack: list[tuple[int, str]] = []  # (level, heading) of the open headings
-    for i, (start, level, heading) in enumerate(starts):
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, heading))
-        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
-        sections.append(Section(start, end, tuple(h for _, h in stack)))
-    return sections
 
 
 def _splitter(chunk_size: int, config: ChunkConfig) -> RecursiveCharacterTextSplitter:

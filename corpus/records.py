@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import asdict, dataclass
 
-_HEADING_MARK = re.compile(r"^#+[ \t]*(\d+\.[ \t]*)?", re.MULTILINE)
-_EMPHASIS = re.compile(r"[*_`]+")
-
-
-def plain_text(markdown: str) -> str:
-    """Markdown without heading marks, heading numbers and emphasis: markup is noise to
-    embedders (measured: +1 point recall@5 for e5 on the dev set)."""
-    return _EMPHASIS.sub("", _HEADING_MARK.sub("", markdown))
+from corpus.markdown import plain_text
 
 
 def content_hash(*parts: str, length: int = 16) -> str:

@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from assistant.support import passage_units
+from corpus.markdown import plain_text
 from corpus.questions import Question, holds_evidence, load_questions
-from corpus.records import Hit, plain_text
+from corpus.records import Hit
 from eval.harness import emit
 from eval.metrics import best, token_f1
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.chunking import chunk_note, find_sections
+from corpus.chunking import chunk_note
 from corpus.config import ChunkConfig
+from corpus.markdown import find_sections
 from corpus.records import Note
 from tests.conftest import NOTES
 

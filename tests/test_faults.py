@@ -840,7 +840,7 @@ LEGIT = [
 def test_no_sentence_of_the_default_notes_is_withheld():
     from assistant.prompts import is_instruction
     from corpus.loader import load_notes
-    from corpus.records import plain_text
+    from corpus.markdown import plain_text
     from corpus.text import sentences
     from tests.conftest import NOTES
 

@@ -26,8 +26,9 @@ from assistant.training.lora.data import (
 )
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
+from corpus.markdown import plain_text
 from corpus.questions import is_relevant, load_questions
-from corpus.records import Chunk, plain_text
+from corpus.records import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 from tests.conftest import NOTES  # noqa: E402  (the tracked notes)

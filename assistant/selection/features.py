@@ -31,7 +31,8 @@ from functools import lru_cache
 import numpy as np
 
 from assistant.selection.base import Candidate, UnitVectors, label_of
-from corpus.records import Hit, plain_text
+from corpus.markdown import plain_text
+from corpus.records import Hit
 from corpus.text import analyse, fold_accents
 
 # Question forms: (name, pattern over the folded, lowercased question). Several may match.

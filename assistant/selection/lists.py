@@ -23,7 +23,8 @@ import re
 from dataclasses import replace
 
 from assistant.selection.base import RankedUnit, Selection, label_of
-from corpus.records import Hit, plain_text
+from corpus.markdown import plain_text
+from corpus.records import Hit
 from corpus.text import analyse, fold_accents
 
 # What a question asks for, in Spanish or English (folded, lowercased). Stricter than

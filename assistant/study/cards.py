@@ -37,18 +37,11 @@ from assistant.study.rules import (
     list_question,
     question_of,
 )
-from assistant.study.sections import (
-    Block,
-    Sentence,
-    item_body,
-    plain,
-    prose_sentences,
-    read_blocks,
-    render,
-)
-from corpus.chunking import Section, chunk_notes, find_sections
+from assistant.study.sections import Sentence, plain, prose_sentences, render
+from corpus.chunking import chunk_notes
 from corpus.config import ChunkConfig
 from corpus.errors import SettingsError
+from corpus.markdown import Block, Section, find_sections, item_body, read_blocks
 from corpus.records import Chunk, Note, content_hash
 
 CardKind = Literal["qa", "definition", "cloze", "list"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.study.sections import Block, Sentence, item_body, plain, render_lines
+from assistant.study.sections import Sentence, plain, render_lines
+from corpus.markdown import Block, item_body
 from corpus.text import fold_accents, strip_question_number
 
 BLANK = "[...]"  # what replaces a cloze's term

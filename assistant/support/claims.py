@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from corpus.markdown import LIST_MARKER, TABLE_RULE, is_fence
 from corpus.text import WORD as _WORD
 from corpus.text import analyse, fold_accents, sentences
 
@@ -36,10 +37,8 @@ _CODE_LIKE = re.compile(r"(?=\w*[A-Z]\w*[A-Z0-9])[A-Za-z]\w*|[A-Za-z]+\d\w*")  #
 _CAPITALIZED = re.compile(r"[A-ZÁÉÍÓÚÑ]\w*")
 _STARTS = ".:;!?¿¡([—-\"“«'•"  # after these a capital starts a sentence or label
 _NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")  # not inside a name: Word2Vec, T5
-_LIST_MARKER = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
 _HEADING = re.compile(r"^#{1,6}\s+(?:\d+\.\s*)?")
 _MARKUP = re.compile(r"[*_`$]+|\\text\{|\\(?:left|right|frac|sqrt|dots)")
-_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
 
 
 def _normalize(text: str) -> str:
@@ -65,10 +64,10 @@ def passage_units(passage: str) -> tuple[str, ...]:
     in_fence = False
     for raw in passage.splitlines():
         stripped = raw.strip()
-        if stripped.startswith(("```", "~~~")):
+        if is_fence(stripped):
             in_fence = not in_fence
             continue
-        if not stripped or _TABLE_RULE.match(stripped):
+        if not stripped or TABLE_RULE.match(stripped):
             continue
         if stripped.startswith("|"):
             cells = [_clean_line(c) for c in stripped.strip("|").split("|")]
@@ -86,8 +85,8 @@ def passage_units(passage: str) -> tuple[str, ...]:
             labels.clear()
             continue
         indent = len(raw) - len(raw.lstrip())
-        is_item = bool(_LIST_MARKER.match(stripped))
-        text = _clean_line(_LIST_MARKER.sub("", stripped))
+        is_item = bool(LIST_MARKER.match(stripped))
+        text = _clean_line(LIST_MARKER.sub("", stripped))
         # A label governs deeper lines, and list items at its own depth when it is a
         # paragraph ("Ventajas de LoRA:" over "- Menor uso de memoria").
         while labels and not (
@@ -160,7 +159,7 @@ def numbers(text: str) -> set[str]:
     Ordered-list markers and heading numbers are not numbers of the content.
     """
     body = "\n".join(
-        _HEADING.sub("", _LIST_MARKER.sub("", line.strip())) for line in text.splitlines()
+        _HEADING.sub("", LIST_MARKER.sub("", line.strip())) for line in text.splitlines()
     )
     found = {n.replace(",", ".").rstrip(".") for n in _NUMBER.findall(body)}
     words = _WORD.findall(fold_accents(body.lower()))

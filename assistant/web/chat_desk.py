@@ -137,7 +137,9 @@ class ChatDesk:
         self.models.ready(seconds)
         return seconds
 
-    def ask(self, question: str, session: ChatSession, settings: ChatSettings) -> Iterator[ChatStep]:
+    def ask(
+        self, question: str, session: ChatSession, settings: ChatSettings
+    ) -> Iterator[ChatStep]:
         """Stream one answer into ``session``: a status line, the draft as it grows, then
         the checked answer. An AssistantError is recorded in the conversation (the last
         step shows it) and raised."""

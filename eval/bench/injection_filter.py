@@ -35,7 +35,7 @@ PREVIOUS = re.compile(
 def measure(folder: Path) -> dict:
     from assistant.prompts import is_instruction
     from corpus.loader import load_notes
-    from corpus.records import plain_text
+    from corpus.markdown import plain_text
     from corpus.text import sentences
 
     lines = [

@@ -40,8 +40,9 @@ from corpus.chunking import chunk_notes
 from corpus.errors import NotesError, QuestionsFileError
 from corpus.files import file_sha256
 from corpus.loader import load_notes
+from corpus.markdown import plain_text
 from corpus.questions import Question, is_relevant, load_questions, read_jsonl
-from corpus.records import Chunk, Hit, plain_text
+from corpus.records import Chunk, Hit
 from corpus.text import normalize, strip_markup, strip_question_number
 
 # chunk_body and first_sentence above are the prompt module's own helpers: passages and

@@ -1,0 +1,194 @@
+"""The one Markdown reader of the project: the line grammar the notes use, a note's
+sections, and a section's blocks, every piece with its exact offsets in the note.
+
+Hand-written, like its callers' needs: every chunk, card and highlight must map back to an
+exact span of the note, and Markdown libraries (LangChain's MarkdownHeaderTextSplitter,
+markdown-it's tokens) re-join lines or give line numbers, not character offsets.
+
+Known limits: only the Markdown the notes use is recognised (ATX headings, ``-``/``*``/``+``
+and ``1.``/``1)`` items, fenced code, ``|`` tables, ``$$`` math); an indented line right
+after an item continues it, as in CommonMark, but lazy continuations are not followed
+across blank lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from corpus.errors import SettingsError
+from corpus.text import strip_markup
+
+HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")  # an ATX heading line: (marks, text)
+FENCE = re.compile(r"^\s*(```|~~~)")  # a line that opens or closes a code fence
+LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d+[.)])[ \t]+")
+LIST_MARKER = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # a list marker on a stripped line
+TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")  # a table's header rule (or a --- rule)
+# Lines that hold no sentence of their own: headings, fences, table rules, --- rules.
+NOT_PROSE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")
+_HEADING_MARK = re.compile(r"^#+[ \t]*(\d+\.[ \t]*)?", re.MULTILINE)
+_EMPHASIS = re.compile(r"[*_`]+")
+
+BlockKind = Literal["prose", "item", "code", "table", "math"]
+BLOCK_KINDS: tuple[str, ...] = ("prose", "item", "code", "table", "math")
+
+
+def is_fence(line: str) -> bool:
+    return bool(FENCE.match(line))
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown without heading marks, heading numbers and emphasis: markup is noise to
+    embedders (measured: +1 point recall@5 for e5 on the dev set)."""
+    return _EMPHASIS.sub("", _HEADING_MARK.sub("", markdown))
+
+
+# -- sections ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    start: int
+    end: int
+    path: tuple[str, ...]  # heading texts from the top level down to this section
+
+
+def clean_heading(raw: str) -> str:
+    return strip_markup(raw).strip()
+
+
+def find_sections(text: str) -> list[Section]:
+    """Split ``text`` at ATX headings that are not inside code fences.
+
+    Sections are contiguous and cover the whole text; the part before the first heading
+    (if any) is a section with an empty path.
+    """
+    starts: list[tuple[int, int, str]] = []  # (offset, level, heading)
+    offset, in_fence = 0, False
+    for line in text.splitlines(keepends=True):
+        if FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and (match := HEADING.match(line.rstrip("\r\n"))):
+            starts.append((offset, len(match.group(1)), clean_heading(match.group(2))))
+        offset += len(line)
+
+    sections: list[Section] = []
+    if not starts or starts[0][0] > 0:
+        first_end = starts[0][0] if starts else len(text)
+        sections.append(Section(0, first_end, ()))
+    stack: list[tuple[int, str]] = []  # (level, heading) of the open headings
+    for i, (start, level, heading) in enumerate(starts):
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading))
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        sections.append(Section(start, end, tuple(h for _, h in stack)))
+    return sections
+
+
+# -- blocks --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a section; ``text == note_text[start:end]`` (no trailing newline)."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    text: str
+    indent: int = 0  # items: columns before the marker (nesting)
+
+    def __post_init__(self) -> None:
+        if self.kind not in BLOCK_KINDS:
+            raise SettingsError(f"kind must be one of {BLOCK_KINDS}, got {self.kind!r}")
+        if not 0 <= self.start <= self.end:
+            raise SettingsError(f"need 0 <= start <= end, got start={self.start}, end={self.end}")
+        if len(self.text) != self.end - self.start:
+            raise SettingsError(
+                f"text has {len(self.text)} characters but the span "
+                f"({self.start}, {self.end}) has {self.end - self.start}"
+            )
+
+
+def item_body(block: Block) -> str:
+    """An item's text after its marker, raw (emphasis kept, for label detection)."""
+    match = LIST_ITEM.match(block.text)
+    return block.text[match.end() :] if match else block.text
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of each line in text[start:end], newline excluded."""
+    spans, offset = [], start
+    for line in text[start:end].splitlines(keepends=True):
+        stripped = len(line.rstrip("\r\n"))
+        spans.append((offset, offset + stripped))
+        offset += len(line)
+    return spans
+
+
+def read_blocks(text: str, section: Section) -> list[Block]:
+    """The blocks of one section's body (its heading line is skipped)."""
+    lines = _lines(text, section.start, section.end)
+    if section.path and lines:
+        lines = lines[1:]  # the heading line
+    blocks: list[Block] = []
+    open_kind: BlockKind | None = None  # the block being extended: prose, item or table
+    open_start = open_end = open_indent = 0
+    fence_start: int | None = None
+    math_start: int | None = None
+
+    def close() -> None:
+        nonlocal open_kind
+        if open_kind is not None:
+            blocks.append(
+                Block(open_kind, open_start, open_end, text[open_start:open_end], open_indent)
+            )
+        open_kind = None
+
+    def begin(kind: BlockKind, start: int, end: int, indent: int = 0) -> None:
+        nonlocal open_kind, open_start, open_end, open_indent
+        close()
+        open_kind, open_start, open_end, open_indent = kind, start, end, indent
+
+    for start, end in lines:
+        line = text[start:end]
+        stripped = line.strip()
+        if fence_start is not None:  # inside a code fence: only its closing line matters
+            if FENCE.match(line):
+                blocks.append(Block("code", fence_start, end, text[fence_start:end]))
+                fence_start = None
+            continue
+        if math_start is not None:
+            if stripped.endswith("$$"):
+                blocks.append(Block("math", math_start, end, text[math_start:end]))
+                math_start = None
+            continue
+        if FENCE.match(line):
+            close()
+            fence_start = start
+        elif stripped.startswith("$$"):
+            close()
+            if len(stripped) > 2 and stripped.endswith("$$"):
+                blocks.append(Block("math", start, end, line))
+            else:
+                math_start = start
+        elif not stripped:
+            close()
+        elif stripped.startswith("|"):
+            if open_kind == "table":
+                open_end = end
+            else:
+                begin("table", start, end)
+        elif match := LIST_ITEM.match(line):
+            begin("item", start, end, len(match.group("indent").expandtabs(4)))
+        elif open_kind in ("prose", "item"):
+            open_end = end  # a continuation line
+        else:
+            begin("prose", start, end)
+    close()
+    if fence_start is not None:  # an unclosed fence runs to the end of the section
+        end = lines[-1][1]
+        blocks.append(Block("code", fence_start, end, text[fence_start:end]))
+    return blocks
