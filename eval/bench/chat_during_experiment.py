@@ -35,8 +35,16 @@ import psutil
 
 from corpus.paths import default_cache_dir
 from corpus.questions import load_questions
-from eval.bench.app_load import SETTING_NAMES, SETTINGS, WARMUP_QUESTION
-from eval.harness import free_port, start_app, stop_app, wait_until_up, write_result
+from eval.harness import (
+    SETTING_NAMES,
+    SETTINGS,
+    WARMUP_QUESTION,
+    free_port,
+    start_app,
+    stop_app,
+    wait_until_up,
+    write_result,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = (["zero-shot"], ["gemma-270m"])  # the run's strategies and models

@@ -22,14 +22,8 @@ import time
 from pathlib import Path
 
 from corpus.files import atomic_write_text
-from eval.bench.generation import (
-    DEFAULT_VENV,
-    LlamaCpp,
-    agreement,
-    last_logits,
-    logged_prompts,
-    ours_run_steps,
-)
+from eval.bench.generation import DEFAULT_VENV, LlamaCpp, agreement, last_logits, ours_run_steps
+from eval.harness import logged_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 

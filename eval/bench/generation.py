@@ -59,6 +59,7 @@ from pathlib import Path
 
 from corpus.files import atomic_write_text
 from eval.bench.stream_timing import time_stream
+from eval.harness import answer_config, logged_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "eval" / "bench" / "llama_cpp_worker.py"
@@ -66,7 +67,6 @@ DEFAULT_VENV = ROOT / ".cache" / "bench-venv"
 NOTES = ROOT / "corpus" / "notes"
 LONG_PROMPT, SHORT_PROMPT, NEW_TOKENS = 1000, 256, 64
 LOOKUP_ROW = "int8w+lookup"
-READER_LOGS = ROOT / "docs" / "results" / "reader" / "cells"
 QUIET_PSI = 20.0  # % of the last 10 s in which some task waited for a CPU
 
 
@@ -271,23 +271,6 @@ def ours_run_steps(generator, ids: list[int], new: int, draft_tokens: int):
 
     config = GenerationConfig(max_new_tokens=new, temperature=0.0, repetition_penalty=1.0)
     return with_drafts(generator, draft_tokens).token_steps(ids, config, ignore_end=True)
-
-
-def logged_prompts(notes_set: str = "heldout") -> list[str]:
-    """The prompts the reader bench sent the model for a notes question set ("dev",
-    "heldout"), as its log holds them: real retrieval, the default strategy."""
-    log = READER_LOGS / f"reader__notes_{notes_set}.log.jsonl"
-    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    return [row["answer"]["prompt"] for row in rows if row["answer"].get("prompt")]
-
-
-def answer_config():
-    """The assistant's own decoding settings for an answer (veto included)."""
-    from assistant.abstain import AbstentionPolicy
-    from assistant.generators import GenerationConfig
-    from assistant.prompts import ABSTAIN
-
-    return GenerationConfig(veto=ABSTAIN, veto_below=AbstentionPolicy().veto_below)
 
 
 def bench_task(rounds: int, venv: Path, max_wait: float, scratch: Path) -> dict:

@@ -68,7 +68,7 @@ def main() -> None:
     from assistant.generators.adapters import adapter_for
     from assistant.generators.hf import HFGenerator
     from corpus.files import atomic_write_text
-    from eval.bench.generation import answer_config, logged_prompts
+    from eval.harness import answer_config, logged_prompts
 
     generator = HFGenerator("gemma-270m", adapter=adapter_for("gemma-270m", "default"))
     config = answer_config()

@@ -42,18 +42,23 @@ from pathlib import Path
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text, check_output_path
 from corpus.questions import load_questions
-from eval.bench.app_load import (
+from eval.harness import (
+    NOTES,
+    ROOT,
     SETTING_NAMES,
     SETTINGS,
     TOPICS,
     TURN_TIMEOUT_S,
     WARMUP_QUESTION,
     chats_at_once,
+    free_port,
     message_text,
     run_chat,
     spread,
+    start_app,
+    stop_app,
+    wait_until_up,
 )
-from eval.harness import NOTES, ROOT, free_port, start_app, stop_app, wait_until_up
 
 DEV_SET = ROOT / "eval" / "data" / "notes_dev.jsonl"
 RSS_EVERY = 20  # questions between two readings of the app's memory

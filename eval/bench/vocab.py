@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 
 from corpus.files import atomic_write_text
-from eval.bench.generation import answer_config, logged_prompts, time_stream, with_drafts
+from eval.bench.generation import time_stream, with_drafts
+from eval.harness import answer_config, logged_prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 

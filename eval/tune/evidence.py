@@ -38,14 +38,9 @@ from assistant.selection.lists import prefer_named, sibling_hits
 from corpus.files import atomic_write_text, file_sha256
 from corpus.questions import load_questions
 from eval.answers import limit_questions
+from eval.harness import DEV_SETS
 from eval.metrics import best, token_f1
 
-SETS = {
-    # notes_dev without its held-out rows (the held-out file is a subset of it).
-    "notes_train": ("corpus/notes", "eval/data/notes_dev.jsonl"),
-    "ood_dev": ("eval/data/ood_notes", "eval/data/ood_dev.jsonl"),
-    "squad_es_dev": ("eval/data/squad_es/dev/notes", "eval/data/squad_es/dev/questions.jsonl"),
-}
 RATIOS = (0.3, 0.5, 0.7, 0.9, None)  # None: never a second unit
 # (second_ratio, definition_next) pairs scored
 CHOICES = tuple((ratio, nxt) for ratio in RATIOS for nxt in (True, False))
@@ -69,7 +64,7 @@ def selection_rows(notes: str, questions: str, limit: int | None) -> list[Row]:
 
     rows = []
     everything = load_questions(questions)
-    if questions == SETS["notes_train"][1]:
+    if questions == DEV_SETS["notes_train"][1]:
         everything = notes_train_questions()
     for question in limit_questions(everything, limit):
         asked = " ".join(question.question.split())
@@ -107,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--squad-limit must be >= 1, got {args.squad_limit}")
     per_set = {
         name: selection_rows(notes, questions, args.squad_limit if "squad" in name else None)
-        for name, (notes, questions) in SETS.items()
+        for name, (notes, questions) in DEV_SETS.items()
     }
     grid = []
     for choice in CHOICES:
@@ -129,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {
             "sets": {
                 name: {"notes": notes, "questions": q, "sha256": file_sha256(q)}
-                for name, (notes, q) in SETS.items()
+                for name, (notes, q) in DEV_SETS.items()
             },
             "squad_limit": args.squad_limit,
             "n": {name: len(rows) for name, rows in per_set.items()},

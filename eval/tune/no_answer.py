@@ -4,7 +4,7 @@ the evidence quoted per question form, on the dev sets.
     python -m eval.tune.no_answer --out docs/results/no_answer.json [--squad-limit 400]
         [--strategy zero-shot] [--selector ranker]
 
-Every dev question (``eval.tune.evidence.SETS``: the notes' training questions, the
+Every dev question (``eval.harness.DEV_SETS``: the notes' training questions, the
 water-cycle notes, SQuAD-es dev articles; never a held-out row) is answered twice by the
 assistant with the selector's abstention off (``max_no_answer`` 1.0): by the writer
 (``--strategy``, Gemma 3 270M + the reader adapter) and by the evidence quoted
@@ -33,8 +33,8 @@ from assistant.selection.evidence import ANSWER_FORMS, answer_form
 from corpus.files import atomic_write_text, file_sha256
 from corpus.questions import load_questions
 from eval.answers import limit_questions
+from eval.harness import DEV_SETS
 from eval.metrics import best, token_f1
-from eval.tune.evidence import SETS
 
 TOLERANCE = 0.005
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 21))  # 0.05 .. 1.0
@@ -68,7 +68,7 @@ def answer_rows(name: str, limit: int | None, strategy: str, selector: str) -> l
     from assistant.training.selection.train import notes_train_questions
     from index.store import open_index
 
-    notes, path = SETS[name]
+    notes, path = DEV_SETS[name]
     index = open_index(notes)[0]
     writer = load_assistant(index, strategy=strategy)
     never = replace(
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.squad_limit < 1:
         parser.error(f"--squad-limit must be >= 1, got {args.squad_limit}")
     rows = []
-    for name in SETS:
+    for name in DEV_SETS:
         limit = args.squad_limit if "squad" in name else None
         rows += answer_rows(name, limit, args.strategy, args.selector)
     sets = sorted({r.set for r in rows})
@@ -185,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
             "strategy": args.strategy,
             "selector": args.selector,
             "squad_limit": args.squad_limit,
-            "sets": {n: {"questions": q, "sha256": file_sha256(q)} for n, (_, q) in SETS.items()},
+            "sets": {
+                n: {"questions": q, "sha256": file_sha256(q)} for n, (_, q) in DEV_SETS.items()
+            },
         },
     }
     atomic_write_text(args.out, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
