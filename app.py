@@ -1,4 +1,5 @@
-"""The study assistant in the browser: a thin Gradio shell over the functions the CLI uses.
+"""The study assistant in the browser: the Gradio page, its components wired to the
+callbacks of assistant/web/callbacks.py, which call each tab's desk (assistant/web/).
 
     .venv/bin/python app.py [--host 127.0.0.1] [--port 7860] [--notes corpus/notes]
                             [--index .cache/index] [--deck FILE.sqlite]
@@ -11,70 +12,49 @@ rebuilt into the deck (by default the one `cards build` uses for --notes); the d
 chat's models load in the background right after (a question that comes first waits for
 them; a line under the title says when they are). Tabs: Chat (streamed answers,
 clickable citations, a sources panel, the conversation kept in the browser and exported
-as Markdown; assistant/web/chat_state.py), Study (due cards, written answers graded by the
-support checker, statistics, Anki/CSV export; assistant/web/study_desk.py), Notes (upload,
-delete with confirmation, restore from the trash, re-index, each rebuilding the cards),
-Experiments (eval/experiment/grid.py).
+as Markdown; chat_desk.py, chat_state.py), Study (due cards, written answers graded by the
+support checker, statistics, Anki/CSV export; study_desk.py), Notes (upload, delete with
+confirmation, restore from the trash, re-index, each rebuilding the cards; notes_desk.py),
+Experiments (experiments_desk.py over eval/experiment/).
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 import gradio as gr
-from gradio.utils import NamedString
-from gradio_client.utils import is_valid_file
 from starlette.middleware import Middleware
 
-from assistant.answer import Assistant
 from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.generators.openai_backend import configured_models
-from assistant.settings import MODELS, ChatSettings, load_assistant
+from assistant.settings import MODELS, ChatSettings
 from assistant.study.schedule import RATING_KEYS
-from assistant.study.storage import default_deck_path
-from assistant.support import Checker
 from assistant.web.answer_html import (
-    error_html,
     sources_panel_html,
 )
+from assistant.web.callbacks import STUDY_MODES, StudyApp, log, note_files
 from assistant.web.card_html import (
-    back_html,
-    front_html,
-    progress_markdown,
     rating_label,
-    retention_rows,
-    stats_markdown,
 )
-from assistant.web.chat_desk import ChatDesk, settings_from_controls
 from assistant.web.chat_state import (
     ChatSession,
-    browser_secret,
 )
 from assistant.web.experiments_desk import QUESTIONS as EXPERIMENT_QUESTIONS
-from assistant.web.experiments_desk import ExperimentOutcome, ExperimentsDesk
 from assistant.web.login import LoginThrottle, ThrottledLogin, resolve_auth
-from assistant.web.model_status import ModelStatus
 from assistant.web.network import check_port_free, is_loopback
-from assistant.web.notes_desk import NotesDesk
-from assistant.web.study_desk import CardView, StudyDesk, StudyError, StudySession
-from assistant.web.uploads import discard_upload, upload_dir_for, use_upload_dir
+from assistant.web.study_desk import StudySession
+from assistant.web.uploads import upload_dir_for, use_upload_dir
 from corpus.errors import AssistantError
-from corpus.paths import default_cache_dir
-from eval.experiment.report import render_report, results_table
-from eval.experiment.worker import ExperimentWorker
-from index.store import BuildReport, NotesIndex, check_index_dir
+from index.store import check_index_dir
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_NOTES = ROOT / "corpus" / "notes"
@@ -86,397 +66,7 @@ EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
 EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
 # The report's plots section: its image links are relative to the report's folder.
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
-# Flip the card, write the answer first, or pick it among the backs of similar cards.
-STUDY_MODES = ("Tarjetas", "Respuesta escrita", "Opciones")
 CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage entry
-# One line per user error (a refused upload, a bad setting); tracebacks only for real bugs.
-log = logging.getLogger("study_assistant.app")
-
-
-class StudyApp:
-    """The desks every browser shares (chat, notes, study, experiments; each Gradio-free,
-    in assistant/web/) and the callbacks the UI wires to them: a desk's AssistantError
-    becomes the page's one-line error, its results the components' values. Tests build it
-    with a fake assistant factory, a fake checker for the study tab's grading and an
-    experiment worker that runs a scripted child."""
-
-    def __init__(
-        self,
-        notes_dir: str | Path,
-        index_dir: str | Path,
-        make_assistant: Callable[[NotesIndex, ChatSettings], Assistant] = load_assistant,
-        experiments: ExperimentWorker | None = None,
-        experiments_dir: Path | None = None,
-        verbose: bool = False,
-        deck_path: str | Path | None = None,
-        make_checker: Callable[[], Checker] | None = None,
-        study_dir: Path | None = None,
-        chat_dir: Path | None = None,
-    ) -> None:
-        self.notes_dir = Path(notes_dir)
-        chat_dir = chat_dir or default_cache_dir() / "chat"
-        # The key of the browsers' copies of their conversations.
-        self.browser_secret = browser_secret(chat_dir / "browser-secret")
-        # Before indexing: a deck inside the notes folder fails at once. The grading
-        # checker is the study tab's own (e5 alone), so it never waits for the chat model.
-        self.study = StudyDesk(
-            Path(deck_path).expanduser() if deck_path else default_deck_path(self.notes_dir),
-            self.notes_dir,
-            study_dir or default_cache_dir() / "study",
-            make_checker,
-        )
-        self.notes = NotesDesk(
-            self.notes_dir, Path(index_dir), self._reindexed, _say, verbose=verbose
-        )
-        self.chat = ChatDesk(self.notes.index, chat_dir, make_assistant, _say)
-        self.experiments = ExperimentsDesk(
-            Path(index_dir),
-            experiments_dir or default_cache_dir() / "experiments",
-            experiments,
-        )
-        self.cards_status = self.rebuild_cards()
-
-    @property
-    def index(self) -> NotesIndex:
-        return self.notes.index
-
-    @property
-    def report(self) -> BuildReport:
-        return self.notes.report
-
-    @property
-    def models(self) -> ModelStatus:
-        return self.chat.models
-
-    def _reindexed(self, index: NotesIndex) -> str:
-        """A new index (an upload, a delete, a re-index): the chat answers from it, the
-        cards are rebuilt from it."""
-        self.chat.swap_index(index)
-        return self.rebuild_cards()
-
-    def warm_up(self) -> float | None:
-        return self.chat.warm_up()
-
-    def models_view(self) -> tuple:
-        """(the header's status line, its timer): the page asks again every few seconds
-        while the models load, and stops once that is settled."""
-        line = html.escape(self.models.line())
-        return (
-            f'<div class="model-status {self.models.state}">{line}</div>',
-            gr.Timer(active=not self.models.settled),
-        )
-
-    # -- chat --------------------------------------------------------------------------
-
-    def ask(self, question: str, session: ChatSession, *controls) -> Iterator[tuple]:
-        """Stream one answer: yields (question box, chat, session, sources panel); the
-        controls are ``settings_from_controls``'s six."""
-        with _user_errors():
-            settings = settings_from_controls(*controls)
-            steps = self.chat.ask(question, session, settings)
-            for step in steps:
-                panel = (
-                    sources_panel_html(session.cards, show=step.show) if step.done else gr.skip()
-                )
-                yield "", step.messages, session, panel
-
-    @staticmethod
-    def new_conversation() -> tuple:
-        return [], ChatSession(), sources_panel_html([])
-
-    @staticmethod
-    def saved_chat(session: ChatSession) -> dict:
-        """What the browser keeps of the conversation (gr.BrowserState)."""
-        return session.to_json()
-
-    def restore_chat(self, saved) -> tuple:
-        """(chat, session, sources panel) from the browser's copy, on page load."""
-        session, show = self.chat.restore(saved)
-        return session.messages, session, sources_panel_html(session.cards, show=show)
-
-    def export_chat(self, session: ChatSession) -> dict:
-        """The conversation as a Markdown file in the download box."""
-        with _user_errors():
-            return gr.update(value=str(self.chat.export(session)), visible=True)
-
-    # -- notes -------------------------------------------------------------------------
-
-    def notes_view(self) -> tuple:
-        """(table, delete choices, preview choices); the trash has its own, trash_view."""
-        rows = self.notes.rows()
-        sources = [row[0] for row in rows]
-        return (
-            rows,
-            gr.Dropdown(choices=sources, value=None),
-            gr.Dropdown(choices=sources, value=None),
-        )
-
-    def note_text(self, source: str | None) -> str:
-        with _user_errors():
-            return self.notes.note_text(source)
-
-    def note_preview(self, source: str | None) -> str:
-        with _user_errors():
-            return self.notes.note_preview(source)
-
-    def upload(
-        self,
-        files: list[str] | None,
-        replace: bool,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
-    ) -> str:
-        """Save the uploaded notes and re-index, in this one callback (so an API client
-        that calls it gets the same index as the page)."""
-        with _user_errors():
-            return self.notes.upload(files, replace, progress)
-
-    def confirm_delete(self, source: str | None) -> tuple:
-        """(the confirmation box, its question): a delete is asked before it is done."""
-        with _user_errors():
-            return gr.Column(visible=True), self.notes.delete_question(source)
-
-    def delete(
-        self,
-        source: str | None,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
-    ) -> tuple:
-        """(status, the confirmation box hidden, the trash with the note selected)."""
-        with _user_errors():
-            status, trashed = self.notes.delete(source, progress)
-        return status, gr.Column(visible=False), self.trash_view(trashed)
-
-    def trash_view(self, selected: str | None = None) -> dict:
-        """The trash's dropdown: each deleted note or replaced version, newest first."""
-        choices = self.notes.trash()
-        known = selected in {name for _, name in choices}
-        return gr.Dropdown(choices=choices, value=selected if known else None)
-
-    def restore(
-        self,
-        name: str | None,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
-    ) -> tuple:
-        """(status, the trash without it)."""
-        with _user_errors():
-            return self.notes.restore(name, progress), self.trash_view()
-
-    def reindex(self, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio's way)
-        with _user_errors():
-            return self.notes.reindex(progress)
-
-    # -- study -------------------------------------------------------------------------
-
-    def rebuild_cards(self) -> str:
-        """The cards (re)built from the notes as the index holds them, reviews kept; one
-        line saying what changed. A failure (a damaged deck) is that line, never raised:
-        the chat works without a deck, and the study tab shows the error."""
-        try:
-            report = self.study.rebuild(self.index.chunks, self.index.chunk_config)
-        except AssistantError as err:
-            print(f"aviso: las tarjetas no se actualizaron: {err}", file=sys.stderr)
-            return f"Tarjetas sin actualizar: {err}"
-        return (
-            f"Tarjetas: {report.cards} ({report.new} nuevas, {report.updated} actualizadas, "
-            f"{report.retired} retiradas)."
-        )
-
-    def study_show(self, session: StudySession, mode: str) -> tuple:
-        """The session's card, or the next due one, in the tab's components."""
-        shown = session.card_id
-        try:
-            view = self.study.view(session)
-        except AssistantError as err:
-            return study_problem(session, str(err))
-        if mode == STUDY_MODES[2] and view.row is not None and view.choice is None:
-            try:
-                view = replace(view, choice=self.study.choices(session))
-            except AssistantError as err:  # no other card of its kind: flip this one
-                _warn(str(err))
-                mode = STUDY_MODES[0]
-        return study_view(session, view, mode, new_card=session.card_id != shown)
-
-    def study_reveal(self, session: StudySession, mode: str) -> tuple:
-        with _user_errors():
-            self.study.reveal(session)
-        return self.study_show(session, mode)
-
-    def study_check(
-        self, answer: str, option: int | None, session: StudySession, mode: str
-    ) -> tuple:
-        """Grade a written answer, or check the option picked: the back, the passage and
-        the proposed rating."""
-        with _user_errors():
-            if mode == STUDY_MODES[2]:
-                self.study.pick(session, option)
-            else:
-                self.study.grade(session, answer)
-        return self.study_show(session, mode)
-
-    def study_rate(self, rating: str, session: StudySession, mode: str) -> tuple:
-        """Save a rating, then show the next due card. A card that left the deck meanwhile
-        (its note edited or deleted) is a warning, and the next card comes."""
-        try:
-            self.study.rate(session, rating)
-        except StudyError as err:
-            raise _error(str(err)) from None
-        except AssistantError as err:
-            _warn(str(err))
-        return self.study_show(session, mode)
-
-    def study_stats(self, session: StudySession) -> tuple:
-        """(progress line, statistics line, reviews-per-day PNG, retention table)."""
-        try:
-            stats = self.study.stats()
-            plot = str(self.study.plot(stats))
-        except AssistantError as err:
-            return f"⚠ {html.escape(str(err))}", "", None, []
-        return (
-            progress_markdown(stats, session.reviewed, session.last),
-            stats_markdown(stats),
-            plot,
-            retention_rows(stats),
-        )
-
-    def study_export(self, fmt: str) -> dict:
-        """The deck as an Anki package or CSV in the study folder, in the download box (an
-        update: a gr.File built here would copy the file into Gradio's cache at once)."""
-        with _user_errors():
-            out, written = self.study.export(fmt)  # type: ignore[arg-type]
-        gr.Info(f"Exportadas {written} tarjetas a {out.name}")
-        return gr.update(value=str(out), visible=True)
-
-    # -- experiments -------------------------------------------------------------------
-
-    def experiment(
-        self,
-        strategies: list[str],
-        models: list[str],
-        limit: float,
-        progress=gr.Progress(),  # noqa: B008 (Gradio's way of asking for a progress bar)
-    ) -> tuple:
-        """Run the experiment grid in the worker's child process, following its progress;
-        returns (status, table, plots, report)."""
-        with _user_errors():
-            return experiment_view(self.experiments.run(strategies, models, limit, progress))
-
-    def cancel_experiment(self) -> str:
-        return self.experiments.cancel()
-
-    def published_experiment(self) -> tuple:
-        return experiment_view(self.experiments.published())
-
-
-def experiment_view(outcome: ExperimentOutcome) -> tuple:
-    """(status, table, plots, report) for an experiment's outcome. The report is rendered
-    from the results as the grid is (same units and headers, even for a report.md written
-    by an older version) and without its plots section: the gallery shows the same PNGs,
-    and Markdown here cannot reach the files."""
-    if outcome.result is None or outcome.folder is None:
-        return outcome.status, None, [], ""
-    headers, rows = results_table(outcome.result)
-    text = render_report(outcome.result, plots={})
-    return (
-        outcome.status,
-        gr.Dataframe(value=rows, headers=headers) if rows else None,
-        sorted(str(p) for p in outcome.folder.glob("*.png")),
-        text,
-    )
-
-
-def study_view(session: StudySession, view: CardView, mode: str, new_card: bool) -> tuple:
-    """(session, front, back, answer box, options, actions row, check, reveal, ratings row,
-    4 rating buttons): the front alone (with its options, in choice mode), then the back
-    with its passage and the four ratings; the rating proposed for a written answer or a
-    pick is the highlighted button. The answer box is emptied only for a new card: a
-    redraw (another tab, the mode) keeps what is being typed."""
-    card, written = view.row is not None, mode == STUDY_MODES[1]
-    choosing = card and mode == STUDY_MODES[2] and view.choice is not None
-    proposal = view.proposal
-    check = card and (written or (choosing and not view.revealed))
-    reveal = card and not view.revealed and not choosing
-    answer = {"value": view.answer} if new_card else {}
-    options = {}
-    if choosing:  # an update's value is the option's text, even with type="index"
-        picked = view.choice.options[view.picked] if view.picked is not None else None
-        options = {"choices": list(view.choice.options), "value": picked}
-    return (
-        session,
-        front_html(view),
-        back_html(view),
-        gr.update(visible=card and written, **answer),
-        gr.update(visible=choosing, interactive=not view.revealed, **options),
-        gr.Row(visible=check or reveal),  # an empty row would still take its height
-        gr.Button(visible=check),
-        gr.Button(visible=reveal),
-        gr.Row(visible=card and view.revealed),
-        *(
-            gr.Button(variant="primary" if name == proposal else "secondary")
-            for name in RATING_KEYS.values()
-        ),
-    )
-
-
-def study_problem(session: StudySession, message: str) -> tuple:
-    """study_view's outputs when the deck cannot be read: the message, no card."""
-    session.show(None)
-    return (
-        session,
-        error_html(message),
-        "",
-        gr.Textbox(visible=False),
-        gr.Radio(visible=False),
-        gr.Row(visible=False),
-        gr.Button(visible=False),
-        gr.Button(visible=False),
-        gr.Row(visible=False),
-        *(gr.Button(variant="secondary") for _ in RATING_KEYS),
-    )
-
-
-def _error(message: str) -> gr.Error:
-    """A user's mistake, for the page: one line in the server log, no traceback (Gradio
-    prints one for every other exception: those are bugs). gr.Error renders HTML; file
-    names and loader messages must stay text."""
-    log.info("error de usuario: %s", message)
-    return gr.Error(html.escape(message), print_exception=False)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """A desk's AssistantError as the page's one-line error."""
-    try:
-        yield
-    except AssistantError as err:
-        raise _error(str(err)) from None
-
-
-def note_files(**options) -> gr.File:
-    """A gr.File without Gradio 6.31's leak: its preprocess opens an empty
-    NamedTemporaryFile(delete=False) in the upload folder for every file and drops it
-    (components/file.py, _process_single_file), so each upload left a file behind. The
-    method is replaced on this one instance: a subclass would make Gradio write a .pyi
-    file beside app.py. A file of the wrong type is deleted and refused as a user error."""
-    files = gr.File(**options)
-
-    def process_single_file(upload) -> NamedString:
-        if files.file_types and not is_valid_file(upload.path, files.file_types):
-            discard_upload(upload.path)
-            raise _error(
-                f"{Path(upload.path).name}: tipo de archivo no admitido; sube .md, .txt o .pdf"
-            )
-        return NamedString(upload.path)
-
-    files._process_single_file = process_single_file
-    return files
-
-
-def _warn(message: str) -> None:
-    gr.Warning(html.escape(message))
-
-
-def _say(message: str) -> None:
-    """The desks' warnings: _warn looked up when one comes (tests replace it)."""
-    _warn(message)
 
 
 # -- UI ----------------------------------------------------------------------------------

@@ -323,7 +323,7 @@ def test_an_unreadable_saved_conversation_is_one_warning_and_an_empty_chat(
     make_app, monkeypatch, payload
 ):
     warned = []
-    monkeypatch.setattr(study_app, "_warn", warned.append)
+    monkeypatch.setattr("assistant.web.callbacks._warn", warned.append)
     with pytest.raises(SavedChatError):
         ChatSession.from_json(payload)
     messages, session, _ = make_app().restore_chat(payload)
@@ -670,7 +670,7 @@ def test_the_ui_has_the_confirmation_and_the_trash(make_app):
 @pytest.fixture
 def warnings_seen(monkeypatch) -> list[str]:
     seen: list[str] = []
-    monkeypatch.setattr(study_app, "_warn", seen.append)
+    monkeypatch.setattr("assistant.web.callbacks._warn", seen.append)
     return seen
 
 

@@ -360,7 +360,7 @@ def test_the_app_offers_a_served_model_and_shows_its_notice_once(
         ]
         assert ("openai:tiny", "openai:tiny") in models.choices
         warned = []
-        monkeypatch.setattr(study_app, "_warn", warned.append)
+        monkeypatch.setattr("assistant.web.callbacks._warn", warned.append)
         settings = ("openai:tiny", True, "zero-shot", 3, 160, 0.0)
         for _ in range(2):
             *_, (_, chat, _, _) = app.ask(app.index.chunks[0].heading, ChatSession(), *settings)

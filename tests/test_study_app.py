@@ -398,7 +398,7 @@ def test_a_card_without_options_is_shown_to_flip_with_a_warning(make_app, notes_
     """The only card of its kind (the notes' one definition card) has no distractors."""
     app = make_app()
     warned: list[str] = []
-    monkeypatch.setattr(study_app, "_warn", warned.append)
+    monkeypatch.setattr("assistant.web.callbacks._warn", warned.append)
     session = StudySession()
     with Deck.open(app.study.deck_path) as deck:
         (definition,) = [row.card for row in deck.cards() if row.card.kind == "definition"]
