@@ -34,6 +34,7 @@ READER_LOGS = ROOT / "docs" / "results" / "reader" / "cells"
 def write_result(out: Path, report: dict, indent: int = 2) -> None:
     """``report`` as JSON in ``out``, written atomically: a run stopped halfway leaves the
     previous result whole."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(out), json.dumps(report, indent=indent, ensure_ascii=False) + "\n")
 
 

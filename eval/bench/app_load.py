@@ -17,7 +17,6 @@ A benchmark, not a test: it prints numbers and writes JSON; it asserts nothing a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -33,13 +32,13 @@ from eval.harness import (
     TOPICS,
     WARMUP_QUESTION,
     chats_at_once,
+    emit,
     free_port,
     run_chat,
     spread,
     start_app,
     stop_app,
     wait_until_up,
-    write_result,
 )
 
 
@@ -87,9 +86,7 @@ def main() -> None:
         "chat_seconds": spread(seconds),  # of the chats that finished
         "chats": results,
     }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_result(args.out, report)
+    emit(report, args.out)
     if not (report["all_answered"] and report["none_leaked"]):
         raise SystemExit("some chat was not answered or saw another chat's history")
 

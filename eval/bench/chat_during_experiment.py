@@ -21,7 +21,6 @@ A benchmark, not a test: it prints numbers and writes JSON; it asserts nothing a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -39,11 +38,11 @@ from eval.harness import (
     SETTING_NAMES,
     SETTINGS,
     WARMUP_QUESTION,
+    emit,
     free_port,
     start_app,
     stop_app,
     wait_until_up,
-    write_result,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,9 +166,7 @@ def main() -> None:
             "seconds_to_stop": stopped_s,
         },
     }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_result(args.out, report)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

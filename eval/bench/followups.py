@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant.conversation import Turn, is_follow_up, resolve_query
 from corpus.questions import is_relevant
-from eval.harness import write_result
+from eval.harness import emit
 from index.store import NotesIndex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,10 +59,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = followup_recall(open_index(args.notes)[0], load_pairs())
-    print(json.dumps(result, ensure_ascii=False, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_result(args.out, result)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

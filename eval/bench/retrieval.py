@@ -21,7 +21,7 @@ from pathlib import Path
 
 from corpus.config import ChunkConfig
 from corpus.questions import load_questions
-from eval.harness import write_result
+from eval.harness import emit
 from eval.retrieval import evaluate_retrieval
 from index.config import IndexConfig
 from index.store import NotesIndex, build_index, with_config
@@ -160,10 +160,7 @@ def main() -> None:
         "search_ms_p95": round(statistics.quantiles(searches, n=20)[18], 2),
         "searches": len(searches),
     }
-    print(json.dumps(results, ensure_ascii=False, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_result(args.out, results)
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ embeddings, where approximate indexes behave differently from on uniform noise.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import faiss
 import numpy as np
 import psutil
 
-from eval.harness import write_result
+from eval.harness import emit
 from index.config import IndexConfig
 from index.faiss_store import build_faiss
 
@@ -100,10 +99,7 @@ def main() -> None:
     for kind in ("hnsw", "ivf"):
         results[kind], _ = measure(kind, vectors, queries, truth)
     results["process_rss_mb"] = round(rss_mb(), 1)
-    print(json.dumps(results, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_result(args.out, results)
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -32,7 +31,7 @@ from assistant.training.lora.train import (
     model_folder,
     train_lora,
 )
-from eval.harness import write_result
+from eval.harness import emit
 
 
 def hand_loop(base: str, data: Path, config: LoraTrainConfig) -> list[float]:
@@ -131,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results["config"] = config.to_json()
     results["examples"] = args.examples
-    json.dump(results, sys.stdout, indent=2)
-    print()
-    if args.out:
-        write_result(args.out, results)
+    emit(results, args.out)
     return 0
 
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 from assistant.abstain import AbstentionPolicy, retrieval_confidence
-from eval.harness import write_result
+from eval.harness import emit
 
 DEV_SETS = {
     "notes_dev": ("corpus/notes", "eval/data/notes_dev.jsonl"),
@@ -69,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "min_coverage": AbstentionPolicy.min_coverage,
         },
     }
-    json.dump(report, sys.stdout, indent=1)
-    print()
-    if args.out:
-        write_result(args.out, report, indent=1)
+    emit(report, args.out)
     return 0
 
 

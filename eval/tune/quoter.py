@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from assistant.quoter import Quoter, QuoterConfig, unit_sentence
-from eval.harness import write_result
+from eval.harness import emit
 from eval.metrics import best, token_f1
 
 DEV_SETS = {
@@ -98,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "top10": results[:10],
         "grid": {k: list(v) for k, v in GRID.items()},
     }
-    json.dump(report, sys.stdout, indent=2)
-    print()
-    if args.out:
-        write_result(args.out, report)
+    emit(report, args.out)
     return 0
 
 
