@@ -11,7 +11,7 @@ from __future__ import annotations
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from corpus.config import ChunkConfig
-from corpus.markdown import Section, find_sections
+from corpus.markdown import Section, find_sections, read_front_matter
 from corpus.records import Chunk, Note, content_hash
 
 
@@ -60,6 +60,7 @@ def split_section(text: str, section: Section, config: ChunkConfig) -> list[tupl
 def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
     """Cut one note into chunks that never cross a heading and cover all its text."""
     config = config or ChunkConfig()
+    tags = read_front_matter(note.text).tags
     chunks: list[Chunk] = []
     seen_ids: set[str] = set()
     for section in find_sections(note.text):
@@ -83,6 +84,7 @@ def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
                     start=start,
                     end=end,
                     section=section.path[-1] if section.path else "",
+                    tags=tags,
                 )
             )
     return chunks

@@ -16,6 +16,7 @@ from pathlib import Path
 from corpus.config import ChunkConfig
 from corpus.errors import NotesError
 from corpus.files import resolves_inside
+from corpus.markdown import read_front_matter
 from corpus.records import Note
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,8 @@ def load_notes(notes_dir: str | Path, config: ChunkConfig | None = None) -> Load
             warnings.append(f"{source}: no se pudo leer ({err.strerror}), se omite")
             continue
         seen[digest] = source
+        if problem := read_front_matter(text).problem:
+            warnings.append(f"{source}: {problem}; se indexa como texto")
         notes.append(Note(source=source, text=text, sha256=digest))
 
     for warning in warnings:

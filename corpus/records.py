@@ -34,6 +34,7 @@ class Chunk:
     start: int  # character offsets in the note's text
     end: int
     section: str = ""  # the nearest heading alone, as written in the note (no markup)
+    tags: tuple[str, ...] = ()  # the note's tags (its front matter's "tags")
 
     def embed_text(self) -> str:
         """Text given to embedders and BM25: the section heading travels with every piece.
@@ -51,7 +52,7 @@ class Chunk:
 
     @classmethod
     def from_dict(cls, record: dict) -> Chunk:
-        return cls(**record)
+        return cls(**{**record, "tags": tuple(record.get("tags", ()))})
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,7 @@ _JSON_TYPES = {
     "int": _is_int,
     "float": lambda v: _is_int(v) or isinstance(v, float),
     "bool": lambda v: isinstance(v, bool),
+    "tuple[str, ...]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
 }
 
 
