@@ -60,6 +60,7 @@ from assistant.selection.lists import prefer_named, sibling_hits
 from assistant.settings import ChatSettings
 from assistant.support import Checker, SupportChecker, sentence_claims
 from corpus.errors import AssistantError, SettingsError
+from corpus.markdown import split_tags
 from corpus.records import Hit
 from index.store import NotesIndex
 
@@ -235,9 +236,10 @@ class Assistant:
         examples never come from it.
         """
         began = time.perf_counter()
+        question, tags = split_tags(question)
         question, remarks = self._clean_question(question)
         query = resolve_query(question, history)
-        hits = self.index.search(query, k=self.config.passages)
+        hits = self.index.search(query, k=self.config.passages, tags=tags)
         current = _Pass(
             question,
             query,
@@ -248,6 +250,11 @@ class Assistant:
             retrieve_ms=round((time.perf_counter() - began) * 1000, 1),
         )
 
+        if tags and not hits:  # no note has those tags: nothing to answer from
+            shown = ", ".join(f"#{tag}" for tag in tags)
+            remarks.append(f"ninguna nota tiene la etiqueta {shown}")
+            yield self._abstain(current)
+            return
         current.confidence = retrieval_confidence(self.index, query, hits)
         reason = self.policy.before(current.confidence)
         if reason:

@@ -31,6 +31,8 @@ NOT_PROSE_STARTS = ("#", "```", "~~~", "|--", "|:-", "---")
 WIKILINK = re.compile(
     r"(?P<embed>!?)\[\[(?P<target>[^\[\]|#]*)(?:#(?P<section>[^\[\]|]*))?(?:\|(?P<alias>[^\[\]]*))?\]\]"
 )
+# An Obsidian tag typed in a question: "#nlp", "#curso/tema"; not "C#", not "#1".
+TAG = re.compile(r"(?<![\w#])#(?=[\w/-]*[^\W\d_])([\w/-]+)")
 _HEADING_MARK = re.compile(r"^#+[ \t]*(\d+\.[ \t]*)?", re.MULTILINE)
 _EMPHASIS = re.compile(r"[*_`]+")
 
@@ -58,6 +60,13 @@ def plain_text(markdown: str) -> str:
     their visible text: markup is noise to embedders (measured: +1 point recall@5 for e5
     on the dev set)."""
     return _EMPHASIS.sub("", _HEADING_MARK.sub("", WIKILINK.sub(link_text, markdown)))
+
+
+def split_tags(question: str) -> tuple[str, tuple[str, ...]]:
+    """A question and the #tags typed in it, apart: "¿Qué es BERT? #nlp" -> ("¿Qué es
+    BERT?", ("nlp",)). The search then reads only the notes with those tags."""
+    tags = tuple(dict.fromkeys(match.group(1) for match in TAG.finditer(question)))
+    return " ".join(TAG.sub(" ", question).split()), tags
 
 
 # -- front matter --------------------------------------------------------------------

@@ -174,10 +174,31 @@ class NotesIndex:
             rrf_k=self.config.rrf_k,
         )
 
-    def search(self, query: str, k: int = 5, retriever: str | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, retriever: str | None = None, tags: tuple[str, ...] = ()
+    ) -> list[Hit]:
         """The top ``k`` chunks for ``query``; only its first MAX_QUERY_CHARS are read (a
-        100,000-character query held the shared embedder for 40 s)."""
-        return to_hits(self.chunks, self.retriever(retriever).rank(query[:MAX_QUERY_CHARS], k))
+        100,000-character query held the shared embedder for 40 s). With ``tags``, only the
+        chunks of notes tagged with every one of them (their front matter's tags; case
+        does not matter)."""
+        query = query[:MAX_QUERY_CHARS]
+        if not tags:
+            return to_hits(self.chunks, self.retriever(retriever).rank(query, k))
+        wanted = {tag.casefold() for tag in tags}
+        allowed = {
+            row
+            for row, chunk in enumerate(self.chunks)
+            if wanted <= {t.casefold() for t in chunk.tags}
+        }
+        if not allowed:
+            return []
+        # Rank them all, then keep the tagged ones: a tag may hold few of the top chunks.
+        ranking = self.retriever(retriever).rank(query, len(self.chunks))
+        return to_hits(self.chunks, [(row, s) for row, s in ranking if row in allowed][:k])
+
+    def tags(self) -> set[str]:
+        """Every tag of the indexed notes."""
+        return {tag for chunk in self.chunks for tag in chunk.tags}
 
     def vectors_by_key(self) -> dict[str, np.ndarray]:
         return dict(zip(self.embed_keys, all_vectors(self.vectors)))

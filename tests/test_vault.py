@@ -11,7 +11,7 @@ import pytest
 
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
-from corpus.markdown import find_sections, plain_text, read_front_matter
+from corpus.markdown import find_sections, plain_text, read_front_matter, split_tags
 from index.store import NotesIndex, build_index
 
 VAULT = Path(__file__).parent / "data" / "vault"
@@ -98,3 +98,53 @@ def test_a_vault_is_searchable_by_a_links_alias_and_never_by_obsidians_files(
     assert {c.tags for c in reloaded.chunks if c.source == "Atención.md"} == {
         ("nlp", "transformers")
     }
+
+
+@pytest.mark.parametrize(
+    "typed, question, tags",
+    [
+        ("¿Qué es la atención? #nlp", "¿Qué es la atención?", ("nlp",)),
+        ("#curso/tema ¿y BERT? #nlp #nlp", "¿y BERT?", ("curso/tema", "nlp")),
+        ("¿Qué es C#? Ver el paso #1", "¿Qué es C#? Ver el paso #1", ()),
+    ],
+)
+def test_tags_typed_in_a_question_are_split_from_it(typed, question, tags):
+    assert split_tags(typed) == (question, tags)
+
+
+def test_a_tag_limits_the_search_to_the_notes_tagged_with_it(
+    vault, tmp_path, fake_embedder, fake_config
+):
+    build_index(vault, tmp_path / "index", index_config=fake_config)
+    index = NotesIndex.load(tmp_path / "index")
+    assert index.tags() == {"nlp", "transformers"}
+    everywhere = index.search("cabecera YAML", k=3)
+    assert everywhere[0].chunk.source == "Rota.md"  # untagged, found without a tag
+    tagged = index.search("cabecera YAML", k=3, tags=("NLP",))
+    assert tagged and all("nlp" in h.chunk.tags for h in tagged)
+    both = index.search("embedding", k=10, tags=("nlp", "transformers"))
+    assert both and {h.chunk.source for h in both} == {"Atención.md"}
+    assert index.search("embedding", k=3, tags=("química",)) == []
+
+
+def test_a_question_with_a_tag_no_note_has_abstains_and_says_why(
+    vault, tmp_path, fake_embedder, fake_config
+):
+    from assistant.answer import Assistant, AssistantConfig
+    from assistant.prompts import ABSTAIN
+    from tests.fakes import OverlapChecker, OverlapSelector, open_policy
+
+    build_index(vault, tmp_path / "index", index_config=fake_config)
+    assistant = Assistant(
+        NotesIndex.load(tmp_path / "index"),
+        None,
+        OverlapChecker(),
+        AssistantConfig(strategy="extractive", abstention=open_policy()),
+        OverlapSelector(),
+    )
+    tagged = assistant.answer("¿Qué pondera la atención de los tokens? #transformers")
+    assert tagged.citations and {c.source for c in tagged.citations} == {"Atención.md"}
+    answer = assistant.answer("¿Qué son los embeddings contextuales? #química")
+    assert answer.abstained and answer.answer == ABSTAIN
+    assert "ninguna nota tiene la etiqueta #química" in answer.remarks
+    assert answer.question == "¿Qué son los embeddings contextuales?"

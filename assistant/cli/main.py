@@ -84,7 +84,12 @@ def cmd_search(args) -> int:
             f"{MAX_QUERY_CHARS}",
             file=sys.stderr,
         )
-    hits = NotesIndex.load(args.index).search(question, k=args.k, retriever=args.retriever)
+    from corpus.markdown import split_tags
+
+    question, tags = split_tags(question)
+    hits = NotesIndex.load(args.index).search(
+        question, k=args.k, retriever=args.retriever, tags=tags
+    )
     if args.json:
         _print_json([hit.to_json() for hit in hits])
         return 0
