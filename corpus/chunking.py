@@ -11,7 +11,7 @@ from __future__ import annotations
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from corpus.config import ChunkConfig
-from corpus.markdown import Section, find_sections, read_front_matter
+from corpus.markdown import Section, find_callouts, find_sections, read_front_matter
 from corpus.records import Chunk, Note, content_hash
 
 
@@ -57,6 +57,28 @@ def split_section(text: str, section: Section, config: ChunkConfig) -> list[tupl
     return spans
 
 
+def _pieces(text: str, section: Section, config: ChunkConfig) -> list[tuple[int, int]]:
+    """The section's pieces, each callout (``> [!note] …``) a piece of its own: a boxed
+    aside is one idea, and split across chunks it would lose its title."""
+    callouts = find_callouts(text, section.start, section.end)
+    if not callouts:
+        return split_section(text, section, config)
+    pieces: list[tuple[int, int]] = []
+    cursor, path = section.start, section.path
+    for callout in callouts:
+        before = text[cursor : callout.start]
+        heading_only = bool(path) and not before.partition("\n")[2].strip()
+        if before.strip() and not heading_only:
+            pieces += split_section(text, Section(cursor, callout.start, path), config)
+            cursor = callout.start
+        # A heading with nothing under it but the callout stays with the callout.
+        pieces += split_section(text, Section(cursor, callout.end, path), config)
+        cursor, path = callout.end, ()  # only the first piece holds the heading line
+    if text[cursor : section.end].strip():
+        pieces += split_section(text, Section(cursor, section.end, ()), config)
+    return pieces
+
+
 def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
     """Cut one note into chunks that never cross a heading and cover all its text."""
     config = config or ChunkConfig()
@@ -67,7 +89,7 @@ def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
         if not note.text[section.start : section.end].strip():
             continue
         heading = " > ".join(section.path)
-        for start, end in split_section(note.text, section, config):
+        for start, end in _pieces(note.text, section, config):
             piece = note.text[start:end]
             if not piece.strip():
                 continue

@@ -161,6 +161,45 @@ def find_sections(text: str) -> list[Section]:
     return sections
 
 
+# -- callouts ------------------------------------------------------------------------
+
+# "> [!note] Título" (Obsidian's callout; "+" or "-" makes it foldable) opens a callout,
+# and every following line that starts with ">" belongs to it.
+CALLOUT = re.compile(r"^[ \t]*>[ \t]*\[!(?P<kind>[\w-]+)\][+-]?[ \t]*(?P<title>.*)$")
+
+
+@dataclass(frozen=True)
+class Callout:
+    start: int  # offsets in the note: the callout's lines, their last newline excluded
+    end: int
+    kind: str  # note, tip, warning, …
+    title: str  # as written after the marker ("" when none)
+
+
+def find_callouts(text: str, start: int = 0, end: int | None = None) -> list[Callout]:
+    """The callouts of ``text[start:end]`` that are not inside a code fence."""
+    end = len(text) if end is None else end
+    found: list[Callout] = []
+    opened: tuple[int, int, str, str] | None = None  # (start, end, kind, title)
+    offset, in_fence = start, False
+    for line in text[start:end].splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if opened is not None and not in_fence and body.lstrip().startswith(">"):
+            opened = (opened[0], offset + len(body), opened[2], opened[3])
+        else:
+            if opened is not None:
+                found.append(Callout(*opened))
+                opened = None
+            if FENCE.match(line):
+                in_fence = not in_fence
+            elif not in_fence and (match := CALLOUT.match(body)):
+                opened = (offset, offset + len(body), match["kind"].lower(), match["title"].strip())
+        offset += len(line)
+    if opened is not None:
+        found.append(Callout(*opened))
+    return found
+
+
 # -- blocks --------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from corpus.chunking import chunk_notes
 from corpus.loader import load_notes
-from corpus.markdown import find_sections, plain_text, read_front_matter, split_tags
+from corpus.markdown import find_callouts, find_sections, plain_text, read_front_matter, split_tags
 from index.store import NotesIndex, build_index
 
 VAULT = Path(__file__).parent / "data" / "vault"
@@ -148,3 +148,48 @@ def test_a_question_with_a_tag_no_note_has_abstains_and_says_why(
     assert answer.abstained and answer.answer == ABSTAIN
     assert "ninguna nota tiene la etiqueta #química" in answer.remarks
     assert answer.question == "¿Qué son los embeddings contextuales?"
+
+
+def test_a_callout_is_a_chunk_of_its_own_with_its_title(vault):
+    note = next(n for n in load_notes(vault).notes if n.source == "Atención.md")
+    (callout,) = find_callouts(note.text)
+    assert (callout.kind, callout.title) == ("note", "Idea clave")
+    assert note.text[callout.start : callout.end] == (
+        "> [!note] Idea clave\n> Cada token mira a todos los demás y decide a cuáles atender."
+    )
+    chunks = chunk_notes([note])
+    pieces = [c.text.strip() for c in chunks]
+    assert note.text[callout.start : callout.end] in pieces
+    assert all(c.heading == "Atención" for c in chunks)
+    assert (
+        "".join(c.text for c in chunks).strip()
+        == note.text[read_front_matter(note.text).end :].strip()
+    )
+    # In a code fence it is code, not a callout; a plain quote is not one either.
+    assert find_callouts("```\n> [!note] x\n```\n> una cita\n") == []
+
+
+def test_a_heading_over_a_callout_alone_stays_with_it():
+    from corpus.records import Note
+
+    text = "# Solo un aviso\n\n> [!warning] Cuidado\n> El examen es el lunes.\n\n# Otra\n\nTexto.\n"
+    chunks = chunk_notes([Note("aviso.md", text, "0")])
+    assert chunks[0].text.startswith("# Solo un aviso") and "[!warning]" in chunks[0].text
+    assert [c.heading for c in chunks] == ["Solo un aviso", "Otra"]
+
+
+def test_a_callout_is_drawn_as_a_titled_box_and_a_plain_quote_stays_a_quote():
+    from assistant.web.markdown_html import markdown_html
+
+    shown = markdown_html(
+        "> [!tip] Idea clave\n> Cada token mira a **todos**.\n\n> una cita\n\n"
+        "> [!warning]\n> <script>alert(1)</script>"
+    )
+    assert (
+        '<blockquote class="callout callout-tip"><div class="callout-title">Idea clave</div>'
+        in shown
+    )
+    assert "[!tip]" not in shown and "<strong>todos</strong>" in shown
+    assert "<blockquote>\n<p>una cita</p>" in shown
+    assert '<div class="callout-title">Warning</div>' in shown  # no title: its kind
+    assert "<script>" not in shown and "&lt;script&gt;" in shown

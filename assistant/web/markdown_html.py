@@ -45,6 +45,7 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("fence", _render_code_block)
     md.add_render_rule("image", _render_image)
     md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("blockquote_open", _render_blockquote_open)
     return md
 
 
@@ -86,6 +87,33 @@ def _render_link_open(self, tokens, idx, options, env) -> str:
     tokens[idx].attrSet("target", "_blank")
     tokens[idx].attrSet("rel", "noopener noreferrer")
     return self.renderToken(tokens, idx, options, env)
+
+
+# An Obsidian callout's first line inside its quote: "[!note] Título" ("+"/"-": foldable).
+_CALLOUT = re.compile(r"^\[!(?P<kind>[\w-]+)\][+-]?[ \t]*(?P<title>[^\n]*)")
+
+
+def _render_blockquote_open(self, tokens, idx, options, env) -> str:
+    """A quote that opens with "[!note] Título" is an Obsidian callout: a box with its
+    kind as a class and its title on top, the marker line itself not shown."""
+    inline = tokens[idx + 2] if idx + 2 < len(tokens) else None
+    if inline is None or inline.type != "inline" or not inline.children:
+        return "<blockquote>\n"
+    first = inline.children[0]
+    match = _CALLOUT.match(first.content) if first.type == "text" else None
+    if match is None:
+        return "<blockquote>\n"
+    kind = re.sub(r"[^a-z0-9-]", "", match["kind"].lower()) or "note"
+    title = match["title"].strip() or match["kind"].capitalize()
+    # The marker line goes: the title is drawn above, the body starts on the next line.
+    rest = inline.children[1:]
+    while rest and rest[0].type in ("softbreak", "hardbreak"):
+        rest = rest[1:]
+    inline.children = rest
+    return (
+        f'<blockquote class="callout callout-{kind}">'
+        f'<div class="callout-title">{_marked(title, env)}</div>\n'
+    )
 
 
 _MD = _parser()
