@@ -238,9 +238,16 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     )
                     restore = gr.Button("Recuperar de la papelera", elem_id="restore-note")
                     reindex = gr.Button("Reindexar")
-            to_preview = gr.Dropdown([], label="Ver una nota")
+            to_preview = gr.Dropdown([], label="Ver una nota", elem_id="to-preview")
             gr.Markdown("Contenido de la nota:")
             preview = gr.HTML(elem_id="note-preview")
+            # app.js writes here the note of a [[link]] clicked in the preview.
+            linked = gr.Textbox(
+                elem_id="wikilink-target",
+                elem_classes="offscreen",
+                show_label=False,
+                container=False,
+            )
             view = [notes_table, to_delete, to_preview]
             # app.reindex rebuilds the cards too; the study tab then shows the new deck.
             study.refresh_after(
@@ -275,6 +282,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 )
             )
             to_preview.change(app.note_preview, to_preview, preview, **hidden)
+            linked.change(app.open_linked, linked, to_preview, **hidden)
             demo.load(app.notes_view, None, view, **hidden)
             demo.load(app.trash_view, None, trashed, **hidden)
 

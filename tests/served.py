@@ -44,13 +44,15 @@ def served_app(
     make_assistant: Callable,
     auth: tuple[str, str] | None = None,
     experiments=None,
+    notes: Path = NOTES,
     **launch_options,
 ) -> Iterator[tuple[str, study_app.StudyApp]]:
     """(url, the app): notes, index, deck, study, chat and experiment folders, and
     Gradio's temporary root, all under ``work``; behind ``auth`` when given; closed on
     exit. ``experiments``: the app's ExperimentWorker (a scripted child); ``launch_options``
-    go to app.launch (a login throttle with the test's clock)."""
-    shutil.copytree(NOTES, work / "notes")
+    go to app.launch (a login throttle with the test's clock); ``notes`` is copied in
+    (the default notes unless given)."""
+    shutil.copytree(notes, work / "notes")
     fake = HashEmbedder()
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(embedders.EMBEDDERS, fake.name, lambda: fake)

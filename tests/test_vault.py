@@ -193,3 +193,28 @@ def test_a_callout_is_drawn_as_a_titled_box_and_a_plain_quote_stays_a_quote():
     assert "<blockquote>\n<p>una cita</p>" in shown
     assert '<div class="callout-title">Warning</div>' in shown  # no title: its kind
     assert "<script>" not in shown and "&lt;script&gt;" in shown
+
+
+def test_the_preview_draws_links_live_only_for_notes_of_the_folder():
+    from assistant.web.markdown_html import markdown_html, note_names
+
+    notes = note_names(["Atención.md", "Temas/Embeddings.md"])
+    shown = markdown_html(
+        "Ver [[Embeddings#Contextuales|embeddings contextuales]], [[Historia]], "
+        '![[img.png]] y [[#Arriba]] y [[Embe<script>"]]',
+        notes=notes,
+        source="Atención.md",
+    )
+    assert (
+        '<a class="wikilink" href="#" data-note="Temas/Embeddings.md" '
+        'data-section="Contextuales">embeddings contextuales</a>'
+    ) in shown
+    assert '<span class="wikilink missing">Historia</span>' in shown
+    assert '<span class="wikilink-embed">img.png</span>' in shown
+    assert 'data-note="Atención.md" data-section="Arriba">Arriba</a>' in shown
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    # Where the folder's notes are not known (a source card), a link is its text alone.
+    assert (
+        markdown_html("Ver [[Embeddings]]")
+        == '<p>Ver <span class="wikilink">Embeddings</span></p>\n'
+    )

@@ -184,6 +184,16 @@ class StudyApp:
         with _user_errors():
             return self.notes.note_preview(source)
 
+    def open_linked(self, name: str | None):
+        """A [[link]] clicked in the preview (app.js writes its note here): that note in
+        the preview's picker, whose change draws it; a note gone meanwhile is a warning."""
+        note = self.notes.linked_note(name)
+        if note is None:
+            if name:
+                _warn(f"No hay ninguna nota {name!r}")
+            return gr.skip()
+        return note
+
     def upload(
         self,
         files: list[str] | None,

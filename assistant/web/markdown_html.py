@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
+
+from corpus.markdown import WIKILINK, FrontMatter, link_text
 
 START, END = "\ue000", "\ue001"  # private use: never in a note (replaced if they are)
 _MARKERS = re.compile(f"([{START}{END}])")
@@ -46,6 +49,8 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("image", _render_image)
     md.add_render_rule("link_open", _render_link_open)
     md.add_render_rule("blockquote_open", _render_blockquote_open)
+    md.inline.ruler.before("link", "wikilink", _wikilink_rule)
+    md.add_render_rule("wikilink", _render_wikilink)
     return md
 
 
@@ -116,6 +121,55 @@ def _render_blockquote_open(self, tokens, idx, options, env) -> str:
     )
 
 
+def _wikilink_rule(state, silent: bool) -> bool:
+    """Obsidian's [[Nota#Sección|alias]] and ![[embed]] as one "wikilink" token."""
+    start = state.pos
+    if not state.src.startswith(("[[", "![["), start):
+        return False
+    match = WIKILINK.match(state.src, start)
+    if match is None:
+        return False
+    if not silent:
+        token = state.push("wikilink", "", 0)
+        token.meta = match.groupdict()
+        token.content = link_text(match)
+    state.pos = match.end()
+    return True
+
+
+def note_names(sources: Iterable[str]) -> dict[str, str]:
+    """How a link names a note -> the note: its path without ".md", and its file name
+    alone (Obsidian's shortest form), both case-insensitive."""
+    names: dict[str, str] = {}
+    for source in sorted(sources, key=lambda s: (s.count("/"), s)):  # shallowest wins
+        stem = source.rsplit(".", 1)[0] if is_markdown(source) else source
+        for name in (stem, stem.rsplit("/", 1)[-1], source):
+            names.setdefault(name.casefold(), source)
+    return names
+
+
+def _render_wikilink(self, tokens, idx, options, env) -> str:
+    """A link to a note of the folder opens it (app.js, in the note preview); a link to a
+    missing note is its text; an embed is its name, greyed (it is not drawn here)."""
+    meta = tokens[idx].meta
+    if meta["embed"]:
+        name = (meta["target"] or "").strip()
+        return f'<span class="wikilink-embed">{_marked(name, env)}</span>'
+    text = _marked(tokens[idx].content, env)
+    notes = env.get("notes")
+    if notes is None:  # the folder's notes unknown here (a source card): the text alone
+        return f'<span class="wikilink">{text}</span>'
+    target = _MARKERS.sub("", meta["target"] or "").strip()
+    note = notes.get(target.casefold()) if target else env.get("source")
+    if not note:
+        return f'<span class="wikilink missing">{text}</span>'
+    section = html.escape(_MARKERS.sub("", meta["section"] or "").strip())
+    return (
+        f'<a class="wikilink" href="#" data-note="{html.escape(note)}" '
+        f'data-section="{section}">{text}</a>'
+    )
+
+
 _MD = _parser()
 
 
@@ -142,14 +196,25 @@ def _place_markers(text: str, start: int, end: int) -> str:
     return text[:start] + START + text[start:end] + END + text[end:]
 
 
-def markdown_html(text: str, mark: tuple[int, int] | None = None, mark_title: str = "") -> str:
+def markdown_html(
+    text: str,
+    mark: tuple[int, int] | None = None,
+    mark_title: str = "",
+    notes: dict[str, str] | None = None,
+    source: str = "",
+) -> str:
     """``text`` (Markdown) as HTML with no live markup of its own; ``mark`` = (start, end)
-    character offsets into ``text`` highlighted with ``<mark title=mark_title>``."""
+    character offsets into ``text`` highlighted with ``<mark title=mark_title>``; ``notes``
+    (``note_names``) the notes a [[link]] may open (without it, links are their text), and
+    ``source`` the note itself (a [[#Sección]] link)."""
     text = text.replace(START, "\ufffd").replace(END, "\ufffd")
     if mark is not None:
         text = _place_markers(text, *mark)
     title = f' title="{html.escape(mark_title)}"' if mark_title else ""
-    rendered = _MD.render(text, {"mark": f"<mark{title}>", "open": False})
+    env = {"mark": f"<mark{title}>", "open": False, "notes": notes}
+    if notes is not None and source:
+        env["source"] = source
+    rendered = _MD.render(text, env)
     return rendered.replace(START, "").replace(END, "")  # a marker an attribute swallowed
 
 
@@ -169,15 +234,37 @@ def plain_html(text: str, mark: tuple[int, int] | None = None, mark_title: str =
     )
 
 
+def properties_html(front: FrontMatter) -> str:
+    """A note's front matter as the preview shows it: its title, tags and aliases, one
+    line each; nothing when it has none."""
+    rows = [
+        ("Título", front.title),
+        ("Etiquetas", " ".join(f"#{tag}" for tag in front.tags)),
+        ("Alias", ", ".join(front.aliases)),
+    ]
+    shown = [
+        f'<div><span class="property-name">{name}:</span> {html.escape(value)}</div>'
+        for name, value in rows
+        if value
+    ]
+    return f'<div class="note-properties">{"".join(shown)}</div>' if shown else ""
+
+
 def is_markdown(source: str) -> bool:
     return source.lower().endswith(MARKDOWN_SUFFIXES)
 
 
 def passage_html(
-    text: str, source: str, mark: tuple[int, int] | None = None, mark_title: str = ""
+    text: str,
+    source: str,
+    mark: tuple[int, int] | None = None,
+    mark_title: str = "",
+    notes: dict[str, str] | None = None,
 ) -> str:
     """A passage of the note ``source`` as the ``passage`` block of a source card: rendered
-    Markdown for a Markdown note, escaped text for the others."""
+    Markdown for a Markdown note (its [[links]] live when ``notes`` names the folder's
+    notes), escaped text for the others."""
     if is_markdown(source):
-        return f'<div class="passage md">{markdown_html(text, mark, mark_title)}</div>'
+        body = markdown_html(text, mark, mark_title, notes, source)
+        return f'<div class="passage md">{body}</div>'
     return f'<div class="passage">{plain_html(text, mark, mark_title)}</div>'

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from assistant.web.markdown_html import passage_html
+from assistant.web.markdown_html import is_markdown, note_names, passage_html, properties_html
 from assistant.web.notes_admin import (
     ReindexQueue,
     delete_note,
@@ -29,6 +29,7 @@ from assistant.web.uploads import discard_upload
 from corpus.errors import AssistantError
 from corpus.files import resolves_inside
 from corpus.loader import SkipNote, decode_text
+from corpus.markdown import FrontMatter, read_front_matter
 from index.store import BuildReport, NotesIndex, open_index
 
 PREVIEW_CHARS = 200_000
@@ -83,7 +84,17 @@ class NotesDesk:
         if not source:
             return ""
         text = self.note_text(source)
-        return f'<div class="note-preview">{passage_html(text, source)}</div>'
+        links = note_names(row[0] for row in self.rows())
+        front = read_front_matter(text) if is_markdown(source) else FrontMatter()
+        body = properties_html(front) + passage_html(text[front.end :], source, notes=links)
+        return f'<div class="note-preview" data-note="{html.escape(source)}">{body}</div>'
+
+    def linked_note(self, name: str | None) -> str | None:
+        """The note a [[link]] of the preview opens (its path in the folder), or None."""
+        if not name:
+            return None
+        sources = [row[0] for row in self.rows()]
+        return name if name in sources else note_names(sources).get(name.casefold())
 
     def trash(self) -> list[tuple[str, str]]:
         """(label, name) of each deleted note or replaced version, newest first; a trash

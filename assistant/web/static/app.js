@@ -46,3 +46,42 @@
     button.click();
   });
 })();
+
+// The note preview: a [[link]] opens its note there (the server draws it), then scrolls to
+// the linked section; a link to the note already shown only scrolls.
+(() => {
+  let pending = null; // the section to scroll to once the preview shows the note
+  const scrollTo = (section) => {
+    if (!section) return true;
+    const want = section.trim().toLowerCase();
+    const heading = [...document.querySelectorAll('#note-preview h1, #note-preview h2, #note-preview h3, #note-preview h4, #note-preview h5, #note-preview h6')]
+      .find((h) => h.textContent.trim().toLowerCase() === want);
+    if (heading) heading.scrollIntoView({block: 'start', behavior: 'smooth'});
+    return Boolean(heading);
+  };
+  new MutationObserver(() => {
+    if (pending && scrollTo(pending)) pending = null;
+  }).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('#note-preview a.wikilink');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const shown = document.querySelector('#note-preview .note-preview');
+    if (shown && shown.dataset.note === link.dataset.note) {
+      scrollTo(link.dataset.section);
+      return;
+    }
+    pending = link.dataset.section || null;
+    const box = document.querySelector('#wikilink-target textarea, #wikilink-target input');
+    if (!box) return;
+    // A change event carries it to the server; emptied first, so that the same note
+    // linked again (after the picker moved on) is still a change.
+    const write = (value) => {
+      box.value = value;
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+    };
+    write('');
+    setTimeout(() => write(link.dataset.note), 100);
+  }, true);
+})();

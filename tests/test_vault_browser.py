@@ -1,0 +1,73 @@
+"""An Obsidian vault in the app, in a real browser (Debian's chromium, headless, through
+playwright; never `playwright install`): the note preview draws a callout as a box and a
+link to a missing note as grey text, and a [[link]] opens its note there, scrolled to the
+linked section. The screenshot is written to /tmp/vault_preview.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser import wait_ms
+from tests.served import served_app
+from tests.test_app import fake_factory
+from tests.test_vault import VAULT
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOT = Path("/tmp/vault_preview.png")
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with served_app(tmp_path_factory.mktemp("vault-app"), fake_factory(), notes=VAULT) as (
+        url,
+        _,
+    ):
+        yield url
+
+
+def test_a_wikilink_in_the_preview_opens_its_note_at_its_section(browser, served):
+    context = browser.new_context(viewport={"width": 1360, "height": 700})
+    page = context.new_page()
+    try:
+        page.goto(served, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Notas").click()
+        page.locator("#to-preview input").wait_for(timeout=wait_ms(WAIT_MS))
+        page.locator("#to-preview input").click()
+        page.get_by_role("option", name="Atención.md").click()
+        shown = page.locator('#note-preview .note-preview[data-note="Atención.md"]')
+        shown.wait_for(timeout=wait_ms(WAIT_MS))
+        callout = shown.locator("blockquote.callout.callout-note")
+        assert callout.locator(".callout-title").inner_text() == "Idea clave"
+        assert "[!note]" not in shown.inner_text() and "tags:" not in shown.inner_text()
+        assert "Etiquetas: #nlp #transformers" in shown.locator(".note-properties").inner_text()
+        missing = shown.locator(".wikilink.missing")
+        assert missing.inner_text() == "Historia del Transformer"
+        assert missing.evaluate("e => e.tagName") == "SPAN"  # not a link
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        shown.locator("a.wikilink", has_text="embeddings contextuales").click()
+        target = page.locator('#note-preview .note-preview[data-note="Temas/Embeddings.md"]')
+        target.wait_for(timeout=wait_ms(WAIT_MS))
+        heading = target.locator("h2", has_text="Contextuales")
+        page.wait_for_function(
+            "() => { const h = [...document.querySelectorAll('#note-preview h2')]"
+            ".find(e => e.textContent.trim() === 'Contextuales');"
+            " if (!h) return false; const r = h.getBoundingClientRect();"
+            " return r.top >= 0 && r.top < window.innerHeight; }",
+            timeout=wait_ms(WAIT_MS),
+        )
+        assert heading.is_visible()
+        # The picker follows: the note shown is the one named there.
+        assert page.locator("#to-preview input").input_value() == "Temas/Embeddings.md"
+        # Back by a link in the other note, then forward again: the same note linked a
+        # second time still opens.
+        target.locator("a.wikilink", has_text="Atención").first.click()
+        shown.wait_for(timeout=wait_ms(WAIT_MS))
+        shown.locator("a.wikilink", has_text="embeddings contextuales").click()
+        target.wait_for(timeout=wait_ms(WAIT_MS))
+    finally:
+        context.close()
