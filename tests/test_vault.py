@@ -218,3 +218,43 @@ def test_the_preview_draws_links_live_only_for_notes_of_the_folder():
         markdown_html("Ver [[Embeddings]]")
         == '<p>Ver <span class="wikilink">Embeddings</span></p>\n'
     )
+
+
+def _png(path: Path, text: str = "Q K V") -> Path:
+    from PIL import Image, ImageDraw
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", (120, 40), "white")
+    ImageDraw.Draw(image).text((8, 12), text, fill="black")
+    image.save(path)
+    return path
+
+
+def test_only_images_inside_the_notes_folder_are_drawn(vault, tmp_path):
+    from assistant.web.markdown_html import markdown_html
+    from assistant.web.note_images import NoteImages
+
+    _png(vault / "adjuntos" / "diagrama-atencion.png")
+    outside = _png(tmp_path / "fuera.png")
+    (vault / "enlace.png").symlink_to(outside)  # a link out of the folder
+    images = NoteImages(vault, "Atención.md")
+    assert images("diagrama-atencion.png").startswith("data:image/png;base64,")  # by name
+    assert images("adjuntos/diagrama-atencion.png") == images("diagrama-atencion.png")
+    for refused in (
+        "enlace.png",
+        "../fuera.png",
+        str(outside),
+        "https://example.com/a.png",
+        "nada.png",
+        "Atención.md",
+    ):
+        assert images(refused) is None, refused
+
+    shown = markdown_html(
+        "![[diagrama-atencion.png]] ![[enlace.png]] ![mapa](adjuntos/diagrama-atencion.png) "
+        "![remota](https://example.com/a.png)",
+        images=images,
+    )
+    assert shown.count('<img class="note-image" src="data:image/png;base64,') == 2
+    assert '<span class="wikilink-embed">enlace.png</span>' in shown  # refused: its name
+    assert "example.com" not in shown and "remota" in shown  # a remote image: its alt

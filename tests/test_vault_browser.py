@@ -1,7 +1,7 @@
 """An Obsidian vault in the app, in a real browser (Debian's chromium, headless, through
-playwright; never `playwright install`): the note preview draws a callout as a box and a
-link to a missing note as grey text, and a [[link]] opens its note there, scrolled to the
-linked section. The screenshot is written to /tmp/vault_preview.png."""
+playwright; never `playwright install`): the note preview draws a callout as a box, an
+embedded image of the folder, and a link to a missing note as grey text, and a [[link]]
+opens its note there, scrolled to the linked section. The screenshot is written to /tmp/vault_preview.png."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from tests.browser import wait_ms
 from tests.served import served_app
 from tests.test_app import fake_factory
-from tests.test_vault import VAULT
+from tests.test_vault import VAULT, _png
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +24,10 @@ WAIT_MS = 60_000
 def served(tmp_path_factory):
     with served_app(tmp_path_factory.mktemp("vault-app"), fake_factory(), notes=VAULT) as (
         url,
-        _,
+        app,
     ):
+        # The image the note embeds, drawn into the app's copy of the vault.
+        _png(app.notes_dir / "adjuntos" / "diagrama-atencion.png")
         yield url
 
 
@@ -44,6 +46,8 @@ def test_a_wikilink_in_the_preview_opens_its_note_at_its_section(browser, served
         assert callout.locator(".callout-title").inner_text() == "Idea clave"
         assert "[!note]" not in shown.inner_text() and "tags:" not in shown.inner_text()
         assert "Etiquetas: #nlp #transformers" in shown.locator(".note-properties").inner_text()
+        image = shown.locator('img.note-image[alt="diagrama-atencion.png"]')
+        assert image.evaluate("e => e.complete && e.naturalWidth") == 120  # drawn, not a name
         missing = shown.locator(".wikilink.missing")
         assert missing.inner_text() == "Historia del Transformer"
         assert missing.evaluate("e => e.tagName") == "SPAN"  # not a link

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from markdown_it import MarkdownIt
 
@@ -85,7 +85,15 @@ def _render_code_block(self, tokens, idx, options, env) -> str:
 
 
 def _render_image(self, tokens, idx, options, env) -> str:
-    return _marked(self.renderInlineAsText(tokens[idx].children or [], options, env), env)
+    """An image of the notes folder is drawn (``env["images"]``: its data URI); any other,
+    a remote one above all, is its alt text (an offline app fetches nothing)."""
+    alt = self.renderInlineAsText(tokens[idx].children or [], options, env)
+    images = env.get("images")
+    src = images(_MARKERS.sub("", tokens[idx].attrGet("src") or "")) if images else None
+    if src:
+        label = html.escape(_MARKERS.sub("", alt))
+        return f'<img class="note-image" src="{src}" alt="{label}" title="{label}">'
+    return _marked(alt, env)
 
 
 def _render_link_open(self, tokens, idx, options, env) -> str:
@@ -154,6 +162,11 @@ def _render_wikilink(self, tokens, idx, options, env) -> str:
     meta = tokens[idx].meta
     if meta["embed"]:
         name = (meta["target"] or "").strip()
+        images = env.get("images")
+        src = images(_MARKERS.sub("", name)) if images else None
+        if src:
+            label = html.escape(_MARKERS.sub("", name))
+            return f'<img class="note-image" src="{src}" alt="{label}" title="{label}">'
         return f'<span class="wikilink-embed">{_marked(name, env)}</span>'
     text = _marked(tokens[idx].content, env)
     notes = env.get("notes")
@@ -202,16 +215,18 @@ def markdown_html(
     mark_title: str = "",
     notes: dict[str, str] | None = None,
     source: str = "",
+    images: Callable[[str], str | None] | None = None,
 ) -> str:
     """``text`` (Markdown) as HTML with no live markup of its own; ``mark`` = (start, end)
     character offsets into ``text`` highlighted with ``<mark title=mark_title>``; ``notes``
     (``note_names``) the notes a [[link]] may open (without it, links are their text), and
-    ``source`` the note itself (a [[#Sección]] link)."""
+    ``source`` the note itself (a [[#Sección]] link); ``images`` a note's image name or
+    path -> its data URI, None for one it may not show (``NoteImages``)."""
     text = text.replace(START, "\ufffd").replace(END, "\ufffd")
     if mark is not None:
         text = _place_markers(text, *mark)
     title = f' title="{html.escape(mark_title)}"' if mark_title else ""
-    env = {"mark": f"<mark{title}>", "open": False, "notes": notes}
+    env = {"mark": f"<mark{title}>", "open": False, "notes": notes, "images": images}
     if notes is not None and source:
         env["source"] = source
     rendered = _MD.render(text, env)
@@ -260,11 +275,12 @@ def passage_html(
     mark: tuple[int, int] | None = None,
     mark_title: str = "",
     notes: dict[str, str] | None = None,
+    images: Callable[[str], str | None] | None = None,
 ) -> str:
     """A passage of the note ``source`` as the ``passage`` block of a source card: rendered
     Markdown for a Markdown note (its [[links]] live when ``notes`` names the folder's
-    notes), escaped text for the others."""
+    notes, its images drawn by ``images``), escaped text for the others."""
     if is_markdown(source):
-        body = markdown_html(text, mark, mark_title, notes, source)
+        body = markdown_html(text, mark, mark_title, notes, source, images)
         return f'<div class="passage md">{body}</div>'
     return f'<div class="passage">{plain_html(text, mark, mark_title)}</div>'

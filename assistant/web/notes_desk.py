@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from assistant.web.markdown_html import is_markdown, note_names, passage_html, properties_html
+from assistant.web.note_images import NoteImages
 from assistant.web.notes_admin import (
     ReindexQueue,
     delete_note,
@@ -86,7 +87,9 @@ class NotesDesk:
         text = self.note_text(source)
         links = note_names(row[0] for row in self.rows())
         front = read_front_matter(text) if is_markdown(source) else FrontMatter()
-        body = properties_html(front) + passage_html(text[front.end :], source, notes=links)
+        images = NoteImages(self.notes_dir, source)
+        passage = passage_html(text[front.end :], source, notes=links, images=images)
+        body = properties_html(front) + passage
         return f'<div class="note-preview" data-note="{html.escape(source)}">{body}</div>'
 
     def linked_note(self, name: str | None) -> str | None:
