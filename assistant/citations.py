@@ -20,11 +20,16 @@ class Citation:
     source: str
     heading: str
     text: str
+    tags: tuple[str, ...] = ()  # the note's tags (front matter), shown with the passage
+
+    def __post_init__(self) -> None:
+        # Read back from JSON (a saved chat) the tags are a list: a record stays hashable.
+        object.__setattr__(self, "tags", tuple(self.tags))
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
         chunk = hit.chunk
-        return cls(n, chunk.id, chunk.source, chunk.heading, chunk.text)
+        return cls(n, chunk.id, chunk.source, chunk.heading, chunk.text, chunk.tags)
 
     def to_json(self) -> dict:
         return asdict(self)

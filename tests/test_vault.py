@@ -4,6 +4,7 @@ Obsidian's own folders ignored, a broken front matter a warning and not a lost n
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -258,3 +259,32 @@ def test_only_images_inside_the_notes_folder_are_drawn(vault, tmp_path):
     assert shown.count('<img class="note-image" src="data:image/png;base64,') == 2
     assert '<span class="wikilink-embed">enlace.png</span>' in shown  # refused: its name
     assert "example.com" not in shown and "remota" in shown  # a remote image: its alt
+
+
+def test_a_passage_shows_its_notes_tags_and_a_saved_chat_keeps_them(
+    vault, tmp_path, fake_embedder, fake_config
+):
+    from assistant.answer import Assistant, AssistantConfig
+    from assistant.web.answer_html import sources_panel_html
+    from assistant.web.chat_state import ChatSession
+    from assistant.web.evidence import answer_evidence
+    from tests.fakes import OverlapChecker, OverlapSelector, open_policy
+
+    build_index(vault, tmp_path / "index", index_config=fake_config)
+    assistant = Assistant(
+        NotesIndex.load(tmp_path / "index"),
+        None,
+        OverlapChecker(),
+        AssistantConfig(strategy="extractive", abstention=open_policy()),
+        OverlapSelector(),
+    )
+    answer = assistant.answer("¿Qué pondera la atención de los tokens? #transformers")
+    assert {c.tags for c in answer.citations} == {("nlp", "transformers")}
+    session = ChatSession()
+    session.add_answer(answer, 1, answer_evidence(answer))
+    panel = sources_panel_html(session.cards)
+    assert "Atención.md — Atención · #nlp #transformers" in panel
+    restored = ChatSession.from_json(session.to_json())
+    assert sources_panel_html(restored.cards) == panel
+    printed = json.loads(json.dumps(answer.to_json()))  # what ask --json prints
+    assert printed["citations"][0]["tags"] == ["nlp", "transformers"]

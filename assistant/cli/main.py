@@ -191,7 +191,7 @@ def _print_answer_tail(answer) -> None:
         if answer.closest:
             print("\nPasajes más cercanos:")
             for c in answer.closest:
-                print(f"  [{c.n}] {c.source} — {c.heading}")
+                print(_source_line(c))
     else:
         # Only the unsupported claims of a sentence, when the checker reads claims.
         unsupported = [
@@ -208,12 +208,20 @@ def _print_answer_tail(answer) -> None:
             print(f"\n{evidence_text(answer)}")
         print("\nFuentes:")
         for c in answer.citations or []:
-            print(f"  [{c.n}] {c.source} — {c.heading}")
+            print(_source_line(c))
         if not answer.citations:
             print("  (la respuesta no cita ningún pasaje)")
     for note in note_lines(answer):
         print(f"nota: {note}")
     print(f"\n[{timings_text(answer)}]")
+
+
+def _source_line(citation) -> str:
+    """A passage as the terminal lists it: number, note, heading, the note's tags."""
+    tags = "".join(f" #{tag}" for tag in citation.tags)
+    return f"  [{citation.n}] {citation.source} — {citation.heading}" + (
+        f" ·{tags}" if tags else ""
+    )
 
 
 def _answering_assistant(args, index):

@@ -47,7 +47,8 @@ def _esc(text: str) -> str:
 
 
 def _source_label(citation: Citation) -> str:
-    return f"[{citation.n}] {citation.source} — {citation.heading}"
+    tags = "".join(f" #{tag}" for tag in citation.tags)
+    return f"[{citation.n}] {citation.source} — {citation.heading}" + (f" ·{tags}" if tags else "")
 
 
 def _link(key: str, label: str, css: str) -> str:
