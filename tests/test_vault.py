@@ -268,6 +268,7 @@ def test_a_passage_shows_its_notes_tags_and_a_saved_chat_keeps_them(
     from assistant.web.answer_html import sources_panel_html
     from assistant.web.chat_state import ChatSession
     from assistant.web.evidence import answer_evidence
+    from assistant.web.note_images import NoteLinks
     from tests.fakes import OverlapChecker, OverlapSelector, open_policy
 
     build_index(vault, tmp_path / "index", index_config=fake_config)
@@ -280,11 +281,19 @@ def test_a_passage_shows_its_notes_tags_and_a_saved_chat_keeps_them(
     )
     answer = assistant.answer("¿Qué pondera la atención de los tokens? #transformers")
     assert {c.tags for c in answer.citations} == {("nlp", "transformers")}
+    _png(vault / "adjuntos" / "diagrama-atencion.png")
+    links = NoteLinks(vault, {c.source for c in assistant.index.chunks})
     session = ChatSession()
-    session.add_answer(answer, 1, answer_evidence(answer))
+    session.add_answer(answer, 1, answer_evidence(answer), links)
     panel = sources_panel_html(session.cards)
     assert "Atención.md — Atención · #nlp #transformers" in panel
-    restored = ChatSession.from_json(session.to_json())
+    # Its [[links]] open their notes, its images are drawn: the folder's, and no other.
+    assert 'data-note="Temas/Embeddings.md" data-section="Contextuales"' in panel
+    assert '<span class="wikilink missing">Historia del Transformer</span>' in panel
+    restored = ChatSession.from_json(session.to_json(), links)
     assert sources_panel_html(restored.cards) == panel
+    # Without the folder (a chat restored elsewhere), a link is its text alone.
+    bare = sources_panel_html(ChatSession.from_json(session.to_json()).cards)
+    assert "data-note=" not in bare and '<span class="wikilink">' in bare
     printed = json.loads(json.dumps(answer.to_json()))  # what ask --json prints
     assert printed["citations"][0]["tags"] == ["nlp", "transformers"]

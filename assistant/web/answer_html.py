@@ -19,7 +19,7 @@ from assistant.answer import EVIDENCE_LABEL, QUOTED_INSTEAD, WITHDRAWN, Answer
 from assistant.citations import Citation
 from assistant.grounding import EvidenceSpan
 from assistant.web.evidence import highlight_html
-from assistant.web.markdown_html import passage_html
+from assistant.web.note_images import NoteLinks
 
 _LIST_ITEM_STARTS = ("- ", "* ", "• ")
 
@@ -193,12 +193,15 @@ def _sentences_html(answer: Answer, turn: int) -> str:
 
 
 def source_cards(
-    answer: Answer, turn: int, evidence: dict[tuple[int, int], EvidenceSpan]
+    answer: Answer,
+    turn: int,
+    evidence: dict[tuple[int, int], EvidenceSpan],
+    links: NoteLinks | None = None,
 ) -> list[SourceCard]:
     """One card per (sentence, cited passage), or per closest passage of an abstention."""
     if answer.abstained:
         return [
-            SourceCard(closest_key(turn, c.n), c, passage_html(c.text, c.source))
+            SourceCard(closest_key(turn, c.n), c, highlight_html(c.text, c.source, None, links))
             for c in answer.closest
         ]
     by_number = {c.n: c for c in answer.citations}
@@ -207,7 +210,7 @@ def source_cards(
         for n in check.cited:
             if n in by_number:
                 citation, span = by_number[n], evidence.get((i, n))
-                body = highlight_html(citation.text, citation.source, span)
+                body = highlight_html(citation.text, citation.source, span, links)
                 key = citation_key(turn, i, n)
                 cards.append(SourceCard(key, citation, body, check.text, check.supported, span))
     return cards

@@ -93,7 +93,7 @@ class StudyApp:
         self.notes = NotesDesk(
             self.notes_dir, Path(index_dir), self._reindexed, _say, verbose=verbose
         )
-        self.chat = ChatDesk(self.notes.index, chat_dir, make_assistant, _say)
+        self.chat = ChatDesk(self.notes.index, chat_dir, make_assistant, _say, self.notes_dir)
         self.experiments = ExperimentsDesk(
             Path(index_dir),
             experiments_dir or default_cache_dir() / "experiments",

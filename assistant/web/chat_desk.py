@@ -25,6 +25,7 @@ from assistant.web.answer_html import question_html, status_html, streaming_html
 from assistant.web.chat_state import ChatSession, SavedChatError, conversation_markdown
 from assistant.web.evidence import answer_evidence
 from assistant.web.model_status import ModelStatus
+from assistant.web.note_images import NoteLinks
 from corpus.errors import AssistantError
 from index.store import NotesIndex
 
@@ -84,8 +85,11 @@ class ChatDesk:
         chat_dir: Path,
         make_assistant: Callable[[NotesIndex, ChatSettings], Assistant] = load_assistant,
         warn: Callable[[str], None] = lambda message: None,
+        notes_dir: Path | None = None,
     ) -> None:
         self.index = index
+        self.notes_dir = notes_dir  # where the passages' [[links]] and images lead
+        self._links: NoteLinks | None = None
         self.chat_dir = chat_dir  # exported conversations
         self.make_assistant = make_assistant
         self.warn = warn
@@ -101,6 +105,16 @@ class ChatDesk:
         with self._lock:
             self.index = index
             self._assistants.clear()
+            self._links = None
+
+    @property
+    def links(self) -> NoteLinks | None:
+        """What the passages' [[links]] open and their images (None without a folder)."""
+        if self.notes_dir is None:
+            return None
+        if self._links is None:
+            self._links = NoteLinks(self.notes_dir, {c.source for c in self.index.chunks})
+        return self._links
 
     def assistant_for(self, settings: ChatSettings) -> Assistant:
         with self._lock:
@@ -174,7 +188,7 @@ class ChatDesk:
 
         if (settings.model, settings.adapter) == (ChatSettings.model, ChatSettings.adapter):
             self.models.ready()  # the first question loaded them (no warm-up, or it failed)
-        exchange = session.add_answer(answer, number, answer_evidence(answer))
+        exchange = session.add_answer(answer, number, answer_evidence(answer), self.links)
         show = exchange.cards[0].key if exchange.cards else None
         yield ChatStep(session.messages, done=True, show=show)
 
@@ -182,7 +196,7 @@ class ChatDesk:
         """The conversation from the browser's copy, and the source card to open. A copy
         that cannot be read is one warning, and the chat starts empty."""
         try:
-            session = ChatSession.from_json(saved)
+            session = ChatSession.from_json(saved, self.links)
         except SavedChatError as err:
             self.warn(str(err))
             session = ChatSession()

@@ -34,6 +34,7 @@ from assistant.web.answer_html import (
     source_cards,
 )
 from assistant.web.evidence import highlight_html
+from assistant.web.note_images import NoteLinks
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
 
@@ -86,8 +87,11 @@ class ChatSession:
     def next_number(self) -> int:
         return self.exchanges[-1].number + 1 if self.exchanges else 1
 
-    def add_answer(self, answer: Answer, number: int, evidence: dict) -> Exchange:
-        """Record a finished answer (``evidence`` from assistant.web.evidence.answer_evidence)."""
+    def add_answer(
+        self, answer: Answer, number: int, evidence: dict, links: NoteLinks | None = None
+    ) -> Exchange:
+        """Record a finished answer (``evidence`` from assistant.web.evidence.answer_evidence;
+        ``links``: what its passages' [[links]] and images reach)."""
         exchange = Exchange(
             number,
             answer.question,
@@ -96,7 +100,7 @@ class ChatSession:
             answer_html(answer, number),
             Turn(answer.question, answer.query, answer.answer),
             tuple(answer.closest if answer.abstained else answer.citations),
-            tuple(source_cards(answer, number, evidence)),
+            tuple(source_cards(answer, number, evidence, links)),
             tuple(check.text for check in answer.sentences if not check.supported),
         )
         self.exchanges.append(exchange)
@@ -117,7 +121,7 @@ class ChatSession:
         }
 
     @classmethod
-    def from_json(cls, payload) -> ChatSession:
+    def from_json(cls, payload, links: NoteLinks | None = None) -> ChatSession:
         """A session back from ``to_json``'s data; an empty one for nothing stored
         (None or {}). Raises SavedChatError for anything else that cannot be read."""
         if not payload:
@@ -125,7 +129,7 @@ class ChatSession:
         try:
             if payload["version"] != SAVED_VERSION:
                 raise ValueError(f"versión {payload['version']}, esta app lee la {SAVED_VERSION}")
-            return cls([_exchange_from_json(e) for e in payload["exchanges"]])
+            return cls([_exchange_from_json(e, links) for e in payload["exchanges"]])
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise SavedChatError(
                 f"la conversación guardada en este navegador no se puede leer ({err}); "
@@ -156,18 +160,18 @@ def _exchange_json(e: Exchange) -> dict:
     }
 
 
-def _card_from_json(data: dict) -> SourceCard:
+def _card_from_json(data: dict, links: NoteLinks | None) -> SourceCard:
     citation = Citation(**data["citation"])
     evidence = EvidenceSpan(**data["evidence"]) if data["evidence"] is not None else None
     if evidence is not None and not 0 <= evidence.start < evidence.end <= len(citation.text):
         raise ValueError(f"pasaje {data['key']}: el resaltado cae fuera del texto")
-    body = highlight_html(citation.text, citation.source, evidence)
+    body = highlight_html(citation.text, citation.source, evidence, links)
     return SourceCard(
         str(data["key"]), citation, body, str(data["sentence"]), data["supported"], evidence
     )
 
 
-def _exchange_from_json(data: dict) -> Exchange:
+def _exchange_from_json(data: dict, links: NoteLinks | None) -> Exchange:
     if data["kind"] not in ("answer", "abstention", "error"):
         raise ValueError(f"tipo de respuesta desconocido: {data['kind']!r}")
     return Exchange(
@@ -178,7 +182,7 @@ def _exchange_from_json(data: dict) -> Exchange:
         str(data["reply_html"]),
         Turn(**data["turn"]) if data["turn"] is not None else None,
         tuple(Citation(**c) for c in data["passages"]),
-        tuple(_card_from_json(card) for card in data["cards"]),
+        tuple(_card_from_json(card, links) for card in data["cards"]),
         tuple(str(text) for text in data["unsupported"]),
     )
 

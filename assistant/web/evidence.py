@@ -9,6 +9,7 @@ from __future__ import annotations
 from assistant.answer import Answer
 from assistant.grounding import EvidenceSpan
 from assistant.web.markdown_html import passage_html
+from assistant.web.note_images import NoteLinks
 
 
 def answer_evidence(answer: Answer) -> dict[tuple[int, int], EvidenceSpan]:
@@ -18,9 +19,14 @@ def answer_evidence(answer: Answer) -> dict[tuple[int, int], EvidenceSpan]:
     }
 
 
-def highlight_html(passage: str, source: str, evidence: EvidenceSpan | None) -> str:
+def highlight_html(
+    passage: str, source: str, evidence: EvidenceSpan | None, links: NoteLinks | None = None
+) -> str:
     """The passage of note ``source`` as a source card's ``passage`` block (Markdown
-    rendered, no live HTML of the note's own) with the evidence wrapped in <mark>."""
+    rendered, no live HTML of the note's own) with the evidence wrapped in <mark>; with
+    ``links``, its [[links]] open their notes and its images are drawn."""
     mark = None if evidence is None else (evidence.start, evidence.end)
     title = "" if evidence is None else f"respaldo {evidence.score:.2f}"
-    return passage_html(passage, source, mark, title)
+    if links is None:
+        return passage_html(passage, source, mark, title)
+    return passage_html(passage, source, mark, title, links.notes, links.images(source))

@@ -10,6 +10,7 @@ the folder, else the file name alone anywhere in the folder (the shallowest firs
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -26,10 +27,14 @@ MAX_IMAGE_BYTES = 5_000_000
 
 
 class NoteImages:
-    def __init__(self, notes_dir: Path, source: str = "") -> None:
+    def __init__(
+        self, notes_dir: Path, source: str = "", by_name: dict[str, Path] | None = None
+    ) -> None:
+        """``by_name``: the folder's images by file name, when already listed (NoteLinks
+        lists them once for every passage)."""
         self.notes_dir = Path(notes_dir)
         self.note_dir = (self.notes_dir / source).parent if source else self.notes_dir
-        self._by_name: dict[str, Path] | None = None
+        self._by_name = by_name
 
     def _named(self) -> dict[str, Path]:
         if self._by_name is None:
@@ -71,3 +76,23 @@ class NoteImages:
             return None
         kind = IMAGE_TYPES[path.suffix.lower()]
         return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+class NoteLinks:
+    """What the passages of one notes folder may open and draw: the notes its [[links]]
+    name (``markdown_html.note_names``) and its images. Listed once, on first use; a new
+    one is made when the folder is re-indexed."""
+
+    def __init__(self, notes_dir: Path, sources: Iterable[str]) -> None:
+        from assistant.web.markdown_html import note_names
+
+        self.notes_dir = Path(notes_dir)
+        self.notes = note_names(sources)
+        self._images: NoteImages | None = None
+
+    def images(self, source: str) -> NoteImages:
+        """The image resolver of the note ``source`` (its relative paths start there)."""
+        if self._images is None:
+            self._images = NoteImages(self.notes_dir)
+            self._images._named()
+        return NoteImages(self.notes_dir, source, self._images._named())

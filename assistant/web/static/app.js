@@ -62,17 +62,13 @@
   new MutationObserver(() => {
     if (pending && scrollTo(pending)) pending = null;
   }).observe(document.documentElement, {childList: true, subtree: true});
-  document.addEventListener('click', (event) => {
-    const link = event.target.closest && event.target.closest('#note-preview a.wikilink');
-    if (!link) return;
-    event.preventDefault();
-    event.stopPropagation();
+  const open = (note, section) => {
     const shown = document.querySelector('#note-preview .note-preview');
-    if (shown && shown.dataset.note === link.dataset.note) {
-      scrollTo(link.dataset.section);
+    if (shown && shown.dataset.note === note) {
+      scrollTo(section);
       return;
     }
-    pending = link.dataset.section || null;
+    pending = section || null;
     const box = document.querySelector('#wikilink-target textarea, #wikilink-target input');
     if (!box) return;
     // A change event carries it to the server; emptied first, so that the same note
@@ -82,6 +78,22 @@
       box.dispatchEvent(new Event('input', {bubbles: true}));
     };
     write('');
-    setTimeout(() => write(link.dataset.note), 100);
+    setTimeout(() => write(note), 100);
+  };
+  // A link in the chat's sources (or anywhere else) opens the Notas tab first.
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a.wikilink');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const {note, section} = link.dataset;
+    if (link.closest('#note-preview')) {
+      open(note, section);
+      return;
+    }
+    const tab = [...document.querySelectorAll('button[role="tab"]')]
+      .find((button) => button.textContent.trim() === 'Notas');
+    if (tab) tab.click();
+    setTimeout(() => open(note, section), 400);
   }, true);
 })();
