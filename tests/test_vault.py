@@ -128,21 +128,26 @@ def test_a_tag_limits_the_search_to_the_notes_tagged_with_it(
     assert index.search("embedding", k=3, tags=("química",)) == []
 
 
-def test_a_question_with_a_tag_no_note_has_abstains_and_says_why(
-    vault, tmp_path, fake_embedder, fake_config
-):
+@pytest.fixture
+def quoting(vault, tmp_path, fake_embedder, fake_config):
+    """The extractive assistant over the vault's index (fake embedder, overlap checker)."""
     from assistant.answer import Assistant, AssistantConfig
-    from assistant.prompts import ABSTAIN
     from tests.fakes import OverlapChecker, OverlapSelector, open_policy
 
     build_index(vault, tmp_path / "index", index_config=fake_config)
-    assistant = Assistant(
+    return Assistant(
         NotesIndex.load(tmp_path / "index"),
         None,
         OverlapChecker(),
         AssistantConfig(strategy="extractive", abstention=open_policy()),
         OverlapSelector(),
     )
+
+
+def test_a_question_with_a_tag_no_note_has_abstains_and_says_why(quoting):
+    from assistant.prompts import ABSTAIN
+
+    assistant = quoting
     tagged = assistant.answer("¿Qué pondera la atención de los tokens? #transformers")
     assert tagged.citations and {c.source for c in tagged.citations} == {"Atención.md"}
     answer = assistant.answer("¿Qué son los embeddings contextuales? #química")
@@ -261,24 +266,13 @@ def test_only_images_inside_the_notes_folder_are_drawn(vault, tmp_path):
     assert "example.com" not in shown and "remota" in shown  # a remote image: its alt
 
 
-def test_a_passage_shows_its_notes_tags_and_a_saved_chat_keeps_them(
-    vault, tmp_path, fake_embedder, fake_config
-):
-    from assistant.answer import Assistant, AssistantConfig
+def test_a_passage_shows_its_notes_tags_and_a_saved_chat_keeps_them(vault, quoting):
     from assistant.web.answer_html import sources_panel_html
     from assistant.web.chat_state import ChatSession
     from assistant.web.evidence import answer_evidence
     from assistant.web.note_images import NoteLinks
-    from tests.fakes import OverlapChecker, OverlapSelector, open_policy
 
-    build_index(vault, tmp_path / "index", index_config=fake_config)
-    assistant = Assistant(
-        NotesIndex.load(tmp_path / "index"),
-        None,
-        OverlapChecker(),
-        AssistantConfig(strategy="extractive", abstention=open_policy()),
-        OverlapSelector(),
-    )
+    assistant = quoting
     answer = assistant.answer("¿Qué pondera la atención de los tokens? #transformers")
     assert {c.tags for c in answer.citations} == {("nlp", "transformers")}
     _png(vault / "adjuntos" / "diagrama-atencion.png")
