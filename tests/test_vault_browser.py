@@ -1,7 +1,8 @@
 """An Obsidian vault in the app, in a real browser (Debian's chromium, headless, through
 playwright; never `playwright install`): the note preview draws a callout as a box, an
 embedded image of the folder, and a link to a missing note as grey text, and a [[link]]
-opens its note there, scrolled to the linked section. The screenshot is written to /tmp/vault_preview.png."""
+opens its note there, scrolled to the linked section; one in a chat's source card opens the
+Notas tab at its note. The screenshot is written to /tmp/vault_preview.png."""
 
 from __future__ import annotations
 
@@ -73,5 +74,27 @@ def test_a_wikilink_in_the_preview_opens_its_note_at_its_section(browser, served
         shown.wait_for(timeout=wait_ms(WAIT_MS))
         shown.locator("a.wikilink", has_text="embeddings contextuales").click()
         target.wait_for(timeout=wait_ms(WAIT_MS))
+    finally:
+        context.close()
+
+
+def test_a_wikilink_in_a_chat_source_opens_its_note_in_the_notas_tab(browser, served):
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(served, wait_until="domcontentloaded")
+        box = page.locator("#question textarea")
+        box.wait_for(timeout=wait_ms(WAIT_MS))
+        box.fill("¿Qué pondera la atención de los tokens?")
+        box.press("Enter")
+        page.locator('#chat [data-testid="bot"] .timings').wait_for(timeout=wait_ms(WAIT_MS))
+        link = page.locator("#sources .source-card:not([hidden]) a.wikilink").first
+        link.wait_for(timeout=wait_ms(WAIT_MS))
+        note = link.get_attribute("data-note")
+        link.click()
+        page.locator(f'#note-preview .note-preview[data-note="{note}"]').wait_for(
+            timeout=wait_ms(WAIT_MS)
+        )
+        assert page.get_by_role("tab", name="Notas").get_attribute("aria-selected") == "true"
     finally:
         context.close()
