@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOTES, ROOT
+from eval.harness import start_app
 from tests.served import free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -47,25 +46,8 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 def app_url(tmp_path_factory):
     """app.py in a subprocess on a free port, over a copy of the default notes."""
     work = tmp_path_factory.mktemp("app")
-    shutil.copytree(NOTES, work / "notes")
     port, log = free_port(), work / "app.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "app.py"),
-                "--port",
-                str(port),
-                "--notes",
-                str(work / "notes"),
-                "--index",
-                str(work / "index"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=os.environ.copy(),
-        )
+    process = start_app(work, port)  # copies the notes in; the app writes to app.log
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, process, log)

@@ -74,3 +74,9 @@ class GridProgress:
             rate = (self._clock() - self._began) / self._computed  # seconds per answer
             left = rate * (total - done)
         return GridStep(done, total, min(done // per_cell, self.cells), self.cells, cell, left)
+
+
+def no_progress(*args, **kwargs) -> None:
+    """A progress bar that shows nothing: the desks' default outside the app (Gradio's
+    gr.Progress there), called as ``progress(fraction, desc=...)``."""
+    return None

@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.web.experiment_progress import GridProgress
+from assistant.web.experiment_progress import GridProgress, no_progress
 from corpus.errors import AssistantError
 from eval.experiment.worker import ExperimentCancelled, ExperimentRequest, ExperimentWorker
+from eval.harness import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
 PUBLISHED = ROOT / "docs" / "experiments" / "dev"
 log = logging.getLogger("study_assistant.app")
@@ -32,17 +32,13 @@ class ExperimentOutcome:
     result: dict | None  # results.json's content
 
 
-def _no_progress(*args, **kwargs) -> None:
-    return None
-
-
 class ExperimentsDesk:
     def __init__(self, index_dir: Path, out_dir: Path, worker: ExperimentWorker | None = None):
         self.index_dir, self.out_dir = Path(index_dir), Path(out_dir)
         self.worker = worker or ExperimentWorker()  # one run at a time, in a child process
 
     def run(
-        self, strategies: list[str], models: list[str], limit: float, progress=_no_progress
+        self, strategies: list[str], models: list[str], limit: float, progress=no_progress
     ) -> ExperimentOutcome:
         if not strategies or not models:
             raise AssistantError("Elige al menos una estrategia y un modelo")

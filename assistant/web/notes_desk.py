@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from assistant.web.experiment_progress import no_progress
 from assistant.web.markdown_html import is_markdown, note_names, passage_html, properties_html
 from assistant.web.note_images import NoteImages
 from assistant.web.notes_admin import (
@@ -34,10 +35,6 @@ from corpus.markdown import FrontMatter, read_front_matter
 from index.store import BuildReport, NotesIndex, open_index
 
 PREVIEW_CHARS = 200_000
-
-
-def _no_progress(*args, **kwargs) -> None:
-    return None
 
 
 class NotesDesk:
@@ -110,7 +107,7 @@ class NotesDesk:
 
     # -- changing ----------------------------------------------------------------------
 
-    def upload(self, files: list[str] | None, replace: bool, progress=_no_progress) -> str:
+    def upload(self, files: list[str] | None, replace: bool, progress=no_progress) -> str:
         """Save the uploaded notes and re-index. Each problem is one message: the error,
         when no file could be added; a warning per file left out, when others were. The
         uploaded copies (Gradio's) are deleted, saved or refused."""
@@ -155,7 +152,7 @@ class NotesDesk:
             "después con «Recuperar de la papelera»."
         )
 
-    def delete(self, source: str | None, progress=_no_progress) -> tuple[str, str]:
+    def delete(self, source: str | None, progress=no_progress) -> tuple[str, str]:
         """(status, the note's name in the trash); the index is rebuilt in this call, so a
         deleted note is never found again."""
         if not source:
@@ -167,7 +164,7 @@ class NotesDesk:
         )
         return status, trash.name
 
-    def restore(self, name: str | None, progress=_no_progress) -> str:
+    def restore(self, name: str | None, progress=no_progress) -> str:
         """The note goes back where it was and the index is rebuilt, as after an upload."""
         if not name:
             raise AssistantError("Elige en la papelera la nota que quieres recuperar")
@@ -177,7 +174,7 @@ class NotesDesk:
             status += " (la versión que había ocupa ahora su lugar en la papelera)"
         return self._reindexed(status + ".", progress)
 
-    def reindex(self, progress=_no_progress) -> str:
+    def reindex(self, progress=no_progress) -> str:
         """Re-index and rebuild the cards, queued behind any re-index in progress: the
         result reflects the folder as it is now."""
         progress(0, desc="Leyendo las notas…")
