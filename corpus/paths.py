@@ -26,3 +26,9 @@ def default_index_dir(notes_dir: Path) -> Path:
         / "indexes"
         / f"{resolved.name}-{content_hash(str(resolved), length=10)}"
     )
+
+
+def default_deck_path(notes_dir: str | Path) -> Path:
+    """$STUDY_ASSISTANT_CACHE (or ~/.cache/study-assistant)/decks/<hash of the notes path>."""
+    key = content_hash(str(Path(notes_dir).expanduser().resolve()))
+    return default_cache_dir() / "decks" / f"{key}.sqlite"

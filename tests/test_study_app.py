@@ -19,7 +19,7 @@ from assistant.cli.study import _deck_path
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.export import ExportError
-from assistant.study.storage import DeckError, default_deck_path
+from assistant.study.storage import DeckError
 from assistant.web.card_html import (
     NO_CARDS,
     NOTHING_DUE,
@@ -39,6 +39,7 @@ from assistant.web.study_desk import (
     card_passage,
 )
 from corpus.loader import load_notes
+from corpus.paths import default_deck_path
 from index.store import build_index, open_index
 from tests.fakes import OverlapChecker
 

@@ -11,6 +11,7 @@ import zipfile
 
 import pytest
 
+from assistant.cli.notebooks import apply_notebook
 from assistant.cli.study import add_cards_parser, add_parsers, add_study_parser, run_study
 from assistant.study.deck import Deck
 from assistant.study.export import ExportError
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     args = _parser().parse_args([str(a) for a in argv])
+    apply_notebook(args)  # as assistant/cli/main.py does
     return args.func(args)
 
 

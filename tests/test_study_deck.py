@@ -20,11 +20,11 @@ from assistant.study.storage import (
     DeckCorruptError,
     DeckError,
     backup_path,
-    default_deck_path,
     restore_backup,
 )
 from corpus.errors import AssistantError
 from corpus.loader import load_notes
+from corpus.paths import default_deck_path
 from tests.conftest import ROOT
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

@@ -14,14 +14,14 @@ import signal
 import sys
 from pathlib import Path
 
+from assistant.cli.notebooks import add_notebook_option, apply_notebook
+from assistant.cli.notebooks import add_parsers as add_notebook_parsers
 from assistant.cli.options import add_options
 from assistant.cli.study import add_parsers as add_study_parsers
 from assistant.generators.base import NoticeOnce
 from assistant.settings import MODELS, ChatSettings
 from corpus.errors import AssistantError, SettingsError
 from corpus.files import check_output_path
-
-DEFAULT_NOTES = Path(__file__).resolve().parents[1] / "corpus" / "notes"
 
 
 def _print_json(payload) -> None:
@@ -450,8 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="indexa una carpeta de notas")
-    index.add_argument("--notes", required=True)
-    index.add_argument("--index", required=True)
+    index.add_argument("--notes")
+    index.add_argument("--index")
+    add_notebook_option(index, needs=("notes", "index"))
     add_options(index, "embedder")
     index.add_argument("--chunk-size", type=int)
     index.add_argument("--chunk-overlap", type=int)
@@ -459,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.set_defaults(func=cmd_index)
 
     search = commands.add_parser("search", help="busca pasajes en un índice")
-    search.add_argument("--index", required=True)
+    search.add_argument("--index")
+    add_notebook_option(search, needs=("index",))
     add_options(search, "k", "retriever")
     search.add_argument("--json", action="store_true")
     search.add_argument("question")
@@ -468,9 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evalúa sobre un archivo de preguntas")
     kinds = evaluate.add_subparsers(dest="kind", required=True)
     retrieval = kinds.add_parser("retrieval")
-    retrieval.add_argument("--notes", required=True)
+    retrieval.add_argument("--notes")
     retrieval.add_argument("--questions", required=True)
     retrieval.add_argument("--index", help="carpeta del índice (por defecto, una en la caché)")
+    add_notebook_option(retrieval, needs=("notes",))
     add_options(retrieval, "k", "retriever")
     retrieval.add_argument("--json", action="store_true")
     retrieval.set_defaults(func=cmd_eval_retrieval)
@@ -478,15 +481,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="responde una pregunta con citas de tus notas")
     ask.add_argument("--index", help="carpeta del índice (por defecto, la de --notes en la caché)")
     ask.add_argument("--notes", help="carpeta de notas: se reindexa antes de responder")
+    add_notebook_option(ask)
     add_options(ask, *ANSWERING)
     ask.add_argument("--json", action="store_true")
     ask.add_argument("question")
     ask.set_defaults(func=cmd_ask)
 
     answers = kinds.add_parser("answers")
-    answers.add_argument("--notes", required=True)
+    answers.add_argument("--notes")
     answers.add_argument("--questions", required=True)
     answers.add_argument("--index")
+    add_notebook_option(answers, needs=("notes",))
     add_options(answers, "strategy", "model", "base_url", "adapter", "passages")
     answers.add_argument(
         "--limit", type=int, help="evalúa solo N preguntas (proporción de cada tipo)"
@@ -516,8 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--seeds", default="0", help="separadas por comas, p. ej. 0,1,2")
     experiment.add_argument("--limit", type=int, help="solo N preguntas (proporción de cada tipo)")
     experiment.add_argument("--out", required=True, help="carpeta de resultados (se reanuda)")
-    experiment.add_argument("--notes", default=str(DEFAULT_NOTES))
+    experiment.add_argument("--notes")
     experiment.add_argument("--index")
+    add_notebook_option(experiment, default_notes=True)
     add_options(experiment, "precision")
     experiment.set_defaults(func=cmd_experiment)
 
@@ -543,21 +549,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export_gguf)
 
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
-    chat.add_argument("--notes", default=str(DEFAULT_NOTES))
+    chat.add_argument("--notes")
     chat.add_argument("--index")
+    add_notebook_option(chat, default_notes=True)
     add_options(chat, *ANSWERING)
     chat.set_defaults(func=cmd_chat)
     add_study_parsers(commands)  # cards build|list|review|due|export|stats|restore, study
+    add_notebook_parsers(commands)  # notebooks list|add|rename|remove
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     args = build_parser().parse_args(argv)
-    if getattr(args, "index", "") is None and getattr(args, "notes", "") is None:
-        print("error: indica --index o --notes", file=sys.stderr)
-        return 2
     try:
+        apply_notebook(args)
+        if getattr(args, "index", "") is None and getattr(args, "notes", "") is None:
+            raise SettingsError("indica --index, --notes o --notebook NOMBRE")
         check_options(args)
         return args.func(args)
     except AssistantError as err:

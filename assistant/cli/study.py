@@ -16,15 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.cli.notebooks import add_notebook_option
 from assistant.study.schedule import RATING_KEYS, RATING_LABELS, ScheduleConfig, parse_rating
-from assistant.study.storage import check_deck_path, default_deck_path
+from assistant.study.storage import check_deck_path
 from corpus.errors import SettingsError
+from corpus.notebooks import DEFAULT_NOTES
+from corpus.paths import default_deck_path
 
 if TYPE_CHECKING:  # the deck pulls in the chunker (langchain): imported when a command runs
     from assistant.study.deck import Deck
     from assistant.study.records import DeckCard
-
-DEFAULT_NOTES = Path(__file__).resolve().parents[2] / "corpus" / "notes"
 
 
 def _print_json(payload) -> None:
@@ -313,13 +314,14 @@ def cmd_study(args: argparse.Namespace) -> int:
 # -- registration ------------------------------------------------------------------------
 
 
-def _deck_options(parser: argparse.ArgumentParser) -> None:
+def _deck_options(parser: argparse.ArgumentParser, default_notes: bool = False) -> None:
     parser.add_argument(
         "--deck", help="archivo del mazo (.sqlite; por defecto, el de --notes en la caché)"
     )
     parser.add_argument(
         "--notes", help=f"carpeta de notas (por defecto, {DEFAULT_NOTES.name}/ del proyecto)"
     )
+    add_notebook_option(parser, default_notes=default_notes)
 
 
 def add_cards_parser(subparsers) -> argparse.ArgumentParser:
@@ -328,8 +330,7 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     actions = cards.add_subparsers(dest="cards_command", required=True)
 
     build = actions.add_parser("build", help="crea o actualiza el mazo desde las notas")
-    _deck_options(build)
-    build.set_defaults(notes=str(DEFAULT_NOTES))
+    _deck_options(build, default_notes=True)
     build.add_argument(
         "--retention",
         type=float,

@@ -14,8 +14,6 @@ from pathlib import Path
 
 from corpus.errors import AssistantError
 from corpus.files import FILE_MODE
-from corpus.paths import default_cache_dir
-from corpus.records import content_hash
 
 
 class DeckError(AssistantError):
@@ -24,12 +22,6 @@ class DeckError(AssistantError):
 
 class DeckCorruptError(DeckError):
     """The deck file is damaged; ``restore_backup`` puts back its last good state."""
-
-
-def default_deck_path(notes_dir: str | Path) -> Path:
-    """$STUDY_ASSISTANT_CACHE (or ~/.cache/study-assistant)/decks/<hash of the notes path>."""
-    key = content_hash(str(Path(notes_dir).expanduser().resolve()))
-    return default_cache_dir() / "decks" / f"{key}.sqlite"
 
 
 def backup_path(path: Path) -> Path:

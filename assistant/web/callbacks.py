@@ -24,7 +24,6 @@ from gradio_client.utils import is_valid_file
 from assistant.answer import Assistant
 from assistant.settings import ChatSettings, load_assistant
 from assistant.study.schedule import RATING_KEYS
-from assistant.study.storage import default_deck_path
 from assistant.support import Checker
 from assistant.web.answer_html import (
     error_html,
@@ -48,7 +47,7 @@ from assistant.web.notes_desk import NotesDesk
 from assistant.web.study_desk import CardView, StudyDesk, StudyError, StudySession
 from assistant.web.uploads import discard_upload
 from corpus.errors import AssistantError
-from corpus.paths import default_cache_dir
+from corpus.paths import default_cache_dir, default_deck_path
 from eval.experiment.report import render_report, results_table
 from eval.experiment.worker import ExperimentWorker
 from index.store import BuildReport, NotesIndex
