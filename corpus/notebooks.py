@@ -107,11 +107,11 @@ class Notebooks:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, json.dumps(added, ensure_ascii=False, indent=1))
 
-    def list(self) -> list[Notebook]:
+    def all(self) -> list[Notebook]:
         return [Notebook(name, Path(folder)) for name, folder in self._read().items()]
 
     def names(self) -> list[str]:
-        return [notebook.name for notebook in self.list()]
+        return [notebook.name for notebook in self.all()]
 
     def get(self, name: str) -> Notebook:
         entries = self._read()
@@ -125,7 +125,7 @@ class Notebooks:
     def find_folder(self, folder: str | Path) -> Notebook | None:
         """The notebook whose notes folder is ``folder``, if one is."""
         resolved = Path(folder).expanduser().resolve()
-        return next((nb for nb in self.list() if nb.notes_dir == resolved), None)
+        return next((nb for nb in self.all() if nb.notes_dir == resolved), None)
 
     def add(self, name: str, folder: str | Path) -> Notebook:
         name, resolved = check_name(name), check_folder(folder)

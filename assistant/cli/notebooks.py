@@ -57,7 +57,7 @@ def apply_notebook(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    notebooks = Notebooks().list()
+    notebooks = Notebooks().all()
     if args.json:
         rows = [
             {
