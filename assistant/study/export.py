@@ -1,4 +1,4 @@
-"""The deck's cards out to Anki: an ``.apkg`` package (genanki) or a CSV for Anki's text
+r"""The deck's cards out to Anki: an ``.apkg`` package (genanki) or a CSV for Anki's text
 import. Both are written whole or not at all (temp file, then rename) and never over an
 input (the deck file, a note).
 
@@ -6,6 +6,11 @@ Re-importing updates instead of duplicating: the note type and the deck have fix
 and each Anki note's guid is the card id (CSV: the ``#guid column`` header). A card
 whose text was edited gets a new id (cards.py), so Anki adds it as a new note and keeps
 the old one: delete that by hand.
+
+A card's formulas (``$…$``, ``$$…$$``) are written as ``\(…\)`` and ``\[…\]``, the
+delimiters Anki's MathJax typesets. They are found by mdit-py-plugins' dollarmath with the
+rules the app's renderer uses (``MATH_RULES`` in assistant/web/markdown_html.py, which
+this layer may not import): "cuesta 5 $" stays text.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import time
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from assistant.study.cards import Card
 from corpus.errors import AssistantError
@@ -74,8 +82,45 @@ def _tags(card: Card) -> list[str]:
     return [f"{TAG_PREFIX}::{card.kind}", f"{TAG_PREFIX}::nota::{note}"]
 
 
+# The inline rules only: a card's text is not Markdown, only its formulas are read.
+_MATH = MarkdownIt("zero").use(
+    dollarmath_plugin,
+    allow_labels=False,
+    allow_space=False,
+    allow_digits=False,
+    allow_blank_lines=False,
+    double_inline=True,
+)
+_ANKI_DELIMITERS = {"math_inline": ("\\(", "\\)"), "math_inline_double": ("\\[", "\\]")}
+
+
+def _pieces(text: str) -> list[tuple[str, bool]]:
+    """``text`` as (piece, is_formula) pairs, each formula already in Anki's delimiters."""
+    if "$" not in text:
+        return [(text, False)]
+    (inline,) = _MATH.parseInline(text)
+    pieces = []
+    for token in inline.children or []:
+        if token.type in _ANKI_DELIMITERS:
+            left, right = _ANKI_DELIMITERS[token.type]
+            pieces.append((f"{left}{token.content.strip()}{right}", True))
+        else:
+            pieces.append((token.content, False))
+    return pieces
+
+
+def anki_text(text: str) -> str:
+    """``text`` with its formulas in Anki's delimiters: "$x^2$" -> "\\(x^2\\)"."""
+    return "".join(piece for piece, _ in _pieces(text))
+
+
 def _html(text: str) -> str:
-    return html.escape(text).replace("\n", "<br>")
+    """An Anki field: ``text`` escaped, its line breaks <br> (none inside a formula, where
+    MathJax would read the tag), its formulas in Anki's delimiters."""
+    return "".join(
+        html.escape(piece.replace("\n", " ") if formula else piece).replace("\n", "<br>")
+        for piece, formula in _pieces(text)
+    )
 
 
 def _source(card: Card) -> str:
@@ -167,7 +212,8 @@ def write_csv(cards: list[Card], out: Path, inputs: Iterable[Path] = ()) -> int:
     buffer.write(CSV_HEADER)
     writer = csv.writer(buffer, lineterminator="\n")
     for card in cards:
-        row = [card.front, card.back, _source(card), " ".join(_tags(card)), card.id]
+        row = [anki_text(card.front), anki_text(card.back), _source(card)]
+        row += [" ".join(_tags(card)), card.id]
         writer.writerow([_cell(cell) for cell in row])
     atomic_write_bytes(out, buffer.getvalue().encode("utf-8"))
     return len(cards)

@@ -7,7 +7,8 @@ raw HTML off: the only live markup is the one built here. Chat messages are Mark
 inline HTML (no block tags, so the model's *emphasis* still renders); source cards are
 plain HTML for a ``gr.HTML`` panel, their passages rendered Markdown. A citation carries
 the class ``src-KEY``; a small script in the page shows the card whose ``data-key`` is
-KEY (app.py).
+KEY (app.py). Formulas in the answer, the question and the evidence become the math
+elements the page's KaTeX typesets (``text_html``, as in the notes' passages).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from assistant.answer import EVIDENCE_LABEL, QUOTED_INSTEAD, WITHDRAWN, Answer
 from assistant.citations import Citation
 from assistant.grounding import EvidenceSpan
 from assistant.web.evidence import highlight_html
+from assistant.web.markdown_html import text_html
 from assistant.web.note_images import NoteLinks
 
 _LIST_ITEM_STARTS = ("- ", "* ", "• ")
@@ -60,11 +62,11 @@ def _link(key: str, label: str, css: str) -> str:
 
 
 def question_html(question: str) -> str:
-    return _esc(question)
+    return text_html(question)
 
 
 def streaming_html(text: str) -> str:
-    return _esc(text) + " ▌"
+    return text_html(text) + " ▌"
 
 
 def status_html(message: str) -> str:
@@ -149,7 +151,7 @@ def _evidence_html(answer: Answer, keys: dict[int, str]) -> str:
     quotes = []
     for text, n in evidence_quotes(answer):
         mark = _link(keys[n], f"[{n}]", "cite") if n in keys else f"[{n}]"
-        quotes.append(f"«{_esc(text)}» {mark}")
+        quotes.append(f"«{text_html(text)}» {mark}")
     return f'<span class="evidence">{EVIDENCE_LABEL}: {" ".join(quotes)}</span>'
 
 
@@ -160,13 +162,13 @@ def _claims_html(sentence: str, claims: list[str]) -> str:
         at = sentence.find(claim, start)
         if at < 0:
             continue
-        html.append(_esc(sentence[start:at]))
+        html.append(text_html(sentence[start:at]))
         html.append(
             f'<span class="unsupported" title="Tus notas no respaldan esta parte">'
-            f"⚠ {_esc(claim)}</span>"
+            f"⚠ {text_html(claim)}</span>"
         )
         start = at + len(claim)
-    return "".join(html) + _esc(sentence[start:])
+    return "".join(html) + text_html(sentence[start:])
 
 
 def _sentences_html(answer: Answer, turn: int) -> str:
@@ -177,10 +179,10 @@ def _sentences_html(answer: Answer, turn: int) -> str:
         elif not check.supported:
             text = (
                 f'<span class="unsupported" title="Tus notas no respaldan esta frase">'
-                f"⚠ {_esc(check.text)}</span>"
+                f"⚠ {text_html(check.text)}</span>"
             )
         else:
-            text = _esc(check.text)
+            text = text_html(check.text)
         markers = [_link(citation_key(turn, i, n), f"[{n}]", "cite") for n in check.cited]
         markers += [
             f'<span class="cite invalid" title="No hay ningún pasaje [{n}]">[{n}?]</span>'
@@ -226,7 +228,7 @@ def _card_html(card: SourceCard, shown: bool) -> str:
     if card.sentence:
         verdict = "respaldada" if card.supported else "⚠ sin respaldo suficiente"
         lines.append(
-            f'<div class="source-sentence">Frase: «{_esc(card.sentence)}» '
+            f'<div class="source-sentence">Frase: «{text_html(card.sentence)}» '
             f"<small>({verdict})</small></div>"
         )
     else:

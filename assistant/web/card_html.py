@@ -3,7 +3,9 @@
 As in assistant/web/answer_html.py, every piece of text from the notes or the student is
 escaped with ``html.escape``, and the passage is the notes' Markdown rendered with raw HTML
 off (assistant/web/markdown_html.py), drawn as the chat's source cards are (``source-card``,
-``source-title``, ``passage``: the same CSS in assistant/web/static/app.css).
+``source-title``, ``passage``: the same CSS in assistant/web/static/app.css). A card's
+front and back are text whose formulas become the math elements the page's KaTeX typesets
+(``text_html``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice_rating
 from assistant.study.schedule import RATING_LABELS, utc_now
 from assistant.web.markdown_html import passage_html as render_passage
+from assistant.web.markdown_html import text_html
 from assistant.web.study_desk import CardView, LastReview, Passage
 
 KIND_LABELS = {
@@ -86,7 +89,7 @@ def front_html(view: CardView, now: datetime | None = None) -> str:
     return (
         '<div class="study-card">'
         f'<div class="study-meta">{_esc(meta)}</div>'
-        f'<div class="study-front">{_esc(card.front)}</div>'
+        f'<div class="study-front">{text_html(card.front)}</div>'
         "</div>"
     )
 
@@ -148,7 +151,7 @@ def back_html(view: CardView) -> str:
     before the answer is shown."""
     if view.row is None or not view.revealed:
         return ""
-    parts = [f'<div class="study-back">{_esc(view.row.card.back)}</div>']
+    parts = [f'<div class="study-back">{text_html(view.row.card.back)}</div>']
     if view.grade is not None:
         parts.append(grade_html(view.answer, view.grade))
     elif view.choice is not None and view.picked is not None:

@@ -1,4 +1,4 @@
-"""A note's Markdown as safe HTML for the app: passages, source cards, note previews.
+r"""A note's Markdown as safe HTML for the app: passages, source cards, note previews.
 
 markdown-it-py, because it is a CommonMark-conformant port of markdown-it (maintained by
 the Executable Books project, used by MyST and Jupyter Book), already in the environment,
@@ -16,15 +16,26 @@ list item or a paragraph is closed and reopened at each text node, so the HTML s
 well nested. The markers are moved off block syntax (``- ``, ``## ``), a table row's
 pipes, emphasis delimiters and the inside of an image's ``![``, so that they never change
 how the Markdown parses.
+
+Formulas (``$…$`` inline, ``$$…$$`` displayed) are found by mdit-py-plugins' dollarmath
+with Pandoc's rules, so that prices stay text ("cuesta 5 $", "de $5 a $10"): the opening
+``$`` must touch its formula, the closing one too, and no digit may touch either from the
+outside. A formula becomes ``<span class="math inline|display">`` holding its TeX with
+every ASCII punctuation character as a numeric entity: no tag can come from it, and the
+Chatbot's Markdown renderer, which reads a chat message after us, leaves its ``\``, ``_``
+and ``*`` alone. The page's KaTeX typesets those spans (assistant/web/static/app.js). The
+same spans serve the note preview, the sources panel, the chat and the study cards.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import string
 from collections.abc import Callable, Iterable
 
 from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from corpus.markdown import WIKILINK, FrontMatter, link_text
 
@@ -36,8 +47,21 @@ _LINE_PREFIX = re.compile(
     r"[ \t]*(?:#{1,6}[ \t]+|(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|>[ \t]?|\|[ \t]*)*)"
 )
 _DELIMITERS = "*_~`"
+_EDGES = _DELIMITERS + "|$"  # what a marker is moved off (_place_markers)
 _WORD = re.compile(r"\w")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+# dollarmath's options: Pandoc's rules for "$" (see above); no "$$…$$ (label)" anchors (an
+# id taken from a note); no blank line inside "$$" (TeX allows none); "$$…$$" inside a
+# sentence is displayed, as Obsidian does.
+MATH_RULES = {
+    "allow_labels": False,
+    "allow_space": False,
+    "allow_digits": False,
+    "allow_blank_lines": False,
+    "double_inline": True,
+}
+_MATH_TOKENS = ("math_inline", "math_inline_double", "math_block")
+_PUNCTUATION = frozenset(string.punctuation)
 
 
 def _parser() -> MarkdownIt:
@@ -51,7 +75,30 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("blockquote_open", _render_blockquote_open)
     md.inline.ruler.before("link", "wikilink", _wikilink_rule)
     md.add_render_rule("wikilink", _render_wikilink)
+    md.use(dollarmath_plugin, **MATH_RULES)
+    for kind in _MATH_TOKENS:
+        md.add_render_rule(kind, _render_math)
     return md
+
+
+def math_element(tex: str, display: bool) -> str:
+    """The element the page's KaTeX typesets: ``tex`` as its text, every ASCII punctuation
+    character a numeric entity (``<`` too), so the TeX is inert in any HTML and Markdown."""
+    text = "".join(f"&#{ord(c)};" if c in _PUNCTUATION else c for c in tex.strip())
+    return f'<span class="math {"display" if display else "inline"}">{text}</span>'
+
+
+def _render_math(self, tokens, idx, options, env) -> str:
+    """A formula's element; a highlight that starts, ends or runs through it marks it whole
+    (a marker inside the TeX would break it)."""
+    token = tokens[idx]
+    marked = env["open"] or START in token.content
+    for marker in _MARKERS.findall(token.content):
+        env["open"] = marker == START
+    element = math_element(_MARKERS.sub("", token.content), token.type != "math_inline")
+    if marked:
+        element = f"{env['mark']}{element}</mark>"
+    return element + ("\n" if token.type == "math_block" else "")
 
 
 def _marked(text: str, env: dict) -> str:
@@ -184,6 +231,22 @@ def _render_wikilink(self, tokens, idx, options, env) -> str:
 
 
 _MD = _parser()
+# Plain text (a card's front, an answer's sentence): its formulas only, nothing else parsed.
+_MATH_ONLY = MarkdownIt("zero").use(dollarmath_plugin, **MATH_RULES)
+
+
+def text_html(text: str) -> str:
+    """``text`` escaped as it is, its ``$…$`` and ``$$…$$`` formulas as math elements."""
+    if "$" not in text:
+        return html.escape(text, quote=True)
+    (inline,) = _MATH_ONLY.parseInline(text)
+    pieces = []
+    for token in inline.children or []:
+        if token.type in _MATH_TOKENS:
+            pieces.append(math_element(token.content, token.type != "math_inline"))
+        else:
+            pieces.append(html.escape(token.content, quote=True))
+    return "".join(pieces)
 
 
 def _place_markers(text: str, start: int, end: int) -> str:
@@ -194,10 +257,12 @@ def _place_markers(text: str, start: int, end: int) -> str:
         start += 1
     line_start = text.rfind("\n", 0, start) + 1
     start = max(start, _LINE_PREFIX.match(text, line_start).end())
-    # A cell's pipe: a marker before it would belong to the previous cell.
-    while start < end and (text[start].isspace() or text[start] in _DELIMITERS + "|"):
+    # A cell's pipe: a marker before it would belong to the previous cell. A formula's
+    # "$": a marker before "$$" would stop it opening a display block; one inside the
+    # formula marks it whole (_render_math).
+    while start < end and (text[start].isspace() or text[start] in _EDGES):
         start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] in _DELIMITERS + "|"):
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _EDGES):
         end -= 1
     # Never between the "!" and the "[" of an image: "!<mark>[alt](url)" parses as a link.
     if text.startswith("![", start - 1):

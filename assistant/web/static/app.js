@@ -97,3 +97,36 @@
     setTimeout(() => open(note, section), 400);
   }, true);
 })();
+
+// Formulas: the renderers (assistant/web/markdown_html.py) write each one's TeX as the text
+// of a <span class="math inline"> or <span class="math display">; KaTeX (static/katex/,
+// put in the head before this file) typesets them here, wherever Gradio draws them (chat,
+// sources, note preview, study cards). Output MathML only: the browser draws it itself,
+// so KaTeX's CSS and fonts are not needed. A bad formula is shown as its TeX in red
+// (throwOnError: false), never an error.
+(() => {
+  const SELECTOR = '.math.inline:not([data-typeset]), .math.display:not([data-typeset])';
+  const typeset = () => {
+    if (!window.katex) return;
+    document.querySelectorAll(SELECTOR).forEach((element) => {
+      const tex = element.textContent;
+      element.dataset.typeset = '';
+      element.title = tex;
+      window.katex.render(tex, element, {
+        displayMode: element.classList.contains('display'),
+        output: 'mathml',
+        throwOnError: false,
+        trust: false,
+      });
+    });
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      typeset();
+    });
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();
