@@ -74,7 +74,11 @@ CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage ent
 
 STATIC = ROOT / "assistant" / "web" / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
-HEAD = f"<script>\n{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>"
+# KaTeX first (static/katex/README.md: vendored, typesets formulas offline), then app.js.
+HEAD = "".join(
+    f"<script>\n{(STATIC / name).read_text(encoding='utf-8')}</script>"
+    for name in ("katex/katex.min.js", "app.js")
+)
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
