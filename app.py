@@ -92,6 +92,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
         models_out = [models_status, models_timer]
         models_timer.tick(app.models_view, None, models_out, show_progress="hidden", **hidden)
         demo.load(app.models_view, None, models_out, show_progress="hidden", **hidden)
+        book = notebook_bar()
         with gr.Tab("Chat"):
             session = gr.State(ChatSession())
             # The conversation, kept in this browser (localStorage) so a reload finds it.
@@ -176,14 +177,14 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 api_name="ask",
                 concurrency_limit=1,
                 concurrency_id="generation",
-            ).then(app.saved_chat, session, saved_chat, **hidden).then(
+            ).then(app.saved_chat, [session, saved_chat], saved_chat, **hidden).then(
                 app.models_view, None, models_out, show_progress="hidden", **hidden
             )
             new_chat.click(app.new_conversation, None, chat_out, api_name="new_conversation").then(
-                app.saved_chat, session, saved_chat, **hidden
+                app.saved_chat, [session, saved_chat], saved_chat, **hidden
             )
             chatbot.clear(app.new_conversation, None, chat_out, **hidden).then(
-                app.saved_chat, session, saved_chat, **hidden
+                app.saved_chat, [session, saved_chat], saved_chat, **hidden
             )
             export_chat.click(app.export_chat, session, exported_chat, **hidden)
             demo.load(app.restore_chat, saved_chat, chat_out, **hidden)
@@ -200,7 +201,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
         study.redraw_on(study_tab.select)
 
         with gr.Tab("Notas"):
-            gr.Markdown(f"Carpeta de notas: `{app.notes_dir}`")
+            folder_line = gr.Markdown(f"Carpeta de notas: `{app.notes_dir}`")
             notes_table = gr.Dataframe(
                 app.notes.rows(),
                 headers=["Nota", "Fragmentos", "Tamaño"],
@@ -289,6 +290,9 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             linked.change(app.open_linked, linked, to_preview, **hidden)
             demo.load(app.notes_view, None, view, **hidden)
             demo.load(app.trash_view, None, trashed, **hidden)
+            # Whatever notebook the app is on now (another browser may have switched).
+            drawn = [book.selector, folder_line, study.deck_line]
+            demo.load(app.notebook_view, None, drawn, **hidden)
 
         with gr.Tab("Experimentos"):
             gr.Markdown(
@@ -338,7 +342,79 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 [exp_status, exp_table, exp_plots, exp_report],
                 **hidden,
             )
+
+        # Another notebook: every tab redrawn from it, and its own conversation restored
+        # from this browser's copy. .then, not .success: a failed switch redraws the
+        # selector back to the notebook still in use.
+        def redraw_after(event) -> None:
+            redrawn = (
+                event.then(app.notebook_view, None, drawn, **hidden)
+                .then(app.notes_view, None, view, **hidden)
+                .then(app.trash_view, None, trashed, **hidden)
+                .then(lambda: "", None, preview, **hidden)
+                .then(app.restore_chat, saved_chat, chat_out, **hidden)
+            )
+            study.refresh_after(redrawn)
+
+        redraw_after(book.selector.input(app.switch_notebook, book.selector, book.status))
+        redraw_after(
+            book.create.click(
+                app.create_notebook, [book.folder, book.name], [book.status, book.folder, book.name]
+            )
+        )
+        redraw_after(book.remove.click(app.remove_notebook, None, book.status))
+        book.rename.click(
+            app.rename_notebook,
+            [book.new_name, saved_chat],
+            [book.status, book.new_name, saved_chat],
+            **hidden,
+        ).then(app.notebook_view, None, drawn, **hidden)
     return demo
+
+
+@dataclass
+class NotebookBar:
+    """The notebook selector at the top, and the box that creates, renames and removes."""
+
+    selector: gr.Dropdown
+    status: gr.Markdown
+    folder: gr.Textbox
+    name: gr.Textbox
+    create: gr.Button
+    new_name: gr.Textbox
+    rename: gr.Button
+    remove: gr.Button
+
+
+def notebook_bar() -> NotebookBar:
+    with gr.Row(elem_id="notebook-bar"):
+        selector = gr.Dropdown(
+            [], label="Cuaderno", elem_id="notebook", scale=1, allow_custom_value=True
+        )
+        status = gr.Markdown(elem_id="notebook-status")
+    with gr.Accordion("Cuadernos: crear, renombrar, quitar", open=False, elem_id="notebooks"):
+        with gr.Row():
+            folder = gr.Textbox(
+                label="Carpeta de notas o bóveda de Obsidian (ruta en este ordenador)",
+                placeholder="~/apuntes/historia",
+                elem_id="notebook-folder",
+                scale=3,
+            )
+            name = gr.Textbox(
+                label="Nombre (por defecto, el de la carpeta)", elem_id="notebook-name", scale=2
+            )
+            create = gr.Button("Crear y abrir", variant="primary", elem_id="notebook-create")
+        with gr.Row():
+            new_name = gr.Textbox(
+                label="Nuevo nombre del cuaderno abierto", elem_id="notebook-new-name"
+            )
+            rename = gr.Button("Renombrar", elem_id="notebook-rename")
+            remove = gr.Button(
+                "Quitar de la lista (la carpeta no se toca)",
+                variant="stop",
+                elem_id="notebook-remove",
+            )
+    return NotebookBar(selector, status, folder, name, create, new_name, rename, remove)
 
 
 @dataclass
@@ -350,6 +426,7 @@ class StudyTab:
     mode: gr.Radio
     card: list  # study_view's outputs
     stats: list  # study_stats' outputs
+    deck_line: gr.Markdown  # which deck file: another notebook, another deck
 
     def redraw_on(self, trigger) -> None:
         """Redraw the tab (its card, progress and statistics) on ``trigger`` (an event
@@ -424,7 +501,7 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             exported = gr.File(
                 label="Archivo exportado", interactive=False, visible=False, elem_id="study-export"
             )
-            gr.Markdown(f"<small>Mazo: `{app.study.deck_path}`</small>")
+            deck_line = gr.Markdown(f"<small>Mazo: `{app.study.deck_path}`</small>")
 
     tab = StudyTab(
         app,
@@ -443,6 +520,7 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             *buttons.values(),
         ],
         stats=[progress, summary, plot, retention],
+        deck_line=deck_line,
     )
     card_in = [session, mode]
     reveal.click(app.study_reveal, card_in, tab.card, **hidden)

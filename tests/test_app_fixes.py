@@ -275,8 +275,9 @@ def test_a_saved_conversation_comes_back_as_it_was(make_app):
     session = ChatSession()
     ask(app, QUESTION, session)
     ask(app, "¿Y cuáles son sus desventajas?", session)
-    saved = json.loads(json.dumps(app.saved_chat(session)))  # what localStorage holds
-    assert saved["version"] == SAVED_VERSION and len(saved["exchanges"]) == 2
+    saved = json.loads(json.dumps(app.saved_chat(session, {})))  # what localStorage holds
+    own = saved["cuadernos"][app.notebook.name]  # each notebook's conversation apart
+    assert own["version"] == SAVED_VERSION and len(own["exchanges"]) == 2
 
     messages, restored, panel = app.restore_chat(saved)
     assert messages == session.messages and restored.turns == session.turns
@@ -294,7 +295,7 @@ def test_an_error_is_saved_and_numbers_never_repeat(make_app):
     with pytest.raises(gr.Error):
         ask(app, QUESTION, session, BROKEN)
     ask(app, QUESTION, session)
-    restored = ChatSession.from_json(app.saved_chat(session))
+    restored = ChatSession.from_json(app.saved_chat(session, {})["cuadernos"][app.notebook.name])
     assert [e.kind for e in restored.exchanges] == ["error", "answer"]
     assert restored.turns == session.turns and len(restored.turns) == 1
     assert restored.next_number == 3

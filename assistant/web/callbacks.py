@@ -10,6 +10,7 @@ import html
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -41,12 +42,14 @@ from assistant.web.chat_state import (
     ChatSession,
     browser_secret,
 )
+from assistant.web.experiment_progress import no_progress
 from assistant.web.experiments_desk import ExperimentOutcome, ExperimentsDesk
 from assistant.web.model_status import ModelStatus
 from assistant.web.notes_desk import NotesDesk
 from assistant.web.study_desk import CardView, StudyDesk, StudyError, StudySession
 from assistant.web.uploads import discard_upload
 from corpus.errors import AssistantError
+from corpus.notebooks import Notebook, Notebooks
 from corpus.paths import default_cache_dir, default_deck_path
 from eval.experiment.report import render_report, results_table
 from eval.experiment.worker import ExperimentWorker
@@ -78,6 +81,9 @@ class StudyApp:
         chat_dir: Path | None = None,
     ) -> None:
         self.notes_dir = Path(notes_dir)
+        self.verbose = verbose
+        self._study_dir = study_dir or default_cache_dir() / "study"
+        self._make_checker = make_checker
         chat_dir = chat_dir or default_cache_dir() / "chat"
         # The key of the browsers' copies of their conversations.
         self.browser_secret = browser_secret(chat_dir / "browser-secret")
@@ -86,7 +92,7 @@ class StudyApp:
         self.study = StudyDesk(
             Path(deck_path).expanduser() if deck_path else default_deck_path(self.notes_dir),
             self.notes_dir,
-            study_dir or default_cache_dir() / "study",
+            self._study_dir,
             make_checker,
         )
         self.notes = NotesDesk(
@@ -99,6 +105,16 @@ class StudyApp:
             experiments,
         )
         self.cards_status = self.rebuild_cards()
+        # The folder it starts on is a notebook (added to the registry if new); its index
+        # and deck stay the ones it was started with, whenever it is chosen again.
+        self.notebooks = Notebooks()
+        self._started = (self.notes_dir.resolve(), Path(index_dir), self.study.deck_path)
+        self._switching = threading.Lock()  # one notebook switch (or change) at a time
+        try:
+            self.notebook = self.notebooks.add_folder(self.notes_dir)
+        except AssistantError as err:  # a damaged registry: this folder alone, as before
+            print(f"aviso: {err}", file=sys.stderr)
+            self.notebook = Notebook(self.notes_dir.name, self.notes_dir.resolve())
 
     @property
     def index(self) -> NotesIndex:
@@ -120,6 +136,107 @@ class StudyApp:
 
     def warm_up(self) -> float | None:
         return self.chat.warm_up()
+
+    # -- notebooks ---------------------------------------------------------------------
+
+    def open_notebook(self, name: str, progress=no_progress) -> str:
+        """Make ``name`` the notebook every tab works on: its folder indexed (only changed
+        notes embedded, with the same embedder as the notebook the app started on), its
+        deck's cards rebuilt; the chat's models stay loaded (the assistants are rebuilt
+        over the new index, the generators are cached process-wide). A folder that
+        cannot be indexed is an error and the previous notebook stays."""
+        with self._switching:
+            notebook = self.notebooks.get(name)
+            if notebook.notes_dir == self.notebook.notes_dir:
+                self.notebook = notebook  # a rename: same folder, new name
+                return f"Cuaderno «{notebook.name}»."
+            started, index_dir, deck = self._started
+            if notebook.notes_dir != started:
+                index_dir, deck = notebook.index_dir, notebook.deck_path
+            progress(0, desc=f"Indexando el cuaderno «{notebook.name}»…")
+            notes = NotesDesk(
+                notebook.notes_dir,
+                index_dir,
+                self._reindexed,
+                _say,
+                verbose=self.verbose,
+                index_config=self.index.config,
+            )
+            study = StudyDesk(deck, notebook.notes_dir, self._study_dir, self._make_checker)
+            self.notebook, self.notes_dir, self.notes, self.study = (
+                notebook,
+                notebook.notes_dir,
+                notes,
+                study,
+            )
+            self.chat.open_folder(notes.index, notebook.notes_dir)
+            self.cards_status = self.rebuild_cards()
+        return f"Cuaderno «{notebook.name}»: {notes.report.summary()} {self.cards_status}"
+
+    def notebook_view(self) -> tuple:
+        """(the selector, the folder line of the Notes tab, the deck line of the Study tab)."""
+        try:
+            names = self.notebooks.names()
+        except AssistantError as err:
+            _warn(str(err))
+            names = [self.notebook.name]
+        if self.notebook.name not in names:
+            names.append(self.notebook.name)
+        return (
+            gr.update(choices=names, value=self.notebook.name),
+            f"Carpeta de notas: `{self.notes_dir}`",
+            f"<small>Mazo: `{self.study.deck_path}`</small>",
+        )
+
+    def switch_notebook(
+        self,
+        name: str | None,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> str:
+        with _user_errors():
+            if not name:
+                raise AssistantError("Elige un cuaderno")
+            return self.open_notebook(name, progress)
+
+    def create_notebook(
+        self,
+        folder: str,
+        name: str,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> tuple:
+        """A notebook from a folder (named after it unless ``name``), opened at once;
+        returns (status, folder box emptied, name box emptied)."""
+        with _user_errors():
+            if name and name.strip():
+                notebook = self.notebooks.add(name, folder)
+            else:
+                notebook = self.notebooks.add_folder(folder)
+            return self.open_notebook(notebook.name, progress), "", ""
+
+    def rename_notebook(self, new_name: str, saved) -> tuple:
+        """Rename the notebook in use; (status, name box emptied, the browser's saved
+        conversations with its conversation under the new name)."""
+        with _user_errors(), self._switching:
+            old = self.notebook.name
+            self.notebook = self.notebooks.rename(old, new_name)
+        return (
+            f"Cuaderno «{old}» renombrado a «{self.notebook.name}».",
+            "",
+            _renamed(saved, old, self.notebook.name),
+        )
+
+    def remove_notebook(
+        self,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
+    ) -> str:
+        """Forget the notebook in use (its folder is not touched) and open the default."""
+        with _user_errors():
+            removed = self.notebooks.remove(self.notebook.name)
+            status = self.open_notebook(self.notebooks.default.name, progress)
+        return (
+            f"Cuaderno «{removed.name}» quitado de la lista; sus notas siguen en "
+            f"{removed.notes_dir} (no se ha borrado nada). {status}"
+        )
 
     def models_view(self) -> tuple:
         """(the header's status line, its timer): the page asks again every few seconds
@@ -148,14 +265,20 @@ class StudyApp:
     def new_conversation() -> tuple:
         return [], ChatSession(), sources_panel_html([])
 
-    @staticmethod
-    def saved_chat(session: ChatSession) -> dict:
-        """What the browser keeps of the conversation (gr.BrowserState)."""
-        return session.to_json()
+    def saved_chat(self, session: ChatSession, saved) -> dict:
+        """What the browser keeps (gr.BrowserState): each notebook's conversation, this
+        one's updated."""
+        return {
+            SAVED_KEY: {**_saved_chats(saved), self.notebook.name: session.to_json()},
+        }
 
     def restore_chat(self, saved) -> tuple:
-        """(chat, session, sources panel) from the browser's copy, on page load."""
-        session, show = self.chat.restore(saved)
+        """(chat, session, sources panel): the notebook's conversation from the browser's
+        copy, on page load and when another notebook is opened."""
+        chats = _saved_chats(saved)
+        if not isinstance(saved, dict) or SAVED_KEY not in saved:
+            chats = {self.notebook.name: saved}  # one conversation, kept before notebooks
+        session, show = self.chat.restore(chats.get(self.notebook.name, {}))
         return session.messages, session, sources_panel_html(session.cards, show=show)
 
     def export_chat(self, session: ChatSession) -> dict:
@@ -338,6 +461,22 @@ class StudyApp:
 
     def published_experiment(self) -> tuple:
         return experiment_view(self.experiments.published())
+
+
+SAVED_KEY = "cuadernos"  # the browser's copy: {"cuadernos": {notebook: conversation}}
+
+
+def _saved_chats(saved) -> dict:
+    chats = saved.get(SAVED_KEY) if isinstance(saved, dict) else None
+    return dict(chats) if isinstance(chats, dict) else {}
+
+
+def _renamed(saved, old: str, new: str) -> dict:
+    """The browser's copy with the conversation of ``old`` kept under ``new``."""
+    chats = _saved_chats(saved)
+    if old in chats:
+        chats[new] = chats.pop(old)
+    return {SAVED_KEY: chats}
 
 
 def experiment_view(outcome: ExperimentOutcome) -> tuple:

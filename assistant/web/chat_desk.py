@@ -107,6 +107,13 @@ class ChatDesk:
             self._assistants.clear()
             self._links = None
 
+    def open_folder(self, index: NotesIndex, notes_dir: Path) -> None:
+        """Another notebook: its index, and its folder for the passages' links; the
+        models stay loaded."""
+        with self._lock:
+            self.notes_dir = notes_dir
+        self.swap_index(index)
+
     @property
     def links(self) -> NoteLinks | None:
         """What the passages' [[links]] open and their images (None without a folder)."""

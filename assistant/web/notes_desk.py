@@ -32,6 +32,7 @@ from corpus.errors import AssistantError
 from corpus.files import resolves_inside
 from corpus.loader import SkipNote, decode_text
 from corpus.markdown import FrontMatter, read_front_matter
+from index.config import IndexConfig
 from index.store import BuildReport, NotesIndex, open_index
 
 PREVIEW_CHARS = 200_000
@@ -45,11 +46,16 @@ class NotesDesk:
         on_index: Callable[[NotesIndex], str] = lambda index: "",
         warn: Callable[[str], None] = lambda message: None,
         verbose: bool = False,
+        index_config: IndexConfig | None = None,
     ) -> None:
+        """Index the folder now (only changed notes are embedded); ``index_config``: what
+        a new index is built with (None: the previous index's, else the defaults)."""
         self.notes_dir, self.index_dir = Path(notes_dir), Path(index_dir)
         self.on_index, self.warn = on_index, warn
         self._reindexes: ReindexQueue[tuple[BuildReport, str]] = ReindexQueue()
-        self.index, self.report = open_index(self.notes_dir, self.index_dir, progress=verbose)
+        self.index, self.report = open_index(
+            self.notes_dir, self.index_dir, index_config=index_config, progress=verbose
+        )
 
     # -- reading -----------------------------------------------------------------------
 
