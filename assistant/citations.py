@@ -21,6 +21,7 @@ class Citation:
     heading: str
     text: str
     tags: tuple[str, ...] = ()  # the note's tags (front matter), shown with the passage
+    image: str = ""  # a passage read from an image: its path in the notes folder
 
     def __post_init__(self) -> None:
         # Read back from JSON (a saved chat) the tags are a list: a record stays hashable.
@@ -29,7 +30,7 @@ class Citation:
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
         chunk = hit.chunk
-        return cls(n, chunk.id, chunk.source, chunk.heading, chunk.text, chunk.tags)
+        return cls(n, chunk.id, chunk.source, chunk.heading, chunk.text, chunk.tags, chunk.image)
 
     def to_json(self) -> dict:
         return asdict(self)

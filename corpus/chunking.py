@@ -8,11 +8,17 @@ note (citations highlight it). Finding ATX headings outside code fences is a few
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from corpus.config import ChunkConfig
 from corpus.markdown import Section, find_callouts, find_sections, read_front_matter
 from corpus.records import Chunk, Note, content_hash
+
+if TYPE_CHECKING:
+    from corpus.ocr import ImageText
 
 
 def _splitter(chunk_size: int, config: ChunkConfig) -> RecursiveCharacterTextSplitter:
@@ -114,3 +120,36 @@ def chunk_note(note: Note, config: ChunkConfig | None = None) -> list[Chunk]:
 
 def chunk_notes(notes: list[Note], config: ChunkConfig | None = None) -> list[Chunk]:
     return [chunk for note in notes for chunk in chunk_note(note, config)]
+
+
+def image_label(source: str) -> str:
+    """How an image's passage is cited: "imagen en Atención" (the note's name, as
+    Obsidian names notes)."""
+    return f"imagen en {PurePosixPath(source).stem}"
+
+
+def image_chunk(found: ImageText, tags: tuple[str, ...] = ()) -> Chunk:
+    """The text read from an image, as a chunk of the note that embeds it. Its text opens
+    with the image's embed, so that a passage drawn as Markdown shows the image above what
+    was read from it; the embed itself adds nothing to what is embedded or searched
+    (``plain_text`` drops it)."""
+    embed = found.embed
+    heading = image_label(embed.source)
+    text = f"![[{found.image}]]\n\n{found.text}"
+    return Chunk(
+        id=content_hash(embed.source, heading, text, found.image),
+        source=embed.source,
+        heading=heading,
+        text=text,
+        start=embed.start,
+        end=embed.end,
+        section=embed.section,
+        tags=tags,
+        image=found.image,
+    )
+
+
+def image_chunks(notes: list[Note], found: list[ImageText]) -> list[Chunk]:
+    """The chunks of the images' texts, each with the tags of the note that embeds it."""
+    tags = {note.source: read_front_matter(note.text).tags for note in notes}
+    return [image_chunk(image, tags.get(image.embed.source, ())) for image in found]

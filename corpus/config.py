@@ -22,6 +22,9 @@ class ChunkConfig:
     max_note_bytes: int = 5_000_000
     max_pdf_bytes: int = 50_000_000
     suffixes: tuple[str, ...] = field(default=NOTE_SUFFIXES)
+    # Read the text of the PNG and JPEG images the notes embed (corpus/ocr.py): on by
+    # default; off (index --no-ocr), an index builds without the OCR worker's time.
+    ocr: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk_size < 100:

@@ -119,8 +119,14 @@ def iter_note_paths(notes_dir: Path, config: ChunkConfig) -> tuple[list[Path], l
         if path.suffix.lower() in config.suffixes:
             paths.append(path)
         else:
-            warnings.append(f"{relative.as_posix()}: tipo de archivo no admitido, se omite")
+            warnings.append(unsupported_warning(relative.as_posix()))
     return paths, warnings
+
+
+def unsupported_warning(name: str) -> str:
+    """What the load says of a file that is no note; the build takes it back for an image
+    a note embeds, whose text it reads (corpus/ocr.py)."""
+    return f"{name}: tipo de archivo no admitido, se omite"
 
 
 def load_notes(notes_dir: str | Path, config: ChunkConfig | None = None) -> LoadResult:

@@ -25,7 +25,9 @@ class Note:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A span of a note: ``text == note.text[start:end]``."""
+    """A span of a note: ``text == note.text[start:end]``; or the text of an image the
+    note embeds (``image`` set, read by OCR: ``corpus/ocr.py``), its ``start``/``end`` the
+    embed's span in the note."""
 
     id: str  # content hash of (source, heading, text): stable across re-indexing
     source: str
@@ -35,6 +37,7 @@ class Chunk:
     end: int
     section: str = ""  # the nearest heading alone, as written in the note (no markup)
     tags: tuple[str, ...] = ()  # the note's tags (its front matter's "tags")
+    image: str = ""  # an image's chunk: the image's path in the notes folder
 
     def embed_text(self) -> str:
         """Text given to embedders and BM25: the section heading travels with every piece.
@@ -63,10 +66,13 @@ class Hit:
     score: float
 
     def to_json(self) -> dict:
-        return {
+        found = {
             "chunk_id": self.chunk.id,
             "source": self.chunk.source,
             "heading": self.chunk.heading,
             "text": self.chunk.text,
             "score": round(float(self.score), 6),
         }
+        if self.chunk.image:  # a passage read from an image: which one
+            found["image"] = self.chunk.image
+        return found

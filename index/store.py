@@ -37,11 +37,12 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from corpus.chunking import chunk_notes
+from corpus.chunking import chunk_notes, image_chunks
 from corpus.config import ChunkConfig
 from corpus.errors import AssistantError, SettingsError
 from corpus.files import atomic_write_bytes, file_sha256, resolves_inside
-from corpus.loader import load_notes
+from corpus.loader import load_notes, unsupported_warning
+from corpus.ocr import ImageReading, read_note_images
 from corpus.paths import default_cache_dir
 from corpus.records import Chunk, Hit
 from index.bm25 import BM25Index
@@ -75,6 +76,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    images: int = 0  # chunks read from the notes' images (corpus/ocr.py)
+    ocr_read: int = 0  # images read by OCR in this build (the others came from the cache)
 
     def summary(self) -> str:
         """What the (re)index did, in one line for the student: the CLI and the app say it
@@ -88,8 +91,9 @@ class BuildReport:
             )
             if names
         ]
+        images = f", {self.images} de imágenes" if self.images else ""
         return (
-            f"Índice listo: {self.notes} notas, {self.chunks} fragmentos "
+            f"Índice listo: {self.notes} notas, {self.chunks} fragmentos{images} "
             f"({self.embedded} calculados, {self.reused} reutilizados) en {self.seconds:.1f} s. "
             + ("; ".join(changes) if changes else "Sin cambios.")
         )
@@ -477,6 +481,13 @@ def build_index(
         chunk_config = chunk_config or ChunkConfig()
         index_config = index_config or IndexConfig()
         chunks = chunk_notes(loaded.notes, chunk_config)
+        images = ImageReading()
+        if chunk_config.ocr:
+            images = read_note_images(loaded.notes, notes_dir, cache_dir or default_cache_dir())
+            chunks += image_chunks(loaded.notes, images.texts)
+            # An image a note embeds is no unsupported file: its text is read.
+            taken = {unsupported_warning(image) for image in images.images}
+            warnings = [w for w in warnings if w not in taken] + images.warnings
         texts_by_key = {
             embedding_key(index_config.embedder, c.embed_text()): c.embed_text() for c in chunks
         }
@@ -528,6 +539,8 @@ def build_index(
         removed=sorted(set(old_notes) - set(new_notes)),
         warnings=warnings,
         seconds=time.perf_counter() - began,
+        images=len(images.texts),
+        ocr_read=images.read,
     )
 
 
