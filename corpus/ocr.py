@@ -15,11 +15,7 @@ reads only new or changed images and starts no worker when there are none. An im
 cannot be read is one warning naming it; the rest of the notes index as usual, and
 without the engine installed the notes still index, with one warning saying how to add it.
 
-Only images inside the notes folder are read, found as Obsidian finds them and as the app
-draws them (``assistant/web/note_images.py``): a path relative to the note, else from the
-folder, else the file name alone anywhere in the folder, the shallowest first; a link that
-leads out of the folder is refused. An embed of a missing image is no chunk and no warning
-(Obsidian shows it as missing too).
+The images are found as Obsidian finds them and the app draws them: ``corpus/images.py``.
 """
 
 from __future__ import annotations
@@ -32,13 +28,11 @@ import sys
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
-from urllib.parse import unquote
 
-from corpus.files import atomic_write_text, resolves_inside
-from corpus.markdown import WIKILINK, find_sections, read_blocks
+from corpus.files import atomic_write_text
+from corpus.images import ImageEmbed, ImageFinder, find_image_embeds
 from corpus.records import Note
 
-OCR_SUFFIXES = (".png", ".jpg", ".jpeg")
 # The models rapidocr 3.10's wheel ships (rapidocr/models/): the default small detector
 # and recogniser, and the text-direction classifier.
 MODELS = {
@@ -56,9 +50,6 @@ WORKER_START_SECONDS = 60
 SECONDS_PER_IMAGE = 30
 PADDING = 0.25  # of the image's shorter side, added around it before reading
 INSTALL_HINT = "instálalo con make setup (rapidocr y onnxruntime, de requirements.txt)"
-
-# A Markdown image: ![alt](ruta.png), ![alt](<ruta con espacios.png> "título").
-MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\((?:<(?P<angled>[^>]+)>|(?P<plain>[^)\s]+))[^)]*\)")
 
 
 class OcrError(Exception):
@@ -223,77 +214,6 @@ class OcrCache:
         if self._dirty:
             atomic_write_text(self.path, json.dumps(self._texts, ensure_ascii=False))
             self._dirty = False
-
-
-# -- the images the notes embed ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageEmbed:
-    """One image a note embeds: its markup's span in the note and the section around it."""
-
-    source: str  # the note
-    name: str  # the image as the note names it ("esquema.png", "adjuntos/esquema.png")
-    start: int
-    end: int
-    section: str  # the nearest heading above the embed ("" before any)
-
-
-def find_image_embeds(note: Note) -> list[ImageEmbed]:
-    """The PNG and JPEG embeds of a note, outside code, in note order."""
-    embeds = []
-    for section in find_sections(note.text):
-        title = section.path[-1] if section.path else ""
-        for block in read_blocks(note.text, section):
-            if block.kind in ("code", "math"):
-                continue
-            for match in WIKILINK.finditer(block.text):
-                if match["embed"]:
-                    embeds.append((match["target"].strip(), block.start, match, title))
-            for match in MARKDOWN_IMAGE.finditer(block.text):
-                name = unquote(match["angled"] or match["plain"])
-                embeds.append((name, block.start, match, title))
-    found = [
-        ImageEmbed(note.source, name, offset + match.start(), offset + match.end(), title)
-        for name, offset, match, title in embeds
-        if name.lower().endswith(OCR_SUFFIXES)
-    ]
-    return sorted(found, key=lambda embed: embed.start)
-
-
-class ImageFinder:
-    """The image files the notes' embeds name, inside the notes folder only."""
-
-    def __init__(self, notes_dir: Path) -> None:
-        self.notes_dir = Path(notes_dir)
-        self._by_name: dict[str, Path] | None = None
-
-    def _named(self) -> dict[str, Path]:
-        if self._by_name is None:
-            found = sorted(
-                (
-                    path
-                    for path in self.notes_dir.rglob("*")
-                    if path.suffix.lower() in OCR_SUFFIXES
-                    and not any(p.startswith(".") for p in path.relative_to(self.notes_dir).parts)
-                ),
-                key=lambda path: (len(path.parts), str(path)),
-            )
-            self._by_name = {}
-            for path in found:
-                self._by_name.setdefault(path.name.casefold(), path)
-        return self._by_name
-
-    def path(self, embed: ImageEmbed) -> Path | None:
-        name = embed.name.strip()
-        if not name or "://" in name or name.startswith(("data:", "/")):
-            return None
-        note_dir = (self.notes_dir / embed.source).parent
-        for candidate in (note_dir / name, self.notes_dir / name):
-            if candidate.suffix.lower() in OCR_SUFFIXES and candidate.is_file():
-                return candidate if resolves_inside(candidate, self.notes_dir) else None
-        found = self._named().get(Path(name).name.casefold())
-        return found if found and resolves_inside(found, self.notes_dir) else None
 
 
 # -- reading them --------------------------------------------------------------------

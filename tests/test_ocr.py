@@ -16,7 +16,8 @@ import pytest
 import corpus.ocr as ocr
 from corpus.chunking import image_label
 from corpus.config import ChunkConfig
-from corpus.ocr import ImageEmbed, ImageFinder, find_image_embeds, ocr_missing
+from corpus.images import ImageEmbed, ImageFinder, find_image_embeds
+from corpus.ocr import ocr_missing
 from corpus.records import Note
 from index.config import IndexConfig
 from index.store import NotesIndex, build_index
