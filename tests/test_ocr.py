@@ -213,3 +213,29 @@ def test_only_images_inside_the_notes_folder_are_read(tmp_path):
     assert found("local.png", "Atención.md") == "Temas/local.png"  # by name, anywhere
     for refused in ("enlace.png", "../fuera.png", str(outside), "https://x.org/a.png", "nada.png"):
         assert found(refused) is None, refused
+
+
+def test_index_then_search_on_the_command_line_and_no_ocr(
+    tmp_path, monkeypatch, capsys, fake_embedder, fake_config
+):
+    from assistant.cli.main import main
+
+    monkeypatch.setattr(ocr, "read_in_worker", lambda paths: dict.fromkeys(paths, PHRASE))
+    vault, index = _vault(tmp_path), str(tmp_path / "index")
+    build_index(vault, index, ChunkConfig(ocr=False), fake_config)  # the fake embedder's
+    reindex = ["index", "--notes", str(vault), "--index", index]
+
+    def search() -> list[dict]:
+        capsys.readouterr()
+        assert main(["search", "--index", index, "--json", "cigüeña pingüino"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert not any("image" in hit for hit in search())
+    assert main([*reindex, "--json"]) == 0  # the index keeps its chunking: still no OCR
+    assert json.loads(capsys.readouterr().out)["images"] == 0
+    assert main([*reindex, "--ocr"]) == 0
+    assert "1 de imágenes" in capsys.readouterr().out
+    (hit, *_) = search()
+    assert hit["heading"] == "imagen en Atención" and PHRASE in hit["text"]
+    assert main([*reindex, "--no-ocr", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 0

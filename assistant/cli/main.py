@@ -35,16 +35,22 @@ def _index_dir(args) -> Path:
 
 
 def _chunk_config(args):
-    """The ChunkConfig --chunk-size / --chunk-overlap ask for; None when neither is given
-    (the build keeps the previous index's chunking)."""
+    """The ChunkConfig --chunk-size / --chunk-overlap / --[no-]ocr ask for; None when none
+    is given (the build keeps the previous index's chunking)."""
     from corpus.config import ChunkConfig
 
-    if not getattr(args, "chunk_size", None) and getattr(args, "chunk_overlap", None) is None:
+    ocr = getattr(args, "ocr", None)
+    if (
+        not getattr(args, "chunk_size", None)
+        and getattr(args, "chunk_overlap", None) is None
+        and ocr is None
+    ):
         return None
     defaults = ChunkConfig()
     return ChunkConfig(
         chunk_size=args.chunk_size or defaults.chunk_size,
         chunk_overlap=defaults.chunk_overlap if args.chunk_overlap is None else args.chunk_overlap,
+        ocr=defaults.ocr if ocr is None else ocr,
     )
 
 
@@ -456,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(index, "embedder")
     index.add_argument("--chunk-size", type=int)
     index.add_argument("--chunk-overlap", type=int)
+    index.add_argument(
+        "--ocr",
+        action=argparse.BooleanOptionalAction,
+        help="lee el texto de las imágenes PNG y JPEG de las notas (por defecto sí; "
+        "--no-ocr indexa sin leerlas)",
+    )
     index.add_argument("--json", action="store_true")
     index.set_defaults(func=cmd_index)
 
