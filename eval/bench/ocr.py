@@ -10,8 +10,9 @@ and a JPEG at quality 60). The character error rate (CER) is the edit distance (
 between what an engine read and the text drawn, over the reference's length, both
 normalised alike: bullet glyphs at the start of a line dropped (they are drawing, not
 text), runs of whitespace one space. Case and accents count: "atencion" for "atención"
-is an error. The seconds are per image, the engine already loaded (Tesseract starts a
-process per image, so its figure includes that).
+is an error. The seconds are per image, one image at a time, the engine already loaded
+and run once (Tesseract starts a process per image, so its figure includes that;
+RapidOCR's onnxruntime uses every core for one image).
 
 Engines: RapidOCR 3 (``corpus.ocr.RapidOcrEngine``, what the index uses, here in this
 process), and, when they are installed, Tesseract 5 in Spanish + English through
@@ -287,6 +288,7 @@ def accuracy(work: Path, upscale: float) -> dict:
     paths = {slide.name: render(slide, work) for slide in SLIDES}
     results: dict = {}
     for name, engine in engines(upscale).items():
+        engine.read(paths[SLIDES[0].name])  # RapidOCR loads its models on the first image
         rows = {}
         for slide in SLIDES:
             began = time.perf_counter()
