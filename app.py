@@ -117,6 +117,22 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                         )
                         send = gr.Button("Preguntar", variant="primary", scale=1)
                     with gr.Row():
+                        # A tag chosen here is added to the question as #tag: the
+                        # assistant reads #tags in a question as a filter.
+                        tags = gr.Dropdown(
+                            [],
+                            multiselect=True,
+                            label="Solo notas con las etiquetas",
+                            elem_id="chat-tags",
+                            scale=3,
+                        )
+                        everywhere = gr.Checkbox(
+                            False,
+                            label="Buscar en todos los cuadernos",
+                            elem_id="chat-everywhere",
+                            scale=2,
+                        )
+                    with gr.Row():
                         new_chat = gr.Button("Nueva conversación", size="sm")
                         export_chat = gr.Button(
                             "Exportar conversación", size="sm", elem_id="export-chat"
@@ -172,6 +188,8 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     passages,
                     max_new_tokens,
                     temperature,
+                    everywhere,
+                    tags,
                 ],
                 [question, chatbot, session, sources],
                 api_name="ask",
@@ -188,6 +206,8 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             )
             export_chat.click(app.export_chat, session, exported_chat, **hidden)
             demo.load(app.restore_chat, saved_chat, chat_out, **hidden)
+            demo.load(app.tags_view, None, tags, **hidden)
+            tags.focus(app.tags_view, tags, tags, **hidden)  # a note tagged since
             model.change(
                 lambda name: gr.Checkbox(interactive=name in ADAPTERS, value=name in ADAPTERS),
                 model,
@@ -353,6 +373,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 .then(app.trash_view, None, trashed, **hidden)
                 .then(lambda: "", None, preview, **hidden)
                 .then(app.restore_chat, saved_chat, chat_out, **hidden)
+                .then(app.tags_view, None, tags, **hidden)
             )
             study.refresh_after(redrawn)
 

@@ -22,6 +22,7 @@ class Citation:
     text: str
     tags: tuple[str, ...] = ()  # the note's tags (front matter), shown with the passage
     image: str = ""  # a passage read from an image: its path in the notes folder
+    notebook: str = ""  # its notebook, in a search over every notebook ("todas")
 
     def __post_init__(self) -> None:
         # Read back from JSON (a saved chat) the tags are a list: a record stays hashable.
@@ -30,7 +31,22 @@ class Citation:
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
         chunk = hit.chunk
-        return cls(n, chunk.id, chunk.source, chunk.heading, chunk.text, chunk.tags, chunk.image)
+        return cls(
+            n,
+            chunk.id,
+            chunk.source,
+            chunk.heading,
+            chunk.text,
+            chunk.tags,
+            chunk.image,
+            chunk.notebook,
+        )
+
+    def label(self) -> str:
+        """ "[n] note — heading · #tags", with its notebook first in a search over all."""
+        where = f"{self.notebook} › " if self.notebook else ""
+        tags = "".join(f" #{tag}" for tag in self.tags)
+        return f"[{self.n}] {where}{self.source} — {self.heading}" + (f" ·{tags}" if tags else "")
 
     def to_json(self) -> dict:
         return asdict(self)

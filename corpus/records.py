@@ -38,6 +38,7 @@ class Chunk:
     section: str = ""  # the nearest heading alone, as written in the note (no markup)
     tags: tuple[str, ...] = ()  # the note's tags (its front matter's "tags")
     image: str = ""  # an image's chunk: the image's path in the notes folder
+    notebook: str = ""  # set only in a search over every notebook (index/merged.py)
 
     def embed_text(self) -> str:
         """Text given to embedders and BM25: the section heading travels with every piece.

@@ -335,7 +335,7 @@ def test_warm_up_loads_the_default_chat_once_so_the_first_question_finds_it(make
     assert app.warm_up() >= 0
     assert made == [study_app.ChatSettings()]
     # The warm-up ran the generator once (a one-token "Hola"), so its model is loaded.
-    warmed = app.chat._assistants[study_app.ChatSettings()].generator
+    warmed = app.chat._assistants[(study_app.ChatSettings(), None)].generator
     assert warmed.prompts == ["Hola"] and warmed.configs[0].max_new_tokens == 1
     defaults = control_values(study_app.ChatSettings())  # the controls' start
     updates = ask(app, QUESTION, study_app.ChatSession(), settings=defaults)

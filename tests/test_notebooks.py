@@ -175,3 +175,30 @@ def test_notebooks_list_prints_each_folder(data_dir, tmp_path, capsys):
         ("historia", str(history.resolve())),
     ]
     assert rows[1]["index"].startswith(str(data_dir))
+
+
+def test_todas_is_for_answering_only(data_dir, capsys):
+    assert main(["index", "--notebook", "todas"]) == 2
+    assert "--notebook todas solo vale para ask y chat" in capsys.readouterr().err
+
+
+def test_ask_over_every_notebook_names_each_passages_notebook(
+    data_dir, tmp_path, fake_embedder, capsys, monkeypatch
+):
+    from assistant.answer import Assistant, AssistantConfig
+    from tests.fakes import OverlapChecker, OverlapSelector, open_policy
+
+    def quoting(args, index):  # the extractive path, with the test's checker and selector
+        config = AssistantConfig(strategy="extractive", abstention=open_policy())
+        return Assistant(index, None, OverlapChecker(), config, OverlapSelector())
+
+    monkeypatch.setattr("assistant.cli.main._answering_assistant", quoting)
+    _index("notas")  # the default notebook too: every index with the fake embedder
+    for name, text in (("historia", HISTORY), ("química", CHEMISTRY)):
+        folder = _folder(tmp_path, name, text)
+        assert main(["notebooks", "add", name, str(folder)]) == 0
+        _index(name)
+    capsys.readouterr()
+    assert main(["ask", "--notebook", "todas", "¿Qué es el enlace covalente?"]) == 0
+    out = capsys.readouterr().out
+    assert "[1] química › química.md — Enlaces > Enlace covalente" in out

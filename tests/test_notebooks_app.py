@@ -149,3 +149,30 @@ def test_rename_keeps_the_conversation_and_remove_opens_the_default(two):
     assert "Química orgánica" not in app.notebooks.names()
     with pytest.raises(gr.Error, match="no se quita"):
         app.remove_notebook()
+
+
+def test_everywhere_answers_from_every_notebook_and_names_it(two):
+    app, _, chemistry = two
+    app.notebooks.add("química", chemistry)
+    for question, notebook, source in (
+        ("¿Qué es el enlace covalente?", "química", "quimica.md"),
+        ("¿Qué pasó en la Bastilla?", "historia", "historia.md"),
+    ):
+        steps = list(app.ask(question, ChatSession(), *SETTINGS, True))
+        cards = steps[-1][2].cards
+        assert {(c.citation.notebook, c.citation.source) for c in cards} == {(notebook, source)}
+        assert f"{notebook} › {source}" in steps[-1][3]  # the sources panel names it
+    merged = app.everything()
+    assert {c.notebook for c in merged.chunks} == {"notas", "historia", "química"}
+    assert all(c.id.startswith(f"{c.notebook}:") for c in merged.chunks)
+    assert _sources(app) == {"historia.md"}  # the notebook in use is as it was
+
+
+def test_a_tag_chosen_in_the_chat_filters_like_one_in_the_question(two, monkeypatch):
+    app, _, _ = two
+    assert app.tags_view()["choices"] == []  # no note of this folder has tags
+    steps = list(app.ask("¿Qué pasó en la Bastilla?", ChatSession(), *SETTINGS, False, ["nlp"]))
+    _, chat, session, _ = steps[-1]
+    assert "ninguna nota tiene la etiqueta #nlp" in chat[-1]["content"]
+    typed = list(app.ask("¿Qué pasó en la Bastilla? #nlp", ChatSession(), *SETTINGS))
+    assert typed[-1][1][-1]["content"] == chat[-1]["content"]

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from assistant.cli.notebooks import add_notebook_option, apply_notebook
+from assistant.cli.notebooks import add_notebook_option, apply_notebook, everything_index
 from assistant.cli.notebooks import add_parsers as add_notebook_parsers
 from assistant.cli.options import add_options
 from assistant.cli.study import add_parsers as add_study_parsers
@@ -138,9 +138,13 @@ def cmd_chat(args) -> int:
     """Interactive loop over the notes: streamed answers with sources; follow-ups work."""
     from assistant.conversation import Turn
 
-    index, report = _build(Path(args.notes), _index_dir(args), args)
+    if args.everywhere:
+        index = everything_index()
+        print(f"Todos los cuadernos ({len(index.chunks)} fragmentos).")
+    else:
+        index, report = _build(Path(args.notes), _index_dir(args), args)
+        print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
     assistant = _answering_assistant(args, index)
-    print(f"Notas: {args.notes} ({report.notes} notas, {report.chunks} fragmentos).")
     print("Escribe una pregunta (línea vacía o Ctrl-D para salir).")
     history: list[Turn] = []
     while True:
@@ -224,10 +228,7 @@ def _print_answer_tail(answer) -> None:
 
 def _source_line(citation) -> str:
     """A passage as the terminal lists it: number, note, heading, the note's tags."""
-    tags = "".join(f" #{tag}" for tag in citation.tags)
-    return f"  [{citation.n}] {citation.source} — {citation.heading}" + (
-        f" ·{tags}" if tags else ""
-    )
+    return f"  {citation.label()}"
 
 
 def _answering_assistant(args, index):
@@ -253,7 +254,8 @@ def cmd_ask(args) -> int:
     from index.store import open_index
 
     question = _question(args.question)
-    assistant = _answering_assistant(args, open_index(args.notes, args.index)[0])
+    index = everything_index() if args.everywhere else open_index(args.notes, args.index)[0]
+    assistant = _answering_assistant(args, index)
     if args.json:
         _print_json(assistant.answer(question).to_json())
         _print_notice(assistant)
@@ -493,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="responde una pregunta con citas de tus notas")
     ask.add_argument("--index", help="carpeta del índice (por defecto, la de --notes en la caché)")
     ask.add_argument("--notes", help="carpeta de notas: se reindexa antes de responder")
-    add_notebook_option(ask)
+    add_notebook_option(ask, everywhere=True)
     add_options(ask, *ANSWERING)
     ask.add_argument("--json", action="store_true")
     ask.add_argument("question")
@@ -563,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="pregunta a tus notas en la terminal")
     chat.add_argument("--notes")
     chat.add_argument("--index")
-    add_notebook_option(chat, default_notes=True)
+    add_notebook_option(chat, default_notes=True, everywhere=True)
     add_options(chat, *ANSWERING)
     chat.set_defaults(func=cmd_chat)
     add_study_parsers(commands)  # cards build|list|review|due|export|stats|restore, study
@@ -576,7 +578,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         apply_notebook(args)
-        if getattr(args, "index", "") is None and getattr(args, "notes", "") is None:
+        everywhere = getattr(args, "everywhere", False)
+        if (
+            not everywhere
+            and getattr(args, "index", "") is None
+            and getattr(args, "notes", "") is None
+        ):
             raise SettingsError("indica --index, --notes o --notebook NOMBRE")
         check_options(args)
         return args.func(args)

@@ -9,26 +9,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from corpus.errors import SettingsError
-from corpus.notebooks import DEFAULT_NOTES, Notebooks
+from corpus.errors import AssistantError, SettingsError
+from corpus.notebooks import ALL_SCOPE, DEFAULT_NOTES, Notebooks
 
 PATH_FLAGS = ("notes", "index", "deck")
 
 
 def add_notebook_option(
-    parser: argparse.ArgumentParser, needs: tuple[str, ...] = (), default_notes: bool = False
+    parser: argparse.ArgumentParser,
+    needs: tuple[str, ...] = (),
+    default_notes: bool = False,
+    everywhere: bool = False,
 ) -> None:
     """--notebook on a command with --notes/--index/--deck; ``needs``: the flags the
     command cannot do without unless --notebook names them; ``default_notes``: --notes is
-    the default notebook's folder when neither is given."""
+    the default notebook's folder when neither is given; ``everywhere``: the command
+    answers from every notebook with --notebook todas."""
+    scope = f"; {ALL_SCOPE}: busca en todos" if everywhere else ""
     parser.add_argument(
         "--notebook",
         metavar="NOMBRE",
         help="el cuaderno NOMBRE: sus notas, su índice y su mazo "
-        "(python -m assistant notebooks list)",
+        f"(python -m assistant notebooks list){scope}",
     )
-    parser.set_defaults(needs=needs, default_notes=default_notes)
+    parser.set_defaults(
+        needs=needs, default_notes=default_notes, everywhere=False, allows_all=everywhere
+    )
 
 
 def apply_notebook(args: argparse.Namespace) -> None:
@@ -41,6 +49,11 @@ def apply_notebook(args: argparse.Namespace) -> None:
             raise SettingsError(
                 f"--notebook ya indica las notas, el índice y el mazo: quita {', '.join(given)}"
             )
+        if name.strip().casefold() == ALL_SCOPE:
+            if not getattr(args, "allows_all", False):
+                raise SettingsError(f"--notebook {ALL_SCOPE} solo vale para ask y chat")
+            args.everywhere = True
+            return
         notebook = Notebooks().get(name)
         paths = {
             "notes": notebook.notes_dir,
@@ -54,6 +67,26 @@ def apply_notebook(args: argparse.Namespace) -> None:
     for flag in getattr(args, "needs", ()):
         if getattr(args, flag, None) is None:
             raise SettingsError(f"indica --{flag} o --notebook NOMBRE")
+
+
+def everything_index():
+    """One index over every notebook (``--notebook todas``): each notebook's folder
+    indexed first (only changed notes embedded); one that cannot be is a warning, left
+    out."""
+    from index.merged import merged_index
+    from index.store import open_index
+
+    parts = []
+    for notebook in Notebooks().all():
+        try:
+            index, report = open_index(notebook.notes_dir, notebook.index_dir)
+        except AssistantError as err:
+            print(f"aviso: el cuaderno {notebook.name!r} se deja fuera: {err}", file=sys.stderr)
+            continue
+        for warning in report.warnings if report else ():
+            print(f"aviso: {notebook.name}: {warning}", file=sys.stderr)
+        parts.append((notebook.name, index))
+    return merged_index(parts)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

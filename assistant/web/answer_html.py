@@ -48,11 +48,6 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _source_label(citation: Citation) -> str:
-    tags = "".join(f" #{tag}" for tag in citation.tags)
-    return f"[{citation.n}] {citation.source} — {citation.heading}" + (f" ·{tags}" if tags else "")
-
-
 def _link(key: str, label: str, css: str) -> str:
     # The key rides in a class: the Chatbot's sanitizer keeps classes but drops data-*.
     return (
@@ -102,8 +97,7 @@ def answer_html(answer: Answer, turn: int) -> str:
         paragraphs.append(f'<strong class="abstained">{_esc(answer.answer)}</strong>')
         if answer.closest:
             links = " · ".join(
-                _link(closest_key(turn, c.n), _source_label(c), "cite-source")
-                for c in answer.closest
+                _link(closest_key(turn, c.n), c.label(), "cite-source") for c in answer.closest
             )
             paragraphs.append(f"Pasajes más cercanos: {links}")
     else:
@@ -118,7 +112,7 @@ def answer_html(answer: Answer, turn: int) -> str:
             for n in check.cited:
                 first_key.setdefault(n, citation_key(turn, i, n))
         links = " · ".join(
-            _link(first_key[c.n], _source_label(c), "cite-source")
+            _link(first_key[c.n], c.label(), "cite-source")
             for c in answer.citations
             if c.n in first_key
         )
@@ -223,7 +217,7 @@ def _card_html(card: SourceCard, shown: bool) -> str:
     hidden = "" if shown else " hidden"
     lines = [
         f'<article class="source-card" data-key="{_esc(card.key)}"{hidden}>',
-        f'<div class="source-title">{_esc(_source_label(citation))}</div>',
+        f'<div class="source-title">{_esc(citation.label())}</div>',
     ]
     if card.sentence:
         verdict = "respaldada" if card.supported else "⚠ sin respaldo suficiente"

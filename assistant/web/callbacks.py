@@ -53,7 +53,8 @@ from corpus.notebooks import Notebook, Notebooks
 from corpus.paths import default_cache_dir, default_deck_path
 from eval.experiment.report import render_report, results_table
 from eval.experiment.worker import ExperimentWorker
-from index.store import BuildReport, NotesIndex
+from index.merged import merged_index
+from index.store import BuildReport, NotesIndex, open_index
 
 STUDY_MODES = ("Tarjetas", "Respuesta escrita", "Opciones")  # flip, write, or pick the back
 # One line per user error (a refused upload, a bad setting); tracebacks only for real bugs.
@@ -115,6 +116,8 @@ class StudyApp:
         except AssistantError as err:  # a damaged registry: this folder alone, as before
             print(f"aviso: {err}", file=sys.stderr)
             self.notebook = Notebook(self.notes_dir.name, self.notes_dir.resolve())
+        self._everything: NotesIndex | None = None  # every notebook's, built when asked
+        self.chat.everything = self.everything
 
     @property
     def index(self) -> NotesIndex:
@@ -132,7 +135,34 @@ class StudyApp:
         """A new index (an upload, a delete, a re-index): the chat answers from it, the
         cards are rebuilt from it."""
         self.chat.swap_index(index)
+        self._everything = None
         return self.rebuild_cards()
+
+    def everything(self) -> NotesIndex:
+        """One index over every notebook (the chat's "todas" scope): each notebook's folder
+        indexed as when it is opened (with this notebook's embedder), kept until a notebook
+        changes here. A notebook whose folder cannot be indexed is a warning and left out."""
+        with self._switching:
+            if self._everything is not None:
+                return self._everything
+            parts = []
+            for notebook in self.notebooks.all():
+                if notebook.notes_dir == self.notebook.notes_dir:
+                    parts.append((notebook.name, self.index))
+                    continue
+                started, index_dir = self._started[0], self._started[1]
+                if notebook.notes_dir != started:
+                    index_dir = notebook.index_dir
+                try:
+                    index, _ = open_index(
+                        notebook.notes_dir, index_dir, index_config=self.index.config
+                    )
+                except AssistantError as err:
+                    _warn(f"El cuaderno «{notebook.name}» se deja fuera: {err}")
+                    continue
+                parts.append((notebook.name, index))
+            self._everything = merged_index(parts)
+            return self._everything
 
     def warm_up(self) -> float | None:
         return self.chat.warm_up()
@@ -170,6 +200,7 @@ class StudyApp:
                 study,
             )
             self.chat.open_folder(notes.index, notebook.notes_dir)
+            self._everything = None
             self.cards_status = self.rebuild_cards()
         return f"Cuaderno «{notebook.name}»: {notes.report.summary()} {self.cards_status}"
 
@@ -219,6 +250,7 @@ class StudyApp:
         with _user_errors(), self._switching:
             old = self.notebook.name
             self.notebook = self.notebooks.rename(old, new_name)
+            self._everything = None
         return (
             f"Cuaderno «{old}» renombrado a «{self.notebook.name}».",
             "",
@@ -249,17 +281,43 @@ class StudyApp:
 
     # -- chat --------------------------------------------------------------------------
 
-    def ask(self, question: str, session: ChatSession, *controls) -> Iterator[tuple]:
-        """Stream one answer: yields (question box, chat, session, sources panel); the
-        controls are ``settings_from_controls``'s six."""
+    def ask(
+        self,
+        question: str,
+        session: ChatSession,
+        model: str,
+        adapter: bool,
+        strategy: str,
+        passages: float,
+        max_new_tokens: float,
+        temperature: float,
+        everywhere: bool = False,
+        tags: list[str] | None = None,
+    ) -> Iterator[tuple]:
+        """Stream one answer: yields (question box, chat, session, sources panel); the six
+        controls of ``settings_from_controls``, then the scope (every notebook or this
+        one) and the tags that filter the passages (as #tag in the question: what the
+        student reads is what was asked)."""
         with _user_errors():
-            settings = settings_from_controls(*controls)
-            steps = self.chat.ask(question, session, settings)
+            settings = settings_from_controls(
+                model, adapter, strategy, passages, max_new_tokens, temperature
+            )
+            wanted = [
+                f"#{tag}" for tag in tags or () if f"#{tag}".casefold() not in question.casefold()
+            ]
+            if wanted and question.strip():
+                question = f"{question.rstrip()} {' '.join(wanted)}"
+            steps = self.chat.ask(question, session, settings, everywhere=bool(everywhere))
             for step in steps:
                 panel = (
                     sources_panel_html(session.cards, show=step.show) if step.done else gr.skip()
                 )
                 yield "", step.messages, session, panel
+
+    def tags_view(self, chosen: list[str] | None = None) -> dict:
+        """The tag filter's choices: the notebook's tags; the ones chosen still there."""
+        tags = sorted(self.index.tags(), key=str.casefold)
+        return gr.update(choices=tags, value=[tag for tag in chosen or () if tag in tags])
 
     @staticmethod
     def new_conversation() -> tuple:

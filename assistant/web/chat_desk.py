@@ -95,7 +95,10 @@ class ChatDesk:
         self.warn = warn
         self.models = ModelStatus()  # what the header's line says
         self._lock = threading.Lock()  # guards the index and the assistants between events
-        self._assistants: dict[ChatSettings, Assistant] = {}
+        # (settings, the index it answers from: None for the notebook's own) -> assistant
+        self._assistants: dict[tuple[ChatSettings, int | None], Assistant] = {}
+        # The index over every notebook (StudyApp sets it): the "todas" scope.
+        self.everything: Callable[[], NotesIndex] | None = None
         self._models_loaded: set[tuple[str, str | None]] = set()
         self._notices = NoticeOnce()  # a backend's remark (no veto), shown once
 
@@ -123,18 +126,26 @@ class ChatDesk:
             self._links = NoteLinks(self.notes_dir, {c.source for c in self.index.chunks})
         return self._links
 
-    def assistant_for(self, settings: ChatSettings) -> Assistant:
+    def assistant_for(self, settings: ChatSettings, everywhere: bool = False) -> Assistant:
+        """The assistant for ``settings`` over this notebook, or over every notebook."""
+        index = None
+        if everywhere:
+            if self.everything is None:
+                raise AssistantError("No hay otros cuadernos en los que buscar")
+            index = self.everything()  # outside the lock: it may index a notebook
         with self._lock:
-            return self._assistant(settings)
+            return self._assistant(settings, index)
 
-    def _assistant(self, settings: ChatSettings) -> Assistant:
-        """Under self._lock."""
-        if settings not in self._assistants:
+    def _assistant(self, settings: ChatSettings, index: NotesIndex | None = None) -> Assistant:
+        """Under self._lock. The key holds the index's id while the assistant (which holds
+        the index) is cached, so an id is never reused for another index meanwhile."""
+        key = (settings, None if index is None else id(index))
+        if key not in self._assistants:
             if len(self._assistants) >= MAX_ASSISTANTS:
                 self._assistants.pop(next(iter(self._assistants)))
-            self._assistants[settings] = self.make_assistant(self.index, settings)
+            self._assistants[key] = self.make_assistant(index or self.index, settings)
         self._models_loaded.add((settings.model, settings.adapter))
-        return self._assistants[settings]
+        return self._assistants[key]
 
     def warm_up(self) -> float | None:
         """Load the default chat's models and run each once, so that the first question
@@ -159,10 +170,15 @@ class ChatDesk:
         return seconds
 
     def ask(
-        self, question: str, session: ChatSession, settings: ChatSettings
+        self,
+        question: str,
+        session: ChatSession,
+        settings: ChatSettings,
+        everywhere: bool = False,
     ) -> Iterator[ChatStep]:
         """Stream one answer into ``session``: a status line, the draft as it grows, then
-        the checked answer. An AssistantError is recorded in the conversation (the last
+        the checked answer; ``everywhere``: from every notebook's notes, each citation
+        naming its notebook. An AssistantError is recorded in the conversation (the last
         step shows it) and raised."""
         question = require_question(question)
         number = session.next_number
@@ -177,7 +193,7 @@ class ChatDesk:
         yield ChatStep([*messages, _bot(status_html(status))])
 
         try:
-            assistant = self.assistant_for(settings)
+            assistant = self.assistant_for(settings, everywhere)
             answer, draft = None, ""
             for event in assistant.stream(question, session.turns):
                 if isinstance(event, Answer):
@@ -195,7 +211,9 @@ class ChatDesk:
 
         if (settings.model, settings.adapter) == (ChatSettings.model, ChatSettings.adapter):
             self.models.ready()  # the first question loaded them (no warm-up, or it failed)
-        exchange = session.add_answer(answer, number, answer_evidence(answer), self.links)
+        # Over every notebook a passage's links and images would resolve in this folder.
+        links = None if everywhere else self.links
+        exchange = session.add_answer(answer, number, answer_evidence(answer), links)
         show = exchange.cards[0].key if exchange.cards else None
         yield ChatStep(session.messages, done=True, show=show)
 

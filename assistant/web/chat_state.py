@@ -221,7 +221,7 @@ def conversation_markdown(session: ChatSession) -> str:
             heading = "Pasajes más cercanos" if e.kind == "abstention" else "Pasajes citados"
             lines += [f"### {heading}", ""]
             for c in e.passages:
-                title = _esc(f"[{c.n}] {c.source} — {c.heading}")
+                title = _esc(c.label())
                 lines += [f"**{title}**", "", _quoted(c.text), ""]
     return "\n".join(lines)
 
