@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from corpus.markdown import FENCE, LIST_ITEM, Block, item_body
-from corpus.text import sentence_spans, strip_markup
+from corpus.markdown import FENCE, LIST_ITEM, Block, item_body, strip_markup_outside_math
+from corpus.text import sentence_spans
 
 _SPACE = re.compile(r"\s+")
 
@@ -23,8 +23,9 @@ class Sentence:
 
 
 def plain(markdown: str) -> str:
-    """Emphasis marks dropped and whitespace collapsed: what a card face shows."""
-    return _SPACE.sub(" ", strip_markup(markdown)).strip()
+    """Emphasis marks dropped (not inside a formula: "$d_k$" stays, for KaTeX) and
+    whitespace collapsed: what a card face shows."""
+    return _SPACE.sub(" ", strip_markup_outside_math(markdown)).strip()
 
 
 def prose_sentences(block: Block) -> list[Sentence]:

@@ -3,9 +3,11 @@
 As in assistant/web/answer_html.py, every piece of text from the notes or the student is
 escaped with ``html.escape``, and the passage is the notes' Markdown rendered with raw HTML
 off (assistant/web/markdown_html.py), drawn as the chat's source cards are (``source-card``,
-``source-title``, ``passage``: the same CSS in assistant/web/static/app.css). A card's
-front and back are text whose formulas become the math elements the page's KaTeX typesets
-(``text_html``).
+``source-title``, ``passage``: the same CSS in assistant/web/static/app.css), and with the
+same links: its [[links]] to the folder's notes open them in the Notas tab (app.js), its
+images of the folder are drawn (``NoteLinks``). A card's front and back are text whose
+formulas become the math elements the page's KaTeX typesets (``text_html``); an Obsidian
+link written in them shows its visible text, as in the index (``link_text``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice
 from assistant.study.schedule import RATING_LABELS, utc_now
 from assistant.web.markdown_html import passage_html as render_passage
 from assistant.web.markdown_html import text_html
+from assistant.web.note_images import NoteLinks
 from assistant.web.study_desk import CardView, LastReview, Passage
+from corpus.markdown import WIKILINK, link_text, math_pieces
 
 KIND_LABELS = {
     "qa": "Pregunta",
@@ -42,6 +46,16 @@ NO_CARDS = (
 
 def _esc(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def face_html(text: str) -> str:
+    """A card's front or back: its formulas as math elements, its Obsidian links as their
+    visible text ("[[Nota#Sección|alias]]" -> "alias"; an embed shows nothing), outside
+    the formulas only. Display alone: the deck keeps the text, and the card its id."""
+    return "".join(
+        text_html(piece) if formula else html.escape(WIKILINK.sub(link_text, piece), quote=True)
+        for piece, formula in math_pieces(text)
+    )
 
 
 def rating_label(rating: str) -> str:
@@ -89,20 +103,25 @@ def front_html(view: CardView, now: datetime | None = None) -> str:
     return (
         '<div class="study-card">'
         f'<div class="study-meta">{_esc(meta)}</div>'
-        f'<div class="study-front">{text_html(card.front)}</div>'
+        f'<div class="study-front">{face_html(card.front)}</div>'
         "</div>"
     )
 
 
-def passage_html(passage: Passage) -> str:
+def passage_html(passage: Passage, links: NoteLinks | None = None) -> str:
     """The passage as a source card: file and heading, then the text (its Markdown
-    rendered, as in the chat's sources panel) with the card's span marked."""
-    body = render_passage(passage.text, passage.source, passage.mark, "De aquí sale la tarjeta")
-    title = f"{passage.source} — {passage.heading}" if passage.heading else passage.source
+    rendered, as in the chat's sources panel) with the card's span marked; with ``links``,
+    its [[links]] open their notes and its images are drawn (else links are their text
+    and images their name, in grey)."""
+    notes, images = (links.notes, links.images(passage.source)) if links else (None, None)
+    body = render_passage(
+        passage.text, passage.source, passage.mark, "De aquí sale la tarjeta", notes, images
+    )
+    heading = f"{passage.source} — {passage.heading}" if passage.heading else passage.source
     return "\n".join(
         [
             '<article class="source-card study-source">',
-            f'<div class="source-title">{_esc(title)}</div>',
+            f'<div class="source-title">{_esc(heading)}</div>',
             body,
             "</article>",
         ]
@@ -151,13 +170,13 @@ def back_html(view: CardView) -> str:
     before the answer is shown."""
     if view.row is None or not view.revealed:
         return ""
-    parts = [f'<div class="study-back">{text_html(view.row.card.back)}</div>']
+    parts = [f'<div class="study-back">{face_html(view.row.card.back)}</div>']
     if view.grade is not None:
         parts.append(grade_html(view.answer, view.grade))
     elif view.choice is not None and view.picked is not None:
         parts.append(choice_html(view.choice, view.picked))
     if view.passage is not None:
-        parts.append(passage_html(view.passage))
+        parts.append(passage_html(view.passage, view.links))
     return "\n".join(parts)
 
 

@@ -38,6 +38,7 @@ from assistant.study.records import DeckCard, SyncReport
 from assistant.study.schedule import RatingName, parse_rating, utc_now
 from assistant.study.stats import deck_stats, plot_reviews_per_day
 from assistant.study.storage import DeckError, check_deck_path
+from assistant.web.note_images import NoteLinks
 from corpus.config import ChunkConfig
 from corpus.errors import AssistantError
 from corpus.loader import load_notes
@@ -110,7 +111,8 @@ class StudySession:
 @dataclass(frozen=True)
 class CardView:
     """What the tab shows: the card on screen (None: nothing due) and, once revealed, its
-    back's passage; when nothing is due, when the next card is (None: the deck is empty)."""
+    back's passage; when nothing is due, when the next card is (None: the deck is empty).
+    ``links``: what the passage's [[links]] open and its images, as in the chat's sources."""
 
     row: DeckCard | None
     revealed: bool = False
@@ -121,6 +123,7 @@ class CardView:
     picked: int | None = None
     next_due: datetime | None = None
     cards: int = 0  # active cards in the deck
+    links: NoteLinks | None = None
 
     @property
     def proposal(self) -> RatingName | None:
@@ -150,6 +153,7 @@ class StudyDesk:
         self._checker_lock = threading.Lock()  # the checker loads once, grades one at a time
         self._checker: Checker | None = None
         self._chunks: dict[str, Chunk] = {}
+        self._links: NoteLinks | None = None  # the folder's notes and images, once rebuilt
 
     # -- the deck ----------------------------------------------------------------------
 
@@ -169,6 +173,7 @@ class StudyDesk:
             with Deck.open(self.deck_path, create=True, notes_dir=self.notes_dir) as deck:
                 report = deck.sync(cards, now)
             self._chunks = {chunk.id: chunk for chunk in chunks}
+            self._links = NoteLinks(self.notes_dir, [note.source for note in notes])
         return report
 
     def view(self, session: StudySession, now: datetime | None = None) -> CardView:
@@ -200,6 +205,7 @@ class StudyDesk:
             session.grade,
             session.choice,
             session.picked,
+            links=self._links,
         )
 
     def reveal(self, session: StudySession) -> None:
