@@ -36,9 +36,11 @@ WIKILINK = re.compile(
 TAG = re.compile(r"(?<![\w#])#(?=[\w/-]*[^\W\d_])([\w/-]+)")
 _HEADING_MARK = re.compile(r"^#+[ \t]*(\d+\.[ \t]*)?", re.MULTILINE)
 _EMPHASIS = re.compile(r"[*_`]+")
-# Formulas as the app's renderer finds them (assistant/web/markdown_html.py's MATH_RULES,
-# which this layer may not import): mdit-py-plugins' dollarmath under Pandoc's rules, so
-# that prices stay text ("cuesta 5 $", "de $5 a $10"); "$$…$$" inside a sentence counts.
+# How formulas are found, here and by the app's renderer (assistant/web/markdown_html.py),
+# the Anki export and the support checker's units: mdit-py-plugins' dollarmath under
+# Pandoc's rules for "$", so that prices stay text ("cuesta 5 $", "de $5 a $10"); no
+# "$$…$$ (label)" anchors (an id taken from a note); no blank line inside "$$" (TeX allows
+# none); "$$…$$" inside a sentence is displayed, as Obsidian does.
 MATH_RULES = {
     "allow_labels": False,
     "allow_space": False,

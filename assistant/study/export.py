@@ -9,8 +9,7 @@ the old one: delete that by hand.
 
 A card's formulas (``$…$``, ``$$…$$``) are written as ``\(…\)`` and ``\[…\]``, the
 delimiters Anki's MathJax typesets. They are found by mdit-py-plugins' dollarmath with the
-rules the app's renderer uses (``MATH_RULES`` in assistant/web/markdown_html.py, which
-this layer may not import): "cuesta 5 $" stays text.
+rules the app's renderer uses (``corpus.markdown.MATH_RULES``): "cuesta 5 $" stays text.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from assistant.study.cards import Card
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_bytes
+from corpus.markdown import MATH_RULES
 
 # Fixed, random once (genanki's advice: random.randrange(1 << 30, 1 << 31)). Anki matches
 # a re-imported note type and deck by these ids: never change them.
@@ -83,14 +83,7 @@ def _tags(card: Card) -> list[str]:
 
 
 # The inline rules only: a card's text is not Markdown, only its formulas are read.
-_MATH = MarkdownIt("zero").use(
-    dollarmath_plugin,
-    allow_labels=False,
-    allow_space=False,
-    allow_digits=False,
-    allow_blank_lines=False,
-    double_inline=True,
-)
+_MATH = MarkdownIt("zero").use(dollarmath_plugin, **MATH_RULES)
 _ANKI_DELIMITERS = {"math_inline": ("\\(", "\\)"), "math_inline_double": ("\\[", "\\]")}
 
 

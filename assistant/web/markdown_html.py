@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from corpus.markdown import WIKILINK, FrontMatter, link_text
+from corpus.markdown import MATH_RULES, WIKILINK, FrontMatter, link_text
 
 START, END = "\ue000", "\ue001"  # private use: never in a note (replaced if they are)
 _MARKERS = re.compile(f"([{START}{END}])")
@@ -50,16 +50,6 @@ _DELIMITERS = "*_~`"
 _EDGES = _DELIMITERS + "|$"  # what a marker is moved off (_place_markers)
 _WORD = re.compile(r"\w")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
-# dollarmath's options: Pandoc's rules for "$" (see above); no "$$…$$ (label)" anchors (an
-# id taken from a note); no blank line inside "$$" (TeX allows none); "$$…$$" inside a
-# sentence is displayed, as Obsidian does.
-MATH_RULES = {
-    "allow_labels": False,
-    "allow_space": False,
-    "allow_digits": False,
-    "allow_blank_lines": False,
-    "double_inline": True,
-}
 _MATH_TOKENS = ("math_inline", "math_inline_double", "math_block")
 _PUNCTUATION = frozenset(string.punctuation)
 
