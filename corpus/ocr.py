@@ -5,7 +5,7 @@ chunk of its own, cited as "imagen en <nota>" (``chunking.image_chunk``).
 The engine is RapidOCR 3 with the PP-OCRv6 models its wheel ships (multilingual: Spanish
 accents, ñ, ¿¡ and English), loaded from the wheel's own files so that nothing is ever
 downloaded. On ten slide-like images it made a fifth of Tesseract's (spa+eng) character
-errors, in half the time (docs/RESULTS.md, ``eval/bench/ocr.py``).
+errors (CER 0.3% against 1.5%), at about its speed (docs/RESULTS.md, ``eval/bench/ocr.py``).
 
 It runs in a worker process (``python -m corpus.ocr``, image paths in, one JSON line per
 image out): its models take ~0.5 GB while they read, and that leaves with the worker

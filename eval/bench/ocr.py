@@ -36,6 +36,7 @@ embedding and the image's text from the cache). Each figure is the median of
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -338,6 +339,24 @@ def index_time(work: Path, repeats: int) -> dict:
     }
 
 
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("rapidocr", "onnxruntime", "pytesseract", "rapidocr_onnxruntime"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    try:
+        import pytesseract
+
+        found["tesseract"] = str(pytesseract.get_tesseract_version())
+    except (ImportError, OSError):
+        pass
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -350,7 +369,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         report: dict = {
-            "config": {"repeats": args.repeats, "images": len(SLIDES), "upscale": args.upscale},
+            "config": {
+                "repeats": args.repeats,
+                "images": len(SLIDES),
+                "upscale": args.upscale,
+                "versions": versions(),
+                "cpus": os.cpu_count(),
+                # Other work on the machine slows every figure: the seconds are comparable
+                # within one run, not across machines or busy hours.
+                "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            },
             "accuracy": accuracy(work, args.upscale),
         }
         if not args.skip_index:
