@@ -103,6 +103,7 @@ def test_switching_changes_every_tab_and_keeps_the_model(two, loads):
     assert "Cuaderno «química»" in status and "Tarjetas:" in status
     assert app.notebook.name == "química" and _sources(app) == {"quimica.md"}
     assert _cards(app) == {"quimica.md"} and app.study.deck_path != first_deck
+    assert app.experiments.index_dir == app.notebook.index_dir
     assert app.models.line() == header  # the header's line says nothing new loads
     # Its own conversation: none yet; the question is answered from its notes alone.
     messages, fresh, _ = app.restore_chat(saved)

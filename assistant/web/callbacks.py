@@ -200,6 +200,7 @@ class StudyApp:
                 study,
             )
             self.chat.open_folder(notes.index, notebook.notes_dir)
+            self.experiments.index_dir = index_dir  # its questions are the default notes'
             self._everything = None
             self.cards_status = self.rebuild_cards()
         return f"Cuaderno «{notebook.name}»: {notes.report.summary()} {self.cards_status}"
