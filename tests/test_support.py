@@ -413,3 +413,16 @@ def test_claim_spans_cut_a_sentence_into_its_claims(sentence, claims):
 
     assert [sentence[a:b] for a, b in claim_spans(sentence)] == claims
     assert sentence_claims(sentence) == (claims if len(claims) > 1 else [])
+
+
+def test_a_formula_in_a_unit_keeps_its_tex_and_prices_stay_text():
+    """The chat typesets a quoted formula (KaTeX): its TeX must reach it whole, d_k too."""
+    passage = (
+        "La atención es $$\\text{softmax}\\left(\\frac{QK^T}{\\sqrt{d_k}}\\right)V$$ según el "
+        "**artículo**.\nCuesta 5 $ y *nada* más, con $n-1$ palabras."
+    )
+    assert passage_units(passage) == (
+        "La atención es $$\\text{softmax}\\left(\\frac{QK^T}{\\sqrt{d_k}}\\right)V$$ según el "
+        "artículo.",
+        "Cuesta 5 $ y nada más, con $n-1$ palabras.",
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from corpus.markdown import LIST_MARKER, TABLE_RULE, is_fence
+from corpus.markdown import LIST_MARKER, TABLE_RULE, is_fence, math_pieces
 from corpus.text import WORD as _WORD
 from corpus.text import analyse, fold_accents, sentences
 
@@ -38,7 +38,7 @@ _CAPITALIZED = re.compile(r"[A-ZÁÉÍÓÚÑ]\w*")
 _STARTS = ".:;!?¿¡([—-\"“«'•"  # after these a capital starts a sentence or label
 _NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")  # not inside a name: Word2Vec, T5
 _HEADING = re.compile(r"^#{1,6}\s+(?:\d+\.\s*)?")
-_MARKUP = re.compile(r"[*_`$]+|\\text\{|\\(?:left|right|frac|sqrt|dots)")
+_MARKUP = re.compile(r"[*_`]+")
 
 
 def _normalize(text: str) -> str:
@@ -46,7 +46,10 @@ def _normalize(text: str) -> str:
 
 
 def _clean_line(line: str) -> str:
-    return " ".join(_MARKUP.sub("", _HEADING.sub("", line)).split())
+    """The line without its heading marks and emphasis; a formula ($…$, $$…$$) stays as
+    written: the chat typesets it (KaTeX), and the marks inside it (d_k) are TeX."""
+    pieces = math_pieces(_HEADING.sub("", line))
+    return " ".join("".join(p if math else _MARKUP.sub("", p) for p, math in pieces).split())
 
 
 @lru_cache(maxsize=4096)
