@@ -140,18 +140,22 @@ class Notebooks:
             self._write(entries)
         return Notebook(name, resolved)
 
-    def add_folder(self, folder: str | Path) -> Notebook:
-        """The folder's notebook: the one it already is, or a new one named after it
-        (``app.py --notes FOLDER`` adds the folder it is started on)."""
-        resolved = check_folder(folder)
-        if (known := self.find_folder(resolved)) is not None:
-            return known
-        base = re.sub(r"[^\w .-]", "-", resolved.name)[:36].strip(" .-") or "cuaderno"
+    def name_for(self, folder: str | Path) -> str:
+        """A name for a new notebook of ``folder``: the folder's, made unique."""
+        base = re.sub(r"[^\w .-]", "-", Path(folder).resolve().name)[:36].strip(" .-")
+        base = base or "cuaderno"
         names = {name.casefold() for name in self.names()}
         name, n = base, 2
         while name.casefold() in names or name.casefold() == ALL_SCOPE:
             name, n = f"{base}-{n}", n + 1
-        return self.add(name, resolved)
+        return name
+
+    def add_folder(self, folder: str | Path) -> Notebook:
+        """The folder's notebook: the one it already is, or a new one named after it."""
+        resolved = check_folder(folder)
+        if (known := self.find_folder(resolved)) is not None:
+            return known
+        return self.add(self.name_for(resolved), resolved)
 
     def rename(self, old: str, new: str) -> Notebook:
         new = check_name(new)

@@ -88,6 +88,10 @@ def test_the_folder_the_app_starts_on_is_a_notebook(two):
     selector, folder_line, _ = app.notebook_view()
     assert selector["value"] == "historia" and selector["choices"] == ["notas", "historia"]
     assert str(history) in folder_line
+    # Listed while the app runs, not written: a temporary folder never stays in the list.
+    assert not app.notebooks.path.exists()
+    app.rename_notebook("Historia moderna", {})  # a name of its own keeps it
+    assert app.notebooks.get("Historia moderna").notes_dir == history.resolve()
 
 
 def test_switching_changes_every_tab_and_keeps_the_model(two, loads):

@@ -106,16 +106,21 @@ class StudyApp:
             experiments,
         )
         self.cards_status = self.rebuild_cards()
-        # The folder it starts on is a notebook (added to the registry if new); its index
-        # and deck stay the ones it was started with, whenever it is chosen again.
+        # The folder it starts on is a notebook: the registry's, or one listed while the
+        # app runs (never written there: a bench's temporary folder must not stay in a
+        # student's list; "Crear" keeps one). Its index and deck stay the ones it was
+        # started with, whenever it is chosen again.
         self.notebooks = Notebooks()
         self._started = (self.notes_dir.resolve(), Path(index_dir), self.study.deck_path)
         self._switching = threading.Lock()  # one notebook switch (or change) at a time
         try:
-            self.notebook = self.notebooks.add_folder(self.notes_dir)
+            found = self.notebooks.find_folder(self.notes_dir)
+            name = self.notebooks.name_for(self.notes_dir)
         except AssistantError as err:  # a damaged registry: this folder alone, as before
             print(f"aviso: {err}", file=sys.stderr)
-            self.notebook = Notebook(self.notes_dir.name, self.notes_dir.resolve())
+            found, name = None, self.notes_dir.resolve().name
+        self.notebook = found or Notebook(name, self.notes_dir.resolve())
+        self._unsaved = None if found else self.notebook  # listed, not in the registry
         self._everything: NotesIndex | None = None  # every notebook's, built when asked
         self.chat.everything = self.everything
 
@@ -146,7 +151,7 @@ class StudyApp:
             if self._everything is not None:
                 return self._everything
             parts = []
-            for notebook in self.notebooks.all():
+            for notebook in self._all_notebooks():
                 if notebook.notes_dir == self.notebook.notes_dir:
                     parts.append((notebook.name, self.index))
                     continue
@@ -176,7 +181,7 @@ class StudyApp:
         over the new index, the generators are cached process-wide). A folder that
         cannot be indexed is an error and the previous notebook stays."""
         with self._switching:
-            notebook = self.notebooks.get(name)
+            notebook = self._get(name)
             if notebook.notes_dir == self.notebook.notes_dir:
                 self.notebook = notebook  # a rename: same folder, new name
                 return f"Cuaderno «{notebook.name}»."
@@ -205,10 +210,25 @@ class StudyApp:
             self.cards_status = self.rebuild_cards()
         return f"Cuaderno «{notebook.name}»: {notes.report.summary()} {self.cards_status}"
 
+    def _all_notebooks(self) -> list[Notebook]:
+        """The registry's notebooks, and the folder the app started on if it is not one."""
+        listed = self.notebooks.all()
+        unsaved = self._unsaved
+        if unsaved is not None and all(nb.notes_dir != unsaved.notes_dir for nb in listed):
+            listed.append(unsaved)
+        return listed
+
+    def _get(self, name: str) -> Notebook:
+        wanted = (name or "").strip().casefold()
+        for notebook in self._all_notebooks():
+            if notebook.name.casefold() == wanted:
+                return notebook
+        return self.notebooks.get(name)  # NotebookError naming the ones there are
+
     def notebook_view(self) -> tuple:
         """(the selector, the folder line of the Notes tab, the deck line of the Study tab)."""
         try:
-            names = self.notebooks.names()
+            names = [notebook.name for notebook in self._all_notebooks()]
         except AssistantError as err:
             _warn(str(err))
             names = [self.notebook.name]
@@ -250,7 +270,12 @@ class StudyApp:
         conversations with its conversation under the new name)."""
         with _user_errors(), self._switching:
             old = self.notebook.name
-            self.notebook = self.notebooks.rename(old, new_name)
+            if self._unsaved is not None and self._unsaved.name == old:
+                # Listed only while the app runs: a name of its own keeps it.
+                self.notebook = self.notebooks.add(new_name, self.notebook.notes_dir)
+                self._unsaved = None
+            else:
+                self.notebook = self.notebooks.rename(old, new_name)
             self._everything = None
         return (
             f"Cuaderno «{old}» renombrado a «{self.notebook.name}».",
