@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -106,3 +107,55 @@ def test_an_abstention_says_why_once_in_the_terminal(capsys, draft, remarks, not
     out = capsys.readouterr().out
     assert out.count("nota:") == note_lines and out.count("ninguna") == min(note_lines, 1)
     assert "En tus notas:" not in out  # an abstention rests on no evidence
+
+
+class _Revising:
+    """An assistant whose checked answer differs from the draft it streamed."""
+
+    def __init__(self, draft: str, final: str) -> None:
+        from types import SimpleNamespace
+
+        self.draft = draft
+        self.answer = SimpleNamespace(abstained=False, answer=final, draft=draft)
+
+    def stream(self, question, history=()):
+        words = self.draft.split(" ")
+        yield from [words[0], *(f" {word}" for word in words[1:])]
+        yield self.answer
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_the_terminal_prints_one_answer(monkeypatch, capsys, tty):
+    from assistant.cli import main as cli
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: tty)
+    monkeypatch.setattr(cli, "_print_answer_tail", lambda answer: None)
+    monkeypatch.setattr(cli, "_print_notice", lambda assistant: None)
+    cli._stream_answer(_Revising("Borrador sin citas", "La respuesta revisada [1]."), "q")
+    out = capsys.readouterr().out
+    assert out.count("La respuesta revisada [1].") == 1 and "Respuesta revisada:" not in out
+    if tty:  # streamed, then erased in place and redrawn as the checked answer
+        assert out.startswith("Borrador sin citas\r\x1b[J")
+    else:  # piped: the checked answer alone
+        assert out == "La respuesta revisada [1].\n"
+
+
+def test_library_progress_bars_and_warnings_stay_out_unless_verbose(monkeypatch):
+    import warnings
+
+    from assistant.cli import main as cli
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)  # restored after
+    with warnings.catch_warnings():
+        cli.quiet_libraries()
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # what a library's warn() meets by default
+            cli.quiet_libraries()
+            warnings.warn("is deprecated", FutureWarning, stacklevel=1)
+        assert caught == []
+    parser = cli.build_parser()
+    cli._add_verbose(parser)
+    assert parser.parse_args(["ask", "--verbose", "hola"]).verbose
+    assert not parser.parse_args(["notebooks", "list"]).verbose

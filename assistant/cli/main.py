@@ -63,7 +63,11 @@ def _build(notes: Path, index: Path, args, quiet: bool = False):
     if getattr(args, "embedder", None):
         index_config = IndexConfig(embedder=args.embedder)
     loaded, report = open_index(
-        notes, index, chunk_config, index_config, progress=not quiet and sys.stderr.isatty()
+        notes,
+        index,
+        chunk_config,
+        index_config,
+        progress=not quiet and getattr(args, "verbose", False) and sys.stderr.isatty(),
     )
     for warning in report.warnings:
         print(f"aviso: {warning}", file=sys.stderr)
@@ -175,21 +179,41 @@ def _print_notice(assistant) -> None:
 
 
 def _stream_answer(assistant, question: str, history=()):
-    """Print the answer as it is generated, then its sources; return the Answer."""
-    answer = None
+    """Print the answer once, then its sources; return the Answer. In a terminal the
+    draft streams as it is written and, when the check revises it (citations repaired,
+    the draft replaced by a quote of the notes, an abstention), is redrawn in place as
+    the checked answer; piped, only the checked answer is printed."""
+    live = sys.stdout.isatty()
+    shown, answer = "", None
     for event in assistant.stream(question, history):
         if isinstance(event, str):
-            print(event, end="", flush=True)
+            if live:
+                print(event, end="", flush=True)
+                shown += event
         else:
             answer = event
+    final = "" if answer.abstained else answer.answer.strip()  # the tail says abstentions
+    if shown and shown.strip() != final:
+        _erase(shown)
+        shown = ""
+    if final and not shown:
+        print(final, end="")
     print()
     _print_notice(assistant)
-    streamed = answer.draft.strip()
-    if not answer.abstained and answer.answer.strip() != streamed:
-        # The citations were repaired, or the draft was replaced by a quote of the notes.
-        print(f"\nRespuesta revisada: {answer.answer}")
     _print_answer_tail(answer)
     return answer
+
+
+def _erase(text: str) -> None:
+    """Move the cursor back over ``text`` just printed to the terminal and clear from
+    there (ANSI: cursor up, then erase to the end of the screen)."""
+    import math
+    import shutil
+
+    columns = max(1, shutil.get_terminal_size().columns)
+    rows = sum(max(1, math.ceil(len(line) / columns)) for line in text.split("\n"))
+    up = f"\x1b[{rows - 1}A" if rows > 1 else ""
+    print(f"\r{up}\x1b[J", end="", flush=True)
 
 
 def _print_answer_tail(answer) -> None:
@@ -286,7 +310,7 @@ def cmd_eval_answers(args) -> int:
         append=args.append,
         precision=args.precision,
         passages=args.passages,
-        progress=not args.json or sys.stderr.isatty(),
+        progress=args.verbose and sys.stderr.isatty(),
         base_url=args.base_url,
     )
     if args.json:
@@ -304,7 +328,7 @@ def cmd_experiment(args) -> int:
 
     inputs = {"preguntas": args.questions, "notas": args.notes, "índice": args.index}
     check_output_path(args.out, "--out", inputs, folder=True)
-    with progress_bar(enabled=sys.stderr.isatty()) as progress:
+    with progress_bar(enabled=args.verbose and sys.stderr.isatty()) as progress:
         results = run_experiment(
             args.questions,
             split_list(args.strategies),
@@ -573,9 +597,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """--verbose on every command (each leaf of the subcommand tree)."""
+    leaves = [
+        sub
+        for action in parser._actions  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction)
+        for sub in dict.fromkeys(action.choices.values())
+    ]
+    if not leaves:
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="muestra las barras de progreso y los avisos de las bibliotecas",
+        )
+    for sub in leaves:
+        _add_verbose(sub)
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' progress bars ("Loading weights") and their deprecation
+    warnings out of a student's terminal; --verbose shows them."""
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when hub loads
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+    if "huggingface_hub" in sys.modules:  # already loaded: its switch, not the variable
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    _add_verbose(parser)
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        quiet_libraries()
     try:
         apply_notebook(args)
         everywhere = getattr(args, "everywhere", False)
