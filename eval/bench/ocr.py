@@ -286,24 +286,32 @@ def engines(upscale: float) -> dict:
 
 
 def accuracy(work: Path, upscale: float) -> dict:
+    """Each image read by every engine in turn (interleaved: a busy moment of the machine
+    slows them all alike), after one untimed read each (RapidOCR loads its models then)."""
     paths = {slide.name: render(slide, work) for slide in SLIDES}
-    results: dict = {}
-    for name, engine in engines(upscale).items():
-        engine.read(paths[SLIDES[0].name])  # RapidOCR loads its models on the first image
-        rows = {}
-        for slide in SLIDES:
+    found = engines(upscale)
+    for engine in found.values():
+        engine.read(paths[SLIDES[0].name])
+    rows: dict[str, dict] = {name: {} for name in found}
+    for slide in SLIDES:
+        for name, engine in found.items():
             began = time.perf_counter()
             text = engine.read(paths[slide.name])
             seconds = time.perf_counter() - began
-            rows[slide.name] = {"cer": round(cer(slide.reference, text), 4), "seconds": seconds}
-            print(f"{name} {slide.name}: {rows[slide.name]} {text!r}", file=sys.stderr)
-        results[name] = {
-            "cer_mean": round(statistics.mean(r["cer"] for r in rows.values()), 4),
-            "cer_median": round(statistics.median(r["cer"] for r in rows.values()), 4),
-            "seconds_per_image": round(statistics.mean(r["seconds"] for r in rows.values()), 2),
-            "images": {k: {**r, "seconds": round(r["seconds"], 2)} for k, r in rows.items()},
+            rows[name][slide.name] = {
+                "cer": round(cer(slide.reference, text), 4),
+                "seconds": seconds,
+            }
+            print(f"{name} {slide.name}: {rows[name][slide.name]} {text!r}", file=sys.stderr)
+    return {
+        name: {
+            "cer_mean": round(statistics.mean(r["cer"] for r in row.values()), 4),
+            "cer_median": round(statistics.median(r["cer"] for r in row.values()), 4),
+            "seconds_per_image": round(statistics.mean(r["seconds"] for r in row.values()), 2),
+            "images": {k: {**r, "seconds": round(r["seconds"], 2)} for k, r in row.items()},
         }
-    return results
+        for name, row in rows.items()
+    }
 
 
 def index_time(work: Path, repeats: int) -> dict:
