@@ -64,6 +64,8 @@ STRATEGIES = ("zero-shot", "few-shot:2", "cot:1", "extractive")
 EXPERIMENT_STRATEGIES = ("zero-shot", "few-shot:1", "few-shot:3", "cot:1")
 # eval/experiment/grid.py names a model with its bundled adapter "<model>+lora".
 EXPERIMENT_MODELS = (*MODELS, *(f"{name}+lora" for name in ADAPTERS))
+# The chat's default model as the grid names it: what the tab preselects.
+CHAT_EXPERIMENT_MODEL = ChatSettings.model + ("+lora" if ChatSettings.adapter else "")
 # The report's plots section: its image links are relative to the report's folder.
 MAX_UPLOAD = "50mb"  # ChunkConfig.max_pdf_bytes; text notes are capped at 5 MB by the loader
 CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage entry
@@ -155,7 +157,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     )
                     adapter = gr.Checkbox(
                         ChatSettings.adapter is not None,
-                        label="Adaptador LoRA (entrenado con tus notas)",
+                        label="Adaptador LoRA del proyecto (lectura de pasajes en español)",
                     )
                     strategy = gr.Dropdown(
                         list(STRATEGIES), value=ChatSettings.strategy, label="Estrategia"
@@ -327,7 +329,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                     list(EXPERIMENT_STRATEGIES), value=["zero-shot"], label="Estrategias"
                 )
                 exp_models = gr.CheckboxGroup(
-                    list(EXPERIMENT_MODELS), value=["gemma-270m"], label="Modelos"
+                    list(EXPERIMENT_MODELS), value=[CHAT_EXPERIMENT_MODEL], label="Modelos"
                 )
                 exp_limit = gr.Number(
                     10, minimum=1, maximum=500, precision=0, label="Máximo de preguntas"
@@ -336,7 +338,9 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 run = gr.Button("Ejecutar", variant="primary")
                 cancel_run = gr.Button("Cancelar", variant="stop", elem_id="cancel-experiment")
             exp_status = gr.Markdown()
-            exp_table = gr.Dataframe(label="Resultados", interactive=False)
+            exp_table = gr.Dataframe(
+                label="Resultados", interactive=False, wrap=True, elem_id="exp-table"
+            )
             exp_plots = gr.Gallery(
                 label="Gráficas",
                 columns=2,
@@ -579,6 +583,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "`cards build`; nunca dentro de la carpeta de notas)",
     )
     parser.add_argument(
+        "--api", action="store_true", help="enlace a la página de la API al pie de la app"
+    )
+    parser.add_argument(
         "--auth",
         help="usuario:contraseña para entrar en la app (se ve con ps: mejor --auth-file o "
         "la variable STUDY_ASSISTANT_AUTH)",
@@ -638,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     app.models.loading()  # before the page can ask: the thread may start a moment later
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     try:
-        launch(app, args.host, args.port, auth)
+        launch(app, args.host, args.port, auth, api=args.api)
     except AssistantError as err:  # the upload folder
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -659,9 +666,11 @@ def launch(
     auth: tuple[str, str] | None = None,
     block: bool = True,
     login_throttle: LoginThrottle | None = None,
+    api: bool = False,
 ) -> gr.Blocks:
     """Build the UI and serve it; ``block=False`` returns once it listens (the browser
-    tests), the caller then closes it. Uploads go to the app's own folder for ``port``,
+    tests), the caller then closes it; ``api``: the footer's link to the API page (a
+    student never needs it). Uploads go to the app's own folder for ``port``,
     emptied first (assistant/web/uploads.py). Wrong passwords are throttled per client
     (assistant/web/login.py; ``login_throttle``: the tests' own clock)."""
     use_upload_dir(upload_dir_for(port))
@@ -683,7 +692,7 @@ def launch(
         theme=THEME,
         css=CSS,
         head=HEAD,
-        footer_links=["api"],
+        footer_links=["api"] if api else [],
         run_history=False,
         show_error=False,
         prevent_thread_lock=not block,

@@ -382,7 +382,7 @@ def test_experiments_run_in_the_worker_and_show_its_outputs(make_app, tmp_path):
     assert value == (1, 2)
     assert desc.startswith("0/1 celdas terminadas · 1/2 respuestas (última: zero-shot__")
     row = dict(zip(table.headers, table.value["data"][0]))
-    assert row["token_f1"] == "0.412 ± 0.050"
+    assert row["F1 de palabras"] == "0.412 ± 0.050"
     # Latencies in seconds, labelled, in the grid and in the report alike.
     assert row["total (s)"] == "5.32 ± 0.12" and "total_ms" not in table.headers
     assert "| total (s) |" in report and "5.32 ± 0.12" in report

@@ -709,10 +709,10 @@ def test_a_bad_file_beside_a_good_one_is_one_warning(make_app, tmp_path, warning
 def test_the_grid_and_the_report_show_latencies_in_seconds_alike():
     results = json.loads((experiments_desk.PUBLISHED / "results.json").read_text())
     headers, rows = results_table(results)
-    assert "first_token (s)" in headers and "total (s)" in headers
+    assert "primer token (s)" in headers and "total (s)" in headers
     assert not any(header.endswith("_ms") for header in headers)
     report = render_report(results, plots={})
-    assert "| first_token (s) | total (s) |" in report
+    assert "| primer token (s) | total (s) |" in report
     for row, cell in zip(rows, results["cells"]):
         values = dict(zip(headers, row))
         seconds = cell["metrics"]["total_ms"]["mean"] / 1000
@@ -723,4 +723,4 @@ def test_the_grid_and_the_report_show_latencies_in_seconds_alike():
             if line.startswith(f"| {cell['strategy']} | {cell['model']} |")
             and values["total (s)"] in line
         )
-        assert values["first_token (s)"] in line  # the same cell, the same numbers
+        assert values["primer token (s)"] in line  # the same cell, the same numbers

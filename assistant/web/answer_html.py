@@ -119,7 +119,9 @@ def answer_html(answer: Answer, turn: int) -> str:
         if answer.evidence:
             paragraphs.append(_evidence_html(answer, first_key))
         paragraphs.append(
-            f"Fuentes: {links}" if links else "<small>(la respuesta no cita ningún pasaje)</small>"
+            f'<span class="sources-line">Fuentes: {links}</span>'
+            if links
+            else "<small>(la respuesta no cita ningún pasaje)</small>"
         )
     if answer.query and answer.query != answer.question:
         paragraphs.append(f'<small class="query">Búsqueda: «{_esc(answer.query)}»</small>')
@@ -222,13 +224,21 @@ def _card_html(card: SourceCard, shown: bool) -> str:
     if card.sentence:
         verdict = "respaldada" if card.supported else "⚠ sin respaldo suficiente"
         lines.append(
-            f'<div class="source-sentence">Frase: «{text_html(card.sentence)}» '
+            f'<div class="source-sentence">Frase: {_quoted(card.sentence)} '
             f"<small>({verdict})</small></div>"
         )
     else:
         lines.append('<div class="source-sentence">Pasaje cercano a tu pregunta</div>')
     lines += [card.body_html, "</article>"]
     return "\n".join(lines)
+
+
+def _quoted(sentence: str) -> str:
+    """The sentence in «», once: an answer that quotes the notes is already in them."""
+    text = sentence.strip()
+    if text.startswith("«") and text.rstrip(".").endswith("»"):
+        return text_html(text)
+    return f"«{text_html(text)}»"
 
 
 def sources_panel_html(cards: list[SourceCard], show: str | None = None) -> str:

@@ -214,7 +214,7 @@ class ChatDesk:
         # Over every notebook a passage's links and images would resolve in this folder.
         links = None if everywhere else self.links
         exchange = session.add_answer(answer, number, answer_evidence(answer), links)
-        show = exchange.cards[0].key if exchange.cards else None
+        show = exchange.cards[0].key if exchange.cards and not answer.abstained else None
         yield ChatStep(session.messages, done=True, show=show)
 
     def restore(self, saved) -> tuple[ChatSession, str | None]:
@@ -225,8 +225,10 @@ class ChatDesk:
         except SavedChatError as err:
             self.warn(str(err))
             session = ChatSession()
-        last = session.exchanges[-1].cards if session.exchanges else ()
-        return session, last[0].key if last else None
+        last = session.exchanges[-1] if session.exchanges else None
+        if last is None or last.kind == "abstention" or not last.cards:
+            return session, None  # an abstention opens no passage: none answered
+        return session, last.cards[0].key
 
     def export(self, session: ChatSession) -> Path:
         """The conversation as a Markdown file in the chat folder."""

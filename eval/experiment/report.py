@@ -47,10 +47,26 @@ def _scale(metric: str) -> float:
     return 1000.0 if metric in LATENCIES else 1.0
 
 
+# A metric's name as the student reads it (the report and the app's grid); latencies are
+# stored in ms and shown in seconds, and the header says so.
+LABELS = {
+    "token_f1": "F1 de palabras",
+    "exact_match": "coincidencia exacta",
+    "rouge_l": "ROUGE-L",
+    "citation_precision": "precisión de citas",
+    "citation_recall": "cobertura de citas",
+    "supported_share": "frases respaldadas",
+    "abstain_unanswerable": "se abstiene sin respuesta",
+    "abstain_answerable": "se abstiene con respuesta",
+    "citation_evidence": "cita la evidencia",
+    "first_token_ms": "primer token (s)",
+    "total_ms": "total (s)",
+}
+
+
 def column_label(metric: str) -> str:
-    """A table's header for ``metric``: latencies are stored in ms and shown in seconds,
-    and the header says so ("total_ms" -> "total (s)"); the app's grid uses it too."""
-    return f"{metric.removesuffix('_ms')} (s)" if metric in LATENCIES else metric
+    """A table's header for ``metric`` ("total_ms" -> "total (s)")."""
+    return LABELS.get(metric, metric)
 
 
 def _label(cell: dict) -> str:
@@ -197,12 +213,20 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _shown(path: str | None) -> str:
+    """A path of the project relative to it; another (a temporary folder, another
+    machine's checkout) by its name alone."""
     if path is None:
         return "—"
+    if not Path(path).is_absolute():
+        return f"`{path}`"
     try:
         return f"`{Path(path).relative_to(PROJECT)}`"
     except ValueError:
-        return f"`{path}`"
+        parts = Path(path).parts
+        if "assistant" in parts or "eval" in parts or "corpus" in parts:  # another checkout
+            root = min(i for i, part in enumerate(parts) if part in ("assistant", "eval", "corpus"))
+            return f"`{Path(*parts[root:])}`"
+        return f"`…/{Path(path).name}`"
 
 
 def _model_text(model: dict) -> str:
