@@ -80,22 +80,28 @@ class BuildReport:
     ocr_read: int = 0  # images read by OCR in this build (the others came from the cache)
 
     def summary(self) -> str:
-        """What the (re)index did, in one line for the student: the CLI and the app say it
-        in these words."""
+        """What the (re)index did, for the student, in two lines: how many notes the index
+        holds, then which notes changed. The CLI and the app say it in these words."""
         changes = [
-            f"{label}: {', '.join(names)}"
+            f"{label}: {', '.join(names)}."
             for label, names in (
-                ("nuevas", self.added),
-                ("cambiadas", self.changed),
-                ("quitadas", self.removed),
+                ("Nuevas", self.added),
+                ("Cambiadas", self.changed),
+                ("Quitadas", self.removed),
             )
             if names
         ]
-        images = f", {self.images} de imágenes" if self.images else ""
+        images = f" ({self.images} de imágenes)" if self.images else ""
         return (
-            f"Índice listo: {self.notes} notas, {self.chunks} fragmentos{images} "
-            f"({self.embedded} calculados, {self.reused} reutilizados) en {self.seconds:.1f} s. "
-            + ("; ".join(changes) if changes else "Sin cambios.")
+            f"Índice listo: {self.notes} notas, {self.chunks} fragmentos{images}.\n"
+            + (" ".join(changes) if changes else "Sin cambios en las notas.")
+        )
+
+    def work(self) -> str:
+        """The build's cost, for the terminal: what was embedded, what reused, how long."""
+        return (
+            f"{self.embedded} fragmentos calculados, {self.reused} reutilizados, en "
+            f"{self.seconds:.1f} s"
         )
 
 

@@ -297,8 +297,8 @@ def test_upload_sanitizes_the_name_and_reindexing_uses_the_note(make_app, notes_
         "# RAG\n\nRAG combina recuperación y generación de texto.\n", encoding="utf-8"
     )
     status = app.upload([str(upload)], replace=False, progress=lambda *a, **k: None)
-    assert status.startswith("Añadidas: Mis apuntes _RAG_.md. Índice listo:")
-    assert "nuevas: Mis apuntes _RAG_.md" in status
+    assert status.startswith("Añadidas: Mis apuntes _RAG_.md.\nÍndice listo:")
+    assert "Nuevas: Mis apuntes _RAG_.md" in status
     assert (notes_copy / "Mis apuntes _RAG_.md").exists() and upload.exists()  # not Gradio's
     counts = {row[0]: row[1] for row in app.notes.rows()}
     assert counts["Mis apuntes _RAG_.md"] == 1
@@ -323,7 +323,7 @@ def test_delete_moves_the_note_to_the_trash_and_reindexes_without_it(make_app, n
     assert "papelera" in status and trash.value == "teacher_forcing.md"
     assert not (notes_copy / "teacher_forcing.md").exists()
     assert (notes_copy / TRASH / "teacher_forcing.md").exists()
-    assert "quitadas: teacher_forcing.md" in status
+    assert "Quitadas: teacher_forcing.md" in status
     assert [row[0] for row in app.notes.rows()] == ["preguntas_nlp_llm.md"]
     with pytest.raises(gr.Error, match="única nota"):
         app.delete("preguntas_nlp_llm.md")

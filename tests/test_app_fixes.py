@@ -637,7 +637,7 @@ def test_the_app_asks_before_deleting_then_restores_and_reindexes(make_app, note
     summary, box, trash = app.delete("teacher_forcing.md", progress=no_progress)
     assert not box.visible and trash.value == "teacher_forcing.md"
     assert summary.startswith("teacher_forcing.md movida a la papelera")
-    assert "quitadas: teacher_forcing.md" in summary
+    assert "Quitadas: teacher_forcing.md" in summary
     assert all(c.source != "teacher_forcing.md" for c in app.index.chunks)
 
     with pytest.raises(gr.Error, match="Elige en la papelera"):
@@ -645,7 +645,7 @@ def test_the_app_asks_before_deleting_then_restores_and_reindexes(make_app, note
     summary, trash = app.restore(trash.value, progress=no_progress)
     assert trash.choices == []
     assert summary.startswith("teacher_forcing.md recuperada de la papelera")
-    assert "nuevas: teacher_forcing.md" in summary
+    assert "Nuevas: teacher_forcing.md" in summary
     assert any(c.source == "teacher_forcing.md" for c in app.index.chunks)
 
 

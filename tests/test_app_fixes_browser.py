@@ -253,7 +253,7 @@ def test_a_delete_asks_first_and_the_trash_undoes_it(browser, served, page):
     page.locator("#restore-note").click()
     wait_for_status(page, "recuperada de la papelera")
     wait_for_status(page, "Índice listo")
-    assert "nuevas: teacher_forcing.md" in notes_status(page)  # re-indexed
+    assert "Nuevas: teacher_forcing.md" in notes_status(page)  # re-indexed
     assert (notes / "teacher_forcing.md").read_bytes() == original
     wait_for_listed(page, "teacher_forcing.md", listed=True)
     assert page.locator("#trash input").input_value() == ""
@@ -271,7 +271,7 @@ def test_an_upload_from_the_page_is_indexed_and_leaves_no_copy(browser, served, 
     page.locator("#upload-notes").get_by_text("rag.md").first.wait_for(timeout=wait_ms(WAIT_MS))
     page.get_by_role("button", name="Añadir a mis notas").click()
     wait_for_status(page, "Índice listo")
-    assert notes_status(page).startswith("Añadidas: rag.md.") and "nuevas: rag.md" in (
+    assert notes_status(page).startswith("Añadidas: rag.md.") and "Nuevas: rag.md" in (
         notes_status(page)
     )
     wait_for_listed(page, "rag.md", listed=True)

@@ -159,12 +159,12 @@ class Row:
 
 def _upload_is_searchable_at_once(row: Row) -> None:  # 12, and 11 for a saved upload
     status = row.upload("rag.md", RAG_NOTE.encode())
-    assert status.startswith("Añadidas: rag.md. Índice listo:"), status
+    assert status.startswith("Añadidas: rag.md.\nÍndice listo:"), status
     assert "rag.md" in row.served.sources()
     assert (row.served.notes / "rag.md").read_text(encoding="utf-8") == RAG_NOTE
     assert row.served.uploads_left() == [] and (row.tmp / "rag.md").exists()
     status = row.served.client.predict("rag.md", api_name="/delete")[0]
-    assert "rag.md movida a la papelera" in status and "quitadas: rag.md" in status
+    assert "rag.md movida a la papelera" in status and "Quitadas: rag.md" in status
     assert "rag.md" not in row.served.sources()
 
 
@@ -307,9 +307,9 @@ def _upload_and_delete_at_once(row: Row) -> None:  # issue 23, item 14
         deleted = other.predict("teacher_forcing.md", api_name="/delete")[0]
         uploaded = upload.result(timeout=120)
     try:
-        assert uploaded.startswith("Añadidas: rag.md. Índice listo:"), uploaded
+        assert uploaded.startswith("Añadidas: rag.md.\nÍndice listo:"), uploaded
         assert "teacher_forcing.md movida a la papelera" in deleted, deleted
-        assert "quitadas: teacher_forcing.md" in deleted, deleted
+        assert "Quitadas: teacher_forcing.md" in deleted, deleted
         assert "rag.md" in row.served.sources()
         assert "teacher_forcing.md" not in row.served.sources()
         hits = row.served.app.index.search("teacher forcing", k=10)

@@ -269,12 +269,12 @@ def test_a_bulk_engine_that_fails_to_load_falls_back_to_the_named_embedder(
     assert "pesos dañados" in caplog.text
 
 
-def test_the_build_summary_is_one_line_naming_what_changed():
+def test_the_build_summary_says_what_the_index_holds_then_what_changed():
     report = BuildReport("idx", notes=3, chunks=40, embedded=2, reused=38, seconds=1.26)
+    assert report.summary() == "Índice listo: 3 notas, 40 fragmentos.\nSin cambios en las notas."
+    report.added, report.removed, report.images = ["a.md"], ["b.md", "c.md"], 2
     assert report.summary() == (
-        "Índice listo: 3 notas, 40 fragmentos (2 calculados, 38 reutilizados) en 1.3 s. "
-        "Sin cambios."
+        "Índice listo: 3 notas, 40 fragmentos (2 de imágenes).\n"
+        "Nuevas: a.md. Quitadas: b.md, c.md."
     )
-    report.added, report.removed = ["a.md"], ["b.md", "c.md"]
-    assert report.summary().endswith(" en 1.3 s. nuevas: a.md; quitadas: b.md, c.md")
-    assert "\n" not in report.summary()
+    assert report.work() == "2 fragmentos calculados, 38 reutilizados, en 1.3 s"

@@ -80,7 +80,7 @@ def cmd_index(args) -> int:
         _print_json(report.__dict__)
     else:
         print(report.summary())
-        print(f"  carpeta del índice: {report.index_dir}")
+        print(f"  {report.work()}; carpeta del índice: {report.index_dir}")
     return 0
 
 

@@ -208,7 +208,8 @@ class StudyApp:
             self.experiments.index_dir = index_dir  # its questions are the default notes'
             self._everything = None
             self.cards_status = self.rebuild_cards()
-        return f"Cuaderno «{notebook.name}»: {notes.report.summary()} {self.cards_status}"
+        lines = [f"Cuaderno «{notebook.name}».", notes.report.summary(), self.cards_status]
+        return "  \n".join("\n".join(lines).splitlines())  # Markdown line breaks
 
     def _all_notebooks(self) -> list[Notebook]:
         """The registry's notebooks, and the folder the app started on if it is not one."""

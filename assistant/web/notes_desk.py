@@ -187,14 +187,14 @@ class NotesDesk:
         report, cards = self._reindexes.run(partial(self._rebuild, progress))
         for warning in report.warnings:
             self.warn(warning)
-        return f"{report.summary()} {cards}".strip()
+        return f"{report.summary()}\n{cards}".strip()
 
     def _reindexed(self, done: str, progress) -> str:
         """Re-index after an upload, a delete or a restore: the line keeps what was done
         ("… movida a la papelera …") before the index's summary, also when the re-index
         fails (the change is made; the previous index still answers)."""
         try:
-            return f"{done} {self.reindex(progress)}".strip()
+            return f"{done}\n{self.reindex(progress)}".strip()
         except AssistantError as err:
             raise AssistantError(f"{done} Pero el índice no se actualizó: {err}") from None
 
