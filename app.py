@@ -232,7 +232,11 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 elem_id="notes-table",
             )
             notes_status = gr.Textbox(
-                show_label=False, interactive=False, lines=2, elem_id="notes-status"
+                label="Resultado",
+                placeholder="Aquí verás qué pasó al añadir, borrar, recuperar o reindexar notas.",
+                interactive=False,
+                lines=3,
+                elem_id="notes-status",
             )
             with gr.Row():
                 with gr.Column():
@@ -240,10 +244,10 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                         elem_id="upload-notes",
                         file_count="multiple",
                         file_types=[".md", ".txt", ".pdf"],
-                        label="Subir notas (.md, .txt, .pdf; texto hasta 5 MB, PDF hasta 50 MB)",
+                        label="Añadir notas: elígelas y se añaden al momento (.md, .txt, .pdf; "
+                        "texto hasta 5 MB, PDF hasta 50 MB)",
                     )
-                    replace = gr.Checkbox(False, label="Reemplazar si ya existe")
-                    add = gr.Button("Añadir a mis notas", variant="primary")
+                    replace = gr.Checkbox(False, label="Reemplazar las que ya existan")
                 with gr.Column():
                     # Any name is let through to delete(), which refuses what is not a note:
                     # an API client never saw the page's choices.
@@ -279,7 +283,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             # app.reindex rebuilds the cards too; the study tab then shows the new deck.
             study.refresh_after(
                 # Gradio's copies are deleted either way: the picker must not offer them.
-                add.click(app.upload, [files, replace], notes_status)
+                files.upload(app.upload, [files, replace], notes_status)
                 .then(lambda: None, None, files, **hidden)
                 .then(app.notes_view, None, view, **hidden)
                 .then(app.trash_view, None, trashed, **hidden)  # a replaced note's old version
