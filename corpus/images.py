@@ -58,19 +58,24 @@ def find_image_embeds(note: Note) -> list[ImageEmbed]:
 
 
 class ImageFinder:
-    """The image files the notes' embeds name, inside the notes folder only."""
+    """The image files that names in the notes lead to, inside the notes folder only: the
+    OCR's (PNG, JPEG) and the app's (``assistant/web/note_images.py``: GIF and WebP too).
+    The folder's images are listed once, on the first name looked up by file name alone."""
 
-    def __init__(self, notes_dir: Path) -> None:
+    def __init__(self, notes_dir: Path, suffixes: tuple[str, ...] = OCR_SUFFIXES) -> None:
         self.notes_dir = Path(notes_dir)
+        self.suffixes = suffixes
         self._by_name: dict[str, Path] | None = None
 
-    def _named(self) -> dict[str, Path]:
+    def named(self) -> dict[str, Path]:
+        """The folder's images by file name (case folded), the shallowest first; none
+        under a hidden folder (.obsidian, .trash, the app's .papelera)."""
         if self._by_name is None:
             found = sorted(
                 (
                     path
                     for path in self.notes_dir.rglob("*")
-                    if path.suffix.lower() in OCR_SUFFIXES
+                    if path.suffix.lower() in self.suffixes
                     and not any(p.startswith(".") for p in path.relative_to(self.notes_dir).parts)
                 ),
                 key=lambda path: (len(path.parts), str(path)),
@@ -80,13 +85,19 @@ class ImageFinder:
                 self._by_name.setdefault(path.name.casefold(), path)
         return self._by_name
 
-    def path(self, embed: ImageEmbed) -> Path | None:
-        name = embed.name.strip()
+    def find(self, name: str, source: str = "") -> Path | None:
+        """The image ``name`` names in the note ``source`` (relative to the note, else to
+        the folder, else by its file name anywhere), or None: not an image, not in the
+        folder, or a link out of it."""
+        name = name.strip()
         if not name or "://" in name or name.startswith(("data:", "/")):
             return None
-        note_dir = (self.notes_dir / embed.source).parent
+        note_dir = (self.notes_dir / source).parent if source else self.notes_dir
         for candidate in (note_dir / name, self.notes_dir / name):
-            if candidate.suffix.lower() in OCR_SUFFIXES and candidate.is_file():
+            if candidate.suffix.lower() in self.suffixes and candidate.is_file():
                 return candidate if resolves_inside(candidate, self.notes_dir) else None
-        found = self._named().get(Path(name).name.casefold())
+        found = self.named().get(Path(name).name.casefold())
         return found if found and resolves_inside(found, self.notes_dir) else None
+
+    def path(self, embed: ImageEmbed) -> Path | None:
+        return self.find(embed.name, embed.source)
