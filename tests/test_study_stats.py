@@ -74,3 +74,14 @@ def test_the_plot_is_a_png(deck, tmp_path, reviewed):
     out = plot_reviews_per_day(stats, tmp_path / "plots" / "repasos.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["repasos.png"]
+
+
+def test_the_plot_shows_the_last_30_days_ending_today():
+    from datetime import date
+
+    from assistant.study.stats import PLOT_DAYS, plot_window
+
+    days = plot_window(date(2026, 3, 2))
+    assert len(days) == PLOT_DAYS == 30
+    assert days[-1] == date(2026, 3, 2) and days[0] == date(2026, 2, 1)
+    assert all((b - a).days == 1 for a, b in zip(days, days[1:]))

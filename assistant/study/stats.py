@@ -62,33 +62,47 @@ def deck_stats(deck: Deck, now: datetime | None = None, tz: tzinfo | None = None
     }
 
 
-def plot_reviews_per_day(stats: dict, out: Path) -> Path:
-    """A bar chart of ``stats["reviews_per_day"]`` (every day of the range, zeros too) as a
-    PNG at ``out``, written atomically. Uses matplotlib's Agg canvas directly: no pyplot,
-    no global backend switch under a running app."""
+PLOT_DAYS = 30  # the chart's window: the last month, today included
+
+
+def plot_window(today: date, days: int = PLOT_DAYS) -> list[date]:
+    """The chart's days, oldest first, ending ``today``."""
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def plot_reviews_per_day(stats: dict, out: Path, today: date | None = None) -> Path:
+    """A bar chart of the reviews of each of the last PLOT_DAYS days (``today`` included,
+    zeros too) as a PNG at ``out``, written atomically; a date under every fifth bar, as
+    "dd/mm", level. Uses matplotlib's Agg canvas directly: no pyplot, no global backend
+    switch under a running app."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     counts = {date.fromisoformat(day): n for day, n in stats["reviews_per_day"].items()}
-    days: list[date] = []
-    if counts:
-        first, last = min(counts), max(counts)
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    figure = Figure(figsize=(8, 3.5), dpi=100)
+    days = plot_window(today or date.today())
+    figure = Figure(figsize=(8, 3.2), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.bar([d.isoformat() for d in days], [counts.get(d, 0) for d in days], color="#4a7bb7")
-    axes.set_title("Repasos por día")
+    axes.bar(range(len(days)), [counts.get(d, 0) for d in days], width=0.8, color="#4a7bb7")
+    axes.set_title(f"Repasos por día (últimos {len(days)} días)")
     axes.set_ylabel("repasos")
-    if not days:
+    ticks = list(range(len(days) - 1, -1, -5))[::-1]  # today, and every fifth day before
+    axes.set_xticks(ticks, [days[i].strftime("%d/%m") for i in ticks])
+    axes.tick_params(axis="x", labelsize=9)
+    axes.set_xlim(-0.7, len(days) - 0.3)
+    if not any(counts.get(d, 0) for d in days):
         axes.text(
-            0.5, 0.5, "Todavía no hay repasos", ha="center", va="center", transform=axes.transAxes
+            0.5,
+            0.5,
+            "Ningún repaso en estos días",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
         )
         axes.set_yticks([])
-        axes.set_xticks([])
-    axes.tick_params(axis="x", labelrotation=45, labelsize=8)
-    if days:  # with no ticks there is nothing to lay out (matplotlib would warn)
-        figure.tight_layout()
+    else:
+        axes.yaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     out = Path(out)
