@@ -530,7 +530,7 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             exported = gr.File(
                 label="Archivo exportado", interactive=False, visible=False, elem_id="study-export"
             )
-            deck_line = gr.Markdown(f"<small>Mazo: `{app.study.deck_path}`</small>")
+            deck_line = gr.Markdown(app.deck_line())
 
     tab = StudyTab(
         app,

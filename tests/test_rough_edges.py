@@ -100,3 +100,13 @@ def test_an_abstention_opens_no_passage(make_app):
     _, _, panel = app.restore_chat(app.saved_chat(session, {}))
     cards = panel.split("<article")[1:]
     assert cards and all(" hidden>" in card.split("\n")[0] for card in cards)
+
+
+def test_the_study_tab_names_its_deck_and_says_an_export_in_its_box(make_app, monkeypatch):
+    app = make_app()
+    assert app.deck_line() == f"<small>Mazo del cuaderno «{app.notebook.name}»</small>"
+    assert str(app.study.deck_path) not in app.deck_line()
+    told = []
+    monkeypatch.setattr(gr, "Info", told.append)  # a toast covers the statistics line
+    exported = app.study_export("csv")
+    assert exported["label"].startswith("Exportadas ") and exported["visible"] and not told

@@ -238,8 +238,12 @@ class StudyApp:
         return (
             gr.update(choices=names, value=self.notebook.name),
             f"Carpeta de notas: `{self.notes_dir}`",
-            f"<small>Mazo: `{self.study.deck_path}`</small>",
+            self.deck_line(),
         )
+
+    def deck_line(self) -> str:
+        """Which deck the study tab shows: the notebook's, by its name (not its file)."""
+        return f"<small>Mazo del cuaderno «{html.escape(self.notebook.name)}»</small>"
 
     def switch_notebook(
         self,
@@ -521,11 +525,13 @@ class StudyApp:
 
     def study_export(self, fmt: str) -> dict:
         """The deck as an Anki package or CSV in the study folder, in the download box (an
-        update: a gr.File built here would copy the file into Gradio's cache at once)."""
+        update: a gr.File built here would copy the file into Gradio's cache at once),
+        whose label says how many cards went out."""
         with _user_errors():
             out, written = self.study.export(fmt)  # type: ignore[arg-type]
-        gr.Info(f"Exportadas {written} tarjetas a {out.name}")
-        return gr.update(value=str(out), visible=True)
+        # Said in the box's label: a notice would cover the statistics beside it.
+        label = f"Exportadas {written} tarjetas: {out.name}"
+        return gr.update(value=str(out), visible=True, label=label)
 
     # -- experiments -------------------------------------------------------------------
 
