@@ -12,6 +12,7 @@ import pytest
 
 import app as study_app
 from assistant.answer import Assistant, AssistantConfig
+from assistant.generators.hf import DEFAULT_PRECISION
 from assistant.grounding import evidence_spans, sentence_spans
 from assistant.prompts import ABSTAIN
 from assistant.web import experiments_desk
@@ -392,12 +393,20 @@ def test_experiments_run_in_the_worker_and_show_its_outputs(make_app, tmp_path):
         app.experiment([], ["gemma-270m"], 5, progress=lambda *a, **k: None)
 
 
-def test_the_published_dev_grid_is_shown_before_any_run(make_app, monkeypatch, tmp_path):
+def test_the_published_held_out_grid_of_the_chats_model_is_shown_before_any_run(
+    make_app, monkeypatch, tmp_path
+):
     app = make_app()
     published = json.loads((experiments_desk.PUBLISHED / "results.json").read_text())
     status, table, plots, report = app.published_experiment()
     seeds = ", ".join(str(seed) for seed in published["config"]["seeds"])
-    assert "docs/experiments/dev" in status and f"semillas {seeds}." in status
+    assert "docs/experiments/heldout-current" in status and f"(semillas {seeds})." in status
+    # The chat's default model, its adapter and precision: what the chat runs.
+    assert [m["spec"] for m in published["config"]["models"]] == [study_app.CHAT_EXPERIMENT_MODEL]
+    shipped = study_app.SHIPPED_ADAPTERS[study_app.ChatSettings.model]
+    assert published["config"]["models"][0]["adapter"] == str(shipped.relative_to(study_app.ROOT))
+    assert published["config"]["precision"] == DEFAULT_PRECISION
+    assert published["config"]["questions"].endswith("notes_heldout.jsonl")
     assert len(table.value["data"]) == len(published["cells"]) > 0
     assert {Path(p).name for p in plots} == {"metrics.png", "latency_f1.png"}
     assert report.startswith("# Experimento") and "## Calidad" in report

@@ -21,7 +21,9 @@ from eval.experiment.worker import ExperimentCancelled, ExperimentRequest, Exper
 from eval.harness import ROOT
 
 QUESTIONS = ROOT / "eval" / "data" / "notes_dev.jsonl"
-PUBLISHED = ROOT / "docs" / "experiments" / "dev"
+# The grid the tab opens on: the chat's default model (its adapter, its precision) on the
+# held-out questions, rerun whenever that default changes.
+PUBLISHED = ROOT / "docs" / "experiments" / "heldout-current"
 log = logging.getLogger("study_assistant.app")
 
 
@@ -72,17 +74,20 @@ class ExperimentsDesk:
 
     @staticmethod
     def published() -> ExperimentOutcome:
-        """The full dev-set grid committed under docs/experiments/dev, shown before any
-        run: the grid takes hours on this hardware, a student should not need to rerun it."""
+        """The held-out grid of the chat's default model committed under docs/experiments,
+        shown before any run: a grid takes long on this hardware, a student should not
+        need to rerun it."""
         try:
             result = json.loads((PUBLISHED / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return ExperimentOutcome("No hay un experimento publicado que mostrar.", None, None)
         config = result.get("config", {})
+        models = ", ".join(model.get("spec", "?") for model in config.get("models", []))
         status = (
-            f"Experimento completo publicado (`{PUBLISHED.relative_to(ROOT)}`): "
-            f"{len(result.get('cells') or [])} combinaciones de estrategia y modelo, "
-            f"semillas {', '.join(str(s) for s in config.get('seeds', []))}. "
+            f"Experimento completo publicado (`{PUBLISHED.relative_to(ROOT)}`): {models}, "
+            f"{len(result.get('cells') or [])} combinaciones de estrategia y modelo, en las "
+            f"{config.get('n_questions', '?')} preguntas reservadas para la evaluación "
+            f"(semillas {', '.join(str(s) for s in config.get('seeds', []))}). "
             "Ejecuta uno propio con los controles de arriba."
         )
         return ExperimentOutcome(status, PUBLISHED, result)
