@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
@@ -44,6 +45,7 @@ from assistant.web.chat_state import (
 )
 from assistant.web.experiment_progress import no_progress
 from assistant.web.experiments_desk import ExperimentOutcome, ExperimentsDesk
+from assistant.web.map_desk import MapDesk
 from assistant.web.model_status import ModelStatus
 from assistant.web.notes_desk import NotesDesk
 from assistant.web.study_desk import CardView, StudyDesk, StudyError, StudySession
@@ -532,6 +534,35 @@ class StudyApp:
         # Said in the box's label: a notice would cover the statistics beside it.
         label = f"Exportadas {written} tarjetas: {out.name}"
         return gr.update(value=str(out), visible=True, label=label)
+
+    # -- map ---------------------------------------------------------------------------
+
+    @cached_property
+    def map(self) -> MapDesk:
+        return MapDesk()
+
+    def map_view(self) -> str:
+        """The notebook's map (notes -> sections -> key terms), drawn by static/map.js."""
+        return self.map.view(self.index.chunks)
+
+    def map_reset(self) -> tuple:
+        """Another notebook: (its map, no node's panel, no question button, no question)."""
+        return self.map_view(), "", gr.Button(visible=False), ""
+
+    def map_open(self, node_id: str | None) -> tuple:
+        """A node clicked in the map (map.js writes its id): (its panel, the question
+        button, the question)."""
+        if not node_id:
+            return gr.skip(), gr.skip(), gr.skip()
+        with _user_errors():
+            shown = self.map.open(node_id, self.index.chunks, self.notes_dir, self.study.deck_path)
+        ask = gr.Button(f"Preguntar en el chat: {shown.question}", visible=bool(shown.question))
+        return shown.html, ask, shown.question
+
+    @staticmethod
+    def map_ask(question: str) -> str:
+        """The node's question into the chat's box (map.js opens the Chat tab)."""
+        return question
 
     # -- experiments -------------------------------------------------------------------
 
