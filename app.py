@@ -79,7 +79,7 @@ CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 # KaTeX first (static/katex/README.md: vendored, typesets formulas offline), then app.js.
 HEAD = "".join(
     f"<script>\n{(STATIC / name).read_text(encoding='utf-8')}</script>"
-    for name in ("katex/katex.min.js", "app.js")
+    for name in ("katex/katex.min.js", "vis/vis-network.min.js", "app.js", "map.js")
 )
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -320,6 +320,27 @@ def build_ui(app: StudyApp) -> gr.Blocks:
             drawn = [book.selector, folder_line, study.deck_line]
             demo.load(app.notebook_view, None, drawn, **hidden)
 
+        with gr.Tab("Mapa") as map_tab:
+            gr.Markdown(
+                "Tus notas como mapa: cada nota, sus secciones y los términos clave que "
+                "comparten. Pulsa una sección para leerla, ver sus tarjetas y preguntar."
+            )
+            with gr.Row():
+                with gr.Column(scale=3):
+                    notes_map = gr.HTML(elem_id="notes-map", js_on_load=None)
+                with gr.Column(scale=2):
+                    map_detail = gr.HTML(elem_id="map-detail", js_on_load=None)
+                    map_ask = gr.Button(visible=False, variant="primary", elem_id="map-ask")
+            map_question = gr.State("")
+            # static/map.js writes here the id of the node clicked in the map.
+            map_target = gr.Textbox(
+                elem_id="map-target", elem_classes="offscreen", show_label=False, container=False
+            )
+            map_parts = [notes_map, map_detail, map_ask, map_question]
+            map_tab.select(app.map_view, None, notes_map, **hidden)
+            map_target.change(app.map_open, map_target, map_parts[1:], **hidden)
+            map_ask.click(app.map_ask, map_question, question, **hidden)
+
         with gr.Tab("Experimentos"):
             gr.Markdown(
                 f"Evalúa estrategias y modelos con las preguntas de "
@@ -382,6 +403,7 @@ def build_ui(app: StudyApp) -> gr.Blocks:
                 .then(lambda: "", None, preview, **hidden)
                 .then(app.restore_chat, saved_chat, chat_out, **hidden)
                 .then(app.tags_view, None, tags, **hidden)
+                .then(app.map_reset, None, map_parts, **hidden)
             )
             study.refresh_after(redrawn)
 
