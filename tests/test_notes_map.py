@@ -10,6 +10,7 @@ import html
 import json
 import math
 import re
+from dataclasses import replace
 
 import gradio as gr
 import pytest
@@ -314,3 +315,22 @@ def test_the_app_callbacks_draw_open_and_ask(notes_copy, tmp_path, fake_embedder
     drawn, emptied, hidden, no_question = app.map_reset()
     assert drawn == app.map_view() and (emptied, no_question) == ("", "")
     assert hidden.visible is False
+
+
+def test_an_images_text_counts_for_the_section_that_shows_it(small):
+    chunks = chunk_notes(load_notes(small).notes)
+    multi = next(c for c in chunks if c.heading == "Atención > Multi-head")
+    image = replace(
+        multi,
+        id="image",
+        heading="imagen en atencion",
+        text="![[cabezas.png]]\n\nCada cabeza usa su propia RNN.",
+        start=multi.start + 5,
+        end=multi.start + 6,
+        image="cabezas.png",
+    )
+    notes_map = build_map([*chunks, image])
+    linked = {n.heading for n in notes_map.linked("term:rnn", "section")}
+    assert linked == {"Atención > Multi-head", "Recurrentes", "Problemas <b>graves</b>"}
+    node = notes_map.node(section("atencion.md", "Atención > Multi-head"))
+    assert "cabezas.png" not in node.text  # its own text stays the note's
