@@ -371,14 +371,17 @@ def test_choice_mode_offers_the_back_among_others_and_proposes_good_or_again(mak
     with Deck.open(app.study.deck_path) as deck:
         card = deck.get(session.card_id).card
         kinds = {row.card.back: row.card.kind for row in deck.cards()}
-    assert len(options["choices"]) == 4 and options["choices"].count(card.back) == 1
-    assert {kinds[back] for back in options["choices"]} == {card.kind}  # same kind of card
+    texts = list(session.choice.options)  # drawn as Markdown in the front, named A-D
+    assert options["choices"] == ["A", "B", "C", "D"] and shown[FRONT].count('study-option"') == 4
+    assert len(texts) == 4 and texts.count(card.back) == 1
+    assert {kinds[back] for back in texts} == {card.kind}  # same kind of card
     assert shown[CHECK].visible and not shown[REVEAL].visible and not shown[RATINGS].visible
-    assert app.study_show(session, CHOICE)[OPTIONS]["choices"] == options["choices"]  # kept
+    app.study_show(session, CHOICE)
+    assert list(session.choice.options) == texts  # kept
 
     with pytest.raises(gr.Error, match="Elige una de las opciones"):
         app.study_check("", None, session, CHOICE)
-    right_at = options["choices"].index(card.back)
+    right_at = texts.index(card.back)
     picked = right_at if right else (right_at + 1) % 4
     checked = app.study_check("", picked, session, CHOICE)
     assert ("✓ Correcto" in checked[BACK]) == right and card.back in checked[BACK]

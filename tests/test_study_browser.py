@@ -182,6 +182,12 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def shown_as_markdown(back: str) -> str:
+    """How a back's rendered option starts: list markers drawn, not written; cut before
+    its first formula (KaTeX draws it)."""
+    return squash(re.sub(r"(?m)^\s*(?:[-*+]|\d+\.)\s+", "", back).split("$")[0])[:60]
+
+
 def test_choice_mode_checks_the_option_picked_and_proposes_good(browser, served):
     url, deck_path = served
     page = open_study_tab(browser, url)
@@ -190,11 +196,15 @@ def test_choice_mode_checks_the_option_picked_and_proposes_good(browser, served)
     labels.first.wait_for(state="visible", timeout=wait_ms(WAIT_MS))
     front = page.locator("#study-front .study-front").inner_text().strip()
     with Deck.open(deck_path) as deck:
-        backs = {squash(row.card.back) for row in deck.due() if row.card.front == front}
+        backs = {shown_as_markdown(r.card.back) for r in deck.due() if r.card.front == front}
         reviews = len(deck.reviews())
-    options = [squash(label.inner_text()) for label in labels.all()]
-    assert len(options) == 4 and len(backs & set(options)) == 1, (options, backs)
-    labels.nth(next(i for i, text in enumerate(options) if text in backs)).click()
+    # The options are drawn as Markdown under the front; the radio names them A-D.
+    assert [squash(label.inner_text()) for label in labels.all()] == ["A", "B", "C", "D"]
+    drawn = page.locator("#study-front .study-option .passage")
+    options = [squash(option.inner_text()) for option in drawn.all()]
+    right = [i for i, text in enumerate(options) if any(text.startswith(b) for b in backs)]
+    assert len(options) == 4 and len(right) == 1, (options, backs)
+    labels.nth(right[0]).click()
     page.locator("#study-check").click()
     wait_for_text(page, "#study-back .study-grade", "Correcto")
     wait_for_text(page, "#study-back .study-proposal", "Bien")

@@ -1,16 +1,23 @@
 """Cards from the notes: what each kind extracts from the default notes, and the properties
-every card keeps (exact span, stable id, readable back)."""
+every card keeps (exact span, stable id, readable back, a list answer's every item)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
-from assistant.study.cards import CARD_KINDS, Card, CardConfig, build_cards, card_id
+from assistant.study.cards import CARD_KINDS, Card, CardConfig, build_cards, card_id, note_cards
+from assistant.study.deck import Deck
 from assistant.study.rules import cut_back, definition_of, list_question, question_of
+from assistant.study.sections import answer_list
 from corpus.chunking import chunk_notes
 from corpus.errors import SettingsError
 from corpus.loader import load_notes
-from corpus.records import Note
+from corpus.markdown import find_sections, read_blocks
+from corpus.records import Note, content_hash
+from corpus.text import normalize
 from tests.conftest import NOTES
 
 QA_NOTE, PROSE_NOTE = "preguntas_nlp_llm.md", "teacher_forcing.md"
@@ -158,11 +165,113 @@ def test_ids_are_unique_and_the_build_is_deterministic(cards, notes):
     assert build_cards(notes.values()) == cards
 
 
-def test_qa_backs_are_cut_at_a_readable_length(cards):
+def test_qa_backs_are_cut_at_a_readable_length(cards, notes):
+    config = CardConfig()
     for card in cards:
         if card.kind == "qa":
-            assert 0 < len(card.back) <= CardConfig().max_back_chars, card.front
+            limit = config.max_list_back_chars if _list(card, notes) else config.max_back_chars
+            assert 0 < len(card.back) <= limit, card.front
             assert not card.back.endswith(":"), card.front  # no dangling "Ejemplo:"
+
+
+def _list(card, notes):
+    """The list the card's section answers with (``answer_list``), or None."""
+    note = notes[card.source]
+    (section,) = [s for s in find_sections(note.text) if s.start == card.start]
+    return answer_list(read_blocks(note.text, section))
+
+
+EMBEDDINGS = "¿Por qué son importantes los embeddings?"
+
+
+def test_a_list_answer_keeps_every_item(cards):
+    # Issue 28: the back showed "1. Representación densa:" and its sub-item, 1 item of 4.
+    card = _find(cards, "qa", QA_NOTE, EMBEDDINGS)
+    assert card.back == (
+        "1. Representación densa: Transforman palabras en vectores de dimensión fija, "
+        "permitiendo a las máquinas trabajar con datos de lenguaje natural de…\n"
+        "2. Captura de semántica: Los embeddings pueden capturar el significado de palabras "
+        "y sus relaciones.\n"
+        "3. Generalización: Mejoran el rendimiento de modelos al permitir que aprendan "
+        "patrones semánticos complejos.\n"
+        "4. Reutilización: Se pueden reutilizar embeddings preentrenados (como Word2Vec o "
+        "GloVe) para acelerar el entrenamiento en tareas específicas."
+    )
+
+
+def test_no_back_shows_a_list_in_part(cards, notes):
+    """Every question whose answer has a list: its back shows every top-level item of it,
+    or none (an answer that opens with prose: "¿Qué es LoRA?" and its "Ventajas de LoRA:")."""
+    checked = 0
+    for card in cards:
+        listed = _list(card, notes) if card.kind == "qa" else None
+        if listed is None:
+            continue
+        shown = sum(normalize(item.label) in normalize(card.back) for item in listed.items)
+        assert shown in (0, len(listed.items)), (card.front, shown, len(listed.items))
+        checked += shown > 0
+    assert checked >= 45  # the default notes' list answers (docs/results/distractors.json)
+
+
+def test_a_changed_back_keeps_the_card_its_id_and_its_reviews(cards, tmp_path):
+    """A qa card's id hashes its whole section, not its back: the deck's sync rewrites the
+    back of a card built by the rule before issue 28, and its reviews stay."""
+    card = _find(cards, "qa", QA_NOTE, EMBEDDINGS)
+    before = replace(card, back=card.back.splitlines()[0])  # as the old rule showed it
+    t0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    with Deck.open(tmp_path / "deck.sqlite", create=True) as deck:
+        deck.sync([before], now=t0)
+        deck.review(card.id, "good", now=t0)
+        report = deck.sync([card], now=t0)
+        assert (report.updated, report.new, report.retired) == (1, 0, 0)
+        row = deck.get(card.id)
+        assert row.card.back == card.back and row.state.state != "new"
+        assert [r.rating for r in deck.reviews(card.id)] == ["good"]
+
+
+def _note(body: str) -> Note:
+    return Note("n.md", f"# Tema\n\n## 1. ¿Pregunta?\n\n{body}\n", content_hash(body))
+
+
+LONG = "una frase larga que explica el punto con bastante detalle y algo de contexto"
+# (what the section says, its qa card's back); max_back_chars 120, list 240, items >= 40
+LIST_BACKS = [
+    (  # the whole answer fits: as cut_back shows it
+        "- Uno: a.\n- Dos: b.",
+        "- Uno: a.\n- Dos: b.",
+    ),
+    (  # a list with sub-items that fits the list limit: in full, after its lead-in
+        f"Surgen debido a:\n\n1. Escala:\n   - {LONG}.\n2. Datos:\n   - corto.",
+        f"Surgen debido a:\n1. Escala:\n  - {LONG}.\n2. Datos:\n  - corto.",
+    ),
+    (  # too long in full: one line per item, a label's first nested sentence after it
+        "\n".join(f"{n}. Punto {n}:\n   - {LONG} {n}. Y otra frase." for n in range(1, 5)),
+        "\n".join(
+            f"{n}. Punto {n}: una frase larga que explica el punto con…" for n in range(1, 5)
+        ),
+    ),
+    (  # a numbered list goes on after a code example between its items
+        f"1. Uno:\n   - {LONG}.\n\nEjemplo en código:\n\n```python\nx = 1\n```\n\n"
+        f"2. Dos:\n   - {LONG}.",
+        f"1. Uno:\n  - {LONG}.\n2. Dos:\n  - {LONG}.",
+    ),
+    (  # prose first, then a list of its own ("Ventajas de X:"): the prose alone
+        f"X es una técnica. {LONG}.\n\nVentajas de X:\n\n- **Menor memoria:** {LONG}.\n"
+        f"- **Eficiencia:** {LONG}.",
+        f"X es una técnica. {LONG}.",
+    ),
+    (  # an example's list is not the answer
+        f"X es una técnica. {LONG}.\n\nEjemplos:\n\n- {LONG}.\n- {LONG}.",
+        f"X es una técnica. {LONG}.",
+    ),
+]
+
+
+@pytest.mark.parametrize("body, back", LIST_BACKS)
+def test_list_backs(body, back):
+    config = CardConfig(max_back_chars=120, max_list_back_chars=240)
+    (card,) = [c for c in note_cards(_note(body), [], config) if c.kind == "qa"]
+    assert card.back == back
 
 
 def test_a_shorter_limit_cuts_at_a_sentence_boundary(notes):
@@ -239,6 +348,10 @@ def test_question_headings(title, question):
 def test_config_and_card_validation_name_the_field():
     with pytest.raises(SettingsError, match="max_back_chars"):
         CardConfig(max_back_chars=10)
+    with pytest.raises(SettingsError, match="max_list_back_chars"):
+        CardConfig(max_list_back_chars=100)
+    with pytest.raises(SettingsError, match="min_item_chars"):
+        CardConfig(min_item_chars=5)
     with pytest.raises(SettingsError, match="kind"):
         Card("x", "poem", "f", "b", "n.md", "", "", 0, 1)
     with pytest.raises(SettingsError, match="start"):

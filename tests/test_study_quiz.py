@@ -1,5 +1,7 @@
 """The quiz: free-text answers graded with a support checker (the word-overlap fake here),
-multiple choice with distractors from the same kind and note, sessions of due cards."""
+multiple choice with the nearest backs of the same kind as distractors (the fake embedder's
+similarity here; tests/test_study_distractors.py has the rules and e5), sessions of due
+cards."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from assistant.study import quiz
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.quiz import (
+    BackVectors,
     GradeConfig,
     QuizError,
     choice_rating,
@@ -29,6 +33,14 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def cards():
     return build_cards(load_notes(NOTES).notes)
+
+
+@pytest.fixture
+def backs(fake_embedder, tmp_path, monkeypatch) -> BackVectors:
+    """The fake embedder's back vectors, also where ``multiple_choice`` looks by default."""
+    fake = BackVectors(fake_embedder.name, tmp_path)
+    monkeypatch.setattr(quiz, "back_vectors", lambda embedder="e5-small": fake)
+    return fake
 
 
 def _card(cards, front=None, kind=None, back=None):
@@ -124,41 +136,37 @@ def test_grade_thresholds_must_be_ordered():
         GradeConfig(again_below=0.7, good_from=0.6)
 
 
-def test_multiple_choice_draws_from_the_same_kind_and_note(cards):
+def test_multiple_choice_draws_the_nearest_backs_of_its_kind(cards, backs):
     card = _card(cards, LORA)
-    question = multiple_choice(card, cards, seed=7)
+    question = multiple_choice(card, cards, seed=7, backs=backs)
     assert len(question.options) == 4 and question.options[question.answer] == card.back
     others = {c.back: c for c in cards if c.id != card.id}
-    for i, option in enumerate(question.options):
-        if i != question.answer:
-            assert (others[option].kind, others[option].source) == ("qa", card.source)
+    wrong = [others[o] for i, o in enumerate(question.options) if i != question.answer]
+    assert {(c.kind, c.source) for c in wrong} == {("qa", card.source)}
+    candidates = quiz.distractor_candidates(card, cards)
+    vectors = backs([card.back, *(c.back for c in candidates)])
+    nearest = sorted(zip(vectors[1:] @ vectors[0], (c.back for c in candidates)), reverse=True)
+    assert {c.back for c in wrong} == {back for _, back in nearest[:3]}
 
 
-def test_multiple_choice_is_deterministic_with_a_seed(cards):
+def test_multiple_choice_is_deterministic_with_a_seed(cards, backs):
     card = _card(cards, kind="cloze", back="tokenización")
     assert multiple_choice(card, cards, seed=1) == multiple_choice(card, cards[::-1], seed=1)
     drawn = {multiple_choice(card, cards, seed=s).options for s in range(6)}
-    assert len(drawn) > 1  # the seed matters
+    assert len(drawn) > 1  # the seed orders the options
+    assert len({frozenset(options) for options in drawn}) == 1  # it does not pick them
 
 
-def test_multiple_choice_tops_up_from_other_notes(cards):
-    card = _card(
-        cards,
-        kind="cloze",
-        front=next(
-            c.front for c in cards if c.kind == "cloze" and c.source == "teacher_forcing.md"
-        ),
-    )
+def test_a_cloze_of_a_small_note_gets_options_from_the_others(cards, backs):
+    card = next(c for c in cards if c.kind == "cloze" and c.source == "teacher_forcing.md")
     question = multiple_choice(card, cards, seed=0)
-    assert (
-        len(question.options) == 4
-    )  # teacher_forcing.md has 2 cloze cards; the rest come from elsewhere
+    assert len(question.options) == 4  # teacher_forcing.md has 2 cloze cards
 
 
 def test_multiple_choice_without_any_other_card_of_the_kind_is_an_error(cards):
     card = _card(cards, kind="definition")  # the only definition in the notes
     with pytest.raises(QuizError, match="responde por escrito"):
-        multiple_choice(card, cards)
+        multiple_choice(card, cards)  # nothing to embed: no model is loaded
 
 
 def test_a_session_holds_the_next_due_cards(tmp_path, cards):
@@ -172,7 +180,7 @@ def test_a_session_holds_the_next_due_cards(tmp_path, cards):
             session(deck, now=T0 + timedelta(hours=1))
 
 
-def test_a_pick_proposes_good_when_right_and_again_when_wrong(cards):
+def test_a_pick_proposes_good_when_right_and_again_when_wrong(cards, backs):
     card = _card(cards, front="¿Qué es Transfer Learning?")
     choice = multiple_choice(card, cards)
     assert choice_rating(choice, choice.answer) == "good"
@@ -181,7 +189,9 @@ def test_a_pick_proposes_good_when_right_and_again_when_wrong(cards):
         choice_rating(choice, 4)
 
 
-def test_the_tuning_answers_come_in_four_kinds_and_cuts_are_chosen_by_balanced_accuracy(cards):
+def test_the_tuning_answers_come_in_four_kinds_and_cuts_are_chosen_by_balanced_accuracy(
+    cards, backs
+):
     rows = tune_quiz.answers(cards)
     card = _card(cards, front="¿Qué es Transfer Learning?")
     mine = {row["kind"]: row["answer"] for row in rows if row["card"].id == card.id}

@@ -3,8 +3,9 @@
 Four kinds, each from a Markdown shape the notes use (sections.py reads the blocks):
 
 - ``qa``: a question heading ("## 12. ¿Qué es *Self-Attention*?") -> front the question
-  without its number and markup; back the answer's first sentences (``max_back_chars``);
-  ``full_back`` the whole section.
+  without its number and markup; back the answer's first sentences (``max_back_chars``),
+  or, when the answer is a list (or those sentences would show a list in part), its lead
+  and every item of the list (``list_back``); ``full_back`` the whole section.
 - ``definition``: a prose sentence "X es un/una ...", "X consiste en ...", "Se denomina X
   a ..." -> front "¿Qué es X?", back the sentence.
 - ``cloze``: a **bold** or defined term of a prose sentence -> front the sentence with the
@@ -14,7 +15,8 @@ Four kinds, each from a Markdown shape the notes use (sections.py reads the bloc
   items (their bold labels when every item has one), ``full_back`` the items in full.
 
 A card's id hashes its kind and the exact note text it came from (plus the term, for a
-cloze), so an edit elsewhere in the notes keeps it. The text rules are in rules.py:
+cloze), so an edit elsewhere in the notes keeps it, and so does a new rule for its back (a
+qa card's text is its whole section: the deck's sync updates its back, reviews kept). The text rules are in rules.py:
 heuristics for these notes' style that miss definitions phrased otherwise and let a
 sentence that merely looks like one ("X es una técnica poderosa, pero...") slip through.
 """
@@ -37,7 +39,14 @@ from assistant.study.rules import (
     list_question,
     question_of,
 )
-from assistant.study.sections import Sentence, plain, prose_sentences, render
+from assistant.study.sections import (
+    AnswerList,
+    Sentence,
+    answer_list,
+    plain,
+    prose_sentences,
+    render,
+)
 from corpus.chunking import chunk_notes
 from corpus.config import ChunkConfig
 from corpus.errors import SettingsError
@@ -54,6 +63,11 @@ class CardConfig:
 
     # Two or three sentences: what can be read at a glance and recalled as a whole.
     max_back_chars: int = 300
+    # A list answer shows every item (issue 28): in full up to this length, else one line
+    # per item cut to its share of it; an item is never dropped, so a long list may pass it.
+    max_list_back_chars: int = 600
+    # An item's line is never cut shorter: its label and a few words of what it says.
+    min_item_chars: int = 40
     # A defined term longer than this is a clause, not a term ("El modelo que usamos...").
     max_term_words: int = 6
     # A cloze term is a name or a concept; a longer bold span is emphasis of a phrase.
@@ -66,6 +80,13 @@ class CardConfig:
     def __post_init__(self) -> None:
         if self.max_back_chars < 40:
             raise SettingsError(f"max_back_chars must be >= 40, got {self.max_back_chars}")
+        if self.max_list_back_chars < self.max_back_chars:
+            raise SettingsError(
+                f"max_list_back_chars must be >= max_back_chars ({self.max_back_chars}), "
+                f"got {self.max_list_back_chars}"
+            )
+        if self.min_item_chars < 10:
+            raise SettingsError(f"min_item_chars must be >= 10, got {self.min_item_chars}")
         for name in ("max_term_words", "max_cloze_words", "max_cloze_terms"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -164,10 +185,9 @@ class _Builder:
         sentences = {b.start: prose_sentences(b) for b in blocks if b.kind == "prose"}
         qa_back = ""
         if question := question_of(title):
-            units = answer_units(blocks, sentences)
             full = render(blocks)
             qa_back = (
-                cut_back(units, self.config.max_back_chars) or full[: self.config.max_back_chars]
+                qa_back_of(blocks, sentences, self.config) or full[: self.config.max_back_chars]
             )
             if qa_back:
                 self.add("qa", question, qa_back, heading, section.start, section.end, full)
@@ -235,6 +255,62 @@ class _Builder:
                 sentence.plain,
                 term=term,
             )
+
+
+def qa_back_of(
+    blocks: list[Block], sentences: dict[int, list[Sentence]], config: CardConfig
+) -> str:
+    """A question's back: the answer's first sentences (``cut_back``), unless they would
+    show its list in part, or the answer is a list after at most a lead-in paragraph
+    ("Surgen debido a:"): then ``list_back``. An answer that opens with prose and has a
+    list after a label of its own ("Ventajas de LoRA:") keeps its prose alone."""
+    back = cut_back(answer_units(blocks, sentences), config.max_back_chars)
+    listed = answer_list(blocks)
+    if listed is None:
+        return back
+    lines = back.split("\n")
+    shown = sum(any(line.startswith(item.head) for line in lines) for item in listed.items)
+    if shown == len(listed.items) or not (shown or _lead_in_only(blocks[: listed.first])):
+        return back
+    return list_back(listed, answer_units(blocks[: listed.first], sentences), config)
+
+
+def _lead_in_only(blocks: list[Block]) -> bool:
+    """Nothing, or one paragraph ending with ":", before a list: the answer is the list."""
+    return not blocks or (
+        len(blocks) == 1 and blocks[0].kind == "prose" and plain(blocks[0].text).endswith(":")
+    )
+
+
+def list_back(listed: AnswerList, lead_units: list[str], config: CardConfig) -> str:
+    """The lead (its first sentences, ``max_back_chars // 2``, and the line that introduces
+    the list: "Ventajas:") and every item of the list: in full (sub-items too) when that
+    fits ``max_list_back_chars``, else one line per item (``ListItem.summary``) cut to an
+    equal share of it, never below ``min_item_chars``."""
+    label = lead_units[-1] if lead_units and lead_units[-1].rstrip().endswith(":") else ""
+    lead = cut_back(lead_units[:-1] if label else lead_units, config.max_back_chars // 2)
+    if label:  # " Se capturan:" goes on the same line as its paragraph, "\nVentajas:" below
+        lead = f"{lead}{label}" if lead and label.startswith(" ") else f"{lead}\n{label.strip()}"
+    lead = lead.strip("\n ")
+    whole = "\n".join([lead, *listed.lines()]).strip("\n")
+    if len(whole) <= config.max_list_back_chars:
+        return whole
+    room = config.max_list_back_chars - len(lead) - 1
+    share = max(room // len(listed.items) - 1, config.min_item_chars)
+    lines = [_cut_line(item.summary(), share) for item in listed.items]
+    return "\n".join([lead, *lines]).strip("\n")
+
+
+def _cut_line(line: str, limit: int) -> str:
+    """``line`` cut at a word boundary to ``limit`` characters with "…", or without one
+    when the cut falls at the end of a sentence."""
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    if line[limit - 1] != " ":  # the cut falls inside a word: drop that word
+        head = head.rsplit(" ", 1)[0]
+    head = head.rstrip(" ,;:")
+    return head if head.endswith((".", "!", "?")) else head + "…"
 
 
 def note_cards(note: Note, chunks: list[Chunk], config: CardConfig | None = None) -> list[Card]:

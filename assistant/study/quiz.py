@@ -1,5 +1,6 @@
 """A quiz over the due cards: a free-text answer graded against the card, or a multiple
-choice question whose wrong options are other cards of the same kind and note.
+choice question whose wrong options are the backs of the same kind nearest to its own (e5
+similarity, ``BackVectors``), from other sections.
 
 Grading uses the answer path's support checker (``assistant.support.scorer.Checker``:
 ``scores(sentences, passages)``): *support* is how much of the answer the card's full text
@@ -10,12 +11,17 @@ or changes it: the proposal is a hint, not the review.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from assistant.study.cards import Card
 from assistant.study.deck import Deck
@@ -23,11 +29,15 @@ from assistant.study.records import DeckCard
 from assistant.study.schedule import RatingName
 from assistant.support.claims import sentence_claims
 from corpus.errors import AssistantError, SettingsError
+from corpus.paths import default_cache_dir
 from corpus.records import content_hash
 from corpus.text import fold_accents, normalize, sentences
+from index.cache import EmbeddingCache, embedding_key
 
 if TYPE_CHECKING:
     from assistant.support.scorer import Checker
+
+log = logging.getLogger(__name__)
 
 _ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 
@@ -156,33 +166,158 @@ class MultipleChoice:
             raise SettingsError(f"options must be distinct, got {self.options}")
 
 
-def multiple_choice(
-    card: Card, pool: Iterable[Card], seed: int = 0, distractors: int = 3
-) -> MultipleChoice:
-    """The card's back among ``distractors`` backs of other cards of its kind: from its
-    own note first (plausible wrong answers), topped up from other notes when the note
-    has too few. Deterministic for a (seed, card): the same options in the same order."""
-    if distractors < 1:
-        raise SettingsError(f"distractors must be >= 1, got {distractors}")
-    rng = random.Random(content_hash(str(seed), card.id))
-    seen = {normalize(card.back)}
-    same_note: list[Card] = []
-    other_notes: list[Card] = []
+# A back at least this close to the right one (e5 cosine) says the same in other words: the
+# notes ask some questions twice ("¿Qué es el encoder?"; the pre-training paradigm three
+# times). In the default notes, the qa pairs above it are such repeats but two (the
+# classification and NER recipes, 0.953; the Transformer overview and the encoder, 0.953),
+# and so are the cloze pairs ("modelo de lenguaje" / "... generativo", 0.968).
+SAME_ANSWER = 0.95
+
+
+class BackVectors:
+    """Vectors of card backs by an embedder of the registry (``index.embedders``), each
+    text embedded once: kept in memory and on disk (``EmbeddingCache``
+    "<embedder>.card-backs" in the cache folder). A deck's first multiple choice embeds
+    the backs of that card's kind (the default notes' 83 qa backs: ~12 s with e5 on 2
+    cores), the next ones none."""
+
+    def __init__(self, embedder: str = "e5-small", cache_dir: Path | None = None) -> None:
+        self.embedder = embedder
+        self._cache_dir = cache_dir
+        self._disk: EmbeddingCache | None = None
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # the app's sessions ask from several threads
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalized (inner product = cosine)."""
+        from index.embedders import get_embedder
+
+        keys = [embedding_key(self.embedder, text) for text in texts]
+        with self._lock:
+            missing = [k for k in dict.fromkeys(keys) if k not in self._vectors]
+            if missing:
+                if self._disk is None:
+                    root = self._cache_dir or default_cache_dir()
+                    self._disk = EmbeddingCache(root, f"{self.embedder}.card-backs")
+                self._vectors.update(self._disk.get_many(missing))
+                todo = {k: t for k, t in zip(keys, texts) if k not in self._vectors}
+                if todo:
+                    fresh = get_embedder(self.embedder).embed_passages(list(todo.values()))
+                    new = dict(zip(todo, np.asarray(fresh, dtype=np.float32)))
+                    self._vectors.update(new)
+                    self._disk.put_many(new)
+                    try:
+                        self._disk.save()
+                    except OSError as err:  # a read-only cache only costs embedding again
+                        log.warning(
+                            "could not save card-back vectors to %s: %s", self._disk.path, err
+                        )
+            return np.vstack([self._vectors[k] for k in keys])
+
+
+_SHARED: dict[str, BackVectors] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def back_vectors(embedder: str = "e5-small") -> BackVectors:
+    """The process-wide ``BackVectors`` of ``embedder``."""
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(embedder, BackVectors(embedder))
+
+
+def _mentions(text: str, term: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text) is not None
+
+
+_QUESTION = re.compile(r"¿[^?]*\?")
+_FILLER = re.compile(r"\b(?:el|la|los|las|un|una|unos|unas)\b|[^\w\s-]")
+
+
+def questions(front: str) -> set[str]:
+    """The questions a front asks, each folded (case, accents, articles, punctuation):
+    "¿Qué es el *pre-training*? ¿Qué relación…?" -> {"que es pre-training", …}."""
+    asked = _QUESTION.findall(front) or [front]
+    return {" ".join(_FILLER.sub(" ", fold_accents(normalize(q))).split()) for q in asked}
+
+
+def distractor_candidates(card: Card, pool: Iterable[Card]) -> list[Card]:
+    """The cards whose back may be a wrong option for ``card``: of its kind, from another
+    section, with a back of their own (the first by id of equal backs), and not another
+    right answer: not a card asking one of the same questions (the notes ask "¿Qué es
+    pre-training?" and, later, "¿Qué es el pre-training? ¿Qué relación…?"), not a back
+    the card's front already says (a cloze's "Transformer" in "El [...] es una parte de
+    la arquitectura Transformer"), not a back inside the right one or around it (a
+    broader or narrower name: "modelo de lenguaje" / "modelo de lenguaje unidireccional")."""
+    front, answer, asked = normalize(card.front), normalize(card.back), questions(card.front)
+    seen = {answer}
+    found = []
     for other in sorted(pool, key=lambda c: c.id):  # the pool's order must not matter
         key = normalize(other.back)
-        if other.kind != card.kind or other.id == card.id or key in seen:
+        if (
+            other.kind != card.kind
+            or other.id == card.id
+            or (other.source, other.heading) == (card.source, card.heading)
+            or key in seen
+            or asked & questions(other.front)
+            or _mentions(front, key)
+            or _mentions(key, answer)
+            or _mentions(answer, key)
+        ):
             continue
         seen.add(key)
-        (same_note if other.source == card.source else other_notes).append(other)
-    chosen = rng.sample(same_note, min(distractors, len(same_note)))
-    missing = distractors - len(chosen)
-    if missing > 0:
-        chosen += rng.sample(other_notes, min(missing, len(other_notes)))
+        found.append(other)
+    return found
+
+
+def nearest_distractors(
+    card: Card, pool: Iterable[Card], backs: BackVectors, count: int = 3
+) -> list[tuple[Card, float]]:
+    """The ``count`` candidates (``distractor_candidates``) whose backs are nearest to the
+    card's, with their cosine: none at SAME_ANSWER or above, one per question (the two
+    "¿Qué es el encoder?" backs would be two answers to one other question). Ties go by
+    id."""
+    candidates = distractor_candidates(card, pool)
+    if not candidates:
+        return []
+    vectors = backs([card.back, *(other.back for other in candidates)])
+    similarity = vectors[1:] @ vectors[0]
+    ranked = sorted(range(len(candidates)), key=lambda i: (-float(similarity[i]), candidates[i].id))
+    chosen: list[tuple[Card, float]] = []
+    asked: set[str] = set()
+    for i in ranked:
+        other = candidates[i]
+        if similarity[i] >= SAME_ANSWER or asked & questions(other.front):
+            continue
+        chosen.append((other, float(similarity[i])))
+        asked |= questions(other.front)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def multiple_choice(
+    card: Card,
+    pool: Iterable[Card],
+    seed: int = 0,
+    distractors: int = 3,
+    backs: BackVectors | None = None,
+) -> MultipleChoice:
+    """The card's back among the ``distractors`` backs nearest to it (``nearest_
+    distractors``; ``backs`` defaults to e5's, process-wide): wrong answers on the same
+    subject, which only knowing the answer tells apart (issue 28: drawn at random from
+    the note, they were often on another subject and easy to rule out). Deterministic:
+    the same options for a card and pool, in an order ``seed`` shuffles."""
+    if distractors < 1:
+        raise SettingsError(f"distractors must be >= 1, got {distractors}")
+    chosen = [
+        other for other, _ in nearest_distractors(card, pool, backs or back_vectors(), distractors)
+    ]
     if not chosen:
         raise QuizError(
             f"No hay otras tarjetas de tipo {card.kind!r} para sacar opciones de la tarjeta "
             f"{card.id}; responde por escrito"
         )
+    rng = random.Random(content_hash(str(seed), card.id))
     options = [card.back] + [other.back for other in chosen]
     order = list(range(len(options)))
     rng.shuffle(order)

@@ -34,6 +34,8 @@ from assistant.web.answer_html import (
 from assistant.web.card_html import (
     back_html,
     front_html,
+    option_keys,
+    options_html,
     progress_markdown,
     retention_rows,
     stats_markdown,
@@ -459,7 +461,10 @@ class StudyApp:
         line saying what changed. A failure (a damaged deck) is that line, never raised:
         the chat works without a deck, and the study tab shows the error."""
         try:
-            report = self.study.rebuild(self.index.chunks, self.index.chunk_config)
+            index = self.index  # its embedder picks the multiple-choice options too
+            report = self.study.rebuild(
+                index.chunks, index.chunk_config, embedder=index.config.embedder
+            )
         except AssistantError as err:
             print(f"aviso: las tarjetas no se actualizaron: {err}", file=sys.stderr)
             return f"Tarjetas sin actualizar: {err}"
@@ -630,13 +635,15 @@ def study_view(session: StudySession, view: CardView, mode: str, new_card: bool)
     check = card and (written or (choosing and not view.revealed))
     reveal = card and not view.revealed and not choosing
     answer = {"value": view.answer} if new_card else {}
-    options = {}
-    if choosing:  # an update's value is the option's text, even with type="index"
-        picked = view.choice.options[view.picked] if view.picked is not None else None
-        options = {"choices": list(view.choice.options), "value": picked}
+    front, options = front_html(view), {}
+    if choosing:  # the options drawn as Markdown under the front; the radio names them
+        front += options_html(view.choice, view.picked)
+        keys = option_keys(len(view.choice.options))  # an update's value is the choice,
+        picked = keys[view.picked] if view.picked is not None else None  # not its index
+        options = {"choices": keys, "value": picked}
     return (
         session,
-        front_html(view),
+        front,
         back_html(view),
         gr.update(visible=card and written, **answer),
         gr.update(visible=choosing, interactive=not view.revealed, **options),

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import html
 import math
+import re
+import string
 from datetime import datetime
 
 from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice_rating
 from assistant.study.schedule import RATING_LABELS, utc_now
+from assistant.web.markdown_html import markdown_html, text_html
 from assistant.web.markdown_html import passage_html as render_passage
-from assistant.web.markdown_html import text_html
 from assistant.web.note_images import NoteLinks
 from assistant.web.study_desk import CardView, LastReview, Passage
 from corpus.markdown import WIKILINK, link_text, math_pieces
@@ -149,14 +151,50 @@ def grade_html(answer: str, grade: Grade) -> str:
     return '<div class="study-grade">' + "".join(lines) + "</div>"
 
 
+OPTION_KEYS = string.ascii_uppercase  # how the options are named on screen and in the radio
+_NESTED = re.compile(r"^((?:  )+)(?=\S)", re.MULTILINE)
+
+
+def option_keys(count: int) -> list[str]:
+    """The radio's choices for ``count`` options: "A", "B", …"""
+    return list(OPTION_KEYS[:count])
+
+
+def option_markdown(text: str) -> str:
+    """A back as Markdown: its nested lines (two spaces a level, ``render_lines``) moved
+    to four, so that a sub-item nests under "1. " too (CommonMark wants the marker's
+    width), and each line break kept ("Ejemplo:" stays a line of its own)."""
+    nested = _NESTED.sub(lambda m: "    " * (len(m.group(1)) // 2), text)
+    return "  \n".join(nested.splitlines())
+
+
+def options_html(choice: MultipleChoice, picked: int | None = None) -> str:
+    """The options of a multiple choice, each named by its letter and rendered as
+    Markdown (a list stays a list, a formula is typeset); with ``picked`` (once checked),
+    the right one marked ✓ and a wrong pick ✗."""
+    rows = []
+    for i, option in enumerate(choice.options):
+        key = OPTION_KEYS[i]
+        if picked is not None and i == choice.answer:
+            key += " ✓"
+        elif picked is not None and i == picked:
+            key += " ✗"
+        rows.append(
+            '<div class="study-option" style="display:flex;gap:0.6em;margin:0.5em 0">'
+            f'<strong class="study-option-key" style="min-width:1.6em;white-space:nowrap">{_esc(key)}</strong>'
+            f'<div class="passage md">{markdown_html(option_markdown(option))}</div></div>'
+        )
+    return '<div class="study-options">' + "".join(rows) + "</div>"
+
+
 def choice_html(choice: MultipleChoice, picked: int) -> str:
-    """Right or wrong, what was chosen, and the rating proposed for it."""
+    """Right or wrong, which option was chosen, and the rating proposed for it."""
     rating = choice_rating(choice, picked)
     verdict = (
         '<div class="supported">✓ Correcto.</div>'
         if picked == choice.answer
-        else f'<div class="unsupported">✗ Elegiste «{_esc(choice.options[picked])}»; la '
-        "respuesta correcta es la de arriba.</div>"
+        else f'<div class="unsupported">✗ Elegiste la {OPTION_KEYS[picked]}; la correcta es '
+        f"la {OPTION_KEYS[choice.answer]}, la de arriba.</div>"
     )
     return (
         f'<div class="study-grade">{verdict}<div class="study-proposal">Propuesta: '

@@ -30,6 +30,7 @@ from assistant.study.quiz import (
     Grade,
     GradeConfig,
     MultipleChoice,
+    back_vectors,
     choice_rating,
     grade_answer,
     multiple_choice,
@@ -144,6 +145,8 @@ class StudyDesk:
     exports_dir: Path  # exports and the plot; never inside the notes folder (checked)
     make_checker: Callable[[], Checker] | None = None  # default: support.make_checker
     grade_config: GradeConfig = field(default_factory=GradeConfig)
+    # Whose similarity picks the multiple-choice options: the index's (``rebuild``).
+    embedder: str = "e5-small"
 
     def __post_init__(self) -> None:
         self.deck_path, self.notes_dir = Path(self.deck_path), Path(self.notes_dir)
@@ -163,10 +166,17 @@ class StudyDesk:
             yield deck
 
     def rebuild(
-        self, chunks: list[Chunk], chunk_config: ChunkConfig, now: datetime | None = None
+        self,
+        chunks: list[Chunk],
+        chunk_config: ChunkConfig,
+        now: datetime | None = None,
+        embedder: str | None = None,
     ) -> SyncReport:
         """Cards from the notes as they are now into the deck, every review kept; ``chunks``
-        and ``chunk_config`` are the index's, so each card's chunk is one of ``chunks``."""
+        and ``chunk_config`` are the index's, so each card's chunk is one of ``chunks``;
+        ``embedder`` the index's too, for the multiple-choice options (``choices``)."""
+        if embedder is not None:
+            self.embedder = embedder
         notes = load_notes(self.notes_dir, chunk_config).notes
         cards = build_cards(notes, chunk_config=chunk_config)
         with self._lock:
@@ -232,8 +242,9 @@ class StudyDesk:
 
     def choices(self, session: StudySession, seed: int = 0) -> MultipleChoice:
         """The options for the session's card (kept for it until the next card): its back
-        among the backs of other active cards of its kind, its own note's first. QuizError
-        when no other card of its kind exists."""
+        among the nearest backs of other active cards of its kind, from other sections
+        (``quiz.multiple_choice``, by ``embedder``'s similarity; the first call embeds the
+        deck's backs of that kind, once). QuizError when no other card of its kind exists."""
         if session.card_id is None:
             raise StudyError("No hay ninguna tarjeta en pantalla")
         if session.choice is not None and session.choice.card_id == session.card_id:
@@ -241,7 +252,8 @@ class StudyDesk:
         with self._deck() as deck:
             card = deck.get(session.card_id).card
             pool = [row.card for row in deck.cards()]
-        session.choice, session.picked = multiple_choice(card, pool, seed=seed), None
+        backs = back_vectors(self.embedder)
+        session.choice, session.picked = multiple_choice(card, pool, seed, backs=backs), None
         return session.choice
 
     def pick(self, session: StudySession, option: int | None) -> RatingName:
