@@ -1260,7 +1260,9 @@ def test_the_login_comes_from_a_file_or_the_environment(
     )
     launched = []
     monkeypatch.setattr(study_app, "StudyApp", lambda *a, **k: served)
-    monkeypatch.setattr(study_app, "launch", lambda app, host, port, auth: launched.append(auth))
+    monkeypatch.setattr(
+        study_app, "launch", lambda app, host, port, auth, **options: launched.append(auth)
+    )
     notes = tmp_path / "notes"
     notes.mkdir()
     argv = [part.format(file=secret) for part in argv]
