@@ -76,7 +76,8 @@ CHAT_STORAGE_KEY = "asistente-de-estudio-chat"  # the browser's localStorage ent
 
 STATIC = ROOT / "assistant" / "web" / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
-# KaTeX first (static/katex/README.md: vendored, typesets formulas offline), then app.js.
+# The vendored libraries first (static/katex: formulas; static/vis: the notes' map; each
+# folder's README says where it comes from), then the app's own scripts.
 HEAD = "".join(
     f"<script>\n{(STATIC / name).read_text(encoding='utf-8')}</script>"
     for name in ("katex/katex.min.js", "vis/vis-network.min.js", "app.js", "map.js")
