@@ -110,3 +110,13 @@ def test_the_study_tab_names_its_deck_and_says_an_export_in_its_box(make_app, mo
     monkeypatch.setattr(gr, "Info", told.append)  # a toast covers the statistics line
     exported = app.study_export("csv")
     assert exported["label"].startswith("Exportadas ") and exported["visible"] and not told
+
+
+def test_a_graded_answer_is_told_in_plain_words():
+    from assistant.study.quiz import Grade
+    from assistant.web.card_html import grade_html
+
+    grade = Grade(rating="good", score=0.71, support=0.8, coverage=0.6, supported=True)
+    shown = grade_html("una respuesta", grade)
+    assert "cubre un 60% de la tarjeta y coincide con ella en un 80%" in shown
+    assert not any(word in shown for word in ("puntuación", "respaldo", "cobertura"))
