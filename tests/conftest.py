@@ -72,6 +72,17 @@ def fake_embedder(monkeypatch) -> HashEmbedder:
 
 
 @pytest.fixture
+def backs(fake_embedder, tmp_path, monkeypatch):
+    """The fake embedder's vectors of the cards' backs, also where ``quiz.multiple_choice``
+    looks by default (the distractors are the nearest backs)."""
+    from assistant.study import quiz
+
+    fake = quiz.BackVectors(fake_embedder.name, tmp_path)
+    monkeypatch.setattr(quiz, "back_vectors", lambda embedder="e5-small": fake)
+    return fake
+
+
+@pytest.fixture
 def fake_config() -> IndexConfig:
     return IndexConfig(embedder=HashEmbedder.name)
 

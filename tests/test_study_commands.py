@@ -117,7 +117,7 @@ def test_the_study_loop_reviews_until_empty_input(deck, capsys):
     assert "Escribe 1, 2, 3 o 4" in text and "Repasadas 2 tarjetas." in text
 
 
-def test_the_choice_loop_checks_the_pick_and_enter_accepts_the_proposal(deck):
+def test_the_choice_loop_checks_the_pick_and_enter_accepts_the_proposal(deck, backs):
     with Deck.open(deck) as opened:
         first, second = [row.card for row in opened.due(limit=2)]
         pool = [row.card for row in opened.cards()]

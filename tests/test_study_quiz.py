@@ -13,7 +13,6 @@ from assistant.study import quiz
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.quiz import (
-    BackVectors,
     GradeConfig,
     QuizError,
     choice_rating,
@@ -33,14 +32,6 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def cards():
     return build_cards(load_notes(NOTES).notes)
-
-
-@pytest.fixture
-def backs(fake_embedder, tmp_path, monkeypatch) -> BackVectors:
-    """The fake embedder's back vectors, also where ``multiple_choice`` looks by default."""
-    fake = BackVectors(fake_embedder.name, tmp_path)
-    monkeypatch.setattr(quiz, "back_vectors", lambda embedder="e5-small": fake)
-    return fake
 
 
 def _card(cards, front=None, kind=None, back=None):
