@@ -154,7 +154,7 @@ def _anki_fields(path: Path, tmp_path: Path) -> list[str]:
 def test_the_anki_package_holds_the_formulas_in_ankis_delimiters(tmp_path):
     card = _card("¿Cuánto vale $x^2$ si $x<3$?", "La atención:\n$$\\frac{QK^T}{\\sqrt{d}}$$")
     write_anki([card], tmp_path / "mazo.apkg")
-    front, back, _, passage = _anki_fields(tmp_path / "mazo.apkg", tmp_path)
+    front, back, _, passage, _ = _anki_fields(tmp_path / "mazo.apkg", tmp_path)  # ..., Id
     assert front == "¿Cuánto vale \\(x^2\\) si \\(x&lt;3\\)?"
     assert back == passage == "La atención:<br>\\[\\frac{QK^T}{\\sqrt{d}}\\]"
     write_csv([card], tmp_path / "mazo.csv")

@@ -52,7 +52,8 @@ def test_an_anki_package_reads_back_with_one_note_per_card(cards, tmp_path):
     assert {mid for _, mid, _, _ in package["notes"]} == {ANKI_MODEL_ID}
     assert str(ANKI_MODEL_ID) in package["models"] and str(ANKI_DECK_ID) in package["decks"]
     fields = package["notes"][0][2].split("\x1f")
-    assert fields[0] == cards[0].front and len(fields) == 4  # Front, Back, Source, Passage
+    assert fields[0] == cards[0].front and len(fields) == 5  # Front, Back, Source, Passage, Id
+    assert fields[4] == cards[0].id  # the import matches notes by it (test_study_anki.py)
     assert cards[0].source in fields[2]
     assert (
         "Menor uso de memoria"

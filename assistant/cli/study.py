@@ -139,7 +139,7 @@ def cmd_cards_review(args: argparse.Namespace) -> int:
 
 
 def cmd_cards_export(args: argparse.Namespace) -> int:
-    from assistant.study.export import check_output, write_anki, write_csv
+    from assistant.study.export import check_output, export_deck, write_csv
 
     deck_path = _deck_path(args)
     out, suffix = (Path(args.anki), ".apkg") if args.anki else (Path(args.csv), ".csv")
@@ -150,12 +150,29 @@ def cmd_cards_export(args: argparse.Namespace) -> int:
     with Deck.open(deck_path) as deck:
         if deck.meta("notes_dir"):
             inputs.append(Path(deck.meta("notes_dir")))
-        cards = [row.card for row in deck.cards()]
-    written = write_anki(cards, out, inputs=inputs) if args.anki else write_csv(cards, out, inputs)
+        if args.anki:  # with each card's schedule and review history
+            written = export_deck(deck, out, inputs=inputs)
+        else:
+            written = write_csv([row.card for row in deck.cards()], out, inputs)
     if args.json:
         _print_json({"cards": written, "out": str(out)})
     else:
         print(f"Exportadas {written} tarjetas a {out}")
+    return 0
+
+
+def cmd_cards_import(args: argparse.Namespace) -> int:
+    from assistant.study.anki_import import check_package, import_anki
+
+    package = check_package(args.anki)
+    from assistant.study.deck import Deck
+
+    with Deck.open(_deck_path(args)) as deck:
+        report = import_anki(deck, package)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
     return 0
 
 
@@ -325,7 +342,7 @@ def _deck_options(parser: argparse.ArgumentParser, default_notes: bool = False) 
 
 
 def add_cards_parser(subparsers) -> argparse.ArgumentParser:
-    """``cards build|list|due|review|export|stats|restore``."""
+    """``cards build|list|due|review|export|import|stats|restore``."""
     cards = subparsers.add_parser("cards", help="tarjetas de estudio hechas con tus notas")
     actions = cards.add_subparsers(dest="cards_command", required=True)
 
@@ -365,6 +382,18 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     target.add_argument("--csv", help="CSV para importar en Anki")
     export.add_argument("--json", action="store_true")
     export.set_defaults(func=cmd_cards_export)
+
+    anki_import = actions.add_parser(
+        "import", help="trae los repasos hechos en Anki o AnkiDroid (.apkg o .colpkg)"
+    )
+    _deck_options(anki_import)
+    anki_import.add_argument(
+        "--anki",
+        required=True,
+        help="paquete exportado desde Anki con la programación (.apkg) o colección (.colpkg)",
+    )
+    anki_import.add_argument("--json", action="store_true")
+    anki_import.set_defaults(func=cmd_cards_import)
 
     stats = actions.add_parser("stats", help="pendientes, repasos por día, retención")
     _deck_options(stats)

@@ -7,6 +7,9 @@ Tables: ``meta`` (schema version, notes folder), ``scheduler`` (the FSRS setting
 together, so a killed process loses at most the review in flight; SQLite's journal rolls
 back the rest on the next open.
 
+Reviews made in Anki come in through ``merge_reviews`` (merge.py plans it): the log gains
+those it lacks and each touched card takes the FSRS replay of its whole history.
+
 After a session that wrote, ``deck.sqlite.bak`` is refreshed with SQLite's backup API (to a
 temp file, then renamed), so a damaged deck can be put back to its last good state with
 ``restore_backup``. The deck never lives inside the notes folder (``check_deck_path``).
@@ -16,13 +19,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from assistant.study import schedule
 from assistant.study.cards import Card
+from assistant.study.merge import MergeReport, PastReview, plan_merge
 from assistant.study.records import DeckCard, ReviewRecord, SyncReport
 from assistant.study.schedule import RatingName, ReviewState, ScheduleConfig, as_utc, utc_now
 from assistant.study.storage import (
@@ -437,3 +442,54 @@ class Deck:
                 old_id,
             ),
         )
+
+    def merge_reviews(self, reviews: Iterable[PastReview]) -> MergeReport:
+        """Add reviews made elsewhere (Anki) that the log lacks, and set each card they
+        touch to the FSRS replay of its whole history (merge.py); one transaction."""
+        by_card: dict[str, list[PastReview]] = defaultdict(list)
+        for review in reviews:
+            by_card[review.card_id].append(review)
+        added = duplicates = cards = 0
+        with self.transaction() as connection:
+            for card_id, incoming in by_card.items():
+                self.get(card_id)  # an unknown id is an error, never a new card
+                logged = [
+                    (rating, datetime.fromisoformat(reviewed))
+                    for rating, reviewed in connection.execute(
+                        "SELECT rating, reviewed FROM review_log WHERE card_id = ? "
+                        "ORDER BY reviewed, id",
+                        (card_id,),
+                    )
+                ]
+                merge = plan_merge(logged, incoming, self._scheduler)
+                duplicates += merge.duplicates
+                if merge.final is None:
+                    continue
+                for row in merge.rows:
+                    review = row.review
+                    _append_review(
+                        connection,
+                        card_id,
+                        review.rating,
+                        review.reviewed,
+                        review.duration_ms,
+                        row.before,
+                        row.after,
+                    )
+                final = merge.final
+                connection.execute(
+                    "UPDATE cards SET state = ?, step = ?, stability = ?, difficulty = ?, "
+                    "due = ?, last_review = ? WHERE id = ?",
+                    (
+                        final.state,
+                        final.step,
+                        final.stability,
+                        final.difficulty,
+                        _iso(final.due),
+                        _iso(final.last_review) if final.last_review else None,
+                        card_id,
+                    ),
+                )
+                added += len(merge.rows)
+                cards += 1
+        return MergeReport(added=added, duplicates=duplicates, cards=cards)

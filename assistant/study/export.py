@@ -7,6 +7,22 @@ and each Anki note's guid is the card id (CSV: the ``#guid column`` header). A c
 whose text was edited gets a new id (cards.py), so Anki adds it as a new note and keeps
 the old one: delete that by hand.
 
+The package carries the schedule (issue 28): each reviewed card's type, queue, due date,
+interval, reps, lapses and FSRS memory (``cards.data``), and one ``revlog`` row per review
+in the deck's log (anki_format.py says how each column is filled). Anki keeps it when the
+package is imported with "Import any learning progress" ticked, and with FSRS on goes on
+from that memory state. Anki takes a card's schedule and history only when it adds the
+card: for a note it already has, it updates the text and keeps its own schedule (reviews
+made there come back with ``cards import --anki``, anki_import.py).
+
+The note type has a fifth field, ``Id``, holding the card id (the import matches notes by
+it; the guid is the fallback). The note type keeps its id, but Anki compares note types by
+their fields: a student who imported an earlier four-field package gets, on the next
+import, the new cards under a second copy of the note type, while the notes Anki already
+has keep four fields and are not updated ("conflicting" in its import log) unless "Merge
+note types" is ticked (Anki 23.10 on). Their reviews are kept either way, and the import
+back still finds them by guid.
+
 A card's formulas (``$…$``, ``$$…$$``) are written as ``\(…\)`` and ``\[…\]``, the
 delimiters Anki's MathJax typesets. They are found by mdit-py-plugins' dollarmath with the
 rules the app's renderer uses (``corpus.markdown.MATH_RULES``): "cuesta 5 $" stays text.
@@ -23,21 +39,30 @@ import sqlite3
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from assistant.study import anki_format
 from assistant.study.cards import Card
+from assistant.study.records import DeckCard, ReviewRecord
+from assistant.study.schedule import ReviewState, ScheduleConfig
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_bytes
 from corpus.markdown import MATH_RULES
+
+if TYPE_CHECKING:
+    from assistant.study.deck import Deck
 
 # Fixed, random once (genanki's advice: random.randrange(1 << 30, 1 << 31)). Anki matches
 # a re-imported note type and deck by these ids: never change them.
 ANKI_MODEL_ID = 1_724_093_517
 ANKI_DECK_ID = 1_453_887_266
+ANKI_MODEL_NAME = "Asistente de estudio (tarjeta)"
 DEFAULT_DECK_NAME = "Asistente de estudio"
 TAG_PREFIX = "asistente"
 
@@ -125,8 +150,15 @@ def anki_model():
 
     return genanki.Model(
         ANKI_MODEL_ID,
-        "Asistente de estudio (tarjeta)",
-        fields=[{"name": "Front"}, {"name": "Back"}, {"name": "Source"}, {"name": "Passage"}],
+        ANKI_MODEL_NAME,
+        # Id last: Front stays the sort field, and the templates never show it.
+        fields=[
+            {"name": "Front"},
+            {"name": "Back"},
+            {"name": "Source"},
+            {"name": "Passage"},
+            {"name": anki_format.ID_FIELD},
+        ],
         templates=[
             {
                 "name": "Tarjeta",
@@ -143,18 +175,27 @@ def anki_model():
 
 
 def write_anki(
-    cards: list[Card],
+    cards: Sequence[Card | DeckCard],
     out: Path,
     deck_name: str = DEFAULT_DECK_NAME,
     inputs: Iterable[Path] = (),
+    reviews: Iterable[ReviewRecord] = (),
+    config: ScheduleConfig | None = None,
 ) -> int:
-    """Write ``cards`` as an Anki package; returns the number of notes written."""
+    """Write ``cards`` as an Anki package; returns the number of notes written.
+
+    Deck cards (``Deck.cards()``) go with their schedule and ``reviews`` (``Deck.reviews()``,
+    scheduled with ``config``); plain cards go as new cards."""
     import genanki
 
     out = check_output(out, ".apkg", inputs)
     model = anki_model()
     deck = genanki.Deck(ANKI_DECK_ID, deck_name)
-    for card in cards:
+    states: dict[str, ReviewState] = {}
+    for item in cards:
+        card = item.card if isinstance(item, DeckCard) else item
+        if isinstance(item, DeckCard):
+            states[card.id] = item.state
         deck.add_note(
             genanki.Note(
                 model=model,
@@ -163,6 +204,7 @@ def write_anki(
                     _html(card.back),
                     _html(_source(card)),
                     _html(card.full_back or card.back),
+                    card.id,
                 ],
                 guid=card.id,
                 tags=_tags(card),
@@ -178,6 +220,8 @@ def write_anki(
         timestamp = time.time()
         ids = itertools.count(int(timestamp * 1000))  # genanki's own note/card ids
         package.write_to_db(connection.cursor(), timestamp, ids)
+        if states:
+            _write_schedule(connection, states, reviews, config or ScheduleConfig())
         connection.commit()
         connection.close()
         buffer = io.BytesIO()
@@ -186,6 +230,56 @@ def write_anki(
             archive.writestr("media", "{}")
     atomic_write_bytes(out, buffer.getvalue())
     return len(cards)
+
+
+def _write_schedule(
+    connection: sqlite3.Connection,
+    states: dict[str, ReviewState],
+    reviews: Iterable[ReviewRecord],
+    config: ScheduleConfig,
+) -> None:
+    """Set each card's Anki scheduling columns and add its reviews to ``revlog``."""
+    (crt,) = connection.execute("SELECT crt FROM col").fetchone()
+    anki_ids = dict(
+        connection.execute("SELECT n.guid, c.id FROM notes n JOIN cards c ON c.nid = n.id")
+    )
+    history: dict[str, list[ReviewRecord]] = defaultdict(list)
+    for review in reviews:
+        if review.card_id in states:
+            history[review.card_id].append(review)
+    taken: set[int] = set()
+    for card_id, state in states.items():
+        logged = sorted(history.get(card_id, ()), key=lambda review: review.reviewed)
+        columns = anki_format.scheduling(state, logged, config, crt)
+        if columns is not None:
+            connection.execute(
+                "UPDATE cards SET type = ?, queue = ?, due = ?, ivl = ?, factor = ?, reps = ?, "
+                "lapses = ?, left = ?, data = ? WHERE id = ?",
+                (
+                    columns.type,
+                    columns.queue,
+                    columns.due,
+                    columns.ivl,
+                    columns.factor,
+                    columns.reps,
+                    columns.lapses,
+                    columns.left,
+                    columns.data,
+                    anki_ids[card_id],
+                ),
+            )
+        connection.executemany(
+            "INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            anki_format.revlog_rows(anki_ids[card_id], logged, taken),
+        )
+
+
+def export_deck(
+    deck: Deck, out: Path, deck_name: str = DEFAULT_DECK_NAME, inputs: Iterable[Path] = ()
+) -> int:
+    """The deck's active cards as an Anki package with their schedule and history."""
+    return write_anki(deck.cards(), out, deck_name, inputs, deck.reviews(), deck.config)
 
 
 # A cell a spreadsheet would run as a formula ("=HYPERLINK(...)", "+1", "@SUM", "-2+3"):

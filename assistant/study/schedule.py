@@ -200,3 +200,18 @@ def review(
         state.to_fsrs(), RATINGS[rating], review_datetime=as_utc(now)
     )
     return ReviewState.from_fsrs(card)
+
+
+def replay(
+    reviews: list[tuple[RatingName, datetime]], start: ReviewState, scheduler: fsrs.Scheduler
+) -> list[ReviewState]:
+    """The state after each of ``reviews`` (rating, time; in time order) replayed from
+    ``start``: what the whole history implies, wherever each review was made. Stability,
+    difficulty and step follow from the ratings and times alone; a due date past 2.5 days
+    carries the scheduler's fuzz, so it may differ from one replay to the next."""
+    states = []
+    state = start
+    for rating, when in reviews:
+        state = review(state, rating, when, scheduler)
+        states.append(state)
+    return states
