@@ -18,10 +18,11 @@ made there come back with ``cards import --anki``, anki_import.py).
 The note type has a fifth field, ``Id``, holding the card id (the import matches notes by
 it; the guid is the fallback). The note type keeps its id, but Anki compares note types by
 their fields: a student who imported an earlier four-field package gets, on the next
-import, the new cards under a second copy of the note type, while the notes Anki already
-has keep four fields and are not updated ("conflicting" in its import log) unless "Merge
-note types" is ticked (Anki 23.10 on). Their reviews are kept either way, and the import
-back still finds them by guid.
+import, the new cards under a second copy of the note type ("… (tarjeta)+"), while the
+notes Anki already has keep four fields and are not updated ("conflicting" in its import
+log) unless "Merge note types" is ticked, which gives them the field, empty (checked with
+the ``anki`` 26.9 package). Their reviews are kept either way, and the import back finds
+them by guid.
 
 A card's formulas (``$…$``, ``$$…$$``) are written as ``\(…\)`` and ``\[…\]``, the
 delimiters Anki's MathJax typesets. They are found by mdit-py-plugins' dollarmath with the
