@@ -10,9 +10,13 @@ The way of the data, one module each:
           -> schedule.py  the next due date of a reviewed card (``fsrs``, FSRS-6)
           -> quiz.py      a session of due cards, free-text grading, multiple choice
           -> stats.py     due today/this week, reviews per day, retention by note; a PNG
-          -> export.py    Anki .apkg (genanki) and CSV for Anki's text import
-    commands.py holds the ``cards`` and ``study`` subcommands the CLI registers;
-    session.py the app's Estudiar tab without Gradio (card_html.py: what it shows).
+          -> export.py    Anki .apkg (genanki) with each card's schedule and reviews
+                          (anki_format.py: Anki's collection fields), and CSV
+          <- anki_import.py  an Anki .apkg/.colpkg's reviews merged back into the deck
+                          (merge.py: which reviews are new; schedule.replay: the state)
+    assistant/cli/study.py holds the ``cards`` and ``study`` subcommands the CLI
+    registers; assistant/web/study_desk.py the app's Estudiar tab without Gradio
+    (assistant/web/card_html.py: what it shows).
 
 A card's id is a hash of its kind and the note text it was taken from, so rebuilding the
 deck after an unrelated edit keeps every card and its history (``Deck.sync``).
