@@ -92,9 +92,8 @@ class BuildReport:
             if names
         ]
         images = f" ({self.images} de imágenes)" if self.images else ""
-        return (
-            f"Índice listo: {self.notes} notas, {self.chunks} fragmentos{images}.\n"
-            + (" ".join(changes) if changes else "Sin cambios en las notas.")
+        return f"Índice listo: {self.notes} notas, {self.chunks} fragmentos{images}.\n" + (
+            " ".join(changes) if changes else "Sin cambios en las notas."
         )
 
     def work(self) -> str:

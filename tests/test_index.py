@@ -274,7 +274,6 @@ def test_the_build_summary_says_what_the_index_holds_then_what_changed():
     assert report.summary() == "Índice listo: 3 notas, 40 fragmentos.\nSin cambios en las notas."
     report.added, report.removed, report.images = ["a.md"], ["b.md", "c.md"], 2
     assert report.summary() == (
-        "Índice listo: 3 notas, 40 fragmentos (2 de imágenes).\n"
-        "Nuevas: a.md. Quitadas: b.md, c.md."
+        "Índice listo: 3 notas, 40 fragmentos (2 de imágenes).\nNuevas: a.md. Quitadas: b.md, c.md."
     )
     assert report.work() == "2 fragmentos calculados, 38 reutilizados, en 1.3 s"
