@@ -37,7 +37,7 @@ from starlette.middleware import Middleware
 from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.generators.openai_backend import configured_models
 from assistant.settings import MODELS, ChatSettings
-from assistant.study.schedule import RATING_KEYS
+from assistant.study.schedule import RATING_KEYS, ScheduleConfig
 from assistant.web.answer_html import (
     sources_panel_html,
 )
@@ -479,14 +479,16 @@ class StudyTab:
     card: list  # study_view's outputs
     stats: list  # study_stats' outputs
     deck_line: gr.Markdown  # which deck file: another notebook, another deck
+    settings: list  # study_settings' outputs: new cards a day, desired retention
 
     def redraw_on(self, trigger) -> None:
-        """Redraw the tab (its card, progress and statistics) on ``trigger`` (an event
-        listener such as ``demo.load``): a deck changed elsewhere shows as it is now."""
+        """Redraw the tab (its card, progress, statistics and the deck's scheduling
+        settings) on ``trigger`` (an event listener such as ``demo.load``): a deck changed
+        elsewhere shows as it is now."""
         hidden = {"api_visibility": "private"}
         trigger(self.app.study_show, [self.session, self.mode], self.card, **hidden).then(
             self.app.study_stats, self.session, self.stats, **hidden
-        )
+        ).then(self.app.study_settings, self.settings, self.settings, **hidden)
 
     def refresh_after(self, event) -> None:
         """Chain the same redraw to the end of ``event`` (a Notes tab chain)."""
@@ -495,8 +497,9 @@ class StudyTab:
 
 def study_tab_ui(app: StudyApp) -> StudyTab:
     """Due cards one at a time (front; "Mostrar respuesta": back and passage; four
-    ratings, keys 1-4 in app.js), or a written answer first with a proposed rating;
-    progress, statistics and exports beside it."""
+    ratings, each with the interval it gives, keys 1-4 in app.js; "Deshacer" takes the
+    last one back), or a written answer first with a proposed rating; progress,
+    statistics, the deck's daily new cards and desired retention, and exports beside it."""
     hidden = {"api_visibility": "private"}
     session = gr.State(StudySession())
     progress = gr.Markdown(elem_id="study-progress")
@@ -524,15 +527,37 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             back = gr.HTML(elem_id="study-back")
             with gr.Row(visible=False) as ratings:
                 buttons = {
-                    name: gr.Button(f"{rating_label(name)} ({key})", elem_id=f"study-rate-{key}")
+                    name: gr.Button(rating_label(name), elem_id=f"study-rate-{key}")
                     for key, name in RATING_KEYS.items()
                 }
+            undo = gr.Button(
+                "↶ Deshacer la última valoración", size="sm", visible=False, elem_id="study-undo"
+            )
             gr.Markdown(
                 "<small>Atajos de teclado: 1 Otra vez · 2 Difícil · 3 Bien · 4 Fácil "
                 "(con la respuesta a la vista, fuera del cuadro de texto).</small>"
             )
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="study-stats")
+            with gr.Row():  # stored in the deck: the CLI's `study` uses them too
+                new_per_day = gr.Number(
+                    ScheduleConfig.new_per_day,
+                    label="Tarjetas nuevas al día",
+                    precision=0,
+                    minimum=0,
+                    scale=1,
+                    elem_id="study-new-per-day",
+                )
+                retention_target = gr.Slider(
+                    0.7,
+                    0.97,
+                    value=ScheduleConfig.desired_retention,
+                    step=0.01,
+                    label="Retención deseada",
+                    info="FSRS: más alta, más repasos y menos olvidos",
+                    scale=2,
+                    elem_id="study-desired-retention",
+                )
             plot = gr.Image(
                 label="Repasos por día",  # the plot's own title says it on screen
                 show_label=False,
@@ -570,9 +595,11 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             reveal,
             ratings,
             *buttons.values(),
+            undo,
         ],
         stats=[progress, summary, plot, retention],
         deck_line=deck_line,
+        settings=[new_per_day, retention_target],
     )
     card_in = [session, mode]
     reveal.click(app.study_reveal, card_in, tab.card, **hidden)
@@ -587,6 +614,18 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
         button.click(partial(app.study_rate, name), card_in, tab.card, **hidden).then(
             app.study_stats, session, tab.stats, **hidden
         )
+    undo.click(app.study_undo, card_in, tab.card, **hidden).then(
+        app.study_stats, session, tab.stats, **hidden
+    )
+    gr.on(  # a new limit may let in more cards now: the card and counts are redrawn
+        [new_per_day.submit, new_per_day.blur, retention_target.release],
+        app.study_configure,
+        tab.settings,
+        tab.settings,
+        **hidden,
+    ).then(app.study_show, card_in, tab.card, **hidden).then(
+        app.study_stats, session, tab.stats, **hidden
+    )
     mode.change(app.study_show, card_in, tab.card, **hidden)
     to_anki.click(partial(app.study_export, "apkg"), None, exported, **hidden)
     to_csv.click(partial(app.study_export, "csv"), None, exported, **hidden)

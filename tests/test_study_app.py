@@ -328,12 +328,13 @@ def test_the_tab_flips_a_card_rates_it_and_refreshes_the_statistics(make_app):
     assert revealed[RATINGS].visible and not revealed[REVEAL].visible
     assert not revealed[ACTIONS].visible  # no button left in it (flip mode)
     progress, summary, plot, retention = app.study_stats(session)
-    assert "130 pendientes hoy** · 0 repasadas" in progress and "0 repasos en total" in summary
+    # 130 new cards, 20 of them today (the daily limit)
+    assert "20 pendientes hoy** · 0 repasadas" in progress and "0 repasos en total" in summary
 
     after = app.study_rate("easy", session, FLIP)
     assert session.card_id != first and after[BACK] == "" and not after[RATINGS].visible
     progress, summary, plot, retention = app.study_stats(session)
-    assert "129 pendientes hoy** · 1 repasada en esta sesión" in progress
+    assert "19 pendientes hoy** · 1 repasada en esta sesión" in progress
     assert "1 repaso en total" in summary
     assert open(plot, "rb").read(4) == b"\x89PNG"
     assert ["preguntas_nlp_llm.md", 1, "100%"] in retention

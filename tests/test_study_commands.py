@@ -90,7 +90,8 @@ def test_export_anki_and_csv(deck, tmp_path, capsys):
 
 def test_stats_and_plot(deck, tmp_path, capsys):
     stats = run_json(["cards", "stats", "--deck", deck, "--plot", tmp_path / "r.png"], capsys)
-    assert stats["cards"] == stats["due_now"] and stats["reviews"] == 0
+    # a fresh deck: every card is new, and today lets in the first 20 of them
+    assert stats["due_now"] == stats["new_today"] == 20 and stats["reviews"] == 0
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -67,7 +67,8 @@ def test_the_first_sync_adds_every_card(built, notes_copy, deck_path):
     assert built.to_dict() == {"cards": total, "new": total, "updated": 0, "retired": 0}
     with Deck.open(deck_path) as deck:
         assert len(deck.cards()) == total
-        assert len(deck.due(now=T0 + timedelta(seconds=1))) == total - 1  # one was reviewed
+        # one was reviewed: the first of today's 20 new cards (ScheduleConfig.new_per_day)
+        assert len(deck.due(now=T0 + timedelta(seconds=1))) == 20 - 1
 
 
 def test_an_unrelated_edit_keeps_every_id_and_the_history(built, notes_copy, deck_path):

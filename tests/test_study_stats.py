@@ -51,9 +51,15 @@ def test_due_today_and_this_week(deck):
     stats = deck_stats(deck, now=DAY2, tz=UTC)
     end_today = datetime(2025, 3, 5, tzinfo=UTC)
     assert stats["cards"] == len(rows) and stats["retired"] == 0
-    assert stats["due_now"] == sum(r.state.due <= DAY2 for r in rows)
-    assert stats["due_today"] == sum(r.state.due < end_today for r in rows)
-    assert stats["due_this_week"] == sum(r.state.due < end_today + timedelta(days=6) for r in rows)
+    # New cards count as the daily limit lets them in: 20 a day, one of DAY2's taken.
+    studied = [r for r in rows if r.state.state != "new"]
+    new = len(rows) - len(studied)
+    assert stats["new_today"] == min(new, 20 - 1) == 19
+    assert stats["due_now"] == sum(r.state.due <= DAY2 for r in studied) + 19
+    assert stats["due_today"] == sum(r.state.due < end_today for r in studied) + 19
+    assert stats["due_this_week"] == (
+        sum(r.state.due < end_today + timedelta(days=6) for r in studied) + min(new, 19 + 6 * 20)
+    )
     assert stats["due_now"] <= stats["due_today"] <= stats["due_this_week"] <= stats["cards"]
     assert stats["due_this_week"] > stats["due_now"]  # the reviewed cards fall due this week
 

@@ -4,6 +4,10 @@ subcommand (Namespace in, exit code out). assistant/cli/main.py registers them w
 
 Options are checked before the notes are read or the deck is opened: a bad rating or an
 export path over an input fails at once, with one Spanish line.
+
+The daily new-card limit and the desired retention live in the deck (its scheduler
+settings), where the app's study tab reads and writes them too: ``--new-per-day`` and
+``--retention`` change them for every later session, not just this one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.cli.notebooks import add_notebook_option
-from assistant.study.schedule import RATING_KEYS, RATING_LABELS, ScheduleConfig, parse_rating
+from assistant.study.schedule import (
+    RATING_KEYS,
+    RATING_LABELS,
+    interval_text,
+    parse_rating,
+    preview,
+    utc_now,
+)
 from assistant.study.storage import check_deck_path
 from corpus.errors import SettingsError
 from corpus.notebooks import DEFAULT_NOTES
@@ -45,6 +56,25 @@ def _positive(value: int | None, flag: str) -> None:
         raise SettingsError(f"{flag} debe ser al menos 1, no {value}")
 
 
+def _new_per_day(value: int | None) -> None:
+    if value is not None and value < 0:
+        raise SettingsError(f"--new-per-day debe ser 0 o más, no {value}")
+
+
+def _retention(value: float | None) -> None:
+    if value is not None and not 0.0 < value < 1.0:
+        raise SettingsError(f"--retention debe estar entre 0 y 1 (sin incluirlos), no {value}")
+
+
+def _configure(deck: Deck, args: argparse.Namespace) -> None:
+    """Store the options' scheduling settings in the deck (those given)."""
+    changes = {
+        "new_per_day": getattr(args, "new_per_day", None),
+        "desired_retention": getattr(args, "retention", None),
+    }
+    deck.configure(**{name: value for name, value in changes.items() if value is not None})
+
+
 def _when(row: DeckCard) -> str:
     return row.state.due.astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -63,20 +93,16 @@ def cmd_cards_build(args: argparse.Namespace) -> int:
 
     notes = Path(args.notes)
     deck_path = _deck_path(args)
-    config = None
-    if args.retention is not None:
-        if not 0.0 < args.retention < 1.0:
-            raise SettingsError(
-                f"--retention debe estar entre 0 y 1 (sin incluirlos), no {args.retention}"
-            )
-        config = ScheduleConfig(desired_retention=args.retention)
+    _retention(args.retention)
+    _new_per_day(args.new_per_day)
     loaded = load_notes(notes)
     for warning in loaded.warnings:
         print(f"aviso: {warning}", file=sys.stderr)
     cards = build_cards(loaded.notes)
     from assistant.study.deck import Deck
 
-    with Deck.open(deck_path, create=True, schedule_config=config, notes_dir=notes) as deck:
+    with Deck.open(deck_path, create=True, notes_dir=notes) as deck:
+        _configure(deck, args)  # the other FSRS settings stay as stored
         report = deck.sync(cards)
     if args.json:
         _print_json(report.to_dict())
@@ -102,9 +128,11 @@ def cmd_cards_list(args: argparse.Namespace) -> int:
 
 def cmd_cards_due(args: argparse.Namespace) -> int:
     _positive(args.limit, "--limit")
+    _new_per_day(args.new_per_day)
     from assistant.study.deck import Deck
 
     with Deck.open(_deck_path(args)) as deck:
+        _configure(deck, args)
         rows = deck.due(limit=args.limit)
     if args.json:
         _print_json([row.to_json() for row in rows])
@@ -135,6 +163,21 @@ def cmd_cards_review(args: argparse.Namespace) -> int:
         _print_json(_review_json(row))
     else:
         print(f"Tarjeta {row.card.id}: próxima revisión {_when(row)} ({row.status})")
+    return 0
+
+
+def cmd_cards_undo(args: argparse.Namespace) -> int:
+    from assistant.study.deck import Deck
+
+    with Deck.open(_deck_path(args)) as deck:
+        row = deck.undo(args.card)
+    if args.json:
+        _print_json(_review_json(row))
+    else:
+        print(
+            f"Deshecho el último repaso de {row.card.id} ({row.card.front}): vuelve a estar "
+            f"{row.status}, pendiente {_when(row)}"
+        )
     return 0
 
 
@@ -215,13 +258,15 @@ def cmd_cards_restore(args: argparse.Namespace) -> int:
 _HELP_LINE = (
     "Enter muestra la respuesta; luego valora con "
     + ", ".join(f"{key} {RATING_LABELS[name]}" for key, name in RATING_KEYS.items())
-    + ". Enter vacío o Ctrl-D para salir."
+    + ". d deshace la valoración anterior. Enter vacío o Ctrl-D para salir."
 )
 _CHOICE_HELP_LINE = (
     "Elige la respuesta por su número; luego valora con 1-4 (Enter acepta la valoración "
-    "propuesta). q o Ctrl-D para salir."
+    "propuesta). d deshace la valoración anterior. q o Ctrl-D para salir."
 )
 QUIT = ("q", "salir")
+UNDO = ("d", "deshacer")
+_UNDO_PICK = -1  # _read_option's answer for "d"
 RATING_KEY = {name: key for key, name in RATING_KEYS.items()}
 
 
@@ -232,26 +277,31 @@ def run_study(
     write: Callable[[str], None] = print,
     choices: bool = False,
 ) -> int:
-    """The terminal review loop over the due cards; returns how many were reviewed.
+    """The terminal review loop; returns how many ratings were given (and not undone).
 
-    Front, Enter, back and source, then a rating 1-4; empty input or EOF stops (every
-    rating is already saved). With ``choices``, the front comes with numbered options
-    (quiz.multiple_choice); the pick is checked and its rating proposed (Enter accepts
-    it); a card with no options is shown as a plain card."""
+    The cards come as the app's tab takes them (``Deck.next_card``: due cards, new ones
+    up to the day's limit, a learning step that falls due within minutes), until none is
+    left, ``limit`` are rated, or the student stops. Front, Enter, back and source, then
+    the four ratings with the interval each gives, and a rating 1-4; empty input or EOF
+    stops (every rating is already saved). "d" at the next front takes the last rating
+    back (``Deck.undo``) and shows that card again. With ``choices``, the front comes
+    with numbered options (quiz.multiple_choice); the pick is checked and its rating
+    proposed (Enter accepts it); a card with no options is shown as a plain card."""
     from assistant.study.quiz import QuizError, choice_rating, multiple_choice
 
-    due = deck.due(limit=limit)
-    if not due:
+    row = deck.next_card()
+    if row is None:
         write("No hay tarjetas pendientes. ¡Vuelve más tarde!")
         return 0
     pool = [row.card for row in deck.cards()] if choices else []
-    write(f"{len(due)} tarjetas pendientes. {_CHOICE_HELP_LINE if choices else _HELP_LINE}")
-    reviewed = 0
+    pending = len(deck.due())
+    write(f"{pending} tarjetas pendientes. {_CHOICE_HELP_LINE if choices else _HELP_LINE}")
+    rated: list[str] = []  # the ids rated in this run, oldest first: what "d" takes back
     try:
-        for number, row in enumerate(due, 1):
+        while row is not None and (limit is None or len(rated) < limit):
             card = row.card
             shown = time.monotonic()
-            write(f"\n[{number}/{len(due)}] {card.front}")
+            write(f"\n[{len(rated) + 1}] {card.front}")
             proposal = None
             try:
                 choice = multiple_choice(card, pool) if choices else None
@@ -259,8 +309,12 @@ def run_study(
                 choice = None
                 write("(Esta tarjeta no tiene opciones: piensa la respuesta.)")
             if choice is None:
-                if read("(Enter: ver la respuesta) ").strip().lower() in QUIT:
+                reply = read("(Enter: ver la respuesta) ").strip().lower()
+                if reply in QUIT:
                     break
+                if reply in UNDO:
+                    row = _undo(deck, rated, write) or row
+                    continue
                 write(card.back)
             else:
                 for key, option in enumerate(choice.options, 1):
@@ -268,6 +322,9 @@ def run_study(
                 picked = _read_option(read, write, len(choice.options))
                 if picked is None:
                     break
+                if picked == _UNDO_PICK:
+                    row = _undo(deck, rated, write) or row
+                    continue
                 proposal = choice_rating(choice, picked)
                 right = picked == choice.answer
                 verdict = (
@@ -275,25 +332,49 @@ def run_study(
                 )
                 write(f"{verdict} {card.back}")
             write(f"Fuente: {card.source} — {card.heading}" if card.heading else card.source)
+            write(_intervals_line(preview(row.state, utc_now(), deck.config)))
             rating = _read_rating(read, write, proposal)
             if rating is None:
                 break
             duration_ms = int((time.monotonic() - shown) * 1000)
             updated = deck.review(card.id, rating, duration_ms=duration_ms)
-            reviewed += 1
+            rated.append(card.id)
             write(f"{RATING_LABELS[rating]}: próxima revisión {_when(updated)}")
+            row = deck.next_card()
+        if row is None:
+            write("\nNo quedan tarjetas pendientes por ahora.")
     except (EOFError, KeyboardInterrupt):
         write("")
-    write(f"Repasadas {reviewed} tarjetas.")
-    return reviewed
+    write(f"Repasadas {len(rated)} tarjetas.")
+    return len(rated)
+
+
+def _intervals_line(intervals: dict) -> str:
+    """ "1 otra vez: 1 min · 2 difícil: 6 min · 3 bien: 10 min · 4 fácil: 3 d"."""
+    return " · ".join(
+        f"{key} {RATING_LABELS[name]}: {interval_text(intervals[name])}"
+        for key, name in RATING_KEYS.items()
+    )
+
+
+def _undo(deck: Deck, rated: list[str], write: Callable[[str], None]) -> DeckCard | None:
+    """Take back this run's last rating; the card to show again (None: nothing to undo)."""
+    if not rated:
+        write("No hay ninguna valoración de esta sesión que deshacer.")
+        return None
+    row = deck.undo(rated.pop())
+    write(f"Deshecha la última valoración: «{row.card.front}» vuelve a salir.")
+    return row
 
 
 def _read_option(read: Callable[[str], str], write: Callable[[str], None], count: int):
-    """The option's index (0-based), or None to stop."""
+    """The option's index (0-based), _UNDO_PICK for "d", or None to stop."""
     while True:
         answer = read(f"Tu respuesta (1-{count}): ").strip().lower()
         if not answer or answer in QUIT:
             return None
+        if answer in UNDO:
+            return _UNDO_PICK
         if answer.isdigit() and 1 <= int(answer) <= count:
             return int(answer) - 1
         write(f"Escribe un número del 1 al {count} (o q para salir).")
@@ -321,9 +402,11 @@ def _read_rating(read: Callable[[str], str], write: Callable[[str], None], propo
 
 def cmd_study(args: argparse.Namespace) -> int:
     _positive(args.limit, "--limit")
+    _new_per_day(args.new_per_day)
     from assistant.study.deck import Deck
 
     with Deck.open(_deck_path(args)) as deck:
+        _configure(deck, args)
         run_study(deck, args.limit, choices=args.choices)
     return 0
 
@@ -341,8 +424,18 @@ def _deck_options(parser: argparse.ArgumentParser, default_notes: bool = False) 
     add_notebook_option(parser, default_notes=default_notes)
 
 
+def _new_per_day_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--new-per-day",
+        type=int,
+        metavar="N",
+        help="tarjetas nuevas al día, en el orden de las notas (por defecto 20); se guarda "
+        "en el mazo y vale también para la app",
+    )
+
+
 def add_cards_parser(subparsers) -> argparse.ArgumentParser:
-    """``cards build|list|due|review|export|import|stats|restore``."""
+    """``cards build|list|due|review|undo|export|import|stats|restore``."""
     cards = subparsers.add_parser("cards", help="tarjetas de estudio hechas con tus notas")
     actions = cards.add_subparsers(dest="cards_command", required=True)
 
@@ -351,8 +444,10 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     build.add_argument(
         "--retention",
         type=float,
-        help="retención deseada de FSRS, entre 0 y 1 (por defecto 0.9)",
+        help="retención deseada de FSRS, entre 0 y 1 (por defecto 0.9; más alta: más "
+        "repasos, menos olvidos); se guarda en el mazo y vale también para la app",
     )
+    _new_per_day_option(build)
     build.add_argument("--json", action="store_true")
     build.set_defaults(func=cmd_cards_build)
 
@@ -362,9 +457,12 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_cards_list)
 
-    due = actions.add_parser("due", help="las tarjetas pendientes ahora")
+    due = actions.add_parser(
+        "due", help="las tarjetas pendientes ahora (las nuevas, hasta el límite del día)"
+    )
     _deck_options(due)
     due.add_argument("--limit", type=int)
+    _new_per_day_option(due)
     due.add_argument("--json", action="store_true")
     due.set_defaults(func=cmd_cards_due)
 
@@ -374,6 +472,14 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     review.add_argument("--rating", required=True, help="again, hard, good o easy (o 1-4)")
     review.add_argument("--json", action="store_true")
     review.set_defaults(func=cmd_cards_review)
+
+    undo = actions.add_parser(
+        "undo", help="deshace el último repaso: la tarjeta vuelve al estado de antes"
+    )
+    _deck_options(undo)
+    undo.add_argument("--card", help="el último repaso de esta tarjeta (por defecto, del mazo)")
+    undo.add_argument("--json", action="store_true")
+    undo.set_defaults(func=cmd_cards_undo)
 
     export = actions.add_parser("export", help="exporta a Anki (.apkg) o CSV")
     _deck_options(export)
@@ -412,6 +518,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     study = subparsers.add_parser("study", help="repasa las tarjetas pendientes en la terminal")
     _deck_options(study)
     study.add_argument("--limit", type=int, help="como mucho N tarjetas")
+    _new_per_day_option(study)
     study.add_argument(
         "--choices",
         action="store_true",

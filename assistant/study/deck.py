@@ -2,10 +2,14 @@
 
 Tables: ``meta`` (schema version, notes folder), ``scheduler`` (the FSRS settings as JSON),
 ``cards`` (a card, its review state, ``retired`` when its section left the notes) and
-``review_log`` (one row per review, never rewritten). Every write is one transaction
+``review_log`` (one row per review, with the card's whole state before it; never rewritten,
+and only ``undo`` deletes the last one). Every write is one transaction
 (``BEGIN IMMEDIATE`` .. ``COMMIT``): a review updates its card and appends its log row
 together, so a killed process loses at most the review in flight; SQLite's journal rolls
 back the rest on the next open.
+
+``due`` is what Anki would show: the studied cards that are due, then new cards in note
+order, as many as the day's limit (``ScheduleConfig.new_per_day``) still lets in.
 
 Reviews made in Anki come in through ``merge_reviews`` (merge.py plans it): the log gains
 those it lacks and each touched card takes the FSRS replay of its whole history.
@@ -22,7 +26,8 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from assistant.study import schedule
@@ -42,7 +47,7 @@ from assistant.study.storage import (
 from assistant.study.sync import plan_sync
 from corpus.errors import SettingsError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: review_log.before, the card's state before each review (undo)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,7 +84,8 @@ CREATE TABLE review_log (
     state TEXT NOT NULL,
     stability REAL NOT NULL,
     difficulty REAL NOT NULL,
-    due TEXT NOT NULL
+    due TEXT NOT NULL,
+    before TEXT
 );
 CREATE INDEX review_log_card ON review_log (card_id);
 """
@@ -113,7 +119,7 @@ def _append_review(
 ) -> None:
     connection.execute(
         "INSERT INTO review_log (card_id, rating, reviewed, duration_ms, state_before, "
-        "state, stability, difficulty, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "state, stability, difficulty, due, before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             card_id,
             rating,
@@ -124,6 +130,23 @@ def _append_review(
             after.stability,
             after.difficulty,
             _iso(after.due),
+            json.dumps(before.to_dict()),
+        ),
+    )
+
+
+def _write_state(connection: sqlite3.Connection, card_id: str, state: ReviewState) -> None:
+    connection.execute(
+        "UPDATE cards SET state = ?, step = ?, stability = ?, difficulty = ?, due = ?, "
+        "last_review = ? WHERE id = ?",
+        (
+            state.state,
+            state.step,
+            state.stability,
+            state.difficulty,
+            _iso(state.due),
+            _iso(state.last_review) if state.last_review else None,
+            card_id,
         ),
     )
 
@@ -220,6 +243,8 @@ class Deck:
                 f"El mazo {self.path} es de una versión más nueva (esquema {version}); "
                 "actualiza el asistente"
             )
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
         stored_notes = self.meta("notes_dir")
         if stored_notes:
             check_deck_path(self.path, stored_notes)
@@ -238,6 +263,31 @@ class Deck:
                         "INSERT OR REPLACE INTO meta VALUES ('notes_dir', ?)", (notes,)
                     )
         self.config, self._scheduler = wanted, wanted.scheduler()
+
+    def _migrate(self, version: int) -> None:
+        """An older deck brought up to SCHEMA_VERSION, in one transaction. 1 -> 2: the
+        review log's ``before`` (NULL for the reviews made before it: those cannot be
+        undone)."""
+        with self.transaction() as connection:
+            if version < 2:
+                connection.execute("ALTER TABLE review_log ADD COLUMN before TEXT")
+            connection.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def configure(self, **changes) -> ScheduleConfig:
+        """Change some scheduler settings (``new_per_day=30``, ``desired_retention=0.85``)
+        and store them; the others stay as stored. Due dates are kept: a new retention
+        applies from each card's next review, as in Anki."""
+        config = replace(self.config, **changes)  # ScheduleConfig checks the values
+        if config != self.config:
+            with self.transaction() as connection:
+                connection.execute(
+                    "INSERT OR REPLACE INTO scheduler (id, config) VALUES (1, ?)",
+                    (json.dumps(config.to_dict()),),
+                )
+            self.config, self._scheduler = config, config.scheduler()
+        return config
 
     def meta(self, key: str) -> str | None:
         row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -328,17 +378,55 @@ class Deck:
             )
         return self._row(row)
 
-    def due(self, now: datetime | None = None, limit: int | None = None) -> list[DeckCard]:
+    def due(
+        self, now: datetime | None = None, limit: int | None = None, tz: tzinfo | None = None
+    ) -> list[DeckCard]:
         """Active cards due at ``now``: cards already studied first (soonest due first),
-        then new ones in note order, so learning steps are not buried under new cards."""
+        so learning steps are not buried under new cards, then new ones in note order, as
+        many as today's limit still lets in (``new_quota``; ``tz`` says where "today" is)."""
         if limit is not None and limit < 1:
             raise SettingsError(f"limit must be >= 1, got {limit}")
-        rows = self._connection.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL AND due <= ? "
-            "ORDER BY state = 'new', due, position LIMIT ?",
-            (_iso(now or utc_now()), -1 if limit is None else limit),
-        )
-        return [self._row(row) for row in rows]
+        now = as_utc(now or utc_now())
+        studied = self._connection.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL AND state != 'new' "
+            "AND due <= ? ORDER BY due, position",
+            (_iso(now),),
+        ).fetchall()
+        new = self._connection.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL AND state = 'new' "
+            "AND due <= ? ORDER BY position LIMIT ?",
+            (_iso(now), self.new_quota(now, tz)),
+        ).fetchall()
+        return [self._row(row) for row in [*studied, *new][:limit]]
+
+    def new_quota(self, now: datetime | None = None, tz: tzinfo | None = None) -> int:
+        """How many new cards today still lets in: ``config.new_per_day`` less the cards
+        first reviewed since midnight in ``tz`` (the machine's zone unless given). An
+        undone first review gives its place back."""
+        start = schedule.day_start(as_utc(now or utc_now()), tz)
+        (introduced,) = self._connection.execute(
+            "SELECT COUNT(DISTINCT card_id) FROM review_log WHERE state_before = 'new' "
+            "AND reviewed >= ?",
+            (_iso(start),),
+        ).fetchone()
+        return max(0, self.config.new_per_day - introduced)
+
+    def next_card(self, now: datetime | None = None) -> DeckCard | None:
+        """The card to study now: the first of ``due``; when nothing is due, the learning
+        card due soonest within ``config.learn_ahead_minutes`` (Anki's learn-ahead limit:
+        a ten-minute step does not end the session); None when neither."""
+        now = as_utc(now or utc_now())
+        due = self.due(now, limit=1)
+        if due:
+            return due[0]
+        ahead = now + timedelta(minutes=self.config.learn_ahead_minutes)
+        row = self._connection.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL "
+            "AND state IN ('learning', 'relearning') AND due <= ? ORDER BY due, position "
+            "LIMIT 1",
+            (_iso(ahead),),
+        ).fetchone()
+        return self._row(row) if row else None
 
     def reviews(self, card_id: str | None = None) -> list[ReviewRecord]:
         """The review log in time order, of one card or of all."""
@@ -385,21 +473,32 @@ class Deck:
                     f"La tarjeta {card_id} está retirada: su sección ya no está en las notas"
                 )
             after = schedule.review(current.state, rating, now, self._scheduler)
-            connection.execute(
-                "UPDATE cards SET state = ?, step = ?, stability = ?, difficulty = ?, due = ?, "
-                "last_review = ? WHERE id = ?",
-                (
-                    after.state,
-                    after.step,
-                    after.stability,
-                    after.difficulty,
-                    _iso(after.due),
-                    _iso(after.last_review or now),
-                    card_id,
-                ),
-            )
+            _write_state(connection, card_id, after)
             _append_review(connection, card_id, rating, now, duration_ms, current.state, after)
         return DeckCard(current.card, after)
+
+    def undo(self, card_id: str | None = None) -> DeckCard:
+        """Take back the last review (of ``card_id``, else of the deck): its log row is
+        deleted and the card gets back, exactly, the state it had before; one transaction.
+        Returns the card as it is again."""
+        where, params = ("WHERE card_id = ?", (card_id,)) if card_id else ("", ())
+        with self.transaction() as connection:
+            row = connection.execute(
+                f"SELECT id, card_id, before FROM review_log {where} "
+                "ORDER BY reviewed DESC, id DESC LIMIT 1",
+                params,
+            ).fetchone()
+            if row is None:
+                raise DeckError("No hay ningún repaso que deshacer")
+            log_id, card_id, before = row
+            if before is None:
+                raise DeckError(
+                    "Ese repaso es de una versión anterior del mazo y no se puede deshacer"
+                )
+            state = ReviewState.from_dict(json.loads(before))
+            _write_state(connection, card_id, state)
+            connection.execute("DELETE FROM review_log WHERE id = ?", (log_id,))
+        return self.get(card_id)
 
     def sync(self, cards: list[Card], now: datetime | None = None) -> SyncReport:
         """Make the deck hold exactly ``cards`` (build_cards' output), keeping every
@@ -476,20 +575,7 @@ class Deck:
                         row.before,
                         row.after,
                     )
-                final = merge.final
-                connection.execute(
-                    "UPDATE cards SET state = ?, step = ?, stability = ?, difficulty = ?, "
-                    "due = ?, last_review = ? WHERE id = ?",
-                    (
-                        final.state,
-                        final.step,
-                        final.stability,
-                        final.difficulty,
-                        _iso(final.due),
-                        _iso(final.last_review) if final.last_review else None,
-                        card_id,
-                    ),
-                )
+                _write_state(connection, card_id, merge.final)
                 added += len(merge.rows)
                 cards += 1
         return MergeReport(added=added, duplicates=duplicates, cards=cards)

@@ -7,9 +7,9 @@ returns the next state. Times are UTC-aware datetimes throughout (fsrs requires 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Literal, get_args
 
 import fsrs
 from fsrs.scheduler import DEFAULT_PARAMETERS
@@ -69,11 +69,18 @@ class ScheduleConfig:
     # FSRS-6's default weights (21 values), fitted by its authors on many users' reviews;
     # fsrs.Optimizer can fit them to one student's log once it holds enough reviews.
     parameters: tuple[float, ...] = DEFAULT_PARAMETERS
+    # Anki's default steps: a new card comes back after 1 and 10 minutes before it
+    # graduates to days; a lapsed one after 10 minutes.
     learning_steps_minutes: tuple[float, ...] = (1.0, 10.0)
     relearning_steps_minutes: tuple[float, ...] = (10.0,)
     maximum_interval_days: int = 36500
     # A little random spread keeps cards learnt together from falling due together.
     enable_fuzzing: bool = True
+    # Anki's default: 20 new cards a day, in note order; the rest wait for later days.
+    new_per_day: int = 20
+    # Anki's learn-ahead limit: when nothing else is due, a learning card due within this
+    # many minutes is shown now rather than ending the session.
+    learn_ahead_minutes: float = 20.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.desired_retention < 1.0:
@@ -92,6 +99,10 @@ class ScheduleConfig:
             raise SettingsError(
                 f"maximum_interval_days must be >= 1, got {self.maximum_interval_days}"
             )
+        if self.new_per_day < 0:
+            raise SettingsError(f"new_per_day must be >= 0, got {self.new_per_day}")
+        if self.learn_ahead_minutes < 0:
+            raise SettingsError(f"learn_ahead_minutes must be >= 0, got {self.learn_ahead_minutes}")
 
     def scheduler(self) -> fsrs.Scheduler:
         try:
@@ -114,6 +125,8 @@ class ScheduleConfig:
             "relearning_steps_minutes": list(self.relearning_steps_minutes),
             "maximum_interval_days": self.maximum_interval_days,
             "enable_fuzzing": self.enable_fuzzing,
+            "new_per_day": self.new_per_day,
+            "learn_ahead_minutes": self.learn_ahead_minutes,
             "fsrs_version": _fsrs_version(),
         }
 
@@ -189,6 +202,29 @@ class ReviewState:
         """Time from the last review to the due date (zero before the first review)."""
         return self.due - self.last_review if self.last_review else timedelta(0)
 
+    def to_dict(self) -> dict:
+        """Every field as JSON (what the review log keeps to undo a review exactly)."""
+        return {
+            "state": self.state,
+            "due": self.due.isoformat(),
+            "step": self.step,
+            "stability": self.stability,
+            "difficulty": self.difficulty,
+            "last_review": self.last_review.isoformat() if self.last_review else None,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> ReviewState:
+        last = record.get("last_review")
+        return cls(
+            state=record["state"],
+            due=datetime.fromisoformat(record["due"]),
+            step=record.get("step"),
+            stability=record.get("stability"),
+            difficulty=record.get("difficulty"),
+            last_review=datetime.fromisoformat(last) if last else None,
+        )
+
 
 def review(
     state: ReviewState, rating: RatingName, now: datetime, scheduler: fsrs.Scheduler
@@ -200,6 +236,49 @@ def review(
         state.to_fsrs(), RATINGS[rating], review_datetime=as_utc(now)
     )
     return ReviewState.from_fsrs(card)
+
+
+def preview(
+    state: ReviewState, now: datetime, config: ScheduleConfig
+) -> dict[RatingName, timedelta]:
+    """What each rating would give the card at ``now``: the time until it is due again,
+    as FSRS computes it without fuzz (the interval a review gets may land a few percent
+    off, as in Anki, whose buttons also show the interval before fuzz)."""
+    scheduler = replace(config, enable_fuzzing=False).scheduler()
+    now = as_utc(now)
+    return {name: review(state, name, now, scheduler).due - now for name in get_args(RatingName)}
+
+
+def interval_text(interval: timedelta) -> str:
+    """An interval as Anki's buttons write it, in Spanish: "1 min", "10 min", "1,5 h",
+    "3 d", "2 mes", "1,2 a" (months of 30 days, years of 365)."""
+    minutes = interval.total_seconds() / 60
+    days = minutes / (24 * 60)
+    if minutes < 1:
+        return "< 1 min"
+    if minutes < 60:
+        return f"{int(minutes + 0.5)} min"
+    if days < 1:
+        return f"{_decimal(minutes / 60)} h"
+    if days < 30:
+        return f"{int(days + 0.5)} d"
+    if days < 365:
+        return f"{_decimal(days / 30)} mes"
+    return f"{_decimal(days / 365)} a"
+
+
+def _decimal(value: float) -> str:
+    """One decimal, with a comma, dropped when it is zero: 2.0 -> "2", 1.46 -> "1,5"."""
+    text = f"{value:.1f}".removesuffix(".0")
+    return text.replace(".", ",")
+
+
+def day_start(now: datetime, tz: tzinfo | None = None) -> datetime:
+    """Midnight of ``now``'s day in ``tz`` (the machine's time zone unless given), in UTC:
+    where "today" begins for the daily new-card limit."""
+    local = now.astimezone(tz) if tz is not None else now.astimezone()
+    midnight = datetime.combine(local.date(), time())
+    return as_utc(midnight.replace(tzinfo=tz) if tz is not None else midnight.astimezone())
 
 
 def replay(

@@ -2,7 +2,8 @@
 a PNG of reviews per day.
 
 Days are calendar days in ``tz`` (the machine's local time zone unless given): a review at
-23:30 counts for the day it was made, as the student lived it.
+23:30 counts for the day it was made, as the student lived it. What is due counts new cards
+as the study tab and the CLI will show them: as many as the daily limit lets in.
 """
 
 from __future__ import annotations
@@ -28,15 +29,20 @@ def _end_of_day(day: date, tz: tzinfo | None) -> datetime:
 
 
 def deck_stats(deck: Deck, now: datetime | None = None, tz: tzinfo | None = None) -> dict:
-    """{"cards", "retired", "due_now", "due_today", "due_this_week", "reviews",
-    "reviews_per_day": {"YYYY-MM-DD": n}, "retention_by_note": {source: {"reviews",
-    "retained", "retention"}}}. This week = today and the six days after it; retention =
-    the share of reviews not rated "again" (None for a note never reviewed)."""
+    """{"cards", "retired", "new_today", "due_now", "due_today", "due_this_week",
+    "reviews", "reviews_per_day": {"YYYY-MM-DD": n}, "retention_by_note": {source:
+    {"reviews", "retained", "retention"}}}. This week = today and the six days after it;
+    new cards count as the daily limit lets them in (``new_today``: how many more today);
+    retention = the share of reviews not rated "again" (None for a note never reviewed)."""
     now = as_utc(now or utc_now())
     today = _local(now, tz).date()
     end_today, end_week = _end_of_day(today, tz), _end_of_day(today + timedelta(days=6), tz)
     everything = deck.cards(include_retired=True)
     active = [row for row in everything if row.retired is None]
+    studied = [row for row in active if row.state.state != "new"]
+    waiting = len(active) - len(studied)  # new cards: due from the day they were added
+    new_today = min(waiting, deck.new_quota(now, tz))
+    new_this_week = min(waiting, new_today + 6 * deck.config.new_per_day)
     reviews = deck.reviews()
     per_day = Counter(_local(r.reviewed, tz).date().isoformat() for r in reviews)
     retention: dict[str, dict] = {}
@@ -53,9 +59,10 @@ def deck_stats(deck: Deck, now: datetime | None = None, tz: tzinfo | None = None
     return {
         "cards": len(active),
         "retired": len(everything) - len(active),
-        "due_now": sum(row.state.due <= now for row in active),
-        "due_today": sum(row.state.due < end_today for row in active),
-        "due_this_week": sum(row.state.due < end_week for row in active),
+        "new_today": new_today,
+        "due_now": sum(row.state.due <= now for row in studied) + new_today,
+        "due_today": sum(row.state.due < end_today for row in studied) + new_today,
+        "due_this_week": sum(row.state.due < end_week for row in studied) + new_this_week,
         "reviews": len(reviews),
         "reviews_per_day": dict(sorted(per_day.items())),
         "retention_by_note": retention,

@@ -37,6 +37,7 @@ from assistant.web.card_html import (
     option_keys,
     options_html,
     progress_markdown,
+    rating_button,
     retention_rows,
     stats_markdown,
 )
@@ -516,6 +517,35 @@ class StudyApp:
             _warn(str(err))
         return self.study_show(session, mode)
 
+    def study_undo(self, session: StudySession, mode: str) -> tuple:
+        """Take back the session's last rating: that card is on screen again, front first."""
+        with _user_errors():
+            self.study.undo(session)
+        return self.study_show(session, mode)
+
+    def study_settings(self, new_per_day=None, retention=None) -> tuple:
+        """(new cards a day, desired retention) as the deck stores them. A control that
+        already shows the deck's value (``new_per_day``, ``retention``: what it showed when
+        the redraw began) is left alone, so a redraw never overwrites what is being typed;
+        both are left as they are when the deck cannot be read (the card shows why)."""
+        try:
+            config = self.study.settings()
+        except AssistantError:
+            return gr.update(), gr.update()
+        return (
+            gr.update() if new_per_day == config.new_per_day else config.new_per_day,
+            gr.update() if retention == config.desired_retention else config.desired_retention,
+        )
+
+    def study_configure(self, new_per_day: float | None, retention: float | None) -> tuple:
+        """Save the tab's scheduling settings in the deck (the CLI reads them too)."""
+        with _user_errors():
+            self.study.configure(
+                None if new_per_day is None else int(new_per_day),
+                retention,
+            )
+        return self.study_settings()
+
     def study_stats(self, session: StudySession) -> tuple:
         """(progress line, statistics line, reviews-per-day PNG, retention table)."""
         try:
@@ -625,16 +655,18 @@ def experiment_view(outcome: ExperimentOutcome) -> tuple:
 
 def study_view(session: StudySession, view: CardView, mode: str, new_card: bool) -> tuple:
     """(session, front, back, answer box, options, actions row, check, reveal, ratings row,
-    4 rating buttons): the front alone (with its options, in choice mode), then the back
-    with its passage and the four ratings; the rating proposed for a written answer or a
-    pick is the highlighted button. The answer box is emptied only for a new card: a
-    redraw (another tab, the mode) keeps what is being typed."""
+    4 rating buttons, undo): the front alone (with its options, in choice mode), then the
+    back with its passage and the four ratings, each saying the interval it gives ("Bien ·
+    3 d"); the rating proposed for a written answer or a pick is the highlighted button.
+    "Deshacer" shows once the session has a rating to take back. The answer box is emptied
+    only for a new card: a redraw (another tab, the mode) keeps what is being typed."""
     card, written = view.row is not None, mode == STUDY_MODES[1]
     choosing = card and mode == STUDY_MODES[2] and view.choice is not None
     proposal = view.proposal
     check = card and (written or (choosing and not view.revealed))
     reveal = card and not view.revealed and not choosing
     answer = {"value": view.answer} if new_card else {}
+    intervals = view.intervals or {}
     front, options = front_html(view), {}
     if choosing:  # the options drawn as Markdown under the front; the radio names them
         front += options_html(view.choice, view.picked)
@@ -652,9 +684,13 @@ def study_view(session: StudySession, view: CardView, mode: str, new_card: bool)
         gr.Button(visible=reveal),
         gr.Row(visible=card and view.revealed),
         *(
-            gr.Button(variant="primary" if name == proposal else "secondary")
+            gr.Button(
+                rating_button(name, intervals.get(name)),
+                variant="primary" if name == proposal else "secondary",
+            )
             for name in RATING_KEYS.values()
         ),
+        gr.Button(visible=bool(session.rated)),
     )
 
 
@@ -672,6 +708,7 @@ def study_problem(session: StudySession, message: str) -> tuple:
         gr.Button(visible=False),
         gr.Row(visible=False),
         *(gr.Button(variant="secondary") for _ in RATING_KEYS),
+        gr.Button(visible=False),
     )
 
 

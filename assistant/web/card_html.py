@@ -16,10 +16,10 @@ import html
 import math
 import re
 import string
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice_rating
-from assistant.study.schedule import RATING_LABELS, utc_now
+from assistant.study.schedule import RATING_LABELS, interval_text, utc_now
 from assistant.web.markdown_html import markdown_html, text_html
 from assistant.web.markdown_html import passage_html as render_passage
 from assistant.web.note_images import NoteLinks
@@ -61,8 +61,18 @@ def face_html(text: str) -> str:
 
 
 def rating_label(rating: str) -> str:
-    """The rating buttons' label: "good" -> "Bien"."""
+    """A rating's name on screen: "good" -> "Bien"."""
     return RATING_LABELS[rating].capitalize()
+
+
+def rating_button(rating: str, interval: timedelta | None = None) -> str:
+    """A rating button's label, with the interval it gives the card when known:
+    "Bien · 3 d" (Anki's buttons say it the same way), its spaces no-break ones so that a
+    narrow button never splits "1 min"."""
+    label = rating_label(rating)
+    if interval is not None:
+        label = f"{label} · {interval_text(interval)}"
+    return label.replace(" ", "\u00a0")
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -236,9 +246,12 @@ def progress_markdown(
 
 
 def stats_markdown(stats: dict) -> str:
+    new = stats.get("new_today")
     return (
         f"**{_plural(stats['cards'], 'tarjeta', 'tarjetas')}** · pendientes: "
-        f"{stats['due_today']} hoy, {stats['due_this_week']} esta semana · "
+        f"{stats['due_today']} hoy"
+        + (f" ({_plural(new, 'nueva', 'nuevas')})" if new is not None else "")
+        + f", {stats['due_this_week']} esta semana · "
         f"{_plural(stats['reviews'], 'repaso', 'repasos')} en total"
     )
 

@@ -5,7 +5,9 @@
 from, grades a written answer (``quiz.grade_answer`` with the support checker alone: no
 chat model), saves ratings, and computes statistics and exports. ``StudySession`` is one
 browser's place in it: the card on screen, whether its back is shown, the proposed grade,
-how many cards were rated. app.py maps both onto Gradio components.
+how many cards were rated and which (``undo`` takes the last rating back). The card on
+screen comes with the interval each rating would give it (``schedule.preview``).
+app.py maps both onto Gradio components.
 
 The deck is opened for each operation (SQLite connections stay in the thread that made
 them, and Gradio runs callbacks in a pool) under one lock, so two browser tabs never race
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -36,7 +38,13 @@ from assistant.study.quiz import (
     multiple_choice,
 )
 from assistant.study.records import DeckCard, SyncReport
-from assistant.study.schedule import RatingName, parse_rating, utc_now
+from assistant.study.schedule import (
+    RatingName,
+    ScheduleConfig,
+    parse_rating,
+    preview,
+    utc_now,
+)
 from assistant.study.stats import deck_stats, plot_reviews_per_day
 from assistant.study.storage import DeckError, check_deck_path
 from assistant.web.note_images import NoteLinks
@@ -102,6 +110,7 @@ class StudySession:
     shown_at: float | None = None  # time.monotonic() when the front appeared
     reviewed: int = 0  # cards rated in this session
     last: LastReview | None = None
+    rated: list[str] = field(default_factory=list)  # their ids, oldest first: what undo takes
 
     def show(self, card_id: str | None) -> None:
         self.card_id, self.revealed, self.answer, self.grade = card_id, False, "", None
@@ -125,6 +134,8 @@ class CardView:
     next_due: datetime | None = None
     cards: int = 0  # active cards in the deck
     links: NoteLinks | None = None
+    # What each rating would give the card now (its buttons say it: "Bien · 3 d").
+    intervals: dict[RatingName, timedelta] | None = None
 
     @property
     def proposal(self) -> RatingName | None:
@@ -199,10 +210,10 @@ class StudyDesk:
                 if row is not None and row.retired:  # its section left the notes
                     row = None
             if row is None:
-                due = deck.due(now, limit=1)
-                row = due[0] if due else None
+                row = deck.next_card(now)
                 session.show(row.card.id if row else None)
             active = deck.cards() if row is None else []
+            intervals = preview(row.state, now, deck.config) if row is not None else None
         if row is None:
             upcoming = [r.state.due for r in active]
             return CardView(None, next_due=min(upcoming, default=None), cards=len(active))
@@ -216,6 +227,7 @@ class StudyDesk:
             session.choice,
             session.picked,
             links=self._links,
+            intervals=intervals,
         )
 
     def reveal(self, session: StudySession) -> None:
@@ -282,7 +294,50 @@ class StudyDesk:
             session.show(None)
         session.reviewed += 1
         session.last = LastReview(row.card.front, name, row.state.due)
+        session.rated.append(row.card.id)
         return row
+
+    def undo(self, session: StudySession) -> DeckCard:
+        """Take back the session's last rating (``Deck.undo``: the card's state before it,
+        exactly) and put that card back on screen, front first; one step per call."""
+        if not session.rated:
+            raise StudyError("No hay ninguna valoración de esta sesión que deshacer")
+        card_id = session.rated[-1]
+        with self._deck() as deck:
+            row = deck.undo(card_id)
+        session.rated.pop()
+        session.reviewed = max(0, session.reviewed - 1)
+        session.last = None
+        session.show(row.card.id)
+        return row
+
+    # -- scheduling settings -----------------------------------------------------------
+
+    def settings(self) -> ScheduleConfig:
+        """The deck's FSRS settings (its daily new cards, its desired retention)."""
+        with self._deck() as deck:
+            return deck.config
+
+    def configure(
+        self, new_per_day: int | None = None, desired_retention: float | None = None
+    ) -> ScheduleConfig:
+        """Store the daily new-card limit and the desired retention in the deck, where the
+        CLI reads them too; a value out of range is a one-line Spanish error."""
+        changes: dict = {}
+        if new_per_day is not None:
+            if new_per_day < 0 or new_per_day != int(new_per_day):
+                raise StudyError(
+                    f"Tarjetas nuevas al día: un entero de 0 en adelante, no {new_per_day}"
+                )
+            changes["new_per_day"] = int(new_per_day)
+        if desired_retention is not None:
+            if not 0.0 < desired_retention < 1.0:
+                raise StudyError(
+                    f"Retención deseada: entre 0 y 1 (sin incluirlos), no {desired_retention}"
+                )
+            changes["desired_retention"] = float(desired_retention)
+        with self._deck() as deck:
+            return deck.configure(**changes)
 
     # -- statistics and exports --------------------------------------------------------
 
