@@ -13,7 +13,8 @@ chat's models load in the background right after (a question that comes first wa
 them; a line under the title says when they are). Tabs: Chat (streamed answers,
 clickable citations, a sources panel, the conversation kept in the browser and exported
 as Markdown; chat_desk.py, chat_state.py), Study (due cards, written answers graded by the
-support checker, statistics, Anki/CSV export; study_desk.py), Notes (upload, delete with
+support checker, statistics, Anki/CSV export and Anki import, a card browser to find, edit,
+suspend, delete and add cards; study_desk.py, study/browse.py), Notes (upload, delete with
 confirmation, restore from the trash, re-index, each rebuilding the cards; notes_desk.py),
 Experiments (experiments_desk.py over eval/experiment/).
 """
@@ -37,6 +38,7 @@ from starlette.middleware import Middleware
 from assistant.generators.adapters import SHIPPED_ADAPTERS
 from assistant.generators.openai_backend import configured_models
 from assistant.settings import MODELS, ChatSettings
+from assistant.study.browse import BROWSE_HEADERS
 from assistant.study.schedule import RATING_KEYS, ScheduleConfig
 from assistant.web.answer_html import (
     sources_panel_html,
@@ -578,6 +580,14 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
             exported = gr.File(
                 label="Archivo exportado", interactive=False, visible=False, elem_id="study-export"
             )
+            anki_package = note_files(
+                ".apkg o .colpkg",
+                file_types=[".apkg", ".colpkg"],
+                label="Importar de Anki (.apkg/.colpkg): sus repasos se suman al mazo",
+                height=110,
+                elem_id="study-import",
+            )
+            imported = gr.Markdown(elem_id="study-imported")
             deck_line = gr.Markdown(app.deck_line())
 
     tab = StudyTab(
@@ -629,7 +639,88 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
     mode.change(app.study_show, card_in, tab.card, **hidden)
     to_anki.click(partial(app.study_export, "apkg"), None, exported, **hidden)
     to_csv.click(partial(app.study_export, "csv"), None, exported, **hidden)
+    tab.refresh_after(  # Gradio's copy of the package is gone: the box is emptied
+        anki_package.upload(app.study_import, anki_package, imported, **hidden).then(
+            lambda: None, None, anki_package, **hidden
+        )
+    )
+    card_browser_ui(app, tab)
     return tab
+
+
+def card_browser_ui(app: StudyApp, tab: StudyTab) -> None:
+    """The "Tarjetas" accordion under the card: find cards by text, note (nota:…) or tag
+    (#…); a clicked row's card to edit (same id and reviews), suspend, resume or delete
+    (asked first); a card added by hand to a section of a note. Each change redraws the
+    study card and its counts: a card suspended while on screen goes."""
+    hidden = {"api_visibility": "private"}
+    with gr.Accordion("Tarjetas: buscar, editar, añadir", open=False) as accordion:
+        with gr.Row(equal_height=True):
+            query = gr.Textbox(
+                show_label=False,
+                placeholder="Busca por texto, nota:nombre o #etiqueta (vacío: todas)",
+                container=False,
+                scale=4,
+                elem_id="cards-query",
+            )
+            search = gr.Button("Buscar", scale=1, elem_id="cards-search")
+        line = gr.Markdown(elem_id="cards-line")
+        table = gr.Dataframe(
+            headers=BROWSE_HEADERS,
+            interactive=False,
+            wrap=True,
+            max_height=360,
+            column_widths=["33%", "31%", "14%", "11%", "11%"],
+            label="Tarjetas",
+            elem_id="cards-table",
+        )
+        picked = gr.State(None)  # the id of the card in the editor
+        with gr.Column(visible=False, elem_id="cards-editor") as editor:
+            about = gr.Markdown(elem_id="cards-about")
+            front = gr.Textbox(label="Frente", lines=2, elem_id="cards-front")
+            back = gr.Textbox(label="Reverso", lines=3, elem_id="cards-back")
+            with gr.Row():
+                save = gr.Button("Guardar", variant="primary", elem_id="cards-save")
+                suspend = gr.Button("Suspender", elem_id="cards-suspend")
+                resume = gr.Button("Reanudar", visible=False, elem_id="cards-resume")
+                delete = gr.Button("Borrar", variant="stop", elem_id="cards-delete")
+            with gr.Column(visible=False) as confirm_box:
+                question = gr.Markdown(elem_id="cards-confirm-text")
+                with gr.Row():
+                    confirm = gr.Button(
+                        "Sí, borrar la tarjeta", variant="stop", elem_id="cards-confirm-delete"
+                    )
+                    cancel = gr.Button("Cancelar", elem_id="cards-cancel-delete")
+        gr.Markdown("**Añadir una tarjeta** a una sección de tus notas")
+        with gr.Row():
+            note = gr.Dropdown([], label="Nota", elem_id="cards-new-note")
+            section = gr.Dropdown([], label="Sección", elem_id="cards-new-section")
+        new_front = gr.Textbox(label="Frente (la pregunta)", elem_id="cards-new-front")
+        new_back = gr.Textbox(label="Reverso (la respuesta)", lines=2, elem_id="cards-new-back")
+        add = gr.Button("Añadir tarjeta", elem_id="cards-add")
+    editing = [picked, editor, about, front, back, suspend, resume, confirm_box]
+    done = [line, table, *editing]  # what every change redraws
+    accordion.expand(app.cards_find, query, table, **hidden).then(
+        app.cards_notes, None, note, **hidden
+    )
+    gr.on([search.click, query.submit], app.cards_find, query, table, **hidden)
+    table.select(app.cards_pick, None, editing, **hidden)
+    delete.click(app.cards_confirm_delete, picked, [confirm_box, question], **hidden)
+    cancel.click(lambda: gr.Column(visible=False), None, confirm_box, **hidden)
+    note.change(app.cards_sections, note, section, **hidden)
+    for change in (
+        save.click(app.cards_save, [picked, front, back, query], done, **hidden),
+        suspend.click(app.cards_suspend, [picked, query], done, **hidden),
+        resume.click(app.cards_resume, [picked, query], done, **hidden),
+        confirm.click(app.cards_delete, [picked, query], done, **hidden),
+        add.click(
+            app.cards_add,
+            [note, section, new_front, new_back, query],
+            [*done, new_front, new_back],
+            **hidden,
+        ),
+    ):
+        tab.refresh_after(change)
 
 
 # -- start -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.cli.cards_browse import add_browse_parsers
 from assistant.cli.notebooks import add_notebook_option
 from assistant.study.schedule import (
     RATING_KEYS,
@@ -103,7 +104,7 @@ def cmd_cards_build(args: argparse.Namespace) -> int:
 
     with Deck.open(deck_path, create=True, notes_dir=notes) as deck:
         _configure(deck, args)  # the other FSRS settings stay as stored
-        report = deck.sync(cards)
+        report = deck.sync(cards, sources=[note.source for note in loaded.notes])
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -510,6 +511,7 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     restore = actions.add_parser("restore", help="recupera la última copia buena del mazo")
     _deck_options(restore)
     restore.set_defaults(func=cmd_cards_restore)
+    add_browse_parsers(actions, _deck_options)  # find|edit|suspend|resume|delete|add
     return cards
 
 

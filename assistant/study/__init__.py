@@ -6,7 +6,9 @@ The way of the data, one module each:
                           Markdown blocks, rules.py holds each kind's text rules)
           -> deck.py      a SQLite deck: cards, review state, every review, one file
                           (sync.py plans a rebuild, storage.py: path, integrity, backup;
-                          records.py: what the deck hands out)
+                          records.py: what the deck hands out; schema.py: the columns
+                          of the student's edits, suspensions, deletions, cards by hand)
+          -> browse.py    the card browser: find by text, note or tag; a card by hand
           -> schedule.py  the next due date of a reviewed card (``fsrs``, FSRS-6)
           -> quiz.py      a session of due cards, free-text grading, multiple choice
           -> stats.py     due today/this week, reviews per day, retention by note; a PNG

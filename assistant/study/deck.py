@@ -14,6 +14,11 @@ order, as many as the day's limit (``ScheduleConfig.new_per_day``) still lets in
 Reviews made in Anki come in through ``merge_reviews`` (merge.py plans it): the log gains
 those it lacks and each touched card takes the FSRS replay of its whole history.
 
+The student's own changes (the card browser: ``edit``, ``suspend``, ``resume``, ``delete``,
+``add``) live in columns of their own (schema.py), so a rebuild from the notes refreshes
+the notes' text under an edit and never undoes one; a card suspended or deleted is out of
+study (``retired`` set) until resumed, and a deleted one is kept with its reviews.
+
 After a session that wrote, ``deck.sqlite.bak`` is refreshed with SQLite's backup API (to a
 temp file, then renamed), so a damaged deck can be put back to its last good state with
 ``restore_backup``. The deck never lives inside the notes folder (``check_deck_path``).
@@ -35,6 +40,7 @@ from assistant.study.cards import Card
 from assistant.study.merge import MergeReport, PastReview, plan_merge
 from assistant.study.records import DeckCard, ReviewRecord, SyncReport
 from assistant.study.schedule import RatingName, ReviewState, ScheduleConfig, as_utc, utc_now
+from assistant.study.schema import OUT_OF_STUDY, add_columns, missing_columns
 from assistant.study.storage import (
     DeckCorruptError,
     DeckError,
@@ -90,9 +96,17 @@ CREATE TABLE review_log (
 CREATE INDEX review_log_card ON review_log (card_id);
 """
 
+# What the deck hands out: the student's edit over the notes' text.
 _CARD_COLUMNS = (
+    "id, kind, COALESCE(edited_front, front), COALESCE(edited_back, back), full_back, source, "
+    "heading, chunk_id, span_start, span_end, state, step, stability, difficulty, due, "
+    "last_review, retired, edited_front IS NOT NULL OR edited_back IS NOT NULL, manual, "
+    "suspended, deleted"
+)
+# What a rebuild compares with the notes: their own text, "retired" when the section left.
+_NOTE_COLUMNS = (
     "id, kind, front, back, full_back, source, heading, chunk_id, span_start, span_end, "
-    "state, step, stability, difficulty, due, last_review, retired"
+    "state, step, stability, difficulty, due, last_review, gone, 0, manual, NULL, deleted"
 )
 
 
@@ -245,6 +259,9 @@ class Deck:
             )
         if version < SCHEMA_VERSION:
             self._migrate(version)
+        if lacking := missing_columns(self._connection):  # the card browser's (schema.py)
+            with self.transaction() as connection:
+                add_columns(connection, lacking)
         stored_notes = self.meta("notes_dir")
         if stored_notes:
             check_deck_path(self.path, stored_notes)
@@ -336,7 +353,8 @@ class Deck:
     @staticmethod
     def _row(row: tuple) -> DeckCard:
         (identity, kind, front, back, full_back, source, heading, chunk_id, start, end) = row[:10]
-        (state, step, stability, difficulty, due, last_review, retired) = row[10:]
+        (state, step, stability, difficulty, due, last_review, retired) = row[10:17]
+        (edited, manual, suspended, deleted) = row[17:]
         card = Card(
             id=identity,
             kind=kind,
@@ -357,7 +375,15 @@ class Deck:
             difficulty=difficulty,
             last_review=_time(last_review),
         )
-        return DeckCard(card, review_state, _time(retired))
+        return DeckCard(
+            card,
+            review_state,
+            _time(retired),
+            edited=bool(edited),
+            manual=bool(manual),
+            suspended=_time(suspended),
+            deleted=_time(deleted),
+        )
 
     def cards(self, include_retired: bool = False) -> list[DeckCard]:
         """The deck's cards in note order (retired ones last, when asked for)."""
@@ -500,42 +526,69 @@ class Deck:
             connection.execute("DELETE FROM review_log WHERE id = ?", (log_id,))
         return self.get(card_id)
 
-    def sync(self, cards: list[Card], now: datetime | None = None) -> SyncReport:
+    def sync(
+        self,
+        cards: list[Card],
+        now: datetime | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> SyncReport:
         """Make the deck hold exactly ``cards`` (build_cards' output), keeping every
-        review: the rules are in sync.py; all of it is one transaction."""
+        review: the rules are in sync.py; all of it is one transaction.
+
+        The student's changes stay: an edit (only the notes' text under it is refreshed),
+        a suspension, a deletion (a deleted card built again stays deleted). A card added
+        by hand stays while its note is among ``sources`` (the notes read; default: those
+        of ``cards``), and is retired, like a built card, while its note is gone."""
         now = as_utc(now or utc_now())
+        notes = set(sources) if sources is not None else {card.source for card in cards}
         with self.transaction() as connection:
-            plan = plan_sync(self.cards(include_retired=True), cards)
+            built = connection.execute(f"SELECT {_NOTE_COLUMNS} FROM cards WHERE manual = 0")
+            plan = plan_sync([self._row(row) for row in built], cards)
             for position, card, old_id in plan.rewrites:
                 self._write_card(connection, card, position, old_id)
-            fresh = ReviewState.new(now)
             for position, card in plan.inserts:
-                connection.execute(
-                    "INSERT INTO cards (id, kind, front, back, full_back, source, heading, "
-                    "chunk_id, span_start, span_end, position, state, step, due, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        *_card_columns(card, position),
-                        fresh.state,
-                        fresh.step,
-                        _iso(fresh.due),
-                        _iso(now),
-                    ),
-                )
+                self._insert(connection, card, position, now)
             connection.executemany(
-                "UPDATE cards SET retired = ? WHERE id = ?",
+                "UPDATE cards SET gone = ? WHERE id = ?",
                 [(_iso(now), card_id) for card_id in plan.retire],
             )
+            self._place_manual(connection, notes, now)
+            connection.execute(OUT_OF_STUDY)
         return plan.report
+
+    @staticmethod
+    def _insert(
+        connection: sqlite3.Connection,
+        card: Card,
+        position: int,
+        now: datetime,
+        manual: bool = False,
+    ) -> None:
+        """A new row for ``card``: new to the schedule, due at ``now``."""
+        fresh = ReviewState.new(now)
+        connection.execute(
+            "INSERT INTO cards (id, kind, front, back, full_back, source, heading, "
+            "chunk_id, span_start, span_end, position, state, step, due, created, manual) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *_card_columns(card, position),
+                fresh.state,
+                fresh.step,
+                _iso(fresh.due),
+                _iso(now),
+                int(manual),
+            ),
+        )
 
     @staticmethod
     def _write_card(connection: sqlite3.Connection, card: Card, position: int, old_id: str):
         """Overwrite the row ``old_id`` with ``card`` (its id too: the review log follows
-        through ON UPDATE CASCADE), un-retiring it; the review state is kept."""
+        through ON UPDATE CASCADE), back in the notes; the review state and the student's
+        edit, suspension or deletion are kept."""
         connection.execute(
             "UPDATE cards SET id = ?, kind = ?, front = ?, back = ?, full_back = ?, source = ?, "
             "heading = ?, chunk_id = ?, span_start = ?, span_end = ?, position = ?, "
-            "retired = NULL WHERE id = ?",
+            "gone = NULL WHERE id = ?",
             (
                 *_card_columns(card, position),
                 old_id,
@@ -579,3 +632,90 @@ class Deck:
                 added += len(merge.rows)
                 cards += 1
         return MergeReport(added=added, duplicates=duplicates, cards=cards)
+
+    # -- the student's changes (the card browser) --------------------------------------
+
+    def edit(self, card_id: str, front: str, back: str) -> DeckCard:
+        """Give a card the student's front and back: its id, schedule and reviews stay,
+        and a rebuild keeps the edit. Text equal to the notes' is no edit (it clears one)."""
+        front, back = front.strip(), back.strip()
+        if not front or not back:
+            raise DeckError("Una tarjeta necesita frente y reverso: ninguno puede quedar vacío")
+        with self.transaction() as connection:
+            self.get(card_id)
+            notes_front, notes_back, manual = connection.execute(
+                "SELECT front, back, manual FROM cards WHERE id = ?", (card_id,)
+            ).fetchone()
+            if manual:  # no notes' text under it: the card's own text is the student's
+                connection.execute(
+                    "UPDATE cards SET front = ?, back = ? WHERE id = ?", (front, back, card_id)
+                )
+            else:
+                connection.execute(
+                    "UPDATE cards SET edited_front = ?, edited_back = ? WHERE id = ?",
+                    (
+                        None if front == notes_front else front,
+                        None if back == notes_back else back,
+                        card_id,
+                    ),
+                )
+        return self.get(card_id)
+
+    def suspend(self, card_id: str, now: datetime | None = None) -> DeckCard:
+        """Take a card out of study until ``resume``: never due, its schedule kept."""
+        return self._mark(card_id, "suspended = COALESCE(suspended, ?)", now)
+
+    def resume(self, card_id: str) -> DeckCard:
+        """Put a suspended card back in study (due when it was due, unless it left the
+        notes meanwhile)."""
+        return self._mark(card_id, "suspended = NULL")
+
+    def delete(self, card_id: str, now: datetime | None = None) -> DeckCard:
+        """Delete a card for good: hidden and never due; the row and its reviews stay (the
+        statistics' history), and a rebuild that builds it again leaves it deleted."""
+        return self._mark(card_id, "deleted = COALESCE(deleted, ?)", now)
+
+    def _mark(self, card_id: str, assignment: str, now: datetime | None = None) -> DeckCard:
+        params = (card_id,) if "?" not in assignment else (_iso(now or utc_now()), card_id)
+        with self.transaction() as connection:
+            self.get(card_id)
+            connection.execute(f"UPDATE cards SET {assignment} WHERE id = ?", params)
+            connection.execute(OUT_OF_STUDY)
+        return self.get(card_id)
+
+    def add(self, card: Card, now: datetime | None = None) -> DeckCard:
+        """A card written by hand (browse.manual_card), new to the schedule and due at
+        ``now``; a rebuild keeps it while its note is in the notes folder."""
+        now = as_utc(now or utc_now())
+        with self.transaction() as connection:
+            taken = connection.execute("SELECT 1 FROM cards WHERE id = ?", (card.id,))
+            if taken.fetchone():
+                raise DeckError(f"Ya hay una tarjeta con id {card.id} en el mazo {self.path}")
+            position = self._position_in_note(connection, card.source, card.start)
+            self._insert(connection, card, position, now, manual=True)
+        return self.get(card.id)
+
+    @staticmethod
+    def _position_in_note(connection: sqlite3.Connection, source: str, start: int) -> int:
+        """Where a manual card goes in note order: at the built card of its note that
+        comes last before it (else the note's first), or after every card."""
+        (before, first, last) = connection.execute(
+            "SELECT MAX(CASE WHEN span_start <= ? THEN position END), MIN(position), "
+            "(SELECT MAX(position) + 1 FROM cards) FROM cards WHERE manual = 0 AND source = ?",
+            (start, source),
+        ).fetchone()
+        position = before if before is not None else first if first is not None else last
+        return position or 0
+
+    def _place_manual(self, connection: sqlite3.Connection, notes: set[str], now: datetime):
+        """After a rebuild: each manual card at its place in note order again, retired
+        while its note is not among ``notes`` and back when it is."""
+        rows = connection.execute(
+            "SELECT id, source, span_start, gone FROM cards WHERE manual = 1"
+        ).fetchall()
+        for card_id, source, start, gone in rows:
+            gone = None if source in notes else gone or _iso(now)
+            position = self._position_in_note(connection, source, start)
+            connection.execute(
+                "UPDATE cards SET position = ?, gone = ? WHERE id = ?", (position, gone, card_id)
+            )

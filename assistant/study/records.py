@@ -13,16 +13,25 @@ from corpus.errors import SettingsError
 
 @dataclass(frozen=True)
 class DeckCard:
-    """A card as the deck holds it: the card, where it stands in the schedule, and when
-    it was retired (its section left the notes) if it was."""
+    """A card as the deck holds it: the card (its text the student's edit, if any), where
+    it stands in the schedule, and when it left study (``retired``: its section left the
+    notes, or the student suspended or deleted it; schema.py)."""
 
     card: Card
     state: ReviewState
     retired: datetime | None = None
+    edited: bool = False  # the front or back is the student's, not the notes'
+    manual: bool = False  # added by hand (the card browser)
+    suspended: datetime | None = None
+    deleted: datetime | None = None
 
     @property
     def status(self) -> str:
-        """new, learning, review, relearning, or retired."""
+        """new, learning, review, relearning, suspended, deleted or retired."""
+        if self.deleted:
+            return "deleted"
+        if self.suspended:
+            return "suspended"
         return "retired" if self.retired else self.state.state
 
     def to_json(self) -> dict:

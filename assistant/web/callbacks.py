@@ -25,6 +25,8 @@ from gradio_client.utils import is_valid_file
 
 from assistant.answer import Assistant
 from assistant.settings import ChatSettings, load_assistant
+from assistant.study.browse import BROWSE_HEADERS, browse_rows
+from assistant.study.records import DeckCard
 from assistant.study.schedule import RATING_KEYS
 from assistant.support import Checker
 from assistant.web.answer_html import (
@@ -33,6 +35,7 @@ from assistant.web.answer_html import (
 )
 from assistant.web.card_html import (
     back_html,
+    browsed_card_markdown,
     front_html,
     option_keys,
     options_html,
@@ -570,6 +573,95 @@ class StudyApp:
         label = f"Exportadas {written} tarjetas: {out.name}"
         return gr.update(value=str(out), visible=True, label=label)
 
+    def study_import(self, package: str | None) -> str:
+        """Merge the reviews of an uploaded Anki package into the deck; one line says
+        what came in. Gradio's copy of the file is deleted either way."""
+        if not package:
+            return ""
+        try:
+            with _user_errors():
+                report = self.study.import_anki(package)
+        finally:
+            discard_upload(package)
+        return report.summary()
+
+    # -- card browser ------------------------------------------------------------------
+    # The browser's outputs: the action's line, the table, then card_editor's.
+
+    def cards_find(self, query: str | None) -> dict:
+        """The cards ``query`` matches (text, nota:…, #etiqueta), as the table's rows; its
+        label says how many."""
+        with _user_errors():
+            rows = self.study.find(query or "")
+        count = f"{len(rows)} tarjeta" + ("" if len(rows) == 1 else "s")
+        return gr.update(value=browse_rows(rows), headers=BROWSE_HEADERS, label=count)
+
+    def cards_pick(self, evt: gr.SelectData) -> tuple:
+        """A clicked row's card in the editor (the row's last cell is its id)."""
+        row = evt.row_value or []
+        return self._card_editor(str(row[-1]) if row else None)
+
+    def _card_editor(self, card_id: str | None) -> tuple:
+        if not card_id:
+            return card_editor(None)
+        with _user_errors():
+            return card_editor(self.study.card(card_id))
+
+    def _cards_done(self, query: str | None, card_id: str | None, line: str) -> tuple:
+        return (line, self.cards_find(query), *self._card_editor(card_id))
+
+    def cards_save(self, card_id: str | None, front: str, back: str, query: str | None):
+        with _user_errors():
+            row = self.study.edit_card(_picked(card_id), front, back)
+        return self._cards_done(query, row.card.id, "Guardada: el mismo id y sus repasos.")
+
+    def cards_suspend(self, card_id: str | None, query: str | None) -> tuple:
+        with _user_errors():
+            row = self.study.suspend_card(_picked(card_id))
+        return self._cards_done(query, row.card.id, "Suspendida: no saldrá hasta reanudarla.")
+
+    def cards_resume(self, card_id: str | None, query: str | None) -> tuple:
+        with _user_errors():
+            row = self.study.resume_card(_picked(card_id))
+        return self._cards_done(query, row.card.id, "Reanudada: vuelve a salir cuando toque.")
+
+    def cards_confirm_delete(self, card_id: str | None) -> tuple:
+        """(the confirmation box, its question) before a card is deleted."""
+        with _user_errors():
+            row = self.study.card(_picked(card_id))
+        question = f"¿Borrar la tarjeta «{html.escape(row.card.front)}»? Sus repasos se "
+        question += "guardan en el historial, pero no volverá a salir."
+        return gr.Column(visible=True), question
+
+    def cards_delete(self, card_id: str | None, query: str | None) -> tuple:
+        with _user_errors():
+            self.study.delete_card(_picked(card_id))
+        return self._cards_done(query, None, "Borrada.")
+
+    def cards_notes(self) -> dict:
+        """The notes a card can be added to (the index's), for the form's dropdown."""
+        return gr.update(choices=list(self.study.sections()))
+
+    def cards_sections(self, source: str | None) -> dict:
+        """The sections of the note chosen in the form, the first one picked."""
+        labels = [section.label for section in self.study.sections().get(source or "", [])]
+        return gr.update(choices=labels, value=labels[0] if labels else None)
+
+    def cards_add(
+        self,
+        source: str | None,
+        section: str | None,
+        front: str,
+        back: str,
+        query: str | None,
+    ) -> tuple:
+        """Add a card by hand; the form's text is cleared and the card opens in the
+        editor."""
+        with _user_errors():
+            row = self.study.add_card(source, section, front, back)
+        line = f"Añadida a {row.card.source} como tarjeta nueva."
+        return (*self._cards_done(query, row.card.id, line), "", "")
+
     # -- map ---------------------------------------------------------------------------
 
     @cached_property
@@ -712,6 +804,34 @@ def study_problem(session: StudySession, message: str) -> tuple:
     )
 
 
+def card_editor(row: DeckCard | None) -> tuple:
+    """(picked id, editor, its line, front, back, Suspender, Reanudar, delete question):
+    the card's whole text to edit, the button that fits its status; hidden for None."""
+    if row is None:
+        return (None, gr.Column(visible=False), "", "", "", gr.skip(), gr.skip(), _closed())
+    suspended = row.suspended is not None
+    return (
+        row.card.id,
+        gr.Column(visible=True),
+        browsed_card_markdown(row),
+        row.card.front,
+        row.card.back,
+        gr.Button(visible=not suspended),
+        gr.Button(visible=suspended),
+        _closed(),
+    )
+
+
+def _closed() -> gr.Column:
+    return gr.Column(visible=False)
+
+
+def _picked(card_id: str | None) -> str:
+    if not card_id:
+        raise _error("Elige una tarjeta de la tabla")
+    return card_id
+
+
 def _error(message: str) -> gr.Error:
     """A user's mistake, for the page: one line in the server log, no traceback (Gradio
     prints one for every other exception: those are bugs). gr.Error renders HTML; file
@@ -729,20 +849,19 @@ def _user_errors() -> Iterator[None]:
         raise _error(str(err)) from None
 
 
-def note_files(**options) -> gr.File:
+def note_files(accepts: str = ".md, .txt o .pdf", **options) -> gr.File:
     """A gr.File without Gradio 6.31's leak: its preprocess opens an empty
     NamedTemporaryFile(delete=False) in the upload folder for every file and drops it
     (components/file.py, _process_single_file), so each upload left a file behind. The
     method is replaced on this one instance: a subclass would make Gradio write a .pyi
-    file beside app.py. A file of the wrong type is deleted and refused as a user error."""
+    file beside app.py. A file of the wrong type is deleted and refused as a user error
+    that names what it ``accepts``."""
     files = gr.File(**options)
 
     def process_single_file(upload) -> NamedString:
         if files.file_types and not is_valid_file(upload.path, files.file_types):
             discard_upload(upload.path)
-            raise _error(
-                f"{Path(upload.path).name}: tipo de archivo no admitido; sube .md, .txt o .pdf"
-            )
+            raise _error(f"{Path(upload.path).name}: tipo de archivo no admitido; sube {accepts}")
         return NamedString(upload.path)
 
     files._process_single_file = process_single_file

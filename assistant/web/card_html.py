@@ -18,7 +18,9 @@ import re
 import string
 from datetime import datetime, timedelta
 
+from assistant.study.browse import status_label
 from assistant.study.quiz import MAX_ANSWER_CHARS, Grade, MultipleChoice, choice_rating
+from assistant.study.records import DeckCard
 from assistant.study.schedule import RATING_LABELS, interval_text, utc_now
 from assistant.web.markdown_html import markdown_html, text_html
 from assistant.web.markdown_html import passage_html as render_passage
@@ -271,3 +273,15 @@ def _md(text: str, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return "«" + _esc(text).translate(str.maketrans({c: "\\" + c for c in "*_`[]#"})) + "»"
+
+
+def browsed_card_markdown(row: DeckCard, now: datetime | None = None) -> str:
+    """The card browser's line over the editor: the card's note and section, its kind and
+    status (edited, written by hand) and, for a studied card, when it is due (a new one
+    comes when the day's new cards reach it, in note order)."""
+    card = row.card
+    where = f"{card.source} — {card.heading}" if card.heading else card.source
+    parts = [f"**{_md(where, 120)[1:-1]}**", KIND_LABELS[card.kind], status_label(row)]
+    if row.retired is None and row.state.state != "new":
+        parts.append(f"sale {due_text(row.state.due, now)}")
+    return " · ".join(parts)

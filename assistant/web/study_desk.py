@@ -25,9 +25,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from assistant.study.anki_import import ImportReport, import_anki
+from assistant.study.browse import (
+    Section,
+    clean_text,
+    find_cards,
+    find_section,
+    manual_card,
+    note_sections,
+    tags_by_note,
+)
 from assistant.study.cards import Card, build_cards
 from assistant.study.deck import Deck
-from assistant.study.export import check_output, write_anki, write_csv
+from assistant.study.export import check_output, export_deck, write_csv
 from assistant.study.quiz import (
     Grade,
     GradeConfig,
@@ -192,7 +202,7 @@ class StudyDesk:
         cards = build_cards(notes, chunk_config=chunk_config)
         with self._lock:
             with Deck.open(self.deck_path, create=True, notes_dir=self.notes_dir) as deck:
-                report = deck.sync(cards, now)
+                report = deck.sync(cards, now, sources=[note.source for note in notes])
             self._chunks = {chunk.id: chunk for chunk in chunks}
             self._links = NoteLinks(self.notes_dir, [note.source for note in notes])
         return report
@@ -352,15 +362,71 @@ class StudyDesk:
         return plot_reviews_per_day(stats, out)
 
     def export(self, fmt: ExportFormat) -> tuple[Path, int]:
-        """The deck's active cards as an Anki package or CSV: (file, cards written)."""
+        """The deck's active cards as an Anki package (with each card's schedule and its
+        reviews: export.export_deck) or CSV: (file, cards written)."""
         if fmt not in ("apkg", "csv"):
             raise StudyError(f"Formato de exportación no válido: {fmt!r}; usa apkg o csv")
         out = check_output(self.exports_dir / f"{EXPORT_NAME}.{fmt}", f".{fmt}", self._inputs())
         with self._deck() as deck:
+            if fmt == "apkg":
+                return out, export_deck(deck, out, inputs=self._inputs())
             cards = [row.card for row in deck.cards()]
-        if fmt == "apkg":
-            return out, write_anki(cards, out, inputs=self._inputs())
         return out, write_csv(cards, out, self._inputs())
+
+    def import_anki(self, package: str | Path) -> ImportReport:
+        """The reviews of an Anki package merged into the deck (anki_import.import_anki:
+        once each, every touched card replayed with FSRS); ``summary()`` says it."""
+        with self._deck() as deck:
+            return import_anki(deck, package)
 
     def _inputs(self) -> list[Path]:
         return [self.deck_path, self.notes_dir]
+
+    # -- the card browser (browse.py) --------------------------------------------------
+
+    def find(self, query: str = "") -> list[DeckCard]:
+        """The cards ``query`` matches by text, note or tag, in note order; retired and
+        suspended ones too, deleted ones never."""
+        with self._deck() as deck:
+            rows = deck.cards(include_retired=True)
+        return find_cards(rows, query, tags_by_note(self._chunks.values()))
+
+    def card(self, card_id: str) -> DeckCard:
+        with self._deck() as deck:
+            return deck.get(card_id)
+
+    def edit_card(self, card_id: str, front: str, back: str) -> DeckCard:
+        """The student's front and back for a card: same id, schedule and reviews."""
+        front, back = clean_text(front, back)
+        with self._deck() as deck:
+            return deck.edit(card_id, front, back)
+
+    def suspend_card(self, card_id: str) -> DeckCard:
+        with self._deck() as deck:
+            return deck.suspend(card_id)
+
+    def resume_card(self, card_id: str) -> DeckCard:
+        with self._deck() as deck:
+            return deck.resume(card_id)
+
+    def delete_card(self, card_id: str) -> DeckCard:
+        with self._deck() as deck:
+            return deck.delete(card_id)
+
+    def sections(self) -> dict[str, list[Section]]:
+        """Each note's sections, as the index holds them (empty before ``rebuild``)."""
+        return note_sections(self._chunks.values())
+
+    def add_card(
+        self,
+        source: str | None,
+        section: str | None,
+        front: str,
+        back: str,
+        now: datetime | None = None,
+    ) -> DeckCard:
+        """A card written by hand for the section labelled ``section`` of note ``source``:
+        new, due now, and kept by every rebuild while the note is in the folder."""
+        card = manual_card(find_section(self.sections(), source, section), front, back, now)
+        with self._deck() as deck:
+            return deck.add(card, now)
