@@ -491,3 +491,14 @@ def test_the_command_line_finds_edits_suspends_deletes_and_adds(desk, notes, cap
     assert capsys.readouterr().out.splitlines()[-1].startswith("Añadida")
     assert main(["cards", "edit", *deck, "--card", card_id]) == 2
     assert "--front, --back" in capsys.readouterr().err
+
+
+def test_rating_a_suspended_or_deleted_card_says_why_it_cannot(desk):
+    card_id = _transfer(desk).card.id
+    with Deck.open(desk.deck_path) as deck:
+        deck.suspend(card_id, now=T0)
+        with pytest.raises(DeckError, match="está suspendida"):
+            deck.review(card_id, "good", now=T0)
+        deck.delete(card_id, now=T0)
+        with pytest.raises(DeckError, match="está borrada"):
+            deck.review(card_id, "good", now=T0)

@@ -495,9 +495,11 @@ class Deck:
         with self.transaction() as connection:
             current = self.get(card_id)
             if current.retired:
-                raise DeckError(
-                    f"La tarjeta {card_id} está retirada: su sección ya no está en las notas"
-                )
+                why = {
+                    "deleted": "está borrada",
+                    "suspended": "está suspendida (reanúdala en «Tarjetas»)",
+                }.get(current.status, "está retirada: su sección ya no está en las notas")
+                raise DeckError(f"La tarjeta {card_id} {why}")
             after = schedule.review(current.state, rating, now, self._scheduler)
             _write_state(connection, card_id, after)
             _append_review(connection, card_id, rating, now, duration_ms, current.state, after)
