@@ -371,14 +371,10 @@ def test_the_apps_anki_export_carries_the_schedule_and_the_edits(desk, tmp_path)
     assert fields.split("\x1f")[1] == "Mi resumen."
 
 
-def test_the_apps_anki_import_merges_reviews_and_says_it_in_one_line(desk, notes, tmp_path):
-    row = _transfer(desk)
-    _review(desk, row.card.id)
-    package, _ = desk.export("apkg")
-    report = desk.import_anki(package)
-    assert (report.added, report.duplicates) == (0, 1)
-
-    app = study_app.StudyApp(
+@pytest.fixture
+def app(desk, notes, tmp_path):
+    """The app on the desk's deck; its chat is never asked."""
+    return study_app.StudyApp(
         notes,
         tmp_path / "index",
         lambda *a: pytest.fail("no chat"),
@@ -386,6 +382,15 @@ def test_the_apps_anki_import_merges_reviews_and_says_it_in_one_line(desk, notes
         make_checker=OverlapChecker,
         study_dir=tmp_path / "study",
     )
+
+
+def test_the_apps_anki_import_merges_reviews_and_says_it_in_one_line(desk, app, tmp_path):
+    row = _transfer(desk)
+    _review(desk, row.card.id)
+    package, _ = desk.export("apkg")
+    report = desk.import_anki(package)
+    assert (report.added, report.duplicates) == (0, 1)
+
     line = app.study_import(str(package))
     assert line.startswith(f"Importados 0 repasos nuevos de {package.name}") and "\n" not in line
     assert package.exists()  # not an upload of Gradio's: left where it is
@@ -407,15 +412,7 @@ def _visible(update) -> bool:
 LINE, TABLE, PICKED, EDITOR, ABOUT, FRONT, BACK, SUSPEND, RESUME, CONFIRM = range(10)
 
 
-def test_the_browser_callbacks_find_pick_edit_suspend_delete_and_add(desk, notes, tmp_path):
-    app = study_app.StudyApp(
-        notes,
-        tmp_path / "index",
-        lambda *a: pytest.fail("no chat"),
-        deck_path=desk.deck_path,
-        make_checker=OverlapChecker,
-        study_dir=tmp_path / "study",
-    )
+def test_the_browser_callbacks_find_pick_edit_suspend_delete_and_add(app):
     found = app.cards_find("#rnn")
     assert found["value"] and found["label"].startswith(f"{len(found['value'])} tarjeta")
     (row,) = [row for row in app.cards_find(f'"{TRANSFER}"')["value"] if row[0] == TRANSFER]
@@ -454,15 +451,7 @@ def test_the_browser_callbacks_find_pick_edit_suspend_delete_and_add(desk, notes
         app.cards_add(TAGGED, SECTION, "", "", "")
 
 
-def test_the_study_tab_has_the_browser_and_the_anki_import(desk, notes, tmp_path):
-    app = study_app.StudyApp(
-        notes,
-        tmp_path / "index",
-        lambda *a: pytest.fail("no chat"),
-        deck_path=desk.deck_path,
-        make_checker=OverlapChecker,
-        study_dir=tmp_path / "study",
-    )
+def test_the_study_tab_has_the_browser_and_the_anki_import(app):
     demo = study_app.build_ui(app)
     ids = {block.elem_id for block in demo.blocks.values()}
     wanted = {"cards-query", "cards-table", "cards-front", "cards-back", "cards-save"}
