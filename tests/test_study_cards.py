@@ -356,3 +356,14 @@ def test_config_and_card_validation_name_the_field():
         Card("x", "poem", "f", "b", "n.md", "", "", 0, 1)
     with pytest.raises(SettingsError, match="start"):
         Card("x", "qa", "f", "b", "n.md", "", "", 5, 5)
+
+
+def test_a_question_that_asks_for_the_list_gets_every_item(cards):
+    asked = _find(
+        cards, "qa", QA_NOTE, "¿Qué es el mecanismo de atención? ¿Cuáles son sus ventajas?"
+    )
+    assert "Ventajas:" in asked.back
+    assert all(item in asked.back for item in ("Paralelización", "largo plazo", "Flexibilidad"))
+    # The label only shares the topic: "¿Qué es LoRA?" is answered by the definition.
+    lora = _find(cards, "qa", QA_NOTE, "¿Qué es LoRA?")
+    assert "Ventajas de LoRA" not in lora.back and lora.back.startswith("LoRA (Low-Rank")

@@ -52,6 +52,7 @@ from corpus.config import ChunkConfig
 from corpus.errors import SettingsError
 from corpus.markdown import Block, Section, find_sections, item_body, read_blocks
 from corpus.records import Chunk, Note, content_hash
+from corpus.text import analyse
 
 CardKind = Literal["qa", "definition", "cloze", "list"]
 CARD_KINDS: tuple[str, ...] = ("qa", "definition", "cloze", "list")
@@ -187,7 +188,8 @@ class _Builder:
         if question := question_of(title):
             full = render(blocks)
             qa_back = (
-                qa_back_of(blocks, sentences, self.config) or full[: self.config.max_back_chars]
+                qa_back_of(blocks, sentences, self.config, question)
+                or full[: self.config.max_back_chars]
             )
             if qa_back:
                 self.add("qa", question, qa_back, heading, section.start, section.end, full)
@@ -258,21 +260,40 @@ class _Builder:
 
 
 def qa_back_of(
-    blocks: list[Block], sentences: dict[int, list[Sentence]], config: CardConfig
+    blocks: list[Block],
+    sentences: dict[int, list[Sentence]],
+    config: CardConfig,
+    question: str = "",
 ) -> str:
     """A question's back: the answer's first sentences (``cut_back``), unless they would
     show its list in part, or the answer is a list after at most a lead-in paragraph
-    ("Surgen debido a:"): then ``list_back``. An answer that opens with prose and has a
-    list after a label of its own ("Ventajas de LoRA:") keeps its prose alone."""
+    ("Surgen debido a:"), or the ``question`` asks for what the list's label names
+    ("¿Cuáles son sus ventajas?" over "Ventajas:"): then ``list_back``. Otherwise an
+    answer that opens with prose and has a list after a label of its own keeps its prose
+    alone."""
     back = cut_back(answer_units(blocks, sentences), config.max_back_chars)
     listed = answer_list(blocks)
     if listed is None:
         return back
     lines = back.split("\n")
     shown = sum(any(line.startswith(item.head) for line in lines) for item in listed.items)
-    if shown == len(listed.items) or not (shown or _lead_in_only(blocks[: listed.first])):
+    lead = blocks[: listed.first]
+    if shown == len(listed.items) or not (
+        shown or _lead_in_only(lead) or _asked_list(question, lead)
+    ):
         return back
-    return list_back(listed, answer_units(blocks[: listed.first], sentences), config)
+    return list_back(listed, answer_units(lead, sentences), config)
+
+
+def _asked_list(question: str, lead: list[Block]) -> bool:
+    """The question asks for what the label before the list names: the label's first
+    word ("Ventajas de LoRA:" -> ventajas) is in it ("¿Cuáles son sus ventajas?"; not
+    "¿Qué es LoRA?", which only shares the topic)."""
+    if not question or not lead or lead[-1].kind != "prose":
+        return False
+    label = plain(lead[-1].text).strip()
+    words = analyse(label)
+    return label.endswith(":") and bool(words) and words[0] in set(analyse(question))
 
 
 def _lead_in_only(blocks: list[Block]) -> bool:

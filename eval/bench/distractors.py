@@ -201,7 +201,7 @@ def list_report(notes, cards: list[Card], config: CardConfig) -> dict:
             old = card.back
             if card.kind == "qa":
                 old = cut_back(answer_units(blocks, sentences), config.max_back_chars)
-                assert qa_back_of(blocks, sentences, config) == card.back
+                assert qa_back_of(blocks, sentences, config, card.front) == card.back
                 partial["questions_with_a_list"] += 1
                 for name, back in (("old", old), ("new", card.back)):
                     partial[name] += 0 < kept(listed, back) < len(listed.items)
