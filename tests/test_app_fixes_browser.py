@@ -259,6 +259,28 @@ def test_a_delete_asks_first_and_the_trash_undoes_it(browser, served, page):
     assert page.locator("#trash input").input_value() == ""
 
 
+# Gradio's own words in an English browser (playwright's default locale is en-US).
+GRADIO_ENGLISH = ("Copy table data", "Fullscreen", "Click to upload", "Download", "Thumbnail")
+
+
+def test_gradios_own_labels_speak_spanish_in_an_english_browser(browser, served, page):
+    url, _ = served
+    open_chat(page, url)
+    assert page.evaluate("navigator.language") == "en-US"
+    for tab in ("Estudiar", "Notas", "Experimentos"):
+        page.get_by_role("tab", name=tab).click()
+        page.locator('[aria-label="Pantalla completa"]').first.wait_for(
+            state="attached", timeout=wait_ms(WAIT_MS)
+        )
+        said = page.evaluate(
+            "() => [...document.querySelectorAll('[aria-label],[title]')]"
+            ".flatMap(e => [e.getAttribute('aria-label'), e.getAttribute('title')])"
+            ".filter(Boolean)"
+        )
+        english = [text for text in said if text.startswith(GRADIO_ENGLISH)]
+        assert english == [], (tab, english)
+
+
 def test_an_upload_from_the_page_is_indexed_and_leaves_no_copy(browser, served, page, tmp_path):
     """Last in the file: the note it adds stays in the served notes."""
     url, notes = served

@@ -130,3 +130,62 @@
     });
   }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
 })();
+
+// Gradio words its own buttons and labels in the browser's language and takes no
+// server-side choice of language, so in an English browser the page mixed "Copy table
+// data" or "Fullscreen" into a Spanish app. Its words on screen (tooltips, screen-reader
+// labels) are put in Spanish here; the drop zones' visible text is app.css's.
+(() => {
+  const SPANISH = {
+    'Click to upload or drop files': 'Haz clic o arrastra archivos para subirlos',
+    'File upload': 'Subir archivo',
+    'Copy table data': 'Copiar la tabla',
+    'Fullscreen': 'Pantalla completa',
+    'Exit fullscreen mode': 'Salir de pantalla completa',
+    'Download All': 'Descargar todo',
+    'Download': 'Descargar',
+    'More tabs': 'Más pestañas',
+    'Open cell menu': 'Menú de la celda',
+    'Table actions': 'Acciones de la tabla',
+    'Reset to default value': 'Volver al valor por defecto',
+    'chatbot conversation': 'conversación',
+    'Copy': 'Copiar',
+    'Copy message': 'Copiar el mensaje',
+    'Copy conversation': 'Copiar la conversación',
+    'Clear': 'Borrar',
+    'Share': 'Compartir',
+  };
+  const SHAPED = [
+    [/^Thumbnail (\d+) of (\d+)$/, 'Miniatura $1 de $2'],
+    [/^number input for (.+)$/, 'número: $1'],
+    [/^range slider for (.+)$/, 'deslizador: $1'],
+  ];
+  const spanish = (text) => {
+    if (SPANISH[text]) return SPANISH[text];
+    for (const [shape, words] of SHAPED) if (shape.test(text)) return text.replace(shape, words);
+    return null;
+  };
+  const translate = () => {
+    document.querySelectorAll('[aria-label], [title]').forEach((element) => {
+      for (const name of ['aria-label', 'title']) {
+        const text = element.getAttribute(name);
+        const said = text && spanish(text);
+        if (said) element.setAttribute(name, said);
+      }
+    });
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      translate();
+    });
+  }).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ['aria-label', 'title'],
+  });
+})();
