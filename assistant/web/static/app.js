@@ -1,3 +1,18 @@
+// Gradio redraws the page as events come: what must follow its redraws (formulas to
+// typeset, labels to translate, the notes' map to draw) runs at most once a frame after
+// any change. One helper for app.js and map.js (loaded after it).
+window.onPageChange = (run, options = {}) => {
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      run();
+    });
+  }).observe(document.documentElement, {childList: true, subtree: true, ...options});
+};
+
 // Citations live in the Chatbot, cards in the sources panel: a document-level listener
 // connects them without a round trip to the server (app.py puts this in the page head).
 (() => {
@@ -120,15 +135,7 @@
       });
     });
   };
-  let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      typeset();
-    });
-  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+  window.onPageChange(typeset, {characterData: true});
 })();
 
 // Gradio words its own buttons and labels in the browser's language and takes no
@@ -174,18 +181,5 @@
       }
     });
   };
-  let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      translate();
-    });
-  }).observe(document.documentElement, {
-    childList: true,
-    subtree: true,
-    attributes: true,
-    attributeFilter: ['aria-label', 'title'],
-  });
+  window.onPageChange(translate, {attributes: true, attributeFilter: ['aria-label', 'title']});
 })();

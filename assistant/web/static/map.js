@@ -172,15 +172,7 @@
       }
     });
   };
-  let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      look();
-    });
-  }).observe(document.documentElement, {childList: true, subtree: true});
+  window.onPageChange(look);  // app.js
 
   document.addEventListener('click', (event) => {
     // A chip of the panel: its node chosen in the map too.
