@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.errors import SettingsError
+from corpus.errors import AssistantError, SettingsError
+from corpus.notebooks import Notebook
+from index.config import IndexConfig
 from index.faiss_store import all_vectors, build_faiss
-from index.store import NotesIndex
+from index.store import NotesIndex, open_index
 
 
 def merged_index(parts: list[tuple[str, NotesIndex]]) -> NotesIndex:
@@ -48,3 +50,29 @@ def merged_index(parts: list[tuple[str, NotesIndex]]) -> NotesIndex:
         manifest,
         [f"{name}:{key}" for name, index in parts for key in index.embed_keys],
     )
+
+
+def open_notebooks(
+    notebooks: list[Notebook],
+    index_config: IndexConfig | None = None,
+    opened: dict[Path, NotesIndex] | None = None,
+    index_dirs: dict[Path, Path] | None = None,
+) -> tuple[NotesIndex, list[str], list[str]]:
+    """Every notebook's folder indexed (only changed notes embedded) and merged: the app's
+    and the CLI's "todas". ``opened``: indexes already at hand, by notes folder;
+    ``index_dirs``: a folder's index when not its notebook's own (the app's --index).
+    Returns (the merged index, a line for each notebook left out because its folder cannot
+    be indexed, the builds' warnings as "notebook: warning")."""
+    parts, left_out, warnings = [], [], []
+    for notebook in notebooks:
+        index = (opened or {}).get(notebook.notes_dir)
+        if index is None:
+            index_dir = (index_dirs or {}).get(notebook.notes_dir, notebook.index_dir)
+            try:
+                index, report = open_index(notebook.notes_dir, index_dir, index_config=index_config)
+            except AssistantError as err:
+                left_out.append(f"El cuaderno «{notebook.name}» se deja fuera: {err}")
+                continue
+            warnings += [f"{notebook.name}: {w}" for w in (report.warnings if report else ())]
+        parts.append((notebook.name, index))
+    return merged_index(parts), left_out, warnings

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from corpus.errors import AssistantError, SettingsError
+from corpus.errors import SettingsError
 from corpus.notebooks import ALL_SCOPE, DEFAULT_NOTES, Notebooks
 
 PATH_FLAGS = ("notes", "index", "deck")
@@ -73,20 +73,12 @@ def everything_index():
     """One index over every notebook (``--notebook todas``): each notebook's folder
     indexed first (only changed notes embedded); one that cannot be is a warning, left
     out."""
-    from index.merged import merged_index
-    from index.store import open_index
+    from index.merged import open_notebooks
 
-    parts = []
-    for notebook in Notebooks().all():
-        try:
-            index, report = open_index(notebook.notes_dir, notebook.index_dir)
-        except AssistantError as err:
-            print(f"aviso: el cuaderno {notebook.name!r} se deja fuera: {err}", file=sys.stderr)
-            continue
-        for warning in report.warnings if report else ():
-            print(f"aviso: {notebook.name}: {warning}", file=sys.stderr)
-        parts.append((notebook.name, index))
-    return merged_index(parts)
+    merged, left_out, warnings = open_notebooks(Notebooks().all())
+    for line in [*left_out, *warnings]:
+        print(f"aviso: {line}", file=sys.stderr)
+    return merged
 
 
 def cmd_list(args: argparse.Namespace) -> int:

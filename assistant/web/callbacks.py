@@ -61,8 +61,8 @@ from corpus.notebooks import Notebook, Notebooks
 from corpus.paths import default_cache_dir, default_deck_path
 from eval.experiment.report import render_report, results_table
 from eval.experiment.worker import ExperimentWorker
-from index.merged import merged_index
-from index.store import BuildReport, NotesIndex, open_index
+from index.merged import open_notebooks
+from index.store import BuildReport, NotesIndex
 
 STUDY_MODES = ("Tarjetas", "Respuesta escrita", "Opciones")  # flip, write, or pick the back
 # One line per user error (a refused upload, a bad setting); tracebacks only for real bugs.
@@ -158,23 +158,16 @@ class StudyApp:
         with self._switching:
             if self._everything is not None:
                 return self._everything
-            parts = []
-            for notebook in self._all_notebooks():
-                if notebook.notes_dir == self.notebook.notes_dir:
-                    parts.append((notebook.name, self.index))
-                    continue
-                started, index_dir = self._started[0], self._started[1]
-                if notebook.notes_dir != started:
-                    index_dir = notebook.index_dir
-                try:
-                    index, _ = open_index(
-                        notebook.notes_dir, index_dir, index_config=self.index.config
-                    )
-                except AssistantError as err:
-                    _warn(f"El cuaderno «{notebook.name}» se deja fuera: {err}")
-                    continue
-                parts.append((notebook.name, index))
-            self._everything = merged_index(parts)
+            started, index_dir, _ = self._started
+            merged, left_out, _ = open_notebooks(
+                self._all_notebooks(),
+                self.index.config,
+                opened={self.notebook.notes_dir: self.index},
+                index_dirs={started: index_dir},
+            )
+            for line in left_out:
+                _warn(line)
+            self._everything = merged
             return self._everything
 
     def warm_up(self) -> float | None:
