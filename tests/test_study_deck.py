@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.study import deck as deck_module
+from assistant.study import review_log
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.schedule import ScheduleConfig
@@ -146,7 +146,7 @@ def test_a_failure_inside_a_review_rolls_it_back_whole(built, deck_path, monkeyp
         def crash(*args, **kwargs):
             raise RuntimeError("killed between the card update and the log row")
 
-        monkeypatch.setattr(deck_module, "_append_review", crash)
+        monkeypatch.setattr(review_log, "append_review", crash)
         with pytest.raises(RuntimeError):
             deck.review(second, "good", now=T0)
     with Deck.open(deck_path) as deck:
@@ -158,7 +158,7 @@ def test_a_failure_inside_a_review_rolls_it_back_whole(built, deck_path, monkeyp
 
 KILLED_MID_REVIEW = """
 import os, signal, sys
-from assistant.study import deck as deck_module
+from assistant.study import review_log
 from assistant.study.deck import Deck
 
 deck = Deck.open(sys.argv[1])
@@ -167,7 +167,7 @@ deck.review(sys.argv[2], "good")
 def die(*args):
     os.kill(os.getpid(), signal.SIGKILL)  # the card row is updated, the log row is not
 
-deck_module._append_review = die
+review_log.append_review = die
 deck.review(sys.argv[3], "easy")
 """
 

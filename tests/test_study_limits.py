@@ -18,8 +18,9 @@ import app as study_app
 from assistant.cli.notebooks import apply_notebook
 from assistant.cli.study import add_parsers, run_study
 from assistant.study.cards import build_cards
-from assistant.study.deck import SCHEMA_VERSION, Deck
+from assistant.study.deck import Deck
 from assistant.study.schedule import ScheduleConfig, preview
+from assistant.study.schema import SCHEMA_VERSION
 from assistant.study.storage import DeckError
 from assistant.web.card_html import rating_button
 from assistant.web.study_desk import StudyDesk, StudyError, StudySession

@@ -5,9 +5,12 @@ The way of the data, one module each:
     notes -> cards.py     Card records, a pure function of the notes (sections.py reads the
                           Markdown blocks, rules.py holds each kind's text rules)
           -> deck.py      a SQLite deck: cards, review state, every review, one file
-                          (sync.py plans a rebuild, storage.py: path, integrity, backup;
-                          records.py: what the deck hands out; schema.py: the columns
-                          of the student's edits, suspensions, deletions, cards by hand)
+                          (schema.py: its tables, their migrations and the columns of the
+                          student's edits, suspensions, deletions, cards by hand; rows.py:
+                          a card row as a record; review_log.py: the reviews, undo, the
+                          merge of Anki's; edits.py: the student's changes; sync.py plans
+                          a rebuild; storage.py: path, integrity, backup; records.py: what
+                          the deck hands out)
           -> browse.py    the card browser: find by text, note or tag; a card by hand
           -> schedule.py  the next due date of a reviewed card (``fsrs``, FSRS-6)
           -> quiz.py      a session of due cards, free-text grading, multiple choice

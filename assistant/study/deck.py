@@ -1,9 +1,10 @@
 """The deck: cards, their review state and every review, in one SQLite file.
 
-Tables: ``meta`` (schema version, notes folder), ``scheduler`` (the FSRS settings as JSON),
-``cards`` (a card, its review state, ``retired`` when its section left the notes) and
-``review_log`` (one row per review, with the card's whole state before it; never rewritten,
-and only ``undo`` deletes the last one). Every write is one transaction
+``Deck`` opens it and is the way in for every read and write; the parts live beside it:
+schema.py (the tables, their version and migrations), rows.py (a ``cards`` row as a record
+and back), review_log.py (the reviews: one row each, with the card's whole state before it;
+never rewritten, and only ``undo`` deletes the last one), edits.py (the student's changes)
+and sync.py (what a rebuild from the notes changes). Every write is one transaction
 (``BEGIN IMMEDIATE`` .. ``COMMIT``): a review updates its card and appends its log row
 together, so a killed process loses at most the review in flight; SQLite's journal rolls
 back the rest on the next open.
@@ -35,12 +36,28 @@ from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from assistant.study import schedule
+from assistant.study import edits, review_log, schedule
 from assistant.study.cards import Card
-from assistant.study.merge import MergeReport, PastReview, plan_merge
+from assistant.study.merge import MergeReport, PastReview
 from assistant.study.records import DeckCard, ReviewRecord, SyncReport
-from assistant.study.schedule import RatingName, ReviewState, ScheduleConfig, as_utc, utc_now
-from assistant.study.schema import OUT_OF_STUDY, add_columns, missing_columns
+from assistant.study.rows import (
+    CARD_COLUMNS,
+    NOTE_COLUMNS,
+    deck_card,
+    insert_card,
+    iso,
+    rewrite_card,
+)
+from assistant.study.schedule import RatingName, ScheduleConfig, as_utc, utc_now
+from assistant.study.schema import (
+    OUT_OF_STUDY,
+    REQUIRED_TABLES,
+    SCHEMA_VERSION,
+    add_columns,
+    create_tables,
+    migrate,
+    missing_columns,
+)
 from assistant.study.storage import (
     DeckCorruptError,
     DeckError,
@@ -52,134 +69,6 @@ from assistant.study.storage import (
 )
 from assistant.study.sync import plan_sync
 from corpus.errors import SettingsError
-
-SCHEMA_VERSION = 2  # 2: review_log.before, the card's state before each review (undo)
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE scheduler (id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL);
-CREATE TABLE cards (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    front TEXT NOT NULL,
-    back TEXT NOT NULL,
-    full_back TEXT NOT NULL,
-    source TEXT NOT NULL,
-    heading TEXT NOT NULL,
-    chunk_id TEXT NOT NULL,
-    span_start INTEGER NOT NULL,
-    span_end INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    step INTEGER,
-    stability REAL,
-    difficulty REAL,
-    due TEXT NOT NULL,
-    last_review TEXT,
-    created TEXT NOT NULL,
-    retired TEXT
-);
-CREATE INDEX cards_due ON cards (retired, due);
-CREATE TABLE review_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    card_id TEXT NOT NULL REFERENCES cards (id) ON UPDATE CASCADE,
-    rating TEXT NOT NULL,
-    reviewed TEXT NOT NULL,
-    duration_ms INTEGER,
-    state_before TEXT NOT NULL,
-    state TEXT NOT NULL,
-    stability REAL NOT NULL,
-    difficulty REAL NOT NULL,
-    due TEXT NOT NULL,
-    before TEXT
-);
-CREATE INDEX review_log_card ON review_log (card_id);
-"""
-
-# What the deck hands out: the student's edit over the notes' text.
-_CARD_COLUMNS = (
-    "id, kind, COALESCE(edited_front, front), COALESCE(edited_back, back), full_back, source, "
-    "heading, chunk_id, span_start, span_end, state, step, stability, difficulty, due, "
-    "last_review, retired, edited_front IS NOT NULL OR edited_back IS NOT NULL, manual, "
-    "suspended, deleted"
-)
-# What a rebuild compares with the notes: their own text, "retired" when the section left.
-_NOTE_COLUMNS = (
-    "id, kind, front, back, full_back, source, heading, chunk_id, span_start, span_end, "
-    "state, step, stability, difficulty, due, last_review, gone, 0, manual, NULL, deleted"
-)
-
-
-def _iso(moment: datetime) -> str:
-    # Fixed width (always microseconds, always +00:00): text order is time order in SQL.
-    return as_utc(moment).isoformat(timespec="microseconds")
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-# -- the deck ----------------------------------------------------------------------------
-
-
-def _append_review(
-    connection: sqlite3.Connection,
-    card_id: str,
-    rating: str,
-    now: datetime,
-    duration_ms: int | None,
-    before: ReviewState,
-    after: ReviewState,
-) -> None:
-    connection.execute(
-        "INSERT INTO review_log (card_id, rating, reviewed, duration_ms, state_before, "
-        "state, stability, difficulty, due, before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            card_id,
-            rating,
-            _iso(now),
-            duration_ms,
-            before.state,
-            after.state,
-            after.stability,
-            after.difficulty,
-            _iso(after.due),
-            json.dumps(before.to_dict()),
-        ),
-    )
-
-
-def _write_state(connection: sqlite3.Connection, card_id: str, state: ReviewState) -> None:
-    connection.execute(
-        "UPDATE cards SET state = ?, step = ?, stability = ?, difficulty = ?, due = ?, "
-        "last_review = ? WHERE id = ?",
-        (
-            state.state,
-            state.step,
-            state.stability,
-            state.difficulty,
-            _iso(state.due),
-            _iso(state.last_review) if state.last_review else None,
-            card_id,
-        ),
-    )
-
-
-def _card_columns(card: Card, position: int) -> tuple:
-    """The card's own columns, in the order of both the INSERT and the UPDATE of cards."""
-    return (
-        card.id,
-        card.kind,
-        card.front,
-        card.back,
-        card.full_back,
-        card.source,
-        card.heading,
-        card.chunk_id,
-        card.start,
-        card.end,
-        position,
-    )
 
 
 class Deck:
@@ -238,15 +127,8 @@ class Deck:
             if not create:
                 raise DeckError(f"{self.path} está vacío: créalo con `cards build`")
             with self.transaction() as connection:
-                # One statement at a time: executescript would COMMIT the transaction first.
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
-                connection.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)",
-                    (str(SCHEMA_VERSION), _iso(utc_now())),
-                )
-        elif not {"meta", "cards", "review_log", "scheduler"} <= tables:
+                create_tables(connection, iso(utc_now()))
+        elif not REQUIRED_TABLES <= tables:
             raise DeckError(
                 f"{self.path} es una base de datos SQLite pero no un mazo de estudio; "
                 "elige otro --deck"
@@ -257,8 +139,9 @@ class Deck:
                 f"El mazo {self.path} es de una versión más nueva (esquema {version}); "
                 "actualiza el asistente"
             )
-        if version < SCHEMA_VERSION:
-            self._migrate(version)
+        if version < SCHEMA_VERSION:  # in one transaction: all of it or none
+            with self.transaction() as connection:
+                migrate(connection, version)
         if lacking := missing_columns(self._connection):  # the card browser's (schema.py)
             with self.transaction() as connection:
                 add_columns(connection, lacking)
@@ -280,17 +163,6 @@ class Deck:
                         "INSERT OR REPLACE INTO meta VALUES ('notes_dir', ?)", (notes,)
                     )
         self.config, self._scheduler = wanted, wanted.scheduler()
-
-    def _migrate(self, version: int) -> None:
-        """An older deck brought up to SCHEMA_VERSION, in one transaction. 1 -> 2: the
-        review log's ``before`` (NULL for the reviews made before it: those cannot be
-        undone)."""
-        with self.transaction() as connection:
-            if version < 2:
-                connection.execute("ALTER TABLE review_log ADD COLUMN before TEXT")
-            connection.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
 
     def configure(self, **changes) -> ScheduleConfig:
         """Change some scheduler settings (``new_per_day=30``, ``desired_retention=0.85``)
@@ -350,59 +222,24 @@ class Deck:
 
     # -- reading -------------------------------------------------------------------------
 
-    @staticmethod
-    def _row(row: tuple) -> DeckCard:
-        (identity, kind, front, back, full_back, source, heading, chunk_id, start, end) = row[:10]
-        (state, step, stability, difficulty, due, last_review, retired) = row[10:17]
-        (edited, manual, suspended, deleted) = row[17:]
-        card = Card(
-            id=identity,
-            kind=kind,
-            front=front,
-            back=back,
-            source=source,
-            heading=heading,
-            chunk_id=chunk_id,
-            start=start,
-            end=end,
-            full_back=full_back,
-        )
-        review_state = ReviewState(
-            state=state,
-            due=_time(due),
-            step=step,
-            stability=stability,
-            difficulty=difficulty,
-            last_review=_time(last_review),
-        )
-        return DeckCard(
-            card,
-            review_state,
-            _time(retired),
-            edited=bool(edited),
-            manual=bool(manual),
-            suspended=_time(suspended),
-            deleted=_time(deleted),
-        )
-
     def cards(self, include_retired: bool = False) -> list[DeckCard]:
         """The deck's cards in note order (retired ones last, when asked for)."""
         where = "" if include_retired else "WHERE retired IS NULL"
         rows = self._connection.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards {where} ORDER BY retired IS NOT NULL, position"
+            f"SELECT {CARD_COLUMNS} FROM cards {where} ORDER BY retired IS NOT NULL, position"
         )
-        return [self._row(row) for row in rows]
+        return [deck_card(row) for row in rows]
 
     def get(self, card_id: str) -> DeckCard:
         row = self._connection.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE id = ?", (card_id,)
+            f"SELECT {CARD_COLUMNS} FROM cards WHERE id = ?", (card_id,)
         ).fetchone()
         if row is None:
             raise DeckError(
                 f"No hay ninguna tarjeta con id {card_id!r} en el mazo {self.path} "
                 "(la lista: `cards list`)"
             )
-        return self._row(row)
+        return deck_card(row)
 
     def due(
         self, now: datetime | None = None, limit: int | None = None, tz: tzinfo | None = None
@@ -414,16 +251,16 @@ class Deck:
             raise SettingsError(f"limit must be >= 1, got {limit}")
         now = as_utc(now or utc_now())
         studied = self._connection.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL AND state != 'new' "
+            f"SELECT {CARD_COLUMNS} FROM cards WHERE retired IS NULL AND state != 'new' "
             "AND due <= ? ORDER BY due, position",
-            (_iso(now),),
+            (iso(now),),
         ).fetchall()
         new = self._connection.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL AND state = 'new' "
+            f"SELECT {CARD_COLUMNS} FROM cards WHERE retired IS NULL AND state = 'new' "
             "AND due <= ? ORDER BY position LIMIT ?",
-            (_iso(now), self.new_quota(now, tz)),
+            (iso(now), self.new_quota(now, tz)),
         ).fetchall()
-        return [self._row(row) for row in [*studied, *new][:limit]]
+        return [deck_card(row) for row in [*studied, *new][:limit]]
 
     def new_quota(self, now: datetime | None = None, tz: tzinfo | None = None) -> int:
         """How many new cards today still lets in: ``config.new_per_day`` less the cards
@@ -433,7 +270,7 @@ class Deck:
         (introduced,) = self._connection.execute(
             "SELECT COUNT(DISTINCT card_id) FROM review_log WHERE state_before = 'new' "
             "AND reviewed >= ?",
-            (_iso(start),),
+            (iso(start),),
         ).fetchone()
         return max(0, self.config.new_per_day - introduced)
 
@@ -447,39 +284,16 @@ class Deck:
             return due[0]
         ahead = now + timedelta(minutes=self.config.learn_ahead_minutes)
         row = self._connection.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE retired IS NULL "
+            f"SELECT {CARD_COLUMNS} FROM cards WHERE retired IS NULL "
             "AND state IN ('learning', 'relearning') AND due <= ? ORDER BY due, position "
             "LIMIT 1",
-            (_iso(ahead),),
+            (iso(ahead),),
         ).fetchone()
-        return self._row(row) if row else None
+        return deck_card(row) if row else None
 
     def reviews(self, card_id: str | None = None) -> list[ReviewRecord]:
         """The review log in time order, of one card or of all."""
-        query = (
-            "SELECT l.card_id, c.source, l.rating, l.reviewed, l.duration_ms, l.state_before, "
-            "l.state, l.stability, l.difficulty, l.due FROM review_log l "
-            "JOIN cards c ON c.id = l.card_id"
-        )
-        params: tuple = ()
-        if card_id is not None:
-            query, params = query + " WHERE l.card_id = ?", (card_id,)
-        rows = self._connection.execute(query + " ORDER BY l.reviewed, l.id", params)
-        return [
-            ReviewRecord(
-                card_id=row[0],
-                source=row[1],
-                rating=row[2],
-                reviewed=_time(row[3]),
-                duration_ms=row[4],
-                state_before=row[5],
-                state=row[6],
-                stability=row[7],
-                difficulty=row[8],
-                due=_time(row[9]),
-            )
-            for row in rows
-        ]
+        return review_log.read_reviews(self._connection, card_id)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -501,32 +315,18 @@ class Deck:
                 }.get(current.status, "está retirada: su sección ya no está en las notas")
                 raise DeckError(f"La tarjeta {card_id} {why}")
             after = schedule.review(current.state, rating, now, self._scheduler)
-            _write_state(connection, card_id, after)
-            _append_review(connection, card_id, rating, now, duration_ms, current.state, after)
+            review_log.record_review(
+                connection, card_id, rating, now, duration_ms, current.state, after
+            )
         return DeckCard(current.card, after)
 
     def undo(self, card_id: str | None = None) -> DeckCard:
         """Take back the last review (of ``card_id``, else of the deck): its log row is
         deleted and the card gets back, exactly, the state it had before; one transaction.
         Returns the card as it is again."""
-        where, params = ("WHERE card_id = ?", (card_id,)) if card_id else ("", ())
         with self.transaction() as connection:
-            row = connection.execute(
-                f"SELECT id, card_id, before FROM review_log {where} "
-                "ORDER BY reviewed DESC, id DESC LIMIT 1",
-                params,
-            ).fetchone()
-            if row is None:
-                raise DeckError("No hay ningún repaso que deshacer")
-            log_id, card_id, before = row
-            if before is None:
-                raise DeckError(
-                    "Ese repaso es de una versión anterior del mazo y no se puede deshacer"
-                )
-            state = ReviewState.from_dict(json.loads(before))
-            _write_state(connection, card_id, state)
-            connection.execute("DELETE FROM review_log WHERE id = ?", (log_id,))
-        return self.get(card_id)
+            undone = review_log.undo_last(connection, card_id)
+        return self.get(undone)
 
     def sync(
         self,
@@ -544,58 +344,19 @@ class Deck:
         now = as_utc(now or utc_now())
         notes = set(sources) if sources is not None else {card.source for card in cards}
         with self.transaction() as connection:
-            built = connection.execute(f"SELECT {_NOTE_COLUMNS} FROM cards WHERE manual = 0")
-            plan = plan_sync([self._row(row) for row in built], cards)
+            built = connection.execute(f"SELECT {NOTE_COLUMNS} FROM cards WHERE manual = 0")
+            plan = plan_sync([deck_card(row) for row in built], cards)
             for position, card, old_id in plan.rewrites:
-                self._write_card(connection, card, position, old_id)
+                rewrite_card(connection, card, position, old_id)
             for position, card in plan.inserts:
-                self._insert(connection, card, position, now)
+                insert_card(connection, card, position, now)
             connection.executemany(
                 "UPDATE cards SET gone = ? WHERE id = ?",
-                [(_iso(now), card_id) for card_id in plan.retire],
+                [(iso(now), card_id) for card_id in plan.retire],
             )
-            self._place_manual(connection, notes, now)
+            edits.place_manual(connection, notes, now)
             connection.execute(OUT_OF_STUDY)
         return plan.report
-
-    @staticmethod
-    def _insert(
-        connection: sqlite3.Connection,
-        card: Card,
-        position: int,
-        now: datetime,
-        manual: bool = False,
-    ) -> None:
-        """A new row for ``card``: new to the schedule, due at ``now``."""
-        fresh = ReviewState.new(now)
-        connection.execute(
-            "INSERT INTO cards (id, kind, front, back, full_back, source, heading, "
-            "chunk_id, span_start, span_end, position, state, step, due, created, manual) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                *_card_columns(card, position),
-                fresh.state,
-                fresh.step,
-                _iso(fresh.due),
-                _iso(now),
-                int(manual),
-            ),
-        )
-
-    @staticmethod
-    def _write_card(connection: sqlite3.Connection, card: Card, position: int, old_id: str):
-        """Overwrite the row ``old_id`` with ``card`` (its id too: the review log follows
-        through ON UPDATE CASCADE), back in the notes; the review state and the student's
-        edit, suspension or deletion are kept."""
-        connection.execute(
-            "UPDATE cards SET id = ?, kind = ?, front = ?, back = ?, full_back = ?, source = ?, "
-            "heading = ?, chunk_id = ?, span_start = ?, span_end = ?, position = ?, "
-            "gone = NULL WHERE id = ?",
-            (
-                *_card_columns(card, position),
-                old_id,
-            ),
-        )
 
     def merge_reviews(self, reviews: Iterable[PastReview]) -> MergeReport:
         """Add reviews made elsewhere (Anki) that the log lacks, and set each card they
@@ -603,37 +364,10 @@ class Deck:
         by_card: dict[str, list[PastReview]] = defaultdict(list)
         for review in reviews:
             by_card[review.card_id].append(review)
-        added = duplicates = cards = 0
         with self.transaction() as connection:
-            for card_id, incoming in by_card.items():
+            for card_id in by_card:
                 self.get(card_id)  # an unknown id is an error, never a new card
-                logged = [
-                    (rating, datetime.fromisoformat(reviewed))
-                    for rating, reviewed in connection.execute(
-                        "SELECT rating, reviewed FROM review_log WHERE card_id = ? "
-                        "ORDER BY reviewed, id",
-                        (card_id,),
-                    )
-                ]
-                merge = plan_merge(logged, incoming, self._scheduler)
-                duplicates += merge.duplicates
-                if merge.final is None:
-                    continue
-                for row in merge.rows:
-                    review = row.review
-                    _append_review(
-                        connection,
-                        card_id,
-                        review.rating,
-                        review.reviewed,
-                        review.duration_ms,
-                        row.before,
-                        row.after,
-                    )
-                _write_state(connection, card_id, merge.final)
-                added += len(merge.rows)
-                cards += 1
-        return MergeReport(added=added, duplicates=duplicates, cards=cards)
+            return review_log.merge(connection, by_card, self._scheduler)
 
     # -- the student's changes (the card browser) --------------------------------------
 
@@ -645,22 +379,7 @@ class Deck:
             raise DeckError("Una tarjeta necesita frente y reverso: ninguno puede quedar vacío")
         with self.transaction() as connection:
             self.get(card_id)
-            notes_front, notes_back, manual = connection.execute(
-                "SELECT front, back, manual FROM cards WHERE id = ?", (card_id,)
-            ).fetchone()
-            if manual:  # no notes' text under it: the card's own text is the student's
-                connection.execute(
-                    "UPDATE cards SET front = ?, back = ? WHERE id = ?", (front, back, card_id)
-                )
-            else:
-                connection.execute(
-                    "UPDATE cards SET edited_front = ?, edited_back = ? WHERE id = ?",
-                    (
-                        None if front == notes_front else front,
-                        None if back == notes_back else back,
-                        card_id,
-                    ),
-                )
+            edits.edit_text(connection, card_id, front, back)
         return self.get(card_id)
 
     def suspend(self, card_id: str, now: datetime | None = None) -> DeckCard:
@@ -678,11 +397,9 @@ class Deck:
         return self._mark(card_id, "deleted = COALESCE(deleted, ?)", now)
 
     def _mark(self, card_id: str, assignment: str, now: datetime | None = None) -> DeckCard:
-        params = (card_id,) if "?" not in assignment else (_iso(now or utc_now()), card_id)
         with self.transaction() as connection:
             self.get(card_id)
-            connection.execute(f"UPDATE cards SET {assignment} WHERE id = ?", params)
-            connection.execute(OUT_OF_STUDY)
+            edits.mark(connection, card_id, assignment, now or utc_now())
         return self.get(card_id)
 
     def add(self, card: Card, now: datetime | None = None) -> DeckCard:
@@ -690,34 +407,5 @@ class Deck:
         ``now``; a rebuild keeps it while its note is in the notes folder."""
         now = as_utc(now or utc_now())
         with self.transaction() as connection:
-            taken = connection.execute("SELECT 1 FROM cards WHERE id = ?", (card.id,))
-            if taken.fetchone():
-                raise DeckError(f"Ya hay una tarjeta con id {card.id} en el mazo {self.path}")
-            position = self._position_in_note(connection, card.source, card.start)
-            self._insert(connection, card, position, now, manual=True)
+            edits.add_manual(connection, card, now, str(self.path))
         return self.get(card.id)
-
-    @staticmethod
-    def _position_in_note(connection: sqlite3.Connection, source: str, start: int) -> int:
-        """Where a manual card goes in note order: at the built card of its note that
-        comes last before it (else the note's first), or after every card."""
-        (before, first, last) = connection.execute(
-            "SELECT MAX(CASE WHEN span_start <= ? THEN position END), MIN(position), "
-            "(SELECT MAX(position) + 1 FROM cards) FROM cards WHERE manual = 0 AND source = ?",
-            (start, source),
-        ).fetchone()
-        position = before if before is not None else first if first is not None else last
-        return position or 0
-
-    def _place_manual(self, connection: sqlite3.Connection, notes: set[str], now: datetime):
-        """After a rebuild: each manual card at its place in note order again, retired
-        while its note is not among ``notes`` and back when it is."""
-        rows = connection.execute(
-            "SELECT id, source, span_start, gone FROM cards WHERE manual = 1"
-        ).fetchall()
-        for card_id, source, start, gone in rows:
-            gone = None if source in notes else gone or _iso(now)
-            position = self._position_in_note(connection, source, start)
-            connection.execute(
-                "UPDATE cards SET position = ?, gone = ? WHERE id = ?", (position, gone, card_id)
-            )

@@ -1,5 +1,12 @@
-"""The card browser's columns of the deck (issue 28), and how a deck that lacks them gets
-them.
+"""The deck's tables, their version, and how an older deck is brought up to date.
+
+``meta`` (schema version, notes folder), ``scheduler`` (the FSRS settings as JSON),
+``cards`` (a card, its review state, ``retired`` when it is out of study) and
+``review_log`` (one row per review, with the card's whole state before it in ``before``:
+what undo puts back). A change of the review log's shape is a new ``SCHEMA_VERSION`` with
+its step in ``migrate``.
+
+The card browser's columns of ``cards`` (issue 28) are added apart, by name:
 
 - ``edited_front``, ``edited_back``: the student's text over the notes' (NULL: the notes'
   own). ``front`` and ``back`` stay the notes' text, which a rebuild compares and
@@ -17,14 +24,58 @@ them.
 
 A deck is given the columns it lacks when it is opened (``add_columns``), a new one too,
 in one transaction: they are looked up by name, not by the schema version, so this step
-and the versioned migrations in deck.py (the review log's) never wait on each other.
+and the versioned migrations (the review log's) never wait on each other.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-# name -> its definition, in the order they are added
+SCHEMA_VERSION = 2  # 2: review_log.before, the card's state before each review (undo)
+
+TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE scheduler (id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL);
+CREATE TABLE cards (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    front TEXT NOT NULL,
+    back TEXT NOT NULL,
+    full_back TEXT NOT NULL,
+    source TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    step INTEGER,
+    stability REAL,
+    difficulty REAL,
+    due TEXT NOT NULL,
+    last_review TEXT,
+    created TEXT NOT NULL,
+    retired TEXT
+);
+CREATE INDEX cards_due ON cards (retired, due);
+CREATE TABLE review_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    card_id TEXT NOT NULL REFERENCES cards (id) ON UPDATE CASCADE,
+    rating TEXT NOT NULL,
+    reviewed TEXT NOT NULL,
+    duration_ms INTEGER,
+    state_before TEXT NOT NULL,
+    state TEXT NOT NULL,
+    stability REAL NOT NULL,
+    difficulty REAL NOT NULL,
+    due TEXT NOT NULL,
+    before TEXT
+);
+CREATE INDEX review_log_card ON review_log (card_id);
+"""
+REQUIRED_TABLES = frozenset({"meta", "cards", "review_log", "scheduler"})
+
+# The card browser's columns: name -> its definition, in the order they are added
 COLUMNS: dict[str, str] = {
     "edited_front": "TEXT",
     "edited_back": "TEXT",
@@ -39,6 +90,29 @@ OUT_OF_STUDY = (
     "UPDATE cards SET retired = COALESCE(deleted, suspended, gone) "
     "WHERE retired IS NOT COALESCE(deleted, suspended, gone)"
 )
+
+
+def create_tables(connection: sqlite3.Connection, created: str) -> None:
+    """A new deck's tables, inside the caller's transaction; ``created``: now, as text."""
+    # One statement at a time: executescript would COMMIT the transaction first.
+    for statement in TABLES.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+    connection.execute(
+        "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)",
+        (str(SCHEMA_VERSION), created),
+    )
+
+
+def migrate(connection: sqlite3.Connection, version: int) -> None:
+    """A deck of schema ``version`` brought up to SCHEMA_VERSION, inside the caller's
+    transaction. 1 -> 2: the review log's ``before`` (NULL for the reviews made before it:
+    those cannot be undone)."""
+    if version < 2:
+        connection.execute("ALTER TABLE review_log ADD COLUMN before TEXT")
+    connection.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
 
 
 def missing_columns(connection: sqlite3.Connection) -> list[str]:
