@@ -13,6 +13,7 @@ from assistant.study.quiz import (
     SAME_ANSWER,
     BackVectors,
     MultipleChoice,
+    compared_text,
     distractor_candidates,
     multiple_choice,
     nearest_distractors,
@@ -129,6 +130,29 @@ def test_the_nearest_backs_are_chosen_one_per_question_below_same_answer(monkeyp
     assert sorted(question.options) == ["a", "c", "d", "e"]
 
 
+def test_a_cloze_term_is_compared_in_its_sentence(monkeypatch, tmp_path):
+    """e5 finds bare terms alike by their letters ("modelo grande", "modelo n-gram"), their
+    sentences by their subject: a cloze's distractors are the terms whose sentences are
+    nearest, and a term that says the same as the answer stays out by the terms alone."""
+    terms = ["alfa", "beta", "gamma", "delta", "épsilon", "zeta", "eta"]
+    clozes = [
+        card(f"El [...] cumple la función {i}.", term, kind="cloze") for i, term in enumerate(terms)
+    ]
+    right = clozes[0]
+    assert compared_text(right) == "El alfa cumple la función 0."
+    assert compared_text(card("¿Qué es alfa?", "Una letra.")) == "Una letra."
+    # (term, cosine of the bare term to "alfa", of its sentence to alfa's sentence)
+    cosines = [(1.0, 1.0), (0.9, 0.1), (0.8, 0.2), (0.7, 0.3), (0.2, 0.9), (0.1, 0.8), (0.99, 0.95)]
+    vectors = {}
+    for other, (term, sentence) in zip(clozes, cosines):
+        vectors[other.back], vectors[compared_text(other)] = at(term), at(sentence)
+    _, backs = scripted(monkeypatch, tmp_path, vectors)
+    by_sentence = [c.back for c, _ in nearest_distractors(right, clozes, backs)]
+    assert by_sentence == ["épsilon", "zeta", "delta"]  # not "eta": the same answer
+    bare = nearest_distractors(right, clozes, backs, text=lambda c: c.back)
+    assert [c.back for c, _ in bare] == ["beta", "gamma", "delta"]
+
+
 def test_each_back_is_embedded_once_and_kept_on_disk(monkeypatch, tmp_path):
     fake, backs = scripted(monkeypatch, tmp_path, {"a": at(1.0), "b": at(0.5)})
     backs(["a", "b"])
@@ -142,16 +166,18 @@ def test_every_card_of_the_notes_gets_other_answers_of_its_kind(
     notes_cards, fake_embedder, tmp_path
 ):
     backs = BackVectors(fake_embedder.name, tmp_path)
-    by_back = {c.back: c for c in notes_cards}
     offered = 0
     for right in notes_cards:
         if right.kind == "definition":
             continue  # the only one of its kind
         choice = multiple_choice(right, notes_cards, backs=backs)
-        wrong = [by_back[o] for i, o in enumerate(choice.options) if i != choice.answer]
         assert len(choice.options) == 4, right.front
-        for other in wrong:
-            assert other.kind == right.kind and other.heading != right.heading
+        for i, option in enumerate(choice.options):
+            if i == choice.answer:
+                continue
+            # A back may be on cards of two sections ("Self-Attention"): one of another.
+            others = [c for c in notes_cards if c.back == option and c.kind == right.kind]
+            other = next(c for c in others if c.heading != right.heading)
             assert not questions(other.front) & questions(right.front)
         offered += 1
     assert offered == len(notes_cards) - 1
@@ -192,3 +218,14 @@ def test_e5_offers_embeddings_answers_for_an_embeddings_question(notes_cards, tm
     assert len(fronts) == 3
     assert sum("embedding" in f or "word2vec" in f for f in fronts) >= 2, fronts
     assert not any(w in f for f in fronts for w in ("Reward", "atención", "AutoDistil")), fronts
+
+
+@pytest.mark.slow
+def test_e5_offers_distillation_terms_for_a_distillation_cloze(notes_cards, tmp_path):
+    """Compared bare, "modelo grande" drew "modelo de lenguaje", "modelo n-gram" and
+    "modelo de lenguaje generativo": other notes' names that only look alike."""
+    right = next(c for c in notes_cards if c.kind == "cloze" and c.back == "modelo grande")
+    chosen = nearest_distractors(right, notes_cards, BackVectors("e5-small", tmp_path))
+    numbers = [int(other.heading.split(" > ")[-1].split(".")[0]) for other, _ in chosen]
+    assert len(chosen) == 3 and all(73 <= n <= 83 for n in numbers), chosen  # destilación
+    assert not any(other.back.startswith("modelo de lenguaje") for other, _ in chosen)

@@ -1,6 +1,6 @@
 """A quiz over the due cards: a free-text answer graded against the card, or a multiple
 choice question whose wrong options are the backs of the same kind nearest to its own (e5
-similarity, ``BackVectors``), from other sections.
+similarity, ``BackVectors``; a cloze's term compared in its sentence), from other sections.
 
 Grading uses the answer path's support checker (``assistant.support.scorer.Checker``:
 ``scores(sentences, passages)``): *support* is how much of the answer the card's full text
@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ import numpy as np
 from assistant.study.cards import Card
 from assistant.study.deck import Deck
 from assistant.study.records import DeckCard
+from assistant.study.rules import BLANK
 from assistant.study.schedule import RatingName
 from assistant.support.claims import sentence_claims
 from corpus.errors import AssistantError, SettingsError
@@ -179,7 +180,7 @@ class BackVectors:
     text embedded once: kept in memory and on disk (``EmbeddingCache``
     "<embedder>.card-backs" in the cache folder). A deck's first multiple choice embeds
     the backs of that card's kind (the default notes' 83 qa backs: ~12 s with e5 on 2
-    cores), the next ones none."""
+    cores; a cloze's terms and their sentences too), the next ones none."""
 
     def __init__(self, embedder: str = "e5-small", cache_dir: Path | None = None) -> None:
         self.embedder = embedder
@@ -269,24 +270,49 @@ def distractor_candidates(card: Card, pool: Iterable[Card]) -> list[Card]:
     return found
 
 
+def compared_text(card: Card) -> str:
+    """What a card's back is compared by to choose distractors: the back itself, but a
+    cloze's term in its sentence (the front with the blank filled; ``full_back`` when an
+    edited front has no blank). e5's similarity between two bare terms follows their
+    surface form ("modelo grande" nearest "modelo de lenguaje" and "modelo n-gram", "LoRA"
+    nearest "RAG"); between their sentences it follows the subject ("modelo grande" nearest
+    "técnica común", "AutoDistil": distillation). On the default notes' 41 cloze cards,
+    distractors from the card's topic 14/123 -> 60/123 (eval/bench/distractors.py,
+    ``cloze_context``); the section's text measured 73/123 there but fewer on the bench's
+    own cards, and a card does not carry it."""
+    if card.kind != "cloze":
+        return card.back
+    if BLANK in card.front:
+        return card.front.replace(BLANK, card.back)
+    return card.full_back or card.back
+
+
 def nearest_distractors(
-    card: Card, pool: Iterable[Card], backs: BackVectors, count: int = 3
+    card: Card,
+    pool: Iterable[Card],
+    backs: BackVectors,
+    count: int = 3,
+    text: Callable[[Card], str] = compared_text,
 ) -> list[tuple[Card, float]]:
-    """The ``count`` candidates (``distractor_candidates``) whose backs are nearest to the
-    card's, with their cosine: none at SAME_ANSWER or above, one per question (the two
-    "¿Qué es el encoder?" backs would be two answers to one other question). Ties go by
-    id."""
+    """The ``count`` candidates (``distractor_candidates``) whose ``text`` is nearest to
+    the card's, with that cosine: none whose back itself is at SAME_ANSWER or above, one
+    per question (the two "¿Qué es el encoder?" backs would be two answers to one other
+    question). Ties go by id."""
     candidates = distractor_candidates(card, pool)
     if not candidates:
         return []
     vectors = backs([card.back, *(other.back for other in candidates)])
+    same_answer = vectors[1:] @ vectors[0] >= SAME_ANSWER  # the backs, not their contexts
+    texts = [text(card), *(text(other) for other in candidates)]
+    if texts != [card.back, *(other.back for other in candidates)]:
+        vectors = backs(texts)
     similarity = vectors[1:] @ vectors[0]
     ranked = sorted(range(len(candidates)), key=lambda i: (-float(similarity[i]), candidates[i].id))
     chosen: list[tuple[Card, float]] = []
     asked: set[str] = set()
     for i in ranked:
         other = candidates[i]
-        if similarity[i] >= SAME_ANSWER or asked & questions(other.front):
+        if same_answer[i] or asked & questions(other.front):
             continue
         chosen.append((other, float(similarity[i])))
         asked |= questions(other.front)
@@ -303,10 +329,11 @@ def multiple_choice(
     backs: BackVectors | None = None,
 ) -> MultipleChoice:
     """The card's back among the ``distractors`` backs nearest to it (``nearest_
-    distractors``; ``backs`` defaults to e5's, process-wide): wrong answers on the same
-    subject, which only knowing the answer tells apart (issue 28: drawn at random from
-    the note, they were often on another subject and easy to rule out). Deterministic:
-    the same options for a card and pool, in an order ``seed`` shuffles."""
+    distractors``: a cloze's term compared in its sentence; ``backs`` defaults to e5's,
+    process-wide): wrong answers on the same subject, which only knowing the answer tells
+    apart (issue 28: drawn at random from the note, they were often on another subject
+    and easy to rule out). Deterministic: the same options for a card and pool, in an
+    order ``seed`` shuffles."""
     if distractors < 1:
         raise SettingsError(f"distractors must be >= 1, got {distractors}")
     chosen = [

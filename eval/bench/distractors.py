@@ -13,6 +13,9 @@ change, in one run:
   the same kind by e5 similarity, from other sections). For each: how many distractors
   come from the same topic as the card, their mean e5 cosine to the right back, and how
   many come from the same note. The same cards and pool for both.
+- ``cloze_context``: on every cloze card, the nearest distractors by the bare terms (the
+  rule before) and by the terms in their sentences (``quiz.compared_text``, the rule
+  now): how many come from the card's topic.
 - ``lists``: the cards whose answer is a list (a list card; or a question whose answer is
   a list after at most a lead-in paragraph, ``cards.qa_back_of``), and how many keep every
   top-level item on their back (an item is kept when its label, or its first four words,
@@ -38,7 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.study.cards import Card, CardConfig, build_cards, qa_back_of
-from assistant.study.quiz import QuizError, back_vectors, multiple_choice
+from assistant.study.quiz import (
+    QuizError,
+    back_vectors,
+    compared_text,
+    multiple_choice,
+    nearest_distractors,
+)
 from assistant.study.rules import answer_units, cut_back
 from assistant.study.sections import AnswerList, answer_list, plain, prose_sentences
 from corpus.loader import load_notes
@@ -179,6 +188,25 @@ def distractor_report(cards: list[Card], count: int, embedder: str) -> dict:
     }
 
 
+def cloze_context_report(cards: list[Card], embedder: str) -> dict:
+    """Same-topic distractors of every cloze card, its term compared bare and in context."""
+    backs = back_vectors(embedder)
+    rules = {"bare_term": lambda card: card.back, "in_its_sentence": compared_text}
+    report: dict[str, dict] = {}
+    for name, text in rules.items():
+        shown = same = 0
+        for card in (c for c in cards if c.kind == "cloze"):
+            chosen = nearest_distractors(card, cards, backs, text=text)
+            shown += len(chosen)
+            same += sum(topic(other) == topic(card) for other, _ in chosen)
+        report[name] = {
+            "distractors": shown,
+            "same_topic": same,
+            "same_topic_share": round(same / shown, 3),
+        }
+    return {"cards": sum(c.kind == "cloze" for c in cards), **report}
+
+
 def kept(listed: AnswerList, back: str) -> int:
     """How many of the list's top-level items ``back`` shows (by label, or first words)."""
     return sum(normalize(item.label) in normalize(back) for item in listed.items)
@@ -253,6 +281,7 @@ def main() -> None:
     started = time.perf_counter()
     distractors = distractor_report(cards, args.cards, args.embedder)
     seconds = time.perf_counter() - started
+    cloze_context = cloze_context_report(cards, args.embedder)
     lists = list_report(notes, cards, config)
     report = {
         "config": {
@@ -266,10 +295,12 @@ def main() -> None:
         },
         "distractors": distractors,
         "distractors_seconds": round(seconds, 1),  # embedding the backs, unless cached
+        "cloze_context": cloze_context,
         "lists": lists,
     }
     shown = {
         "distractors": {k: v for k, v in distractors.items() if k != "per_card"},
+        "cloze_context": cloze_context,
         "lists": {k: v for k, v in lists.items() if k != "per_card"},
     }
     emit(report, args.out, shown)
