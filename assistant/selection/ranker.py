@@ -249,6 +249,12 @@ def _cross_encoder(unit_vectors: UnitVectors):
     return CrossEncoderSelector(unit_vectors)
 
 
+def _pointer(unit_vectors: UnitVectors):
+    from assistant.selection.pointer import PointerSelector  # torch: loaded on demand
+
+    return PointerSelector(unit_vectors)
+
+
 def _cross_blend(unit_vectors: UnitVectors):
     return Blend("cross-blend", _cross_encoder(unit_vectors), QuoterSelector(unit_vectors), 0.7)
 
@@ -260,6 +266,7 @@ SELECTORS: dict[str, Callable[[UnitVectors], Selector]] = {
     QuoterSelector.name: QuoterSelector,
     "cross": _cross_encoder,
     "cross-blend": _cross_blend,
+    "pointer": _pointer,
 }
 
 

@@ -2,6 +2,7 @@
 
     python -m eval.bench.selector [--selectors reader,ranker] [--sets notes_dev,...]
         [--limit 300] [--passages 3] [--ranker NAME=FILE] [--cross NAME=FOLDER]
+        [--pointer NAME=FOLDER]
         [--out docs/results/selector.json]
 
 Per set and selector, over the set's questions retrieved as the assistant retrieves them
@@ -94,10 +95,10 @@ def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) 
         **{f"{n}+lists": WithLists(s, index.chunks) for n, s in selectors.items() if n != "quoter"},
     }
     # Warm the checker's unit-vector cache (shared by every selector): timings below are
-    # warm. A cross-encoder's own logits cache is not warmed: its first row pays its
+    # warm. A cross-encoder's or pointer's own cache is not warmed: its first row pays its
     # forwards; the rows after it over the same units (a blend, "+lists") reuse them.
     for selector in selectors.values():
-        if not selector.name.startswith("cross"):
+        if not selector.name.startswith(("cross", "pointer")):
             for q, hits in retrieved:
                 selector.select(q.question, hits, index.query_vector(q.question))
     for selector_name, selector in selectors.items():
@@ -149,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=FOLDER",
         help="another cross-encoder (a cross_train --out folder), as selector NAME",
     )
+    parser.add_argument(
+        "--pointer",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="a pointer adapter (a pointer_train --out folder), as selector NAME",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if not 1 <= args.passages <= 10:
@@ -167,12 +175,18 @@ def main(argv: list[str] | None = None) -> int:
 
         name, _, folder = spec.partition("=")
         selectors[name] = CrossEncoderSelector(unit_vectors, Path(folder))
+    for spec in args.pointer:
+        from assistant.selection.pointer import PointerSelector, shared_scorer  # torch
+
+        name, _, folder = spec.partition("=")
+        selectors[name] = PointerSelector(unit_vectors, shared_scorer(folder))
     report = {
         "sets": {name: bench_set(name, selectors, args.limit, args.passages) for name in names},
         "config": {
             "selectors": list(selectors),
             "rankers": args.ranker,
             "cross_encoders": args.cross,
+            "pointers": args.pointer,
             "limit": args.limit,
             "passages": args.passages,
         },
