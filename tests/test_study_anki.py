@@ -1,7 +1,9 @@
 """Anki both ways (issue 28): the .apkg carries each card's schedule and review history,
 read back here with sqlite3; a package changed as Anki changes it (new revlog rows, the
 card's interval and due day) comes back into the deck once, each touched card set to the
-FSRS replay of its whole history; a bad file is one Spanish line and the deck unchanged."""
+FSRS replay of its whole history; a suspended card goes suspended (queue -1) and a card
+suspended or put back in Anki comes back so, when Anki changed it last; a bad file is one
+Spanish line and the deck unchanged."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from assistant.study.anki_import import AnkiImportError, import_anki
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.export import ANKI_MODEL_ID, export_deck
+from assistant.study.merge import Suspension, suspension_wins
 from assistant.study.schedule import ReviewState, ScheduleConfig, replay
 from corpus.loader import load_notes
 from tests.conftest import NOTES
@@ -188,6 +191,112 @@ def test_reviews_made_in_anki_come_back_once(deck_path, tmp_path):
         again = import_anki(deck, package)
         assert (again.added, again.cards, again.duplicates) == (0, 0, again.reviews)
         assert _state(deck) == merged
+
+
+def _anki_card(collection: Path, guid: str) -> tuple:
+    """(type, queue, due, ivl, mod) of the package's card for ``guid``."""
+    connection = sqlite3.connect(collection)
+    row = connection.execute(
+        "SELECT c.type, c.queue, c.due, c.ivl, c.mod FROM cards c JOIN notes n "
+        "ON n.id = c.nid WHERE n.guid = ?",
+        (guid,),
+    ).fetchone()
+    connection.close()
+    return row
+
+
+def _suspend_in_anki(collection: Path, guid: str, suspended: bool, when: datetime) -> None:
+    """What Anki writes when a card is suspended (queue -1) or put back (its queue from its
+    type, as Anki restores it): the queue and the card's mod, nothing else."""
+    connection = sqlite3.connect(collection)
+    connection.execute(
+        "UPDATE cards SET queue = CASE WHEN ? THEN -1 ELSE type END, mod = ? "
+        "WHERE nid = (SELECT id FROM notes WHERE guid = ?)",
+        (suspended, int(when.timestamp()), guid),
+    )
+    connection.commit()
+    connection.close()
+
+
+def _statuses(deck: Deck) -> dict[str, str]:
+    return {row.card.id: row.status for row in deck.cards(include_retired=True)}
+
+
+def test_a_suspended_card_goes_suspended_and_anki_suspensions_come_back(deck_path, tmp_path):
+    suspended_here = START + timedelta(days=2)
+    with Deck.open(deck_path) as deck:
+        ids = [row.card.id for row in deck.cards()]
+        reviewed, fresh, active, deleted = ids[1], ids[5], ids[0], ids[6]
+        deck.suspend(reviewed, now=suspended_here)
+        deck.suspend(fresh, now=suspended_here)
+        deck.delete(deleted, now=suspended_here)
+        state = deck.get(reviewed).state
+    package = _export(deck_path, tmp_path / "mazo.apkg")
+    collection = _collection(package, tmp_path)
+
+    # Suspended in the package as Anki suspends: queue -1, the schedule kept.
+    (crt,) = sqlite3.connect(collection).execute("SELECT crt FROM col").fetchone()
+    kind, queue, due, ivl, _ = _anki_card(collection, reviewed)
+    assert (kind, queue) == (anki_format.CARD_TYPE[state.state], -1)
+    assert due == anki_format.day_number(state.due, crt) and ivl >= 1
+    assert _anki_card(collection, fresh)[:2] == (0, -1)
+    assert _anki_card(collection, active)[1] == 2  # in study: its review queue
+    assert _anki_card(collection, deleted) is None  # deleted: not exported
+
+    # In Anki, later: the suspended card put back, an active one suspended.
+    in_anki = START + timedelta(days=3)
+    _suspend_in_anki(collection, reviewed, False, in_anki)
+    _suspend_in_anki(collection, active, True, in_anki)
+    _rezip(collection, package)
+    with Deck.open(deck_path) as deck:
+        reviews = deck.reviews()
+        report = import_anki(deck, package)
+        assert (report.suspended, report.resumed, report.added) == (1, 1, 0)
+        assert "como en Anki: 1 suspendida y 1 reanudada" in report.summary()
+        statuses = _statuses(deck)
+        assert statuses[reviewed] == state.state and deck.get(reviewed).state == state
+        assert statuses[active] == "suspended" and statuses[fresh] == "suspended"
+        assert statuses[deleted] == "deleted"
+        assert active not in {row.card.id for row in deck.due(in_anki + timedelta(days=900))}
+        assert deck.reviews() == reviews  # the reviews merge once, as before
+        merged = (_state(deck), statuses)
+
+    with Deck.open(deck_path) as deck:  # the same file again: nothing changes
+        again = import_anki(deck, package)
+        assert (again.suspended, again.resumed, again.added) == (0, 0, 0)
+        assert (_state(deck), _statuses(deck)) == merged
+
+    # Resumed here after Anki's change: the deck's later change stays.
+    with Deck.open(deck_path) as deck:
+        deck.resume(active, now=in_anki + timedelta(hours=1))
+        later = import_anki(deck, package)
+        assert (later.suspended, later.resumed) == (0, 0)
+        assert deck.get(active).status == "review"
+
+
+T = START  # the times of the table below, in hours after START
+
+
+def _at(hours: float | None) -> datetime | None:
+    return None if hours is None else T + timedelta(hours=hours)
+
+
+# (suspended in Anki, its change there, ours suspended since, ours resumed at) -> Anki's wins
+SUSPENSIONS = [
+    (True, 5, None, None, True),  # never changed here: the file says it
+    (True, 5, None, 3, True),  # resumed here, suspended in Anki later
+    (True, 5, None, 7, False),  # resumed here after Anki's change
+    (False, 5, 3, None, True),  # suspended here, put back in Anki later
+    (False, 5, 7, None, False),  # suspended here after Anki's change
+    (True, 5, 3, None, False),  # the same on both sides: nothing to take
+    (False, 5, None, None, False),
+]
+
+
+@pytest.mark.parametrize("theirs, changed, suspended, resumed, wins", SUSPENSIONS)
+def test_the_later_change_of_a_suspension_wins(theirs, changed, suspended, resumed, wins):
+    incoming = Suspension("card", theirs, _at(changed))
+    assert suspension_wins(incoming, _at(suspended), _at(resumed)) is wins
 
 
 def test_a_note_without_the_id_field_is_found_by_its_guid(deck_path, tmp_path):

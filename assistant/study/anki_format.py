@@ -6,7 +6,7 @@ checked against the ``anki`` 26.9 package answering cards with FSRS on):
 
 - ``cards.type`` 0 new, 1 learning, 2 review, 3 relearning; ``queue`` 0 new, 1 learning
   (``due`` in epoch seconds), 2 review and 3 learning past a day (``due`` in days since
-  the collection's ``crt``); ``ivl`` days; ``left`` the learning steps still to go;
+  the collection's ``crt``), -1 suspended (type, due and ivl kept); ``ivl`` days; ``left`` the learning steps still to go;
   ``factor`` the SM-2 ease in permille, which FSRS ignores (2500, Anki's starting ease).
 - ``cards.data``: JSON with the FSRS memory ``s`` (stability, days) and ``d`` (difficulty,
   1-10), ``dr`` the desired retention, ``decay`` FSRS-6's w20 and ``lrt`` the last review
@@ -47,6 +47,7 @@ REVIEW_TYPES = frozenset({0, 1, 2})
 
 CARD_TYPE = {"new": 0, "learning": 1, "review": 2, "relearning": 3}
 QUEUE_LEARNING, QUEUE_REVIEW, QUEUE_DAY_LEARNING = 1, 2, 3
+QUEUE_SUSPENDED = -1  # the card's type, due and ivl stay; buried cards (-2, -3) are not
 STARTING_EASE = 2500  # permille; FSRS schedules without it
 DAY_SECONDS = 86_400
 

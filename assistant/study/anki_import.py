@@ -16,8 +16,11 @@ other types are counted apart. Every revlog row of a matched card that is a revi
 which adds those the log lacks and replays each touched card's whole history with FSRS,
 all in one transaction: importing the same file twice adds nothing the second time.
 
-What Anki does to a card beyond reviews (forget, reschedule by hand, suspend, bury) does
-not travel: the deck's schedule is what its reviews imply.
+A card suspended in Anki (``cards.queue`` -1) comes back suspended, and one put back in
+study there comes back active, when Anki changed the card after the deck's last suspend or
+resume of it (merge.py says the rule and its limit); same transaction. Anything else Anki
+does to a card beyond reviews (forget, reschedule by hand, bury) does not travel: the
+deck's schedule is what its reviews imply.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ import zipfile
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.study import anki_format
 from assistant.study.export import ANKI_MODEL_ID, ANKI_MODEL_NAME
-from assistant.study.merge import PastReview
+from assistant.study.merge import PastReview, Suspension
 from corpus.errors import AssistantError
 
 if TYPE_CHECKING:
@@ -56,12 +60,13 @@ class AnkiImportError(AssistantError):
 @dataclass(frozen=True)
 class AnkiNote:
     """A note of the package: the deck card id it names, whether it is of the assistant's
-    note type, and the reviews of its first card."""
+    note type, and the reviews and suspension of its first card."""
 
     card_id: str
     ours: bool
     reviews: tuple[PastReview, ...]
     skipped: int  # revlog rows that are not reviews (manual reschedules, previews)
+    suspension: Suspension | None = None  # None: the note has no first card
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ class ImportReport:
     duplicates: int
     cards: int  # cards whose state was replayed
     skipped: int
+    suspended: int = 0  # cards suspended, as they are in Anki
+    resumed: int = 0  # cards put back in study, as they are in Anki
 
     def to_dict(self) -> dict:
         return {
@@ -90,6 +97,8 @@ class ImportReport:
             "duplicates": self.duplicates,
             "cards": self.cards,
             "skipped": self.skipped,
+            "suspended": self.suspended,
+            "resumed": self.resumed,
         }
 
     def summary(self) -> str:
@@ -104,6 +113,13 @@ class ImportReport:
         if self.other_notes:
             line += f"; {self.other_notes} notas de otros tipos, ignoradas"
         line += ")"
+        changed = [
+            f"{count} {word if count == 1 else word + 's'}"
+            for count, word in ((self.suspended, "suspendida"), (self.resumed, "reanudada"))
+            if count
+        ]
+        if changed:
+            line += "; como en Anki: " + " y ".join(changed)
         if self.matched and not self.reviews:
             line += (
                 ". El paquete no trae repasos: expórtalo desde Anki marcando «Include "
@@ -182,7 +198,13 @@ def _read_notes(connection: sqlite3.Connection) -> list[AnkiNote]:
     if not {"col", "notes", "cards", "revlog"} <= tables:
         raise sqlite3.DatabaseError("no notes, cards or revlog table")
     types = _note_types(connection, tables)
-    first_card = dict(connection.execute("SELECT id, nid FROM cards WHERE ord = 0"))
+    first_card: dict[int, int] = {}
+    queue_and_mod: dict[int, tuple[int, int]] = {}
+    for cid, nid, queue, mod in connection.execute(
+        "SELECT id, nid, queue, mod FROM cards WHERE ord = 0"
+    ):
+        first_card[cid] = nid
+        queue_and_mod[nid] = (queue, mod)
     reviews: dict[int, list[PastReview]] = defaultdict(list)
     skipped: dict[int, int] = defaultdict(int)
     notes = {}
@@ -214,9 +236,22 @@ def _read_notes(connection: sqlite3.Connection) -> list[AnkiNote]:
             )
         )
     return [
-        AnkiNote(card_id, ours, tuple(reviews[nid]), skipped[nid])
+        AnkiNote(
+            card_id,
+            ours,
+            tuple(reviews[nid]),
+            skipped[nid],
+            _suspension(card_id, *queue_and_mod[nid]) if nid in queue_and_mod else None,
+        )
         for nid, (card_id, ours) in notes.items()
     ]
+
+
+def _suspension(card_id: str, queue: int, mod: int) -> Suspension:
+    """The first card's suspension in Anki, dated by its last change (mod, epoch seconds)."""
+    return Suspension(
+        card_id, queue == anki_format.QUEUE_SUSPENDED, datetime.fromtimestamp(mod, UTC)
+    )
 
 
 def read_package(path: str | Path) -> list[AnkiNote]:
@@ -254,15 +289,16 @@ def read_package(path: str | Path) -> list[AnkiNote]:
 
 
 def import_anki(deck: Deck, path: str | Path) -> ImportReport:
-    """Merge the reviews of ``path`` into ``deck`` (read whole first, then one
-    transaction after refreshing the deck's backup)."""
+    """Merge the reviews and suspensions of ``path`` into ``deck`` (read whole first,
+    then one transaction after refreshing the deck's backup)."""
     path = check_package(path)
     notes = read_package(path)
     known = {row.card.id for row in deck.cards(include_retired=True)}
     matched = [note for note in notes if note.card_id in known]
     reviews = [review for note in matched for review in note.reviews]
+    suspensions = [note.suspension for note in matched if note.suspension is not None]
     deck.backup()
-    merged = deck.merge_reviews(reviews)
+    merged = deck.merge_reviews(reviews, suspensions)
     return ImportReport(
         file=path.name,
         matched=len({note.card_id for note in matched}),
@@ -273,4 +309,6 @@ def import_anki(deck: Deck, path: str | Path) -> ImportReport:
         duplicates=merged.duplicates,
         cards=merged.cards,
         skipped=sum(note.skipped for note in matched),
+        suspended=merged.suspended,
+        resumed=merged.resumed,
     )

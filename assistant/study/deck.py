@@ -13,7 +13,8 @@ back the rest on the next open.
 order, as many as the day's limit (``ScheduleConfig.new_per_day``) still lets in.
 
 Reviews made in Anki come in through ``merge_reviews`` (merge.py plans it): the log gains
-those it lacks and each touched card takes the FSRS replay of its whole history.
+those it lacks and each touched card takes the FSRS replay of its whole history; a card
+suspended or put back in study there comes back so, when Anki changed it last.
 
 The student's own changes (the card browser: ``edit``, ``suspend``, ``resume``, ``delete``,
 ``add``) live in columns of their own (schema.py), so a rebuild from the notes refreshes
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from assistant.study import edits, review_log, schedule
 from assistant.study.cards import Card
-from assistant.study.merge import MergeReport, PastReview
+from assistant.study.merge import MergeReport, PastReview, Suspension
 from assistant.study.records import DeckCard, ReviewRecord, SyncReport
 from assistant.study.rows import (
     CARD_COLUMNS,
@@ -358,16 +359,23 @@ class Deck:
             connection.execute(OUT_OF_STUDY)
         return plan.report
 
-    def merge_reviews(self, reviews: Iterable[PastReview]) -> MergeReport:
+    def merge_reviews(
+        self, reviews: Iterable[PastReview], suspensions: Iterable[Suspension] = ()
+    ) -> MergeReport:
         """Add reviews made elsewhere (Anki) that the log lacks, and set each card they
-        touch to the FSRS replay of its whole history (merge.py); one transaction."""
+        touch to the FSRS replay of its whole history (merge.py); take each card's
+        ``suspensions`` state where that side changed the card last
+        (merge.suspension_wins). One transaction."""
         by_card: dict[str, list[PastReview]] = defaultdict(list)
         for review in reviews:
             by_card[review.card_id].append(review)
+        suspensions = list(suspensions)
         with self.transaction() as connection:
-            for card_id in by_card:
+            for card_id in {*by_card, *(state.card_id for state in suspensions)}:
                 self.get(card_id)  # an unknown id is an error, never a new card
-            return review_log.merge(connection, by_card, self._scheduler)
+            merged = review_log.merge(connection, by_card, self._scheduler)
+            suspended, resumed = edits.merge_suspensions(connection, suspensions)
+        return replace(merged, suspended=suspended, resumed=resumed)
 
     # -- the student's changes (the card browser) --------------------------------------
 
@@ -384,17 +392,17 @@ class Deck:
 
     def suspend(self, card_id: str, now: datetime | None = None) -> DeckCard:
         """Take a card out of study until ``resume``: never due, its schedule kept."""
-        return self._mark(card_id, "suspended = COALESCE(suspended, ?)", now)
+        return self._mark(card_id, edits.SUSPEND, now)
 
-    def resume(self, card_id: str) -> DeckCard:
+    def resume(self, card_id: str, now: datetime | None = None) -> DeckCard:
         """Put a suspended card back in study (due when it was due, unless it left the
-        notes meanwhile)."""
-        return self._mark(card_id, "suspended = NULL")
+        notes meanwhile); ``now`` is kept as the suspension's last change here."""
+        return self._mark(card_id, edits.RESUME, now)
 
     def delete(self, card_id: str, now: datetime | None = None) -> DeckCard:
         """Delete a card for good: hidden and never due; the row and its reviews stay (the
         statistics' history), and a rebuild that builds it again leaves it deleted."""
-        return self._mark(card_id, "deleted = COALESCE(deleted, ?)", now)
+        return self._mark(card_id, edits.DELETE, now)
 
     def _mark(self, card_id: str, assignment: str, now: datetime | None = None) -> DeckCard:
         with self.transaction() as connection:

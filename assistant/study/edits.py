@@ -1,17 +1,20 @@
 """The student's own changes to the deck's cards, the card browser's writes (issue 28):
 an edit of a card's text, a suspension or deletion (and their undoing), a card written by
-hand and where it sits in note order. They live in columns of their own (schema.py), so a
-rebuild from the notes never undoes them. Each runs inside the caller's transaction
-(Deck.transaction); Deck.edit, suspend, resume, delete and add are the way in.
+hand and where it sits in note order; and the suspensions made in Anki, taken back. They
+live in columns of their own (schema.py), so a rebuild from the notes never undoes them.
+Each runs inside the caller's transaction (Deck.transaction); Deck.edit, suspend, resume,
+delete, add and merge_reviews are the way in.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 
 from assistant.study.cards import Card
-from assistant.study.rows import insert_card, iso
+from assistant.study.merge import Suspension, suspension_wins
+from assistant.study.rows import insert_card, iso, parse_time
 from assistant.study.schema import OUT_OF_STUDY
 from assistant.study.storage import DeckError
 
@@ -43,6 +46,43 @@ def mark(connection: sqlite3.Connection, card_id: str, assignment: str, now: dat
     params = (card_id,) if "?" not in assignment else (iso(now), card_id)
     connection.execute(f"UPDATE cards SET {assignment} WHERE id = ?", params)
     connection.execute(OUT_OF_STUDY)
+
+
+# The assignments of ``mark``: when a card was suspended (the first time, if twice), put
+# back in study (only when it was suspended: ``resumed`` dates a real change), deleted.
+SUSPEND = "suspended = COALESCE(suspended, ?)"
+RESUME = "resumed = CASE WHEN suspended IS NULL THEN resumed ELSE ? END, suspended = NULL"
+DELETE = "deleted = COALESCE(deleted, ?)"
+
+
+def merge_suspensions(
+    connection: sqlite3.Connection, incoming: Iterable[Suspension]
+) -> tuple[int, int]:
+    """Each card suspended or put back in study as ``incoming`` says where that side
+    changed it last (merge.suspension_wins), dated by its change there; a deleted card is
+    left alone. Returns how many were (suspended, resumed)."""
+    suspended = resumed = 0
+    for state in incoming:
+        row = connection.execute(
+            "SELECT suspended, resumed, deleted FROM cards WHERE id = ?", (state.card_id,)
+        ).fetchone()
+        if row is None or row[2] is not None:
+            continue
+        if not suspension_wins(state, parse_time(row[0]), parse_time(row[1])):
+            continue
+        if state.suspended:
+            connection.execute(
+                "UPDATE cards SET suspended = ? WHERE id = ?", (iso(state.changed), state.card_id)
+            )
+            suspended += 1
+        else:
+            connection.execute(
+                "UPDATE cards SET suspended = NULL, resumed = ? WHERE id = ?",
+                (iso(state.changed), state.card_id),
+            )
+            resumed += 1
+    connection.execute(OUT_OF_STUDY)
+    return suspended, resumed
 
 
 def add_manual(connection: sqlite3.Connection, card: Card, now: datetime, deck: str) -> None:

@@ -15,6 +15,11 @@ from that memory state. Anki takes a card's schedule and history only when it ad
 card: for a note it already has, it updates the text and keeps its own schedule (reviews
 made there come back with ``cards import --anki``, anki_import.py).
 
+A suspended card goes suspended (``cards.queue`` -1, its type, due date and interval
+kept, as Anki suspends), so that it stays out of study there too; the import brings a
+suspension or its end made in Anki back (merge.py). Deleted cards and cards whose section
+left the notes are not exported.
+
 The note type has a fifth field, ``Id``, holding the card id (the import matches notes by
 it; the guid is the fallback). The note type keeps its id, but Anki compares note types by
 their fields: a student who imported an earlier four-field package gets, on the next
@@ -193,24 +198,28 @@ def write_anki(
     model = anki_model()
     deck = genanki.Deck(ANKI_DECK_ID, deck_name)
     states: dict[str, ReviewState] = {}
+    suspended: set[str] = set()
     for item in cards:
         card = item.card if isinstance(item, DeckCard) else item
+        note = genanki.Note(
+            model=model,
+            fields=[
+                _html(card.front),
+                _html(card.back),
+                _html(_source(card)),
+                _html(card.full_back or card.back),
+                card.id,
+            ],
+            guid=card.id,
+            tags=_tags(card),
+        )
         if isinstance(item, DeckCard):
             states[card.id] = item.state
-        deck.add_note(
-            genanki.Note(
-                model=model,
-                fields=[
-                    _html(card.front),
-                    _html(card.back),
-                    _html(_source(card)),
-                    _html(card.full_back or card.back),
-                    card.id,
-                ],
-                guid=card.id,
-                tags=_tags(card),
-            )
-        )
+            if item.suspended is not None:
+                suspended.add(card.id)
+                for anki_card in note.cards:
+                    anki_card.suspend = True  # genanki writes it with queue -1
+        deck.add_note(note)
     package = genanki.Package(deck)
     # Package.write_to_file leaves its collection in the system temp folder; this is its
     # body with the collection in a folder that is removed, zipped in memory, then
@@ -222,7 +231,7 @@ def write_anki(
         ids = itertools.count(int(timestamp * 1000))  # genanki's own note/card ids
         package.write_to_db(connection.cursor(), timestamp, ids)
         if states:
-            _write_schedule(connection, states, reviews, config or ScheduleConfig())
+            _write_schedule(connection, states, reviews, config or ScheduleConfig(), suspended)
         connection.commit()
         connection.close()
         buffer = io.BytesIO()
@@ -238,8 +247,10 @@ def _write_schedule(
     states: dict[str, ReviewState],
     reviews: Iterable[ReviewRecord],
     config: ScheduleConfig,
+    suspended: set[str],
 ) -> None:
-    """Set each card's Anki scheduling columns and add its reviews to ``revlog``."""
+    """Set each card's Anki scheduling columns and add its reviews to ``revlog``; a card
+    in ``suspended`` keeps its type, due date and interval with queue -1."""
     (crt,) = connection.execute("SELECT crt FROM col").fetchone()
     anki_ids = dict(
         connection.execute("SELECT n.guid, c.id FROM notes n JOIN cards c ON c.nid = n.id")
@@ -258,7 +269,7 @@ def _write_schedule(
                 "lapses = ?, left = ?, data = ? WHERE id = ?",
                 (
                     columns.type,
-                    columns.queue,
+                    anki_format.QUEUE_SUSPENDED if card_id in suspended else columns.queue,
                     columns.due,
                     columns.ivl,
                     columns.factor,
@@ -279,8 +290,14 @@ def _write_schedule(
 def export_deck(
     deck: Deck, out: Path, deck_name: str = DEFAULT_DECK_NAME, inputs: Iterable[Path] = ()
 ) -> int:
-    """The deck's active cards as an Anki package with their schedule and history."""
-    return write_anki(deck.cards(), out, deck_name, inputs, deck.reviews(), deck.config)
+    """The deck's cards in study and its suspended ones (suspended there too) as an Anki
+    package with their schedule and history."""
+    cards = [
+        row
+        for row in deck.cards(include_retired=True)
+        if row.retired is None or (row.status == "suspended" and row.gone is None)
+    ]
+    return write_anki(cards, out, deck_name, inputs, deck.reviews(), deck.config)
 
 
 # A cell a spreadsheet would run as a formula ("=HYPERLINK(...)", "+1", "@SUM", "-2+3"):

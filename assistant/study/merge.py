@@ -7,6 +7,16 @@ ids must be unique), and nobody answers the same card twice within a second. The
 state is then the FSRS replay of every review, old and new, in time order; the log's
 existing rows stay as they were written (what the scheduler said then), and each new row
 gets the states before and after it from the replay.
+
+A card suspended or put back in study on one side comes back so on the other
+(``suspension_wins``): when the file and the deck disagree, the side that changed the card
+last wins. Anki does not date a suspension, only a card's last change of any kind
+(``cards.mod``, in seconds); the deck dates its own (``suspended``, ``resumed``;
+schema.py). So the file wins when Anki changed the card after the deck's last suspend or
+resume, or when the deck never suspended nor resumed it (then only Anki can have made the
+difference). A known limit: ``mod`` moves with a review too, so a card reviewed in Anki
+after it was suspended (or resumed) here takes Anki's state. A suspension taken from the
+file is dated by ``mod``, so importing the same file again changes nothing.
 """
 
 from __future__ import annotations
@@ -58,14 +68,48 @@ class CardMerge:
 
 @dataclass(frozen=True)
 class MergeReport:
-    """``added`` reviews new to the log, ``duplicates`` already in it, ``cards`` replayed."""
+    """``added`` reviews new to the log, ``duplicates`` already in it, ``cards`` replayed;
+    ``suspended`` and ``resumed``: cards whose suspension the file's state changed."""
 
     added: int
     duplicates: int
     cards: int
+    suspended: int = 0
+    resumed: int = 0
 
     def to_dict(self) -> dict:
-        return {"added": self.added, "duplicates": self.duplicates, "cards": self.cards}
+        return {
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "cards": self.cards,
+            "suspended": self.suspended,
+            "resumed": self.resumed,
+        }
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """A card's suspension as another collection (Anki) holds it: whether it is suspended
+    there and when that collection last changed the card (Anki's ``cards.mod``)."""
+
+    card_id: str
+    suspended: bool
+    changed: datetime
+
+    def __post_init__(self) -> None:
+        as_utc(self.changed)
+
+
+def suspension_wins(
+    incoming: Suspension, suspended: datetime | None, resumed: datetime | None
+) -> bool:
+    """Whether ``incoming`` replaces the deck's state of its card: suspended since
+    ``suspended`` (None: in study), last resumed at ``resumed`` (None: never). The rule is
+    the module's: on a difference, the later change wins, the file's when the deck has none."""
+    if incoming.suspended == (suspended is not None):
+        return False
+    ours = suspended or resumed
+    return ours is None or as_utc(incoming.changed) > as_utc(ours)
 
 
 def _seen(times: list[datetime], moment: datetime) -> bool:

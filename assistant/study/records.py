@@ -24,6 +24,7 @@ class DeckCard:
     manual: bool = False  # added by hand (the card browser)
     suspended: datetime | None = None
     deleted: datetime | None = None
+    gone: datetime | None = None  # when its section (a manual card's note) left the notes
 
     @property
     def status(self) -> str:

@@ -17,12 +17,13 @@ CARD_COLUMNS = (
     "id, kind, COALESCE(edited_front, front), COALESCE(edited_back, back), full_back, source, "
     "heading, chunk_id, span_start, span_end, state, step, stability, difficulty, due, "
     "last_review, retired, edited_front IS NOT NULL OR edited_back IS NOT NULL, manual, "
-    "suspended, deleted"
+    "suspended, deleted, gone"
 )
 # What a rebuild compares with the notes: their own text, "retired" when the section left.
 NOTE_COLUMNS = (
     "id, kind, front, back, full_back, source, heading, chunk_id, span_start, span_end, "
-    "state, step, stability, difficulty, due, last_review, gone, 0, manual, NULL, deleted"
+    "state, step, stability, difficulty, due, last_review, gone, 0, manual, NULL, deleted, "
+    "gone"
 )
 
 
@@ -39,7 +40,7 @@ def deck_card(row: tuple) -> DeckCard:
     """A row of CARD_COLUMNS (or NOTE_COLUMNS) as the record the deck hands out."""
     (identity, kind, front, back, full_back, source, heading, chunk_id, start, end) = row[:10]
     (state, step, stability, difficulty, due, last_review, retired) = row[10:17]
-    (edited, manual, suspended, deleted) = row[17:]
+    (edited, manual, suspended, deleted, gone) = row[17:]
     card = Card(
         id=identity,
         kind=kind,
@@ -68,6 +69,7 @@ def deck_card(row: tuple) -> DeckCard:
         manual=bool(manual),
         suspended=parse_time(suspended),
         deleted=parse_time(deleted),
+        gone=parse_time(gone),
     )
 
 

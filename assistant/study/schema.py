@@ -15,6 +15,9 @@ The card browser's columns of ``cards`` (issue 28) are added apart, by name:
   while its note is in the folder.
 - ``suspended``, ``deleted``: when the student did it (NULL: not). A deleted card stays,
   with its reviews, and is hidden.
+- ``resumed``: when a suspended card was last put back in study. With ``suspended`` it
+  dates the deck's last change of a card's suspension, which an Anki import weighs against
+  Anki's (merge.anki_suspension_wins).
 - ``gone``: when its section (for a manual card, its note) left the notes; before these
   columns ``retired`` meant that alone.
 - ``retired`` now says whether the card is out of study, for any of those reasons:
@@ -83,6 +86,7 @@ COLUMNS: dict[str, str] = {
     "suspended": "TEXT",
     "deleted": "TEXT",
     "gone": "TEXT",
+    "resumed": "TEXT",
 }
 
 # Run after every write that sets one of the reasons: ``retired`` follows them.

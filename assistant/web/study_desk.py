@@ -363,7 +363,8 @@ class StudyDesk:
 
     def export(self, fmt: ExportFormat) -> tuple[Path, int]:
         """The deck's active cards as an Anki package (with each card's schedule and its
-        reviews: export.export_deck) or CSV: (file, cards written)."""
+        reviews, and its suspended cards suspended: export.export_deck) or CSV: (file,
+        cards written)."""
         if fmt not in ("apkg", "csv"):
             raise StudyError(f"Formato de exportación no válido: {fmt!r}; usa apkg o csv")
         out = check_output(self.exports_dir / f"{EXPORT_NAME}.{fmt}", f".{fmt}", self._inputs())
