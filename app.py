@@ -651,8 +651,9 @@ def study_tab_ui(app: StudyApp) -> StudyTab:
 def card_browser_ui(app: StudyApp, tab: StudyTab) -> None:
     """The "Tarjetas" accordion under the card: find cards by text, note (nota:…) or tag
     (#…); a clicked row's card to edit (same id and reviews), suspend, resume or delete
-    (asked first); a card added by hand to a section of a note. Each change redraws the
-    study card and its counts: a card suspended while on screen goes."""
+    (asked first); a deleted card back ("Recuperar"); a card added by hand to a section of
+    a note. Each change redraws the study card and its counts: a card suspended while on
+    screen goes."""
     hidden = {"api_visibility": "private"}
     with gr.Accordion("Tarjetas: buscar, editar, añadir", open=False) as accordion:
         with gr.Row(equal_height=True):
@@ -691,6 +692,10 @@ def card_browser_ui(app: StudyApp, tab: StudyTab) -> None:
                         "Sí, borrar la tarjeta", variant="stop", elem_id="cards-confirm-delete"
                     )
                     cancel = gr.Button("Cancelar", elem_id="cards-cancel-delete")
+        gr.Markdown("**Recuperar una tarjeta borrada**, con su id y sus repasos")
+        with gr.Row(equal_height=True):
+            deleted = gr.Dropdown([], label="Tarjetas borradas", scale=4, elem_id="cards-deleted")
+            undelete = gr.Button("Recuperar", scale=1, elem_id="cards-undelete")
         gr.Markdown("**Añadir una tarjeta** a una sección de tus notas")
         with gr.Row():
             note = gr.Dropdown([], label="Nota", elem_id="cards-new-note")
@@ -702,7 +707,7 @@ def card_browser_ui(app: StudyApp, tab: StudyTab) -> None:
     done = [line, table, *editing]  # what every change redraws
     accordion.expand(app.cards_find, query, table, **hidden).then(
         app.cards_notes, None, note, **hidden
-    )
+    ).then(app.cards_deleted, None, deleted, **hidden)
     gr.on([search.click, query.submit], app.cards_find, query, table, **hidden)
     table.select(app.cards_pick, None, editing, **hidden)
     delete.click(app.cards_confirm_delete, picked, [confirm_box, question], **hidden)
@@ -712,7 +717,10 @@ def card_browser_ui(app: StudyApp, tab: StudyTab) -> None:
         save.click(app.cards_save, [picked, front, back, query], done, **hidden),
         suspend.click(app.cards_suspend, [picked, query], done, **hidden),
         resume.click(app.cards_resume, [picked, query], done, **hidden),
-        confirm.click(app.cards_delete, [picked, query], done, **hidden),
+        confirm.click(app.cards_delete, [picked, query], done, **hidden).then(
+            app.cards_deleted, None, deleted, **hidden
+        ),
+        undelete.click(app.cards_undelete, [deleted, query], [*done, deleted], **hidden),
         add.click(
             app.cards_add,
             [note, section, new_front, new_back, query],

@@ -1,6 +1,6 @@
 """The card browser (issue 28): find cards by text, note or tag; edit a card's front and
 back (same id, same reviews, and a rebuild from the notes keeps the edit); suspend, resume
-and delete (never due, the reviews kept); add a card by hand to a note's section (kept by
+and delete (never due, the reviews kept), and undelete a deleted card; add a card by hand to a note's section (kept by
 rebuilds while its note is there). An older deck gets the browser's columns when opened
 and stays readable. The app's Anki export carries the schedule, and its Anki import
 merges reviews and says so in one line. Over a copy of the default notes plus a tagged
@@ -8,6 +8,7 @@ note, with the fake embedder; no chat model."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,13 @@ import pytest
 import app as study_app
 from assistant.cli.main import main
 from assistant.study import schema
-from assistant.study.browse import BrowseError, CardQuery, browse_rows, status_label
+from assistant.study.browse import (
+    BrowseError,
+    CardQuery,
+    browse_rows,
+    deleted_choices,
+    status_label,
+)
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.storage import DeckError
@@ -260,6 +267,37 @@ def test_a_deleted_card_is_hidden_never_due_and_keeps_its_reviews(desk, index):
     assert desk.stats(now=T0)["reviews"] == 1
 
 
+def test_a_deleted_card_is_undeleted_with_its_id_schedule_and_reviews(desk, index):
+    row = _transfer(desk)
+    _review(desk, row.card.id)
+    reviewed = desk.card(row.card.id)
+    other = desk.find("#rnn")[0]
+    assert desk.find(deleted=True) == []
+    desk.delete_card(row.card.id)
+    desk.delete_card(other.card.id)
+    listed = desk.find(deleted=True)  # the last deleted first
+    assert [r.card.id for r in listed] == [other.card.id, row.card.id]
+    assert [r.card.id for r in desk.find("#rnn", deleted=True)] == [other.card.id]
+    ((label, card_id),) = deleted_choices(desk.find(f'"{TRANSFER}"', deleted=True))
+    assert card_id == row.card.id and label.startswith(TRANSFER) and "borrada el" in label
+
+    restored = desk.undelete_card(row.card.id)
+    assert (restored.card.id, restored.status, restored.deleted) == (row.card.id, "learning", None)
+    assert restored.state == reviewed.state and len(_reviews(desk, row.card.id)) == 1
+    assert row.card.id in _active_ids(desk) and row.card.id in _due_ids(desk)
+    assert [r.card.id for r in desk.find(deleted=True)] == [other.card.id]
+    _rebuild(desk, index)  # a rebuild keeps it in study
+    assert desk.card(row.card.id).status == "learning"
+
+    with pytest.raises(DeckError, match="no está borrada"):
+        desk.undelete_card(row.card.id)
+    with pytest.raises(DeckError, match="No hay ninguna tarjeta"):
+        desk.undelete_card("0" * 16)
+    # Suspended before it was deleted: restored, it is still suspended.
+    desk.suspend_card(other.card.id)
+    assert desk.undelete_card(other.card.id).status == "suspended"
+
+
 # -- adding by hand ------------------------------------------------------------------------
 
 
@@ -440,6 +478,19 @@ def test_the_browser_callbacks_find_pick_edit_suspend_delete_and_add(app):
     with pytest.raises(gr.Error, match="Elige una tarjeta"):
         app.cards_save(None, "a", "b", "")
 
+    listed = app.cards_deleted()
+    assert [value for _, value in listed["choices"]] == [card_id]
+    assert listed["label"] == "Tarjetas borradas: 1" and listed["value"] is None
+    restored = app.cards_undelete(card_id, phrase)
+    assert restored[LINE].startswith("Recuperada: el mismo id") and restored[PICKED] == card_id
+    assert _visible(restored[EDITOR]) and restored[BACK] == "Mi resumen."
+    assert restored[TABLE]["label"] == "2 tarjetas"
+    assert restored[-1]["choices"] == [] and restored[-1]["label"] == "No hay tarjetas borradas"
+    with pytest.raises(gr.Error, match="Elige una tarjeta borrada"):
+        app.cards_undelete(None, "")
+    with pytest.raises(gr.Error, match="no está borrada"):
+        app.cards_undelete(card_id, "")
+
     assert TAGGED in app.cards_notes()["choices"]
     sections = app.cards_sections(TAGGED)
     assert sections["value"] == "Redes recurrentes" and SECTION in sections["choices"]
@@ -457,6 +508,7 @@ def test_the_study_tab_has_the_browser_and_the_anki_import(app):
     wanted = {"cards-query", "cards-table", "cards-front", "cards-back", "cards-save"}
     wanted |= {"cards-suspend", "cards-resume", "cards-delete", "cards-confirm-delete"}
     wanted |= {"cards-new-note", "cards-new-section", "cards-add", "study-import"}
+    wanted |= {"cards-deleted", "cards-undelete"}
     assert wanted <= ids
 
 
@@ -480,6 +532,21 @@ def test_the_command_line_finds_edits_suspends_deletes_and_adds(desk, notes, cap
     assert capsys.readouterr().out.splitlines()[-1].startswith("Añadida")
     assert main(["cards", "edit", *deck, "--card", card_id]) == 2
     assert "--front, --back" in capsys.readouterr().err
+
+    assert main(["cards", "find", *deck, "--deleted"]) == 0
+    out = capsys.readouterr().out
+    assert card_id in out and "borrada" in out and "cards undelete ID" in out
+    assert main(["cards", "undelete", *deck, card_id, "--json"]) == 0  # the id, or --card ID
+    assert json.loads(capsys.readouterr().out)["status"] == "new"
+    assert desk.card(card_id).status == "new" and desk.find(deleted=True) == []
+    for wrong, message in [
+        ([card_id], "no está borrada"),
+        ([], "Indica el id"),
+        ([card_id, "--card", "0" * 16], "Dos ids distintos"),
+    ]:
+        assert main(["cards", "undelete", *deck, *wrong]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
 
 
 def test_rating_a_suspended_or_deleted_card_says_why_it_cannot(desk):

@@ -1,12 +1,13 @@
 """The card browser in a real browser (issue 28): in the Estudiar tab's "Tarjetas", find a
 card by tag and by text, click its row, edit its back, suspend and resume it, delete it
-after the question; add a card by hand to a section of a tagged note; and import an Anki
-package with the upload box, whose one line says what it merged. The deck is read back
-after each step. Debian's chromium driven headless by playwright (tests/browser.py), the
-app served in this process over the default notes plus a tagged note, with the fake
-embedder and the word-overlap checker (tests/served.py). The screenshot of the browser
-with the added card in its editor is written to /tmp/card_browser.png (and to
-STUDY_ASSISTANT_SCREENSHOT when set)."""
+after the question, bring a deleted card back with "Recuperar"; add a card by hand to a
+section of a tagged note; and import an Anki package with the upload box, whose one line
+says what it merged. The deck is read back after each step. Debian's chromium driven
+headless by playwright (tests/browser.py), the app served in this process over the
+default notes plus a tagged note, with the fake embedder and the word-overlap checker
+(tests/served.py). The screenshot of the browser with the added card in its editor is
+written to /tmp/card_browser.png (and to STUDY_ASSISTANT_SCREENSHOT when set); those of
+Recuperar to /tmp/card_undelete_list.png and /tmp/card_undelete.png."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.study.browse import deleted_choices
 from assistant.study.deck import Deck
 from tests.browser import wait_ms
 from tests.conftest import NOTES
@@ -25,6 +27,7 @@ from tests.test_study_browse import SECTION, TAGGED, TAGGED_NOTE, TRANSFER
 pytestmark = pytest.mark.slow
 
 SCREENSHOT = Path("/tmp/card_browser.png")
+UNDELETE_LIST, UNDELETE = Path("/tmp/card_undelete_list.png"), Path("/tmp/card_undelete.png")
 WAIT_MS = 30_000
 
 
@@ -165,6 +168,42 @@ def test_find_edit_suspend_delete_and_add_cards(browser, served):
     if target := os.environ.get("STUDY_ASSISTANT_SCREENSHOT"):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SCREENSHOT, target)
+    page.close()
+
+
+def test_a_deleted_card_comes_back_with_recuperar(browser, served):
+    """Recuperar lists the deleted cards, the last deleted first, and brings the chosen
+    one back: same id, same reviews, in study, opened in the editor. Screenshots: the list
+    open (/tmp/card_undelete_list.png) and the card back (/tmp/card_undelete.png)."""
+    url, app = served
+    with Deck.open(app.study.deck_path) as deck:
+        row = next(r for r in deck.cards() if r.card.source == "teacher_forcing.md")
+        deck.review(row.card.id, "good")
+    app.study.delete_card(row.card.id)
+    ((label, _),) = deleted_choices([app.study.card(row.card.id)])
+    page = open_browser(browser, url)
+
+    picker = page.locator("#cards-deleted")
+    wait(picker.get_by_text("Tarjetas borradas:"))
+    picker.locator("input").click()
+    options = page.get_by_role("option")
+    wait(options.first)
+    assert options.first.inner_text().strip() == label  # the last deleted first
+    picker.scroll_into_view_if_needed()
+    page.screenshot(path=str(UNDELETE_LIST))
+    page.get_by_role("option", name=label, exact=True).click()
+    page.locator("#cards-undelete").click()
+    wait_line(page, "Recuperada: el mismo id y sus repasos")
+    wait(page.locator("#cards-editor"))
+    assert page.locator("#cards-front textarea").input_value() == row.card.front
+    assert label not in page.locator("#cards-deleted").inner_text()
+    with Deck.open(app.study.deck_path) as deck:
+        back = deck.get(row.card.id)
+        assert back.status == "learning" and back.deleted is None
+        assert len(deck.reviews(row.card.id)) == 1
+        assert row.card.id in {r.card.id for r in deck.cards()}
+    page.locator("#cards-deleted").scroll_into_view_if_needed()
+    page.screenshot(path=str(UNDELETE))
     page.close()
 
 

@@ -1,9 +1,12 @@
-"""The card browser on the command line: ``cards find|edit|suspend|resume|delete|add``,
-the same operations as the study tab's "Tarjetas" (assistant/study/browse.py, the deck's
-writes). Registered by assistant/cli/study.py's ``add_cards_parser``.
+"""The card browser on the command line: ``cards find|edit|suspend|resume|delete|
+undelete|add``, the same operations as the study tab's "Tarjetas" (assistant/study/browse.py,
+the deck's writes). Registered by assistant/cli/study.py's ``add_cards_parser``. (``cards
+restore`` is another thing: the deck put back from its backup.)
 
     python -m assistant cards find "#rnn nota:teacher"
     python -m assistant cards edit --card ID --back "La respuesta, a mi manera"
+    python -m assistant cards find --deleted        # the deleted cards, to bring one back
+    python -m assistant cards undelete ID
     python -m assistant cards add --note teacher_forcing.md --section "Ventajas" \\
         --front "¿…?" --back "…"
 """
@@ -50,14 +53,17 @@ def cmd_find(args: argparse.Namespace) -> int:
 
     tags = tags_by_note(_chunks(args))
     with _deck(args) as deck:
-        rows = find_cards(deck.cards(include_retired=True), " ".join(args.query), tags)
+        rows = find_cards(
+            deck.cards(include_retired=True), " ".join(args.query), tags, args.deleted
+        )
     if args.json:
         payload = [{**row.to_json(), "status": row.status, "edited": row.edited} for row in rows]
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return 0
     for row in rows:
         print(f"{row.card.id}  {status_label(row):<28} {row.card.source}  {row.card.front}")
-    print(f"{len(rows)} tarjetas")
+    suffix = " borradas (recupera una con `cards undelete ID`)" if args.deleted else ""
+    print(f"{len(rows)} tarjetas{suffix}")
     return 0
 
 
@@ -74,10 +80,25 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return _say(args, row, "Editada")
 
 
+def _card_id(args: argparse.Namespace) -> str:
+    """The card named as ``ID`` or ``--card ID`` (the same one, if both)."""
+    from assistant.study.browse import BrowseError
+
+    given = {name for name in (args.id, args.card) if name}
+    if len(given) != 1:
+        raise BrowseError(
+            "Indica el id de la tarjeta (ver `cards find`)"
+            if not given
+            else f"Dos ids distintos: {args.id} y {args.card}; indica uno"
+        )
+    return given.pop()
+
+
 def _mark(action: str, line: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
+        card_id = _card_id(args)
         with _deck(args) as deck:
-            row = getattr(deck, action)(args.card)
+            row = getattr(deck, action)(card_id)
         return _say(args, row, line)
 
     return command
@@ -97,6 +118,9 @@ def add_browse_parsers(actions, deck_options: Callable[[argparse.ArgumentParser]
     find = actions.add_parser("find", help="busca tarjetas por texto, nota:nombre o #etiqueta")
     deck_options(find)
     find.add_argument("query", nargs="*", help="palabras (vacío: todas)")
+    find.add_argument(
+        "--deleted", action="store_true", help="solo las borradas, las últimas primero"
+    )
     find.add_argument("--json", action="store_true")
     find.set_defaults(func=cmd_find)
 
@@ -112,10 +136,12 @@ def add_browse_parsers(actions, deck_options: Callable[[argparse.ArgumentParser]
         ("suspend", "Suspendida", "suspende una tarjeta: no sale hasta reanudarla"),
         ("resume", "Reanudada", "reanuda una tarjeta suspendida"),
         ("delete", "Borrada", "borra una tarjeta (sus repasos quedan en el historial)"),
+        ("undelete", "Recuperada", "recupera una tarjeta borrada, con su id y sus repasos"),
     ):
         parser = actions.add_parser(action, help=text)
         deck_options(parser)
-        parser.add_argument("--card", required=True, help="id de la tarjeta (ver `cards find`)")
+        parser.add_argument("id", nargs="?", help="id de la tarjeta (ver `cards find`)")
+        parser.add_argument("--card", help="lo mismo que ID")
         parser.add_argument("--json", action="store_true")
         parser.set_defaults(func=_mark(action, line))
 

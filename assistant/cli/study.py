@@ -511,7 +511,7 @@ def add_cards_parser(subparsers) -> argparse.ArgumentParser:
     restore = actions.add_parser("restore", help="recupera la última copia buena del mazo")
     _deck_options(restore)
     restore.set_defaults(func=cmd_cards_restore)
-    add_browse_parsers(actions, _deck_options)  # find|edit|suspend|resume|delete|add
+    add_browse_parsers(actions, _deck_options)  # find|edit|suspend|resume|delete|undelete|add
     return cards
 
 

@@ -1,7 +1,7 @@
 """The card browser's logic, without Gradio: find the deck's cards by their text, note or
 tag, the rows the browser lists, and a card written by hand for a section of a note. The
 writes themselves are the deck's (``Deck.edit``, ``suspend``, ``resume``, ``delete``,
-``add``); the app's study tab and the ``cards`` commands both come here.
+``undelete``, ``add``); the app's study tab and the ``cards`` commands both come here.
 
 A query is words, and a card must match every one, accents and case aside:
 
@@ -10,8 +10,9 @@ A query is words, and a card must match every one, accents and case aside:
 - ``nota:teacher``: the note's path holds "teacher";
 - any other word: the card's front, back, note path, heading or note tags hold it.
 
-Quotes keep words together ("self attention"). Deleted cards are never listed; suspended
-and retired ones are, with their status.
+Quotes keep words together ("self attention"). Deleted cards are listed only when asked
+for (``deleted=True``: what can be undeleted); suspended and retired ones always are, with
+their status.
 """
 
 from __future__ import annotations
@@ -93,16 +94,24 @@ class CardQuery:
 
 
 def find_cards(
-    rows: Iterable[DeckCard], query: str, tags_by_note: Mapping[str, tuple[str, ...]]
+    rows: Iterable[DeckCard],
+    query: str,
+    tags_by_note: Mapping[str, tuple[str, ...]],
+    deleted: bool = False,
 ) -> list[DeckCard]:
     """The cards of ``rows`` (the deck's, retired included) that ``query`` matches, in
-    their order, deleted ones left out; ``tags_by_note``: each note's tags."""
+    their order, deleted ones left out (``deleted``: those alone, the last deleted first);
+    ``tags_by_note``: each note's tags."""
     parsed = CardQuery.parse(query)
-    return [
+    found = [
         row
         for row in rows
-        if row.deleted is None and parsed.matches(row, tags_by_note.get(row.card.source, ()))
+        if (row.deleted is not None) == deleted
+        and parsed.matches(row, tags_by_note.get(row.card.source, ()))
     ]
+    if deleted:
+        found.sort(key=lambda row: row.deleted, reverse=True)
+    return found
 
 
 def status_label(row: DeckCard) -> str:
@@ -135,6 +144,20 @@ def browse_rows(rows: Iterable[DeckCard]) -> list[list[str]]:
             row.card.id,
         ]
         for row in rows
+    ]
+
+
+def deleted_choices(rows: Iterable[DeckCard]) -> list[tuple[str, str]]:
+    """(label, id) of each deleted card, for the list to bring one back from: its front cut
+    to a cell, its note and the day it was deleted (in the machine's zone)."""
+    return [
+        (
+            f"{_cell(row.card.front)} — {row.card.source}, "
+            f"borrada el {row.deleted.astimezone():%d/%m/%Y}",
+            row.card.id,
+        )
+        for row in rows
+        if row.deleted is not None
     ]
 
 

@@ -17,9 +17,10 @@ those it lacks and each touched card takes the FSRS replay of its whole history;
 suspended or put back in study there comes back so, when Anki changed it last.
 
 The student's own changes (the card browser: ``edit``, ``suspend``, ``resume``, ``delete``,
-``add``) live in columns of their own (schema.py), so a rebuild from the notes refreshes
-the notes' text under an edit and never undoes one; a card suspended or deleted is out of
-study (``retired`` set) until resumed, and a deleted one is kept with its reviews.
+``undelete``, ``add``) live in columns of their own (schema.py), so a rebuild from the notes
+refreshes the notes' text under an edit and never undoes one; a card suspended or deleted
+is out of study (``retired`` set) until resumed or undeleted, and a deleted one is kept
+with its reviews.
 
 After a session that wrote, ``deck.sqlite.bak`` is refreshed with SQLite's backup API (to a
 temp file, then renamed), so a damaged deck can be put back to its last good state with
@@ -403,6 +404,13 @@ class Deck:
         """Delete a card for good: hidden and never due; the row and its reviews stay (the
         statistics' history), and a rebuild that builds it again leaves it deleted."""
         return self._mark(card_id, edits.DELETE, now)
+
+    def undelete(self, card_id: str) -> DeckCard:
+        """Bring a deleted card back: the same id, schedule and reviews, in study again
+        unless it is suspended or its section left the notes."""
+        if self.get(card_id).deleted is None:
+            raise DeckError(f"La tarjeta {card_id} no está borrada: no hay nada que recuperar")
+        return self._mark(card_id, edits.UNDELETE)
 
     def _mark(self, card_id: str, assignment: str, now: datetime | None = None) -> DeckCard:
         with self.transaction() as connection:

@@ -3,7 +3,7 @@ an edit of a card's text, a suspension or deletion (and their undoing), a card w
 hand and where it sits in note order; and the suspensions made in Anki, taken back. They
 live in columns of their own (schema.py), so a rebuild from the notes never undoes them.
 Each runs inside the caller's transaction (Deck.transaction); Deck.edit, suspend, resume,
-delete, add and merge_reviews are the way in.
+delete, undelete, add and merge_reviews are the way in.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def mark(connection: sqlite3.Connection, card_id: str, assignment: str, now: dat
 SUSPEND = "suspended = COALESCE(suspended, ?)"
 RESUME = "resumed = CASE WHEN suspended IS NULL THEN resumed ELSE ? END, suspended = NULL"
 DELETE = "deleted = COALESCE(deleted, ?)"
+UNDELETE = "deleted = NULL"
 
 
 def merge_suspensions(

@@ -14,7 +14,7 @@ The card browser's columns of ``cards`` (issue 28) are added apart, by name:
 - ``manual``: 1 for a card added by hand; a rebuild never builds it, so never retires it
   while its note is in the folder.
 - ``suspended``, ``deleted``: when the student did it (NULL: not). A deleted card stays,
-  with its reviews, and is hidden.
+  with its reviews, and is hidden until undeleted.
 - ``resumed``: when a suspended card was last put back in study. With ``suspended`` it
   dates the deck's last change of a card's suspension, which an Anki import weighs against
   Anki's (merge.anki_suspension_wins).

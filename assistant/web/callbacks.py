@@ -25,7 +25,7 @@ from gradio_client.utils import is_valid_file
 
 from assistant.answer import Assistant
 from assistant.settings import ChatSettings, load_assistant
-from assistant.study.browse import BROWSE_HEADERS, browse_rows
+from assistant.study.browse import BROWSE_HEADERS, browse_rows, deleted_choices
 from assistant.study.records import DeckCard
 from assistant.study.schedule import RATING_KEYS
 from assistant.support import Checker
@@ -630,6 +630,26 @@ class StudyApp:
         with _user_errors():
             self.study.delete_card(_picked(card_id))
         return self._cards_done(query, None, "Borrada.")
+
+    def cards_deleted(self) -> dict:
+        """The deleted cards, the last deleted first, for "Recuperar"'s list (its label
+        says how many)."""
+        with _user_errors():
+            rows = self.study.find(deleted=True)
+        label = f"Tarjetas borradas: {len(rows)}" if rows else "No hay tarjetas borradas"
+        return gr.update(choices=deleted_choices(rows), value=None, label=label)
+
+    def cards_undelete(self, card_id: str | None, query: str | None) -> tuple:
+        """A deleted card back (same id and reviews), opened in the editor; then the list
+        of deleted cards again."""
+        if not card_id:
+            raise _error("Elige una tarjeta borrada de la lista")
+        with _user_errors():
+            row = self.study.undelete_card(card_id)
+        line = "Recuperada: el mismo id y sus repasos; " + (
+            "sigue suspendida." if row.suspended else "vuelve a salir cuando toque."
+        )
+        return (*self._cards_done(query, row.card.id, line), self.cards_deleted())
 
     def cards_notes(self) -> dict:
         """The notes a card can be added to (the index's), for the form's dropdown."""

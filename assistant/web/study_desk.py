@@ -385,12 +385,13 @@ class StudyDesk:
 
     # -- the card browser (browse.py) --------------------------------------------------
 
-    def find(self, query: str = "") -> list[DeckCard]:
+    def find(self, query: str = "", deleted: bool = False) -> list[DeckCard]:
         """The cards ``query`` matches by text, note or tag, in note order; retired and
-        suspended ones too, deleted ones never."""
+        suspended ones too, deleted ones never (``deleted``: those alone, the last deleted
+        first: what ``undelete_card`` brings back)."""
         with self._deck() as deck:
             rows = deck.cards(include_retired=True)
-        return find_cards(rows, query, tags_by_note(self._chunks.values()))
+        return find_cards(rows, query, tags_by_note(self._chunks.values()), deleted)
 
     def card(self, card_id: str) -> DeckCard:
         with self._deck() as deck:
@@ -413,6 +414,11 @@ class StudyDesk:
     def delete_card(self, card_id: str) -> DeckCard:
         with self._deck() as deck:
             return deck.delete(card_id)
+
+    def undelete_card(self, card_id: str) -> DeckCard:
+        """A deleted card back, with its id, schedule and reviews (``Deck.undelete``)."""
+        with self._deck() as deck:
+            return deck.undelete(card_id)
 
     def sections(self) -> dict[str, list[Section]]:
         """Each note's sections, as the index holds them (empty before ``rebuild``)."""
