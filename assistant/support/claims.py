@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from corpus.markdown import LIST_MARKER, TABLE_RULE, is_fence, math_pieces
+from corpus.markdown import HEADING_MARKS, LIST_MARKER, read_units
 from corpus.text import WORD as _WORD
-from corpus.text import analyse, fold_accents, sentences
+from corpus.text import analyse, fold_accents
 
 LANGUAGE_DATA = Path(__file__).with_name("spanish.yaml")
 
@@ -37,74 +37,18 @@ _CODE_LIKE = re.compile(r"(?=\w*[A-Z]\w*[A-Z0-9])[A-Za-z]\w*|[A-Za-z]+\d\w*")  #
 _CAPITALIZED = re.compile(r"[A-ZÁÉÍÓÚÑ]\w*")
 _STARTS = ".:;!?¿¡([—-\"“«'•"  # after these a capital starts a sentence or label
 _NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")  # not inside a name: Word2Vec, T5
-_HEADING = re.compile(r"^#{1,6}\s+(?:\d+\.\s*)?")
-_MARKUP = re.compile(r"[*_`]+")
 
 
 def _normalize(text: str) -> str:
     return " ".join(fold_accents(text.lower()).split())
 
 
-def _clean_line(line: str) -> str:
-    """The line without its heading marks and emphasis; a formula ($…$, $$…$$) stays as
-    written: the chat typesets it (KaTeX), and the marks inside it (d_k) are TeX."""
-    pieces = math_pieces(_HEADING.sub("", line))
-    return " ".join("".join(p if math else _MARKUP.sub("", p) for p, math in pieces).split())
-
-
 @lru_cache(maxsize=4096)
 def passage_units(passage: str) -> tuple[str, ...]:
-    """The passage cut into units that a single answer sentence could restate.
-
-    Sentences of each line, list items prefixed with the label line they hang from, table
-    cells with their row and column names. Headings (questions in these notes) and lines
-    that are only a label ("Ventajas:") are context, not units. Cached: the same chunk
-    comes back for many questions.
-    """
-    units: list[str] = []
-    labels: list[tuple[int, bool, str]] = []  # (indent, is list item, label text)
-    header: list[str] = []  # the current table's header cells
-    in_fence = False
-    for raw in passage.splitlines():
-        stripped = raw.strip()
-        if is_fence(stripped):
-            in_fence = not in_fence
-            continue
-        if not stripped or TABLE_RULE.match(stripped):
-            continue
-        if stripped.startswith("|"):
-            cells = [_clean_line(c) for c in stripped.strip("|").split("|")]
-            if not header:
-                header = cells
-                continue
-            # One unit per cell: a row mixes pros and cons, which would blur the checks.
-            units.extend(f"{cells[0]} — {h}: {c}" for h, c in zip(header[1:], cells[1:]))
-            continue
-        header = []
-        if in_fence:
-            units.append(stripped)
-            continue
-        if stripped.startswith("#"):  # a heading asks a question; it states nothing
-            labels.clear()
-            continue
-        indent = len(raw) - len(raw.lstrip())
-        is_item = bool(LIST_MARKER.match(stripped))
-        text = _clean_line(LIST_MARKER.sub("", stripped))
-        # A label governs deeper lines, and list items at its own depth when it is a
-        # paragraph ("Ventajas de LoRA:" over "- Menor uso de memoria").
-        while labels and not (
-            labels[-1][0] < indent or (labels[-1][0] == indent and is_item and not labels[-1][1])
-        ):
-            labels.pop()
-        context = labels[-1][2] if labels else ""
-        if text.endswith(":"):
-            labels.append((indent, is_item, text))
-            continue
-        for sentence in sentences(text):
-            sentence = sentence.strip()
-            if _WORD.search(sentence):
-                units.append(f"{context} {sentence}" if context else sentence)
-    return tuple(units)
+    """The texts of the passage's units (``corpus.markdown.read_units``: sentences, list
+    items with their label, table cells with their row and column names). Cached: the
+    same chunk comes back for many questions."""
+    return tuple(unit.text for unit in read_units(passage))
 
 
 def content_words(text: str) -> set[str]:
@@ -162,7 +106,7 @@ def numbers(text: str) -> set[str]:
     Ordered-list markers and heading numbers are not numbers of the content.
     """
     body = "\n".join(
-        _HEADING.sub("", LIST_MARKER.sub("", line.strip())) for line in text.splitlines()
+        HEADING_MARKS.sub("", LIST_MARKER.sub("", line.strip())) for line in text.splitlines()
     )
     found = {n.replace(",", ".").rstrip(".") for n in _NUMBER.findall(body)}
     words = _WORD.findall(fold_accents(body.lower()))
