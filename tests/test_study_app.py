@@ -20,6 +20,7 @@ from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.export import ExportError
 from assistant.study.storage import DeckError
+from assistant.web.callbacks import STUDY_MODES
 from assistant.web.card_html import (
     NO_CARDS,
     NOTHING_DUE,
@@ -28,6 +29,7 @@ from assistant.web.card_html import (
     front_html,
     passage_html,
     progress_markdown,
+    rating_label,
     retention_rows,
 )
 from assistant.web.study_desk import (
@@ -45,7 +47,7 @@ from tests.fakes import OverlapChecker
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 NO_PROGRESS = lambda *a, **k: None  # noqa: E731 (gr.Progress stand-in)
-FLIP, WRITTEN, CHOICE = study_app.STUDY_MODES
+FLIP, WRITTEN, CHOICE = STUDY_MODES
 # study_view's outputs, by position
 SESSION, FRONT, BACK, ANSWER, OPTIONS, ACTIONS, CHECK, REVEAL, RATINGS = range(9)
 RATING_BUTTONS = slice(9, 13)
@@ -209,7 +211,7 @@ def test_a_written_answer_gets_a_proposed_rating_and_shows_the_back(desk, answer
     assert grade.rating == rating
     view = desk.view(session, now=T0)
     assert view.revealed and view.grade == grade and view.passage is not None
-    assert f"Propuesta: <strong>{study_app.rating_label(rating)}</strong>" in back_html(view)
+    assert f"Propuesta: <strong>{rating_label(rating)}</strong>" in back_html(view)
 
 
 def test_exports_are_anki_and_csv_files_in_the_study_folder(desk, tmp_path):

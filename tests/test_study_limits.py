@@ -22,6 +22,7 @@ from assistant.study.deck import Deck
 from assistant.study.schedule import ScheduleConfig, preview
 from assistant.study.schema import SCHEMA_VERSION
 from assistant.study.storage import DeckError
+from assistant.web.callbacks import STUDY_MODES
 from assistant.web.card_html import rating_button
 from assistant.web.study_desk import StudyDesk, StudyError, StudySession
 from corpus.errors import SettingsError
@@ -32,7 +33,7 @@ from tests.fakes import OverlapChecker
 
 DAY1 = datetime(2025, 3, 3, 12, 0).astimezone()  # local noon
 DAY2 = DAY1 + timedelta(days=1)
-FLIP = study_app.STUDY_MODES[0]
+FLIP = STUDY_MODES[0]
 # study_view's outputs, by position (as in test_study_app.py)
 RATING_BUTTONS, UNDO = slice(9, 13), 13
 
