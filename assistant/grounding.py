@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from assistant.citations import cited_numbers, strip_citations
 from assistant.support import content_words
-from corpus.markdown import NOT_PROSE_STARTS
-from corpus.text import sentences as text_sentences
+from corpus.markdown import prose_spans
 
 
 @dataclass(frozen=True)
@@ -41,27 +39,6 @@ class EvidenceSpan:
     n: int = 0  # the cited passage (0 in chats saved before it was recorded)
 
 
-@lru_cache(maxsize=1024)
-def sentence_spans(passage: str) -> tuple[tuple[int, int], ...]:
-    """(start, end) offsets of the passage's sentences (pysbd, one Markdown line at a time,
-    so list items and table rows stay apart), headings and fences left out."""
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in passage.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped and not stripped.startswith(NOT_PROSE_STARTS):
-            cursor = 0
-            for piece in text_sentences(line):
-                piece = piece.strip()
-                found = line.find(piece, cursor) if piece else -1
-                if found < 0:  # pysbd never rewrites text with clean=False; be safe anyway
-                    continue
-                spans.append((offset + found, offset + found + len(piece)))
-                cursor = found + len(piece)
-        offset += len(line)
-    return tuple(spans)
-
-
 def evidence_spans(
     cited: list[list[int]], passages: dict[int, str], scores: Callable
 ) -> list[list[EvidenceSpan]]:
@@ -71,7 +48,7 @@ def evidence_spans(
     ``scores(rows, texts)``: the checker's support of sentence i (rows are sentence
     indices) by each text, one call for every sentence and every candidate span.
     """
-    candidates = [(n, span) for n in sorted(passages) for span in sentence_spans(passages[n])]
+    candidates = [(n, span) for n in sorted(passages) for span in prose_spans(passages[n])]
     if not candidates or not any(cited):
         return [[] for _ in cited]
     matrix = scores([passages[n][start:end] for n, (start, end) in candidates])

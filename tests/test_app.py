@@ -13,7 +13,7 @@ import pytest
 import app as study_app
 from assistant.answer import Assistant, AssistantConfig
 from assistant.generators.hf import DEFAULT_PRECISION
-from assistant.grounding import evidence_spans, sentence_spans
+from assistant.grounding import evidence_spans
 from assistant.prompts import ABSTAIN
 from assistant.web import experiments_desk
 from assistant.web.answer_html import sources_panel_html
@@ -29,6 +29,7 @@ from assistant.web.notes_admin import (
     save_note,
 )
 from corpus.errors import NotesError
+from corpus.markdown import prose_spans
 from index.errors import ModelNotInstalledError
 from index.store import build_index
 from tests.fakes import (
@@ -433,7 +434,7 @@ def test_experiment_errors_become_gradio_errors(make_app):
 
 def test_sentence_spans_skip_headings_and_index_the_passage():
     passage = "# Título\n\nPrimera frase. Segunda frase.\n- Un punto de la lista\n"
-    spans = sentence_spans(passage)
+    spans = prose_spans(passage)
     assert [passage[s:e] for s, e in spans] == [
         "Primera frase.",
         "Segunda frase.",

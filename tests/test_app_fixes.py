@@ -15,7 +15,6 @@ import pytest
 
 import app as study_app
 from assistant.answer import QUOTED_INSTEAD, WITHDRAWN, Assistant, AssistantConfig
-from assistant.grounding import sentence_spans
 from assistant.prompts import ABSTAIN
 from assistant.study.cards import build_cards
 from assistant.web import experiments_desk
@@ -42,6 +41,7 @@ from assistant.web.study_desk import Passage, card_passage
 from corpus.chunking import chunk_notes
 from corpus.errors import NotesError
 from corpus.loader import load_notes
+from corpus.markdown import prose_spans
 from eval.experiment.report import render_report, results_table
 from index.errors import ModelNotInstalledError
 from index.store import build_index
@@ -169,7 +169,7 @@ def test_a_highlighted_sentence_never_changes_how_the_passage_renders():
     checked = 0
     for chunk in _note_chunks():
         plain = markdown_html(chunk.text)
-        for start, end in sentence_spans(chunk.text):
+        for start, end in prose_spans(chunk.text):
             marked = markdown_html(chunk.text, (start, end), "respaldo")
             assert strip_marks(marked) == plain, (chunk.id, chunk.text[start:end])
             parsed = nesting(marked)
