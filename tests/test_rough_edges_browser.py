@@ -81,7 +81,7 @@ GRID_BOXES = """() => {
 
 def test_a_wide_grid_scrolls_in_a_narrow_window_instead_of_being_cut_off(browser, served):
     page = new_page(browser, NARROW)
-    page.goto(served, wait_until="domcontentloaded")
+    open_chat(page, served)  # the page drawn (loaded once more if it came too late)
     page.get_by_role("tab", name="Experimentos").click(timeout=wait_ms(WAIT_MS))
     page.get_by_text("Experimento completo publicado").wait_for(timeout=wait_ms(WAIT_MS))
     page.locator("#exp-table th").last.wait_for(timeout=wait_ms(WAIT_MS))
