@@ -1,16 +1,15 @@
 """Issue 28's rough edges mended in the page's look, in a real browser: in a narrow window
 the experiments' grid wraps its long headers and scrolls instead of being cut off on the
-right (app.py's ``wrap=True``, app.css's ``#exp-table``), and an answer's "Fuentes:" line
-reads quieter than the answer (app.css's ``.sources-line``). Debian's chromium driven
-headless by playwright (the `browser` fixture, tests/browser.py), the app served in this
-process over a copy of the default notes with fake models (tests/served.py); the grid is
-the published one the tab opens on. Screenshots: /tmp/experiments_grid_narrow.png and
-/tmp/chat_sources_line.png.
+right (app.py's ``wrap=True``; Gradio gives the grid's block ``overflow: auto`` and scrolls
+the table in a viewport of its own), and an answer's "Fuentes:" line reads quieter than
+the answer (app.css's ``.sources-line``). Debian's chromium driven headless by playwright
+(the `browser` fixture, tests/browser.py), the app served in this process over a copy of
+the default notes with fake models (tests/served.py); the grid is the published one the
+tab opens on. Screenshots: /tmp/experiments_grid_narrow.png and /tmp/chat_sources_line.png.
 
-Known limit: Gradio (6.31) already gives the grid's block an inline ``overflow: auto`` and
-scrolls the table in a viewport of its own, so the grid test passes without app.css's
-``#exp-table`` rule too; it fails when nothing around the grid scrolls (checked by forcing
-``overflow: visible`` on it and every element inside) and without ``wrap=True``."""
+The grid test fails when nothing around the grid scrolls (checked by forcing ``overflow:
+visible`` on it and every element inside) and without ``wrap=True``. app.css's old
+``#exp-table { overflow-x: auto }`` changed nothing under Gradio 6.31 and was removed."""
 
 from __future__ import annotations
 
