@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.selection import LearnedRanker, RankerModel, get_selector
+from assistant.selection import LearnedRanker, QuoterSelector, RankerModel, get_selector
+from assistant.selection.ranker import Blend
 from corpus.questions import holds_evidence, load_questions
 from eval.answers import limit_questions
 from eval.harness import emit
@@ -63,6 +64,14 @@ class WithLists:
 
         hits = sibling_hits(self.chunks, hits, question)
         return prefer_named(question, self.inner.select(question, hits, query_vector), hits)
+
+
+def _base(selector):
+    """The model under a selector's wrappers ("+lists", a blend's primary): whose cache
+    its calls fill."""
+    while hasattr(selector, "inner") or hasattr(selector, "primary"):
+        selector = getattr(selector, "inner", None) or selector.primary
+    return selector
 
 
 def _auc(labels: list[int], scores: list[float]) -> float | None:
@@ -98,7 +107,7 @@ def bench_set(name: str, selectors: dict, limit: int | None, passages: int = 3) 
     # warm. A cross-encoder's or pointer's own cache is not warmed: its first row pays its
     # forwards; the rows after it over the same units (a blend, "+lists") reuse them.
     for selector in selectors.values():
-        if not selector.name.startswith(("cross", "pointer")):
+        if not _base(selector).name.startswith(("cross", "pointer")):
             for q, hits in retrieved:
                 selector.select(q.question, hits, index.query_vector(q.question))
     for selector_name, selector in selectors.items():
@@ -155,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=FOLDER",
-        help="a pointer adapter (a pointer_train --out folder), as selector NAME",
+        help="a pointer adapter (a pointer_train --out folder), as selector NAME (and"
+        " NAME-blend, with the quoter)",
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -180,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
 
         name, _, folder = spec.partition("=")
         selectors[name] = PointerSelector(unit_vectors, shared_scorer(folder))
+        # Blended with the quoter as the cross-encoder's "cross-blend" is (same weight).
+        selectors[f"{name}-blend"] = Blend(
+            f"{name}-blend", selectors[name], QuoterSelector(unit_vectors), 0.7
+        )
     report = {
         "sets": {name: bench_set(name, selectors, args.limit, args.passages) for name in names},
         "config": {
