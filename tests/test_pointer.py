@@ -147,3 +147,25 @@ def test_a_candidate_past_the_letters_is_not_in_the_prompt():
     units = [Candidate(1, i, f"u{i}", "") for i in range(len(LETTERS) + 3)]
     prompt = pointer_prompt("q", units)
     assert f"u{len(LETTERS) - 1}" in prompt and f"u{len(LETTERS)}" not in prompt
+
+
+@pytest.mark.slow
+def test_the_shipped_pointer_is_one_distribution_over_the_units_shown_and_none():
+    """The real adapter (assistant/selection/pointer/) over Gemma 270M, on the notes."""
+    from assistant.selection.pointer import MODEL_DIR
+    from index.store import open_index
+    from tests.conftest import NOTES
+
+    if not (MODEL_DIR / "adapter_model.safetensors").is_file():
+        pytest.fail("the pointer's adapter is not in the repository (selection/pointer/)")
+    index = open_index(NOTES)[0]
+    selector = PointerSelector()
+    question = "¿Para qué sirve LoRA?"
+    hits = index.search(question, k=3)
+    first = selector.select(question, hits, index.query_vector(question))
+    assert first == selector.select(question, hits, index.query_vector(question))
+    assert len(first.units) == len(candidates(hits))
+    scores = [u.score for u in first.units]
+    assert scores == sorted(scores, reverse=True)
+    shown = sum(scores[: len(LETTERS)])
+    assert shown + first.no_answer == pytest.approx(1.0, abs=3e-3)  # each rounded to 4 places

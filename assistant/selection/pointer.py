@@ -8,8 +8,9 @@ first output token: one forward over the prompt ranks every unit and gives the
 no-answer score (its share of that distribution), with no sampling and no parsing of
 free text. Units past the 52nd are not shown and rank last.
 
-Trained by ``python -m assistant.training.selection.pointer_train``; the adapter lives in
-``pointer/`` beside this file.
+Trained by ``python -m assistant.training.selection.pointer_train --out FOLDER``; the
+adapter in ``pointer/`` beside this file is a copy of ``eval/runs/pointer/model`` (its
+training log and summary stay there), so that selector ``pointer`` runs from a clone.
 """
 
 from __future__ import annotations
