@@ -75,22 +75,34 @@ def question_rows(index, question: Question, passages: int, source: str) -> Ques
 
 
 def build_rows(squad: Path, cache: Path, passages: int, seed: int) -> list[QuestionRows]:
-    from tqdm import tqdm
-
     from assistant.training.selection.train import (
         TrainConfig,
         notes_train_questions,
         squad_train_questions,
     )
-    from index.store import open_index
 
     config = TrainConfig(passages=passages, seed=seed)
     squad_notes, squad_questions = squad_train_questions(squad, cache, config)
+    return retrieved_rows(
+        [
+            (Path("corpus/notes"), notes_train_questions(), "notes"),
+            (squad_notes, squad_questions, "squad"),
+        ],
+        passages,
+    )
+
+
+def retrieved_rows(
+    sources: list[tuple[Path, list[Question], str]], passages: int
+) -> list[QuestionRows]:
+    """Every question of each (notes folder, questions, source) retrieved from that
+    folder's index, as the assistant retrieves, with its units labelled."""
+    from tqdm import tqdm
+
+    from index.store import open_index
+
     rows = []
-    for notes, questions, source in (
-        (Path("corpus/notes"), notes_train_questions(), "notes"),
-        (squad_notes, squad_questions, "squad"),
-    ):
+    for notes, questions, source in sources:
         index = open_index(notes)[0]
         rows += [
             question_rows(index, q, passages, source)

@@ -33,7 +33,7 @@ from assistant.training.lora.config import LoraTrainConfig
 from assistant.training.selection.cross_data import (
     QuestionRows,
     load_rows,
-    question_rows,
+    retrieved_rows,
     split_groups,
 )
 
@@ -112,15 +112,12 @@ def training_rows(squad: Path, cache: Path, config: PointerDataConfig) -> list[Q
     assistant retrieves. Only the sample is retrieved (a question costs ~0.5-1.5 s here,
     so the cross-encoder's 3,000 would take an hour); a quarter more answerable ones than
     needed, as retrieval misses the evidence of some. Cached in ``cache``."""
-    from tqdm import tqdm
-
     from assistant.training.selection.train import (
         TrainConfig,
         notes_train_questions,
         squad_train_questions,
     )
     from corpus.files import atomic_write_text
-    from index.store import open_index
 
     path = cache / (
         f"pointer-rows-a{config.squad_answerable}-n{config.squad_none}-s{config.seed}.jsonl"
@@ -130,16 +127,13 @@ def training_rows(squad: Path, cache: Path, config: PointerDataConfig) -> list[Q
     squad_notes, questions = squad_train_questions(squad, cache, TrainConfig(seed=config.seed))
     answerable = [q for q in questions if q.answerable][: config.squad_answerable * 5 // 4]
     impossible = [q for q in questions if not q.answerable][: config.squad_none]
-    rows = []
-    for notes, asked, source in (
-        (Path("corpus/notes"), notes_train_questions(), "notes"),
-        (squad_notes, answerable + impossible, "squad"),
-    ):
-        index = open_index(notes)[0]
-        rows += [
-            question_rows(index, q, 3, source)
-            for q in tqdm(asked, desc=f"Unidades ({source})", unit="preg")
-        ]
+    rows = retrieved_rows(
+        [
+            (Path("corpus/notes"), notes_train_questions(), "notes"),
+            (squad_notes, answerable + impossible, "squad"),
+        ],
+        3,
+    )
     atomic_write_text(
         path, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows)
     )
