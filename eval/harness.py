@@ -200,10 +200,10 @@ def chats_at_once(url: str, topics: list[str]) -> tuple[list[dict], float]:
 # -- the model's real prompts --------------------------------------------------------
 
 
-def logged_prompts(notes_set: str = "heldout") -> list[str]:
+def logged_prompts(notes_set: str = "heldout", logs: Path = READER_LOGS) -> list[str]:
     """The prompts the reader bench sent the model for a notes question set ("dev",
-    "heldout"), as its log holds them: real retrieval, the default strategy."""
-    log = READER_LOGS / f"reader__notes_{notes_set}.log.jsonl"
+    "heldout"), as its log in ``logs`` holds them: real retrieval, the default strategy."""
+    log = logs / f"reader__notes_{notes_set}.log.jsonl"
     rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     return [row["answer"]["prompt"] for row in rows if row["answer"].get("prompt")]
 

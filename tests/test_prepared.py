@@ -129,3 +129,31 @@ def test_gemmas_tokenizer_drops_its_python_vocabulary_and_still_encodes():
         assert tokenizer(text).input_ids == reference(text).input_ids
         ids = reference(text).input_ids
         assert tokenizer.decode(ids) == reference.decode(ids)
+
+
+def test_an_int8w_model_computes_in_fp32_with_the_logits_of_its_fp32_reference(model_folder):
+    """On a CPU without native bf16 the int8w model runs in fp32 (``compute_in``): every
+    tensor fp32 but the int8 layers' bf16 scales, and its logits those of the same int8
+    weights dequantized into an fp32 model, for a prompt (the prefill GEMM) and for one
+    token (the int8 kernel)."""
+    from assistant.generators.int8 import Int8WeightLinear, compute_in
+
+    packed = compute_in(_packed(model_folder), torch.float32)
+    reference = transformers.Gemma3ForCausalLM.from_pretrained(model_folder).eval()
+    for name, module in packed.named_modules():  # the same int8 weights, as fp32
+        if isinstance(module, Int8WeightLinear):
+            target = reference.get_submodule(name)
+            target.weight.data = module.weight.float() * module.scales.float()[:, None]
+            assert module.scales.dtype == torch.bfloat16
+    reference.get_input_embeddings().weight = reference.get_output_embeddings().weight
+    float_tensors = [t for t in packed.state_dict().values() if t.is_floating_point()]
+    assert {t.dtype for t in float_tensors} == {torch.float32, torch.bfloat16}
+    assert packed.get_input_embeddings().dtype == torch.float32
+    for ids in ([[2, 17, 45, 99, 3] * 5], [[17]]):  # 25 rows: prefill; 1 row: the kernel
+        with torch.inference_mode():
+            ours = packed(torch.tensor(ids)).logits
+            theirs = reference(torch.tensor(ids)).logits
+        assert ours.dtype == torch.float32
+        # The int8 kernel reads bf16 rows: close, not equal; bf16 logits differ by ~1e-2.
+        assert torch.allclose(ours, theirs, atol=2e-2, rtol=0), (ours - theirs).abs().max()
+        assert torch.equal(ours.argmax(-1), theirs.argmax(-1))

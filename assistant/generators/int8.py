@@ -9,14 +9,26 @@ from __future__ import annotations
 import torch
 
 # Up to this many rows (tokens) a Linear runs torch's int8 kernel (decoding: one row); more
-# rows (prefill) run bf16 on the weight dequantized for the call. Measured on Gemma with
-# a 1,000-token prompt: the int8 kernel alone took 1.54 s to the first token against
-# 0.93 s in bf16.
+# rows (prefill) run a GEMM in the activations' dtype on the weight dequantized for the
+# call. Measured on Gemma with a 1,000-token prompt: the int8 kernel alone took 1.54 s to
+# the first token against 0.93 s in bf16.
 INT8_KERNEL_MAX_ROWS = 16
 
 
+def activation_dtype() -> torch.dtype:
+    """The dtype the int8w model computes in: bf16 where the CPU multiplies it natively,
+    else fp32. torch emulates bf16 elsewhere: on an AVX2-only EPYC (2 threads) a 348-token
+    prompt took 10.3 s to the first token in bf16 against 2.5 s in fp32, with the same 40
+    greedy tokens (the int8 decode kernel still reads bf16 there: 0.25 ms against 1.15 ms
+    with fp32 rows, for a 640 x 2,048 layer)."""
+    from index.cpu import native_bf16
+
+    return torch.bfloat16 if native_bf16() else torch.float32
+
+
 class Int8WeightLinear(torch.nn.Module):
-    """A Linear whose weight is int8 per output channel, its activations bf16.
+    """A Linear whose weight is int8 per output channel, its activations bf16 or fp32
+    (``activation_dtype``); the scales stay bf16, the int8 kernel's dtype.
 
     ``Int8WeightLinear(in, out, bias)`` is empty (buffers to load a saved state into:
     ``generators.prepared``); ``from_linear`` quantizes a trained Linear.
@@ -48,14 +60,18 @@ class Int8WeightLinear(torch.nn.Module):
         return layer
 
     def forward(self, x):
-        flat = x.reshape(-1, self.in_features).to(torch.bfloat16).contiguous()
+        dtype = x.dtype if x.dtype in (torch.float32, torch.bfloat16) else torch.bfloat16
+        flat = x.reshape(-1, self.in_features).to(dtype).contiguous()
+        bias = None if self.bias is None else self.bias.to(dtype)
         if flat.shape[0] <= INT8_KERNEL_MAX_ROWS:
-            out = torch._weight_int8pack_mm(flat, self.weight, self.scales)
-            if self.bias is not None:
-                out = out + self.bias
-        else:  # prefill: the bf16 GEMM on the dequantized weight is faster
-            weight = self.weight.to(torch.bfloat16) * self.scales[:, None]
-            out = torch.nn.functional.linear(flat, weight, self.bias)
+            # bf16 rows even in an fp32 model: the kernel's fast path on every CPU.
+            out = torch._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight, self.scales)
+            out = out.to(dtype)
+            if bias is not None:
+                out = out + bias
+        else:  # prefill: the GEMM on the dequantized weight is faster
+            weight = self.weight.to(dtype) * self.scales.to(dtype)[:, None]
+            out = torch.nn.functional.linear(flat, weight, bias)
         return out.reshape(*x.shape[:-1], self.out_features)
 
 
@@ -78,11 +94,12 @@ class Int8TiedEmbedding(torch.nn.Module):
         self.__dict__["head"] = head
         self.num_embeddings, self.embedding_dim = head.out_features, head.in_features
         self.register_buffer("embed_scale", torch.tensor(float(scale)), persistent=False)
+        self.dtype = torch.bfloat16  # the model's activations (``compute_in``)
 
     def forward(self, input_ids):
-        rows = self.head.weight[input_ids].to(torch.bfloat16)
-        rows = rows * self.head.scales[input_ids].unsqueeze(-1)
-        return rows * self.embed_scale.to(torch.bfloat16)
+        rows = self.head.weight[input_ids].to(self.dtype)
+        rows = rows * self.head.scales[input_ids].to(self.dtype).unsqueeze(-1)
+        return rows * self.embed_scale.to(self.dtype)
 
 
 def _tie_input_embedding(model, tied: bool, scale: float) -> None:
@@ -140,4 +157,31 @@ def int8_skeleton(model, tied: bool):
         ),
     )
     _tie_input_embedding(model, tied, scale)
+    return model
+
+
+def compute_in(model, dtype: torch.dtype):
+    """``model`` (int8w) computing in ``dtype``: every floating parameter and buffer cast,
+    but the int8 layers' scales and biases (bf16, cast per call where needed). Casting bf16
+    up to fp32 is exact, so a model saved in bf16 (``generators.prepared``) loads either
+    way."""
+    int8_tensors = {
+        id(tensor)
+        for module in model.modules()
+        if isinstance(module, Int8WeightLinear)
+        for tensor in module.buffers(recurse=False)
+    }
+    for module in model.modules():
+        if isinstance(module, Int8TiedEmbedding):
+            module.dtype = dtype
+        for param in module.parameters(recurse=False):
+            if param.is_floating_point() and param.dtype != dtype:
+                param.data = param.data.to(dtype)
+        for name, buffer in list(module.named_buffers(recurse=False)):
+            if (
+                buffer.dtype == torch.bfloat16
+                and buffer.dtype != dtype
+                and id(buffer) not in int8_tensors
+            ):
+                setattr(module, name, buffer.to(dtype))
     return model

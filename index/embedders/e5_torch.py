@@ -473,9 +473,9 @@ def load_e5_model(precision: Precision = "fp32", cache_dir: Path | None = None):
 def default_precision() -> Precision:
     """bf16 where the CPU multiplies bf16 natively (AVX512-BF16 or AMX), else fp32: bf16
     emulated on older CPUs is slower than fp32."""
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu, private
-    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
-    return "bf16" if native else "fp32"
+    from index.cpu import native_bf16
+
+    return "bf16" if native_bf16() else "fp32"
 
 
 class TorchE5Embedder:
