@@ -69,7 +69,13 @@ class Int8WeightLinear(torch.nn.Module):
             out = out.to(dtype)
             if bias is not None:
                 out = out + bias
-        else:  # prefill: the GEMM on the dequantized weight is faster
+        elif dtype == torch.float32:  # prefill in fp32: the GEMM on the int8 values,
+            # then the scales on its output, which is smaller than the weight while a
+            # prompt has fewer tokens than the layer has inputs (one pass less over it).
+            out = torch.nn.functional.linear(flat, self.weight.to(dtype)) * self.scales.float()
+            if bias is not None:
+                out = out + bias
+        else:  # prefill in bf16: the GEMM on the dequantized weight is faster
             weight = self.weight.to(dtype) * self.scales.to(dtype)[:, None]
             out = torch.nn.functional.linear(flat, weight, bias)
         return out.reshape(*x.shape[:-1], self.out_features)
