@@ -19,6 +19,7 @@ from assistant.selection.pointer import (
 )
 from assistant.training.selection.cross_data import QuestionRows, UnitRow
 from assistant.training.selection.pointer_train import PointerDataConfig, pointer_rows
+from corpus.errors import SettingsError
 from corpus.records import Chunk, Hit
 
 
@@ -169,3 +170,15 @@ def test_the_shipped_pointer_is_one_distribution_over_the_units_shown_and_none()
     assert scores == sorted(scores, reverse=True)
     shown = sum(scores[: len(LETTERS)])
     assert shown + first.no_answer == pytest.approx(1.0, abs=3e-3)  # each rounded to 4 places
+
+
+def test_a_bad_precision_is_refused_before_the_model_loads(monkeypatch):
+    from assistant.generators import model_cache
+    from assistant.selection.pointer import PointerScorer
+
+    def no_load(name):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(model_cache, "prepare_model", no_load)
+    with pytest.raises(SettingsError, match="int8"):
+        PointerScorer(precision="int8")

@@ -60,13 +60,20 @@ class PointerScorer:
     """(prompt, units shown) -> (P(each unit), P(none)), from the first output token's
     distribution restricted to the letters shown and ``ninguna``. Thread-safe."""
 
-    def __init__(self, folder: Path = MODEL_DIR, precision: str = "bf16") -> None:
+    def __init__(self, folder: Path = MODEL_DIR, precision: str | None = None) -> None:
+        """``precision``: "bf16" or "fp32"; None: bf16 where the CPU multiplies it natively."""
         import torch
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from assistant.generators.model_cache import prepare_model
 
+        if precision is None:
+            from index.cpu import native_bf16
+
+            precision = "bf16" if native_bf16() else "fp32"
+        if precision not in ("bf16", "fp32"):
+            raise SettingsError(f"precisión del puntero {precision!r}: usa bf16 o fp32")
         if not (folder / "adapter_model.safetensors").is_file():
             raise SettingsError(
                 f"No existe el adaptador del puntero en {folder}: entrénalo con "
@@ -80,8 +87,6 @@ class PointerScorer:
         model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
         if precision == "bf16":
             model = model.to(torch.bfloat16)
-        elif precision != "fp32":
-            raise SettingsError(f"precisión del puntero {precision!r}: usa bf16 o fp32")
         self.model = model.eval()
         self.precision = precision
         self.letter_ids = [self._one_token(" " + c) for c in LETTERS]
