@@ -157,3 +157,18 @@ def test_an_int8w_model_computes_in_fp32_with_the_logits_of_its_fp32_reference(m
         # The int8 kernel reads bf16 rows: close, not equal; bf16 logits differ by ~1e-2.
         assert torch.allclose(ours, theirs, atol=2e-2, rtol=0), (ours - theirs).abs().max()
         assert torch.equal(ours.argmax(-1), theirs.argmax(-1))
+
+
+def test_compute_in_fp32_and_back_is_the_model_as_loaded(model_folder):
+    from assistant.generators.int8 import compute_in
+
+    packed = _packed(model_folder)
+    before = {name: t.clone() for name, t in packed.state_dict(keep_vars=False).items()}
+    buffers = {name: b.dtype for name, b in packed.named_buffers()}
+    compute_in(compute_in(packed, torch.float32), torch.bfloat16)
+    after = packed.state_dict()
+    assert before.keys() == after.keys()
+    assert all(
+        torch.equal(before[n], after[n]) and before[n].dtype == after[n].dtype for n in before
+    )
+    assert {name: b.dtype for name, b in packed.named_buffers()} == buffers

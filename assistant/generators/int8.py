@@ -167,10 +167,11 @@ def int8_skeleton(model, tied: bool):
 
 
 def compute_in(model, dtype: torch.dtype):
-    """``model`` (int8w) computing in ``dtype``: every floating parameter and buffer cast,
-    but the int8 layers' scales and biases (bf16, cast per call where needed). Casting bf16
-    up to fp32 is exact, so a model saved in bf16 (``generators.prepared``) loads either
-    way."""
+    """``model`` (int8w) computing in ``dtype``: every floating parameter and every buffer
+    that was bf16 as loaded cast, but the int8 layers' scales and biases (bf16, cast per
+    call where needed). Casting bf16 up to fp32 is exact, so a model saved in bf16
+    (``generators.prepared``) loads either way, and back to bf16 is the model as loaded
+    (``eval.bench.activations`` switches both ways)."""
     int8_tensors = {
         id(tensor)
         for module in model.modules()
@@ -183,11 +184,12 @@ def compute_in(model, dtype: torch.dtype):
         for param in module.parameters(recurse=False):
             if param.is_floating_point() and param.dtype != dtype:
                 param.data = param.data.to(dtype)
+        # Which buffers were bf16 as loaded, kept on the module across calls.
+        loaded = module.__dict__.setdefault(
+            "_bf16_buffers",
+            {n for n, b in module.named_buffers(recurse=False) if b.dtype == torch.bfloat16},
+        )
         for name, buffer in list(module.named_buffers(recurse=False)):
-            if (
-                buffer.dtype == torch.bfloat16
-                and buffer.dtype != dtype
-                and id(buffer) not in int8_tensors
-            ):
+            if name in loaded and buffer.dtype != dtype and id(buffer) not in int8_tensors:
                 setattr(module, name, buffer.to(dtype))
     return model
