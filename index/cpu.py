@@ -18,3 +18,9 @@ def native_bf16() -> bool:
 
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def float_precision() -> str:
+    """The float precision models here run fastest in: "bf16" where it is native, else
+    "fp32"."""
+    return "bf16" if native_bf16() else "fp32"

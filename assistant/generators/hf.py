@@ -154,8 +154,8 @@ class HFGenerator:
         if self.config.precision == "int8w":
             from assistant.generators.int8 import activation_dtype, compute_in
 
-            if activation_dtype() != torch.bfloat16:  # saved in bf16, run in fp32
-                model = compute_in(model, activation_dtype())
+            if (dtype := activation_dtype()) != torch.bfloat16:  # saved in bf16, run in fp32
+                model = compute_in(model, dtype)
         self.model = model
         self._window = int(model.config.max_position_embeddings)
         self._stop_ids = self._end_token_ids()

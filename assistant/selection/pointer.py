@@ -69,9 +69,9 @@ class PointerScorer:
         from assistant.generators.model_cache import prepare_model
 
         if precision is None:
-            from index.cpu import native_bf16
+            from index.cpu import float_precision
 
-            precision = "bf16" if native_bf16() else "fp32"
+            precision = float_precision()
         if precision not in ("bf16", "fp32"):
             raise SettingsError(f"precisión del puntero {precision!r}: usa bf16 o fp32")
         if not (folder / "adapter_model.safetensors").is_file():

@@ -26,7 +26,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -473,9 +473,9 @@ def load_e5_model(precision: Precision = "fp32", cache_dir: Path | None = None):
 def default_precision() -> Precision:
     """bf16 where the CPU multiplies bf16 natively (AVX512-BF16 or AMX), else fp32: bf16
     emulated on older CPUs is slower than fp32."""
-    from index.cpu import native_bf16
+    from index.cpu import float_precision
 
-    return "bf16" if native_bf16() else "fp32"
+    return cast(Precision, float_precision())
 
 
 class TorchE5Embedder:
