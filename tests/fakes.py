@@ -130,6 +130,9 @@ class OverlapChecker:
     threshold = 0.5
     claim_threshold = None
 
+    def __init__(self) -> None:
+        self.embedder = HashEmbedder()  # the quiz's grader reads vectors too
+
     def scores(self, sentences, passages):
         matrix = np.zeros((len(sentences), len(passages)), dtype=np.float32)
         for i, sentence in enumerate(sentences):

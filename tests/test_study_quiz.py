@@ -20,9 +20,9 @@ from assistant.study.quiz import (
     multiple_choice,
     session,
 )
+from assistant.training import quiz_grade
 from corpus.errors import SettingsError
 from corpus.loader import load_notes
-from eval.tune import quiz as tune_quiz
 from tests.conftest import NOTES
 from tests.fakes import OverlapChecker
 
@@ -46,10 +46,21 @@ def _card(cards, front=None, kind=None, back=None):
     return found[0]
 
 
+@pytest.fixture(scope="module")
+def grader(cards):
+    """The grader fitted, as ``training.quiz_grade`` fits it, on the answers built from
+    every card but LoRA's, measured with the fake checker (the shipped model's
+    measures are the real checker's)."""
+    rows = [row for row in quiz_grade.built_answers(cards) if row["card"].front != LORA]
+    return quiz_grade.fit(
+        quiz_grade.measure_rows(rows, OverlapChecker()), [row["kind"] for row in rows]
+    )
+
+
 LORA = "¿Qué es LoRA?"
 GRADES = [
     # (answer, the rating it should get): the whole back, all of it in other words, its
-    # first claim alone, a part of that, wrong, nothing (the cuts: eval/tune/quiz.py)
+    # first claim alone, a part of that, wrong, nothing
     (
         "LoRA (Low-Rank Adaptation) es una técnica de fine-tuning eficiente para modelos de "
         "lenguaje grandes. En lugar de ajustar todos los parámetros del modelo, LoRA inserta "
@@ -75,27 +86,30 @@ GRADES = [
 
 
 @pytest.mark.parametrize("answer, rating", GRADES, ids=[r for _, r in GRADES])
-def test_a_free_text_answer_gets_a_proposed_rating(cards, answer, rating):
-    grade = grade_answer(_card(cards, LORA), answer, OverlapChecker())
+def test_a_free_text_answer_gets_a_proposed_rating(cards, grader, answer, rating):
+    grade = grade_answer(_card(cards, LORA), answer, OverlapChecker(), model=grader)
     assert grade.rating == rating
 
 
-def test_scores_order_the_answers(cards):
+def test_scores_order_the_answers(cards, grader):
     card = _card(cards, LORA)
-    scores = [grade_answer(card, answer, OverlapChecker()).score for answer, _ in GRADES]
-    assert scores == sorted(scores, reverse=True) and scores[0] == 1.0 and scores[-1] == 0.0
+    scores = [
+        grade_answer(card, answer, OverlapChecker(), model=grader).score for answer, _ in GRADES
+    ]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.9 and scores[-1] == 0.0
 
 
-def test_a_wrong_claim_is_not_supported_even_when_it_covers_the_back(cards):
+def test_a_wrong_claim_is_not_supported_even_when_it_covers_the_back(cards, grader):
     card = _card(
         cards,
         kind="list",
         front="¿Cuáles son las desventajas de Teacher Forcing en Modelos de Lenguaje?",
     )
     right = grade_answer(
-        card, "Dependencia de la guía y discrepancia de exposición.", OverlapChecker()
+        card, "Dependencia de la guía y discrepancia de exposición.", OverlapChecker(), model=grader
     )
-    wrong = grade_answer(card, "Eficiencia.", OverlapChecker())  # an advantage, not a drawback
+    # an advantage, not a drawback
+    wrong = grade_answer(card, "Eficiencia.", OverlapChecker(), model=grader)
     assert right.rating == "easy" and right.supported
     assert wrong.rating == "again" and not wrong.supported
 
@@ -107,24 +121,24 @@ def test_a_cloze_accepts_its_term_without_accents_or_article(cards, answer):
 
 
 @pytest.mark.parametrize(
-    "score, rating",
+    "right, whole, overlap, rating",
     [
-        (0.0, "again"),
-        (0.34, "again"),
-        (0.35, "hard"),
-        (0.84, "hard"),
-        (0.85, "good"),
-        (0.94, "good"),
-        (0.95, "easy"),
+        (0.0, 0.0, 0.0, "again"),
+        (0.49, 0.49, 1.0, "again"),  # a wrong answer, however close to the words
+        (0.5, 0.49, 1.0, "hard"),
+        (0.79, 0.79, 1.0, "hard"),  # whole, but not right enough to be told Bien
+        (0.9, 0.5, 0.94, "good"),  # whole, in other words
+        (0.9, 0.5, 0.95, "easy"),  # whole, near verbatim
     ],
 )
-def test_grade_thresholds(score, rating):
-    assert GradeConfig().rating(score) == rating
+def test_grade_thresholds(right, whole, overlap, rating):
+    assert GradeConfig().rating(right, whole, overlap) == rating
 
 
-def test_grade_thresholds_must_be_ordered():
-    with pytest.raises(SettingsError, match="again_below"):
-        GradeConfig(again_below=0.7, good_from=0.6)
+@pytest.mark.parametrize("name", ["again_below", "good_from", "good_right", "easy_from"])
+def test_grade_thresholds_must_be_probabilities(name):
+    with pytest.raises(SettingsError, match=name):
+        GradeConfig(**{name: 1.5})
 
 
 def test_multiple_choice_draws_the_nearest_backs_of_its_kind(cards, backs):
@@ -180,16 +194,11 @@ def test_a_pick_proposes_good_when_right_and_again_when_wrong(cards, backs):
         choice_rating(choice, 4)
 
 
-def test_the_tuning_answers_come_in_four_kinds_and_cuts_are_chosen_by_balanced_accuracy(
-    cards, backs
-):
-    rows = tune_quiz.answers(cards)
+def test_the_built_answers_come_in_four_kinds(cards, backs):
+    rows = quiz_grade.built_answers(cards)
     card = _card(cards, front="¿Qué es Transfer Learning?")
     mine = {row["kind"]: row["answer"] for row in rows if row["card"].id == card.id}
     assert set(mine) == {"complete", "keywords", "partial", "wrong"}
     assert mine["complete"] == card.back and mine["wrong"] != card.back
     assert mine["keywords"].startswith("transfer learning aprendizaje transferencia técnica")
     assert " es " not in f" {mine['keywords']} " and "," not in mine["keywords"]
-    # 0.5 separates the two groups perfectly; 0.9 keeps every high score above it but one
-    assert tune_quiz.best_cut([0.1, 0.2, 0.3], [0.6, 0.8, 1.0]) == (0.35, 1.0)
-    assert tune_quiz.balanced_accuracy([0.1, 0.2], [0.85, 0.95], 0.9) == 0.75

@@ -5,8 +5,9 @@ similarity, ``BackVectors``; a cloze's term compared in its sentence), from othe
 Grading uses the answer path's support checker (``assistant.support.scorer.Checker``:
 ``scores(sentences, passages)``): *support* is how much of the answer the card's full text
 backs (wrong claims lower it), *coverage* how much of the card's back the answer restates
-(a vague answer lowers it); their harmonic mean proposes a rating. The student confirms
-or changes it: the proposal is a hint, not the review.
+(a vague answer lowers it). The grader (``study.grading``) reads them with the answer's
+word stems against the back's and proposes a rating from P(right) and P(whole). The
+student confirms or changes it: the proposal is a hint, not the review.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import numpy as np
 
 from assistant.study.cards import Card
 from assistant.study.deck import Deck
+from assistant.study.grading import GradeModel, GradingChecker, measure_answer, shipped_model
 from assistant.study.records import DeckCard
 from assistant.study.rules import BLANK
 from assistant.study.schedule import RatingName
-from assistant.support.claims import sentence_claims
 from corpus.errors import AssistantError, SettingsError
 from corpus.paths import default_cache_dir
 from corpus.records import content_hash
@@ -36,7 +37,7 @@ from corpus.text import fold_accents, normalize, sentences
 from index.cache import EmbeddingCache, embedding_key
 
 if TYPE_CHECKING:
-    from assistant.support.scorer import Checker
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -49,49 +50,50 @@ class QuizError(AssistantError):
 
 @dataclass(frozen=True)
 class GradeConfig:
-    """Score thresholds of the proposed rating, measured with the e5 SupportChecker on
-    answers made from the default notes' cards (``python -m eval.tune.quiz``,
-    docs/results/quiz_grading.json: the whole back, its content words alone, its first
-    claim, another card's back; cuts chosen on half the cards, checked on the other half).
-    ``again_below`` tells another card's back from the rest with balanced accuracy 0.90 on
-    the held-out half (the best tuning cut, 0.40, is within 0.02: kept). ``good_from`` 0.85
-    (was 0.6) tells a first claim alone from a whole answer, 0.85 vs 0.72; ``easy_from``
-    0.95 (was 0.9) tells the content words alone from the verbatim back, 0.97 vs 0.85.
-    Known limit: the checker scores a jotted whole answer (content words only) like a
-    partial one (median 0.57 both), so both are proposed Difícil; a proposal, which the
-    student overrides. Never checked against a student's own ratings."""
+    """Cuts of the proposed rating. ``again_below`` and ``good_right`` are on P(right),
+    ``good_from`` on P(right and whole), both probabilities from the grader
+    (``study.grading``); ``easy_from`` is on the answer's overlap with the back
+    (``AnswerMeasures.overlap``: 1.0 verbatim), so Fácil stays for an exact or near-exact
+    answer and a whole answer in other words is Bien. ``good_right`` is chosen by
+    ``python -m assistant.training.quiz_grade`` on its cards, by card out of fold: the
+    balanced accuracy of "Bien or better" against the answers that deserve it is flat from
+    0.5 to 0.85 (0.94-0.95), and the highest cut within 0.005 of the best is kept, the
+    one that calls fewest wrong answers Bien (its report, in the model file).
+    ``easy_from`` 0.95 tells the content words alone from the verbatim back (0.97 vs 0.85,
+    ``python -m eval.tune.quiz``). Never checked against a student's own ratings."""
 
-    again_below: float = 0.35  # score below -> again
-    good_from: float = 0.85  # [again_below, good_from) -> hard; from here -> good
-    easy_from: float = 0.95  # from here -> easy (an exact or near-exact answer)
+    again_below: float = 0.5  # P(right) below -> again
+    good_from: float = 0.5  # P(right and whole) from here, and P(right) from good_right -> good
+    good_right: float = 0.8
+    easy_from: float = 0.95  # good and overlap from here -> easy
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.again_below <= self.good_from <= self.easy_from <= 1.0:
-            raise SettingsError(
-                "need 0 <= again_below <= good_from <= easy_from <= 1, got "
-                f"again_below={self.again_below}, good_from={self.good_from}, "
-                f"easy_from={self.easy_from}"
-            )
+        for name in ("again_below", "good_from", "good_right", "easy_from"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SettingsError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
-    def rating(self, score: float) -> RatingName:
-        if score < self.again_below:
+    def rating(self, right: float, whole: float, overlap: float) -> RatingName:
+        """The rating proposed for P(right) ``right``, P(right and whole) ``whole`` and
+        the overlap with the back."""
+        if right < self.again_below:
             return "again"
-        if score < self.good_from:
+        if whole < self.good_from or right < self.good_right:
             return "hard"
-        return "easy" if score >= self.easy_from else "good"
+        return "easy" if overlap >= self.easy_from else "good"
 
 
 @dataclass(frozen=True)
 class Grade:
     rating: RatingName  # the proposal
-    score: float  # harmonic mean of support and coverage, in [0, 1]
+    score: float  # P(the answer is right and whole), in [0, 1]
     support: float  # mean support of the answer's sentences by the card's full text
     coverage: float  # mean support of the back's sentences by the answer
-    supported: bool  # the checker's own verdict on ``support``
+    supported: bool  # P(right) reaches GradeConfig.good_right (else the page warns)
     answer_chars: int = 0  # the answer's length when it was cut to MAX_ANSWER_CHARS, else 0
+    right: float = 0.0  # P(what the answer says is right)
 
     def __post_init__(self) -> None:
-        for name in ("score", "support", "coverage"):
+        for name in ("score", "support", "coverage", "right"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingsError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
@@ -117,37 +119,39 @@ MAX_ANSWER_CHARS = 1000
 
 
 def grade_answer(
-    card: Card, answer: str, checker: Checker, config: GradeConfig | None = None
+    card: Card,
+    answer: str,
+    checker: GradingChecker,
+    config: GradeConfig | None = None,
+    model: GradeModel | None = None,
 ) -> Grade:
-    """Grade a free-text answer to ``card``; an empty answer is "again". Only its first
-    MAX_ANSWER_CHARS are read (``Grade.answer_chars`` says when it was cut)."""
+    """Grade a free-text answer to ``card`` with ``model`` (default: the shipped grader);
+    an empty answer is "again". Only its first MAX_ANSWER_CHARS are read
+    (``Grade.answer_chars`` says when it was cut)."""
     config = config or GradeConfig()
     answer = answer.strip()
     if len(answer) > MAX_ANSWER_CHARS:
         cut = len(answer)
         return replace(
-            grade_answer(card, answer[:MAX_ANSWER_CHARS], checker, config), answer_chars=cut
+            grade_answer(card, answer[:MAX_ANSWER_CHARS], checker, config, model),
+            answer_chars=cut,
         )
     if _same(answer, card.back) and answer:  # the term of a cloze, typed exactly
-        return Grade("easy", 1.0, 1.0, 1.0, True)
+        return Grade("easy", 1.0, 1.0, 1.0, True, right=1.0)
     claims = answer_claims(answer)
     if not claims:
         return Grade("again", 0.0, 0.0, 0.0, False)
-    reference = card.full_back or card.back
-    support = float(checker.scores(claims, [reference])[:, 0].mean())
     expected = answer_claims(card.back) or [card.back]
-    # The answer's sentences and each of their claims as units: a back's short list item
-    # is then compared with the clause that restates it, not a whole merged sentence.
-    pieces = [p for c in claims for p in (c, *sentence_claims(c))]
-    coverage = float(checker.scores(expected, ["\n".join(f"- {p}" for p in pieces)])[:, 0].mean())
-    support, coverage = min(max(support, 0.0), 1.0), min(max(coverage, 0.0), 1.0)
-    score = 2 * support * coverage / (support + coverage) if support + coverage else 0.0
+    measures = measure_answer(card, claims, expected, checker)
+    right, whole = (model or shipped_model()).probabilities(measures)
+    score = right * whole
     return Grade(
-        rating=config.rating(score),
+        rating=config.rating(right, score, measures.overlap),
         score=round(score, 4),
-        support=round(support, 4),
-        coverage=round(coverage, 4),
-        supported=bool(checker.supported(support)),
+        support=round(measures.support, 4),
+        coverage=round(measures.coverage, 4),
+        supported=right >= config.good_right,
+        right=round(right, 4),
     )
 
 

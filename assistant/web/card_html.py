@@ -147,9 +147,8 @@ def grade_html(answer: str, grade: Grade) -> str:
     lines = [
         f'<div class="study-answer">Tu respuesta: «{_esc(answer.strip()) or "(vacía)"}»</div>',
         f'<div class="study-proposal">Propuesta: <strong>{_esc(rating_label(grade.rating))}'
-        f"</strong> <small>(tu respuesta cubre un {grade.coverage:.0%} de la tarjeta y "
-        f"coincide con ella en un {grade.support:.0%})</small>. Acéptala con su botón o "
-        "elige otra valoración.</div>",
+        f"</strong> <small>(la veo correcta en un {grade.right:.0%} y, además, completa en "
+        f"un {grade.score:.0%})</small>. Acéptala con su botón o elige otra valoración.</div>",
     ]
     if answer.strip() and not grade.supported:
         lines.append(
