@@ -116,9 +116,7 @@ def test_a_graded_answer_is_told_in_plain_words():
     from assistant.study.quiz import Grade
     from assistant.web.card_html import grade_html
 
-    grade = Grade(
-        rating="good", score=0.71, support=0.8, coverage=0.6, supported=True, right=0.9
-    )
+    grade = Grade(rating="good", score=0.71, support=0.8, coverage=0.6, supported=True, right=0.9)
     shown = grade_html("una respuesta", grade)
     assert "la veo correcta en un 90% y, además, completa en un 71%" in shown
     assert not any(word in shown for word in ("puntuación", "respaldo", "cobertura"))
