@@ -1,5 +1,5 @@
 """The quiz's grader (``assistant.study.grading``) and its training
-(``assistant.training.quiz_grade``), with the word-overlap fake checker; the real checker's
+(``assistant.study.grade_fit``), with the word-overlap fake checker; the real checker's
 figures are in docs/RESULTS.md (``python -m eval.tune.quiz``)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
+from assistant.study import grade_fit
 from assistant.study.cards import build_cards
 from assistant.study.grading import FEATURES, GradeModel, measure_answer, shipped_model
 from assistant.study.quiz import answer_claims, grade_answer
-from assistant.training import quiz_grade
 from corpus.errors import AssistantError, SettingsError
 from corpus.loader import load_notes
 from tests.conftest import NOTES
@@ -70,8 +70,8 @@ def test_fit_learns_right_from_support_and_whole_from_coverage():
             base += [support, coverage, coverage]  # the cosines
             table.append(np.array(base) + noise)
             kinds.append(kind)
-    model = quiz_grade.fit(np.vstack(table), kinds)
-    rated = quiz_grade.proposals(model, np.vstack(table), [0.0] * len(kinds))
+    model = grade_fit.fit(np.vstack(table), kinds)
+    rated = grade_fit.proposals(model, np.vstack(table), [0.0] * len(kinds))
     by_kind = {kind: {r for k, r in zip(kinds, rated) if k == kind} for kind in set(kinds)}
     assert by_kind == {
         "complete": {"good"},
@@ -79,7 +79,7 @@ def test_fit_learns_right_from_support_and_whole_from_coverage():
         "partial": {"hard"},
         "wrong": {"again"},
     }
-    again = quiz_grade.fit(np.vstack(table), kinds)
+    again = grade_fit.fit(np.vstack(table), kinds)
     assert np.array_equal(again.correct.coef, model.correct.coef)  # deterministic
 
 
@@ -94,7 +94,7 @@ def test_the_model_file_round_trips_and_refuses_other_columns(tmp_path):
     path.write_text(json.dumps(record), encoding="utf-8")
     with pytest.raises(SettingsError, match="columnas"):
         GradeModel.load(path)
-    with pytest.raises(SettingsError, match="quiz_grade"):
+    with pytest.raises(SettingsError, match="grade_fit"):
         GradeModel.load(tmp_path / "missing.json")
 
 
@@ -117,28 +117,28 @@ def _answers_file(tmp_path, card, back):
 
 def test_an_answer_written_for_an_older_back_is_refused(cards, tmp_path):
     card = _card(cards, "¿Qué es LoRA?")
-    (row,) = quiz_grade.written_answers(_answers_file(tmp_path, card, card.back), cards)
+    (row,) = grade_fit.written_answers(_answers_file(tmp_path, card, card.back), cards)
     assert row["card"] is card and row["kind"] == "paraphrase"
     with pytest.raises(AssistantError, match="ha cambiado"):
-        quiz_grade.written_answers(_answers_file(tmp_path, card, card.back[:20]), cards)
+        grade_fit.written_answers(_answers_file(tmp_path, card, card.back[:20]), cards)
     other = [c for c in cards if c.id != card.id]
     with pytest.raises(AssistantError, match="no dan la tarjeta"):
-        quiz_grade.written_answers(_answers_file(tmp_path, card, card.back), other)
+        grade_fit.written_answers(_answers_file(tmp_path, card, card.back), other)
 
 
 def test_training_refuses_answers_to_held_out_cards(cards, tmp_path, capsys):
-    held = quiz_grade.heldout_ids()
+    held = grade_fit.heldout_ids()
     card = next(c for c in cards if c.id in held)
     answers = _answers_file(tmp_path, card, card.back)
     out = tmp_path / "model.json"
-    code = quiz_grade.main(["--notes", str(NOTES), "--answers", str(answers), "--out", str(out)])
+    code = grade_fit.main(["--notes", str(NOTES), "--answers", str(answers), "--out", str(out)])
     assert code == 1 and "reservadas" in capsys.readouterr().err and not out.exists()
 
 
 def test_the_cut_bien_needs_is_the_highest_where_accuracy_is_flat():
     kinds = ["paraphrase", "paraphrase", "wrong", "wrong"]
     right = np.array([0.78, 0.76, 0.6, 0.3])
-    chosen = quiz_grade.choose_good_right(right, right.copy(), kinds)
+    chosen = grade_fit.choose_good_right(right, right.copy(), kinds)
     accuracy = chosen["balanced_accuracy"]
     assert accuracy[0.5] == 0.75  # one wrong answer told Bien
     assert accuracy[0.65] == accuracy[0.75] == 1.0 and accuracy[0.8] == 0.5

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assistant.study import quiz
+from assistant.study import grade_fit, quiz
 from assistant.study.cards import build_cards
 from assistant.study.deck import Deck
 from assistant.study.quiz import (
@@ -20,7 +20,6 @@ from assistant.study.quiz import (
     multiple_choice,
     session,
 )
-from assistant.training import quiz_grade
 from corpus.errors import SettingsError
 from corpus.loader import load_notes
 from tests.conftest import NOTES
@@ -48,12 +47,12 @@ def _card(cards, front=None, kind=None, back=None):
 
 @pytest.fixture(scope="module")
 def grader(cards):
-    """The grader fitted, as ``training.quiz_grade`` fits it, on the answers built from
+    """The grader fitted, as ``study.grade_fit`` fits it, on the answers built from
     every card but LoRA's, measured with the fake checker (the shipped model's
     measures are the real checker's)."""
-    rows = [row for row in quiz_grade.built_answers(cards) if row["card"].front != LORA]
-    return quiz_grade.fit(
-        quiz_grade.measure_rows(rows, OverlapChecker()), [row["kind"] for row in rows]
+    rows = [row for row in grade_fit.built_answers(cards) if row["card"].front != LORA]
+    return grade_fit.fit(
+        grade_fit.measure_rows(rows, OverlapChecker()), [row["kind"] for row in rows]
     )
 
 
@@ -195,7 +194,7 @@ def test_a_pick_proposes_good_when_right_and_again_when_wrong(cards, backs):
 
 
 def test_the_built_answers_come_in_four_kinds(cards, backs):
-    rows = quiz_grade.built_answers(cards)
+    rows = grade_fit.built_answers(cards)
     card = _card(cards, front="¿Qué es Transfer Learning?")
     mine = {row["kind"]: row["answer"] for row in rows if row["card"].id == card.id}
     assert set(mine) == {"complete", "keywords", "partial", "wrong"}

@@ -17,7 +17,7 @@ answer against its card instead (``AnswerMeasures``):
 
 Two standardized logistic regressions (``selection.ranker.Linear``) turn them into
 probabilities: ``correct`` = P(what it says is right), ``whole`` = P(it says all of the
-back | it is right). They are fitted by ``python -m assistant.training.quiz_grade`` on
+back | it is right). They are fitted by ``python -m assistant.study.grade_fit`` on
 answers written for 49 cards of the default notes (``eval/data/quiz_answers_dev.jsonl``:
 a paraphrase, a partial answer and a wrong one per card) and on the answers built from
 those cards (the whole back, its content words, its first claim, another card's back);
@@ -151,7 +151,7 @@ class GradeModel:
             record = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(
-                f"No existe el {where}: entrénalo con python -m assistant.training.quiz_grade"
+                f"No existe el {where}: entrénalo con python -m assistant.study.grade_fit"
             ) from None
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
             raise SettingsError(f"{where} no es válido: {error}") from None

@@ -55,7 +55,7 @@ class GradeConfig:
     (``study.grading``); ``easy_from`` is on the answer's overlap with the back
     (``AnswerMeasures.overlap``: 1.0 verbatim), so Fácil stays for an exact or near-exact
     answer and a whole answer in other words is Bien. ``good_right`` is chosen by
-    ``python -m assistant.training.quiz_grade`` on its cards, by card out of fold: the
+    ``python -m assistant.study.grade_fit`` on its cards, by card out of fold: the
     balanced accuracy of "Bien or better" against the answers that deserve it is flat from
     0.5 to 0.85 (0.94-0.95), and the highest cut within 0.005 of the best is kept, the
     one that calls fewest wrong answers Bien (its report, in the model file).

@@ -5,10 +5,10 @@
         [--partials eval/data/quiz_partial_heldout.jsonl]
 
 No student has rated answers here yet. The grader (``assistant.study.grading``) is fitted by
-``python -m assistant.training.quiz_grade`` on answers to 49 cards of the default notes;
+``python -m assistant.study.grade_fit`` on answers to 49 cards of the default notes;
 this reports on the other 40, those of ``--paraphrases`` (held out):
 
-- ``built``: the answers built from each of those cards (``training.quiz_grade.built_answers``:
+- ``built``: the answers built from each of those cards (``study.grade_fit.built_answers``:
   the whole back verbatim, which should be Easy; its content words alone, Good; its first
   claim alone, Hard; another card's back, Again);
 - ``paraphrases``: a correct, complete answer per card in a student's own words (Good or
@@ -28,8 +28,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from assistant.study.grade_fit import RATINGS, built_answers, written_answers
 from assistant.study.quiz import GradeConfig, grade_answer
-from assistant.training.quiz_grade import RATINGS, built_answers, written_answers
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
 

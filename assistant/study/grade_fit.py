@@ -1,6 +1,6 @@
 """Fit the quiz's grader (``assistant.study.grading``) on answers written for the cards.
 
-    python -m assistant.training.quiz_grade [--notes corpus/notes]
+    python -m assistant.study.grade_fit [--notes corpus/notes]
         [--answers eval/data/quiz_answers_dev.jsonl] [--out assistant/study/grade_model.json]
 
 The training answers, per card of the default notes that no held-out file names:
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     held_out = [config.rating(r, w, o) for r, w, o in zip(right, whole, overlaps)]
     model = fit(table, kinds)
     report = {
-        "how": "python -m assistant.training.quiz_grade",
+        "how": "python -m assistant.study.grade_fit",
         "checker": DEFAULT_SCORER,
         "cards": len({row["card"].id for row in train}),
         "answers": len(train),
