@@ -149,3 +149,12 @@ def test_the_shipped_cuts_are_the_ones_its_training_chose():
     from assistant.study.quiz import GradeConfig
 
     assert GradeConfig().good_right == shipped_model().report["good_right"]["chosen"]
+
+
+def test_training_never_writes_over_its_answers(tmp_path, capsys):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("{}\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        grade_fit.main(["--answers", str(answers), "--out", str(answers)])
+    assert "--out no puede" in capsys.readouterr().err
+    assert answers.read_text(encoding="utf-8") == "{}\n"

@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no existe {args.answers}")
     if args.out.exists() and not args.out.is_file():
         parser.error(f"--out no es un fichero: {args.out}")
+    if args.out.resolve() == args.answers.resolve():
+        parser.error("--out no puede ser el fichero de respuestas")
     from assistant.study.cards import build_cards
     from assistant.support import DEFAULT_SCORER, make_checker
     from corpus.files import atomic_write_text
@@ -239,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     right, whole = out_of_fold(table, kinds, [row["card"].id for row in train])
     cut = choose_good_right(right, whole, kinds)
     config = GradeConfig(good_right=cut["chosen"])
-    held_out = [config.rating(r, w, o) for r, w, o in zip(right, whole, overlaps)]
+    rated = [config.rating(r, w, o) for r, w, o in zip(right, whole, overlaps)]
     model = fit(table, kinds)
     report = {
         "how": "python -m assistant.study.grade_fit",
@@ -247,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "cards": len({row["card"].id for row in train}),
         "answers": len(train),
         "good_right": cut,
-        "out_of_fold": shares(kinds, held_out),
+        "out_of_fold": shares(kinds, rated),
         "in_sample": shares(kinds, proposals(model, table, overlaps, config)),
     }
     model = GradeModel(model.correct, model.whole, report)

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,9 +34,6 @@ from corpus.paths import default_cache_dir
 from corpus.records import content_hash
 from corpus.text import fold_accents, normalize, sentences
 from index.cache import EmbeddingCache, embedding_key
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
