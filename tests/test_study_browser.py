@@ -157,6 +157,8 @@ def test_a_written_answer_gets_a_proposal_and_digits_typed_stay_in_the_box(brows
     page.locator("#study-check").click()
     wait_for_text(page, "#study-back .study-proposal", "Otra vez")
     page.locator("#study-back .source-card").wait_for(state="visible", timeout=wait_ms(WAIT_MS))
+    assert "la veo correcta en un" in page.locator("#study-back .study-proposal").inner_text()
+    page.screenshot(path="/tmp/study_written.png", full_page=True)
     assert "primary" in page.locator("#study-rate-1").get_attribute("class").split()
     assert "primary" not in page.locator("#study-rate-3").get_attribute("class").split()
 

@@ -98,6 +98,16 @@ def test_scores_order_the_answers(cards, grader):
     assert scores == sorted(scores, reverse=True) and scores[0] > 0.9 and scores[-1] == 0.0
 
 
+def test_half_an_answer_is_hard_but_not_warned_about(cards, grader):
+    grade = grade_answer(
+        _card(cards, LORA),
+        "LoRA es una técnica de fine-tuning eficiente.",
+        OverlapChecker(),
+        model=grader,
+    )
+    assert grade.rating == "hard" and grade.supported  # incomplete, not wrong: no ⚠
+
+
 def test_a_wrong_claim_is_not_supported_even_when_it_covers_the_back(cards, grader):
     card = _card(
         cards,

@@ -84,7 +84,7 @@ class Grade:
     score: float  # P(the answer is right and whole), in [0, 1]
     support: float  # mean support of the answer's sentences by the card's full text
     coverage: float  # mean support of the back's sentences by the answer
-    supported: bool  # P(right) reaches GradeConfig.good_right (else the page warns)
+    supported: bool  # P(right) reaches GradeConfig.again_below (else the page warns)
     answer_chars: int = 0  # the answer's length when it was cut to MAX_ANSWER_CHARS, else 0
     right: float = 0.0  # P(what the answer says is right)
 
@@ -146,7 +146,7 @@ def grade_answer(
         score=round(score, 4),
         support=round(measures.support, 4),
         coverage=round(measures.coverage, 4),
-        supported=right >= config.good_right,
+        supported=right >= config.again_below,
         right=round(right, 4),
     )
 
