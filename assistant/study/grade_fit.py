@@ -26,6 +26,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from assistant.selection.ranker import Linear, sigmoid
 from assistant.study.cards import Card
 from assistant.study.grading import MODEL_FILE, GradeModel, measure_answer
 from assistant.study.quiz import GradeConfig, answer_claims, multiple_choice
+from assistant.study.schedule import RatingName
 from corpus.errors import AssistantError
 from corpus.text import content_words
 
@@ -41,7 +43,7 @@ WHOLE = ("complete", "keywords", "paraphrase")
 WRONG = ("wrong",)
 DATA = Path(__file__).resolve().parents[2] / "eval" / "data"
 HELDOUT_FILES = (DATA / "quiz_paraphrases.jsonl", DATA / "quiz_partial_heldout.jsonl")
-RATINGS = ("again", "hard", "good", "easy")
+RATINGS = get_args(RatingName)  # worst to best
 FOLDS = 5
 GOOD_RIGHT_CUTS = [round(0.5 + 0.05 * i, 2) for i in range(10)]  # 0.5 ... 0.95
 FLAT = 0.005
@@ -181,12 +183,17 @@ def choose_good_right(right: np.ndarray, whole: np.ndarray, kinds: list[str]) ->
     return {"balanced_accuracy": accuracy, "chosen": chosen}
 
 
+def rating_shares(rated: list[str]) -> dict:
+    """The share of the answers proposed each rating."""
+    return {rating: round(rated.count(rating) / len(rated), 3) for rating in RATINGS}
+
+
 def shares(kinds: list[str], rated: list[str]) -> dict:
     """Per kind of answer: how many, and the share proposed each rating."""
     report = {}
     for kind in sorted(set(kinds)):
         got = [r for k, r in zip(kinds, rated) if k == kind]
-        report[kind] = {"n": len(got), **{r: round(got.count(r) / len(got), 3) for r in RATINGS}}
+        report[kind] = {"n": len(got), **rating_shares(got)}
     return report
 
 

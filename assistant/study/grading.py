@@ -69,6 +69,12 @@ class GradingChecker(Checker, Protocol):
     def embedder(self) -> Embedder: ...
 
 
+def overlap(support: float, coverage: float) -> float:
+    """The harmonic mean of support and coverage: 1.0 for the back verbatim."""
+    total = support + coverage
+    return 2 * support * coverage / total if total else 0.0
+
+
 @dataclass(frozen=True)
 class AnswerMeasures:
     support: float  # mean support of the answer's claims by the card's whole text
@@ -84,9 +90,7 @@ class AnswerMeasures:
 
     @property
     def overlap(self) -> float:
-        """The harmonic mean of support and coverage: 1.0 for the back verbatim."""
-        total = self.support + self.coverage
-        return 2 * self.support * self.coverage / total if total else 0.0
+        return overlap(self.support, self.coverage)
 
     def row(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)

@@ -28,7 +28,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from assistant.study.grade_fit import RATINGS, built_answers, written_answers
+from assistant.study import grading
+from assistant.study.grade_fit import built_answers, rating_shares, written_answers
 from assistant.study.quiz import GradeConfig, grade_answer
 from corpus.errors import AssistantError
 from corpus.files import atomic_write_text
@@ -44,10 +45,6 @@ def single_cut(overlap: float) -> str:
     if overlap < good:
         return "hard"
     return "easy" if overlap >= easy else "good"
-
-
-def shares(rated: list[str]) -> dict:
-    return {rating: round(rated.count(rating) / len(rated), 3) for rating in RATINGS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in sets.items():
         for row in rows:
             grade = grade_answer(row["card"], row["answer"], checker, config)
-            total = grade.support + grade.coverage
-            overlap = 2 * grade.support * grade.coverage / total if total else 0.0
+            overlap = grading.overlap(grade.support, grade.coverage)
             row.update(rating=grade.rating, score=grade.score, old=single_cut(overlap))
             row["overlap"] = overlap
         result[name] = {}
@@ -102,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             got = [row for row in rows if row["kind"] == kind]
             result[name][kind] = {
                 "n": len(got),
-                "grader": shares([row["rating"] for row in got]),
-                "single_cut": shares([row["old"] for row in got]),
+                "grader": rating_shares([row["rating"] for row in got]),
+                "single_cut": rating_shares([row["old"] for row in got]),
                 "median_score": round(statistics.median(row["score"] for row in got), 3),
                 "median_overlap": round(statistics.median(row["overlap"] for row in got), 3),
             }
